@@ -1,0 +1,57 @@
+# House CMake helpers: every target gets C++20, the warning set and the sanitizers in one place.
+include_guard(GLOBAL)
+
+function(orderflow_apply_defaults target)
+  target_compile_features(${target} PRIVATE cxx_std_20)
+  target_compile_options(${target} PRIVATE
+    $<$<COMPILE_LANGUAGE:CXX>:-Wall -Wextra -Wpedantic -Wshadow -Wnon-virtual-dtor -Wold-style-cast
+      -Wcast-align -Woverloaded-virtual -Wnull-dereference -Wimplicit-fallthrough>)
+  if(ORDERFLOW_WERROR)
+    target_compile_options(${target} PRIVATE -Werror)
+  endif()
+  if(ORDERFLOW_SANITIZE)
+    target_compile_options(${target} PRIVATE -fsanitize=${ORDERFLOW_SANITIZE} -fno-omit-frame-pointer
+      -fno-sanitize-recover=all)
+    target_link_options(${target} PRIVATE -fsanitize=${ORDERFLOW_SANITIZE})
+  endif()
+endfunction()
+
+# orderflow_library(NAME name SOURCES ... [PUBLIC_DEPS ...] [PRIVATE_DEPS ...])
+# Creates orderflow_<name> with alias orderflow::<name>, public headers in include/.
+function(orderflow_library)
+  cmake_parse_arguments(ARG "" "NAME" "SOURCES;PUBLIC_DEPS;PRIVATE_DEPS" ${ARGN})
+  add_library(orderflow_${ARG_NAME} STATIC ${ARG_SOURCES})
+  add_library(orderflow::${ARG_NAME} ALIAS orderflow_${ARG_NAME})
+  target_include_directories(orderflow_${ARG_NAME}
+    PUBLIC ${CMAKE_CURRENT_SOURCE_DIR}/include
+    PRIVATE ${CMAKE_CURRENT_SOURCE_DIR}/src)
+  target_link_libraries(orderflow_${ARG_NAME} PUBLIC ${ARG_PUBLIC_DEPS} PRIVATE ${ARG_PRIVATE_DEPS})
+  orderflow_apply_defaults(orderflow_${ARG_NAME})
+  if(ORDERFLOW_SANITIZE)
+    target_link_options(orderflow_${ARG_NAME} INTERFACE -fsanitize=${ORDERFLOW_SANITIZE})
+  endif()
+endfunction()
+
+# orderflow_executable(NAME name SOURCES ... [DEPS ...]) -> build/bin/<name>
+function(orderflow_executable)
+  cmake_parse_arguments(ARG "" "NAME" "SOURCES;DEPS" ${ARGN})
+  add_executable(${ARG_NAME} ${ARG_SOURCES})
+  target_link_libraries(${ARG_NAME} PRIVATE ${ARG_DEPS})
+  orderflow_apply_defaults(${ARG_NAME})
+endfunction()
+
+# orderflow_test(NAME name SOURCES ... [DEPS ...] LABELS unit|integration|fault|kafka [TIMEOUT s])
+# Registers one GoogleTest binary as one CTest test (tests inside run in one process).
+function(orderflow_test)
+  cmake_parse_arguments(ARG "" "NAME;TIMEOUT" "SOURCES;DEPS;LABELS;ENVIRONMENT" ${ARGN})
+  if(NOT ARG_TIMEOUT)
+    set(ARG_TIMEOUT 120)
+  endif()
+  add_executable(${ARG_NAME} ${ARG_SOURCES})
+  set_target_properties(${ARG_NAME} PROPERTIES RUNTIME_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR}/tests)
+  target_link_libraries(${ARG_NAME} PRIVATE ${ARG_DEPS} GTest::gtest GTest::gtest_main)
+  orderflow_apply_defaults(${ARG_NAME})
+  add_test(NAME ${ARG_NAME} COMMAND ${ARG_NAME})
+  set_tests_properties(${ARG_NAME} PROPERTIES LABELS "${ARG_LABELS}" TIMEOUT ${ARG_TIMEOUT}
+    ENVIRONMENT "ORDERFLOW_BIN_DIR=${CMAKE_BINARY_DIR}/bin;ORDERFLOW_SOURCE_DIR=${CMAKE_SOURCE_DIR};${ARG_ENVIRONMENT}")
+endfunction()
