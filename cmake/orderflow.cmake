@@ -5,7 +5,7 @@ function(orderflow_apply_defaults target)
   target_compile_features(${target} PRIVATE cxx_std_20)
   target_compile_options(${target} PRIVATE
     $<$<COMPILE_LANGUAGE:CXX>:-Wall -Wextra -Wpedantic -Wshadow -Wnon-virtual-dtor -Wold-style-cast
-      -Wcast-align -Woverloaded-virtual -Wnull-dereference -Wimplicit-fallthrough>)
+      -Wcast-align -Woverloaded-virtual -Wimplicit-fallthrough>)
   if(ORDERFLOW_WERROR)
     target_compile_options(${target} PRIVATE -Werror)
   endif()

@@ -1,0 +1,77 @@
+// Kafka group consumer with manual commits: auto-commit and auto offset store are off, assignment is
+// cooperative-sticky (eager protocols are handled too). The owner's RebalanceListener runs inside
+// poll() before partitions are revoked, so it can finish in-flight work and commit first.
+// Not thread-safe: poll, commit, pause/resume and close from one thread.
+#pragma once
+
+#include <librdkafka/rdkafkacpp.h>
+
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "orderflow/messaging/kafka_config.h"
+#include "orderflow/messaging/offset_tracker.h"
+
+namespace orderflow::messaging {
+
+class RebalanceListener {
+ public:
+  virtual ~RebalanceListener() = default;
+  virtual void on_assigned(const std::vector<TopicPartitionKey>& partitions) = 0;
+  // `lost`: the partitions already belong to someone else; do not commit for them.
+  virtual void on_revoking(const std::vector<TopicPartitionKey>& partitions, bool lost) = 0;
+};
+
+struct ConsumerOptions {
+  KafkaProperties properties;  // bootstrap.servers and -X overrides
+  std::string group_id;
+  std::vector<std::string> topics;
+  bool read_committed = false;
+};
+
+class Consumer {
+ public:
+  Consumer(const ConsumerOptions& options, RebalanceListener& listener);
+  ~Consumer();
+  Consumer(const Consumer&) = delete;
+  Consumer& operator=(const Consumer&) = delete;
+
+  void subscribe();
+  std::unique_ptr<RdKafka::Message> poll(std::chrono::milliseconds timeout);
+
+  // Commits the given next-offsets; `sync` waits for the broker. Returns the error (ERR_NO_ERROR ok).
+  RdKafka::ErrorCode commit(const std::vector<CommitOffset>& offsets, bool sync);
+  // Called (from poll) with the outcome of asynchronous commits.
+  void on_async_commit(std::function<void(RdKafka::ErrorCode, const std::vector<CommitOffset>&)> cb);
+
+  void pause(const std::string& topic, std::int32_t partition);
+  void resume(const std::string& topic, std::int32_t partition);
+  void seek(const std::string& topic, std::int32_t partition, std::int64_t offset);
+  // Committed offsets of the current assignment (for rewinding after an aborted transaction).
+  std::vector<CommitOffset> committed(std::chrono::milliseconds timeout);
+
+  [[nodiscard]] std::size_t assignment_size() const { return assigned_; }
+  // (high watermark − position) for an assigned partition, from librdkafka's cached watermarks.
+  std::int64_t lag(const std::string& topic, std::int32_t partition);
+
+  // Leaves the group (runs the revoke callback for what is still assigned). Idempotent.
+  void close();
+  RdKafka::KafkaConsumer& handle() { return *consumer_; }
+
+ private:
+  class RebalanceBridge;
+  class CommitBridge;
+  class EventBridge;
+  ConsumerOptions options_;
+  std::unique_ptr<RebalanceBridge> rebalance_;
+  std::unique_ptr<CommitBridge> commits_;
+  std::unique_ptr<EventBridge> events_;
+  std::unique_ptr<RdKafka::KafkaConsumer> consumer_;
+  std::size_t assigned_ = 0;
+  bool closed_ = false;
+};
+
+}  // namespace orderflow::messaging

@@ -1,0 +1,44 @@
+// Kafka client settings: the typed options every service shares, turned into librdkafka configuration.
+// Not thread-safe to mutate; build once at start-up and pass by const&. Invalid settings throw ConfigError
+// (with librdkafka's own message) — start-up misconfiguration is the one place exceptions are used.
+#pragma once
+
+#include <librdkafka/rdkafkacpp.h>
+
+#include <memory>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace orderflow::messaging {
+
+class ConfigError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+// An ordered list of librdkafka properties; later entries override earlier ones.
+class KafkaProperties {
+ public:
+  KafkaProperties() = default;
+  void set(std::string key, std::string value);
+  // Parses "key=value" (the -X flag); throws ConfigError when '=' is missing or the key is empty.
+  void set_assignment(std::string_view key_equals_value);
+  [[nodiscard]] const std::string* find(std::string_view key) const;
+  [[nodiscard]] const std::vector<std::pair<std::string, std::string>>& entries() const { return entries_; }
+  // "k1=v1 k2=v2" with secrets masked; safe to log.
+  [[nodiscard]] std::string to_log_string() const;
+
+ private:
+  std::vector<std::pair<std::string, std::string>> entries_;
+};
+
+// True for property names whose values must never be logged (passwords, keys, secrets, tokens).
+bool is_secret_property(std::string_view key);
+
+// Builds an RdKafka::Conf of type CONF_GLOBAL from properties; throws ConfigError naming the property.
+std::unique_ptr<RdKafka::Conf> make_conf(const KafkaProperties& props);
+
+}  // namespace orderflow::messaging

@@ -1,0 +1,98 @@
+// Idempotent Kafka producer with per-record completions. Every produced record carries an opaque
+// context; its completion fires exactly once from poll()/flush() on the calling thread — also at
+// shutdown, when purge() reports whatever could not be delivered. Not thread-safe: one owner thread.
+// A full local queue is back-pressure (poll and retry), never a dropped record.
+#pragma once
+
+#include <librdkafka/rdkafkacpp.h>
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "orderflow/messaging/kafka_config.h"
+#include "orderflow/messaging/record.h"
+
+namespace orderflow::messaging {
+
+struct DeliveryReport {
+  RdKafka::ErrorCode err = RdKafka::ERR_NO_ERROR;
+  std::string_view error_text;
+  std::string_view topic;
+  std::int32_t partition = -1;
+  std::int64_t offset = -1;
+  void* context = nullptr;  // what was passed to produce()
+  [[nodiscard]] bool ok() const { return err == RdKafka::ERR_NO_ERROR; }
+};
+
+using DeliveryHandler = std::function<void(const DeliveryReport&)>;
+
+struct ProducerOptions {
+  KafkaProperties properties;  // bootstrap.servers, -X overrides, …
+  std::string transactional_id;  // non-empty: transactional producer (exactly-once)
+};
+
+class Producer {
+ public:
+  // Applies the reliable defaults (idempotence, acks=all, long message timeout, batching) under the
+  // caller's properties, then validates: idempotence without acks=all is rejected (ConfigError).
+  Producer(const ProducerOptions& options, DeliveryHandler on_delivery);
+  ~Producer();
+  Producer(const Producer&) = delete;
+  Producer& operator=(const Producer&) = delete;
+
+  // Enqueues a record; blocks (serving delivery reports) while the local queue is full. Returns
+  // false only on a non-retriable enqueue error (the context then never gets a completion) —
+  // `error` says why.
+  bool produce(const OutRecord& record, void* context, std::string* error = nullptr);
+  // Same with raw bytes (no copies of the value before librdkafka copies it).
+  bool produce(const std::string& topic, const std::string* key, const void* value, std::size_t len,
+               const Headers& headers, void* context, std::string* error = nullptr);
+
+  int poll(std::chrono::milliseconds timeout);
+  // Waits for every outstanding record; true when none is left.
+  bool flush(std::chrono::milliseconds timeout);
+  // Drops what is still queued; their completions then fire with ERR__PURGE_QUEUE on the next poll.
+  void purge_and_report();
+  [[nodiscard]] int outstanding() const;
+
+  // Transactions (exactly-once). Throw TxnError with the kind of failure.
+  void init_transactions(std::chrono::milliseconds timeout);
+  void begin_transaction();
+  void send_offsets_to_transaction(const std::vector<RdKafka::TopicPartition*>& offsets,
+                                   const RdKafka::ConsumerGroupMetadata* group,
+                                   std::chrono::milliseconds timeout);
+  void commit_transaction(std::chrono::milliseconds timeout);
+  void abort_transaction(std::chrono::milliseconds timeout);
+
+  // The first fatal error raised by librdkafka (idempotence/transaction state broken), or empty.
+  [[nodiscard]] std::string fatal_error();
+  RdKafka::Producer& handle() { return *producer_; }
+
+ private:
+  class DeliveryBridge;
+  class EventBridge;
+  std::unique_ptr<DeliveryBridge> bridge_;  // outlives producer_ (declared first, destroyed last)
+  std::unique_ptr<EventBridge> events_;
+  std::unique_ptr<RdKafka::Producer> producer_;
+};
+
+// A transactional call failed. `abortable`: abort and retry the batch; `fatal`: the producer is
+// fenced or broken, exit; otherwise retriable as is.
+class TxnError : public std::runtime_error {
+ public:
+  TxnError(const std::string& what, bool retriable, bool abortable, bool fatal)
+      : std::runtime_error(what), retriable_(retriable), abortable_(abortable), fatal_(fatal) {}
+  [[nodiscard]] bool retriable() const { return retriable_; }
+  [[nodiscard]] bool abortable() const { return abortable_; }
+  [[nodiscard]] bool fatal() const { return fatal_; }
+
+ private:
+  bool retriable_;
+  bool abortable_;
+  bool fatal_;
+};
+
+}  // namespace orderflow::messaging

@@ -1,0 +1,51 @@
+// Records as the services see them: an outgoing record (topic, key, value, headers) and read-only
+// accessors for headers of a consumed RdKafka::Message. Plain values; no thread-safety concerns.
+#pragma once
+
+#include <librdkafka/rdkafkacpp.h>
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace orderflow::messaging {
+
+using Header = std::pair<std::string, std::string>;
+using Headers = std::vector<Header>;
+
+struct OutRecord {
+  std::string topic;
+  std::optional<std::string> key;
+  std::string value;
+  Headers headers;
+};
+
+// Header names of the contract (CONTRACT §6) and of tracing (issue: observability).
+namespace header {
+inline constexpr std::string_view kOriginalTopic = "x-original-topic";
+inline constexpr std::string_view kOriginalPartition = "x-original-partition";
+inline constexpr std::string_view kOriginalOffset = "x-original-offset";
+inline constexpr std::string_view kAttempt = "x-attempt";
+inline constexpr std::string_view kErrorClass = "x-error-class";
+inline constexpr std::string_view kErrorMessage = "x-error-message";
+inline constexpr std::string_view kFailedService = "x-failed-service";
+inline constexpr std::string_view kFailedAt = "x-failed-at";
+inline constexpr std::string_view kNotBefore = "x-not-before";
+inline constexpr std::string_view kCorrelationId = "x-correlation-id";
+inline constexpr std::string_view kTraceparent = "traceparent";
+inline constexpr std::string_view kOrderOccurredAt = "x-order-occurred-at";
+}  // namespace header
+
+// The last header with this name, if any (value bytes as a string; NULL values read as "").
+std::optional<std::string> find_header(const RdKafka::Message& msg, std::string_view name);
+// All headers of a message, in order.
+Headers all_headers(const RdKafka::Message& msg);
+// The key bytes of a consumed message, if it has one.
+std::optional<std::string> message_key(const RdKafka::Message& msg);
+// Parses a decimal int64 header value; nullopt when absent or malformed.
+std::optional<std::int64_t> parse_int_header(const std::optional<std::string>& value);
+
+}  // namespace orderflow::messaging

@@ -1,0 +1,156 @@
+// The consume → process → produce loop every consuming service runs (DESIGN "The data path").
+// One thread drives everything: poll, the handler, produce, delivery reports, commits. A record's
+// offset is committed only after every record its processing produced (result, retry or dead letter)
+// was acknowledged. Failures: poison → <group>.dlq at once; transient → <group>.retry with
+// x-not-before, dead-lettered as `exhausted` after the last attempt; a retry partition whose head
+// record is not due yet is paused, never slept on. In exactly-once mode the same loop runs inside
+// Kafka transactions with the input offsets sent to the transaction.
+// Errors: start-up misconfiguration throws ConfigError; run() returns the process exit code.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "orderflow/messaging/consumer.h"
+#include "orderflow/messaging/failure.h"
+#include "orderflow/messaging/kafka_config.h"
+#include "orderflow/messaging/key_gate.h"
+#include "orderflow/messaging/offset_tracker.h"
+#include "orderflow/messaging/producer.h"
+#include "orderflow/messaging/record.h"
+#include "orderflow/messaging/retry_policy.h"
+
+namespace orderflow::messaging {
+
+enum class Guarantee { AtLeastOnce, ExactlyOnce };
+enum class RetryOrdering { None, Key };
+
+struct StageOptions {
+  std::string service;  // x-failed-service, logs
+  std::string group_id;
+  std::vector<std::string> input_topics;
+  KafkaProperties kafka;  // bootstrap.servers and -X overrides (consumer and producer)
+  RetryPolicy retry;
+  RetryOrdering retry_ordering = RetryOrdering::None;
+  std::size_t key_gate_max_keys = 100000;
+  std::chrono::milliseconds commit_interval{1000};
+  std::chrono::milliseconds drain_timeout{30000};
+  std::chrono::seconds startup_timeout{30};  // brokers must answer within this at start-up
+  std::size_t max_record_bytes = 1024 * 1024;
+  Guarantee guarantee = Guarantee::AtLeastOnce;
+  std::string instance_id = "0";  // exactly-once: transactional.id = <group>-<input>-<instance>
+  std::size_t txn_max_records = 500;
+  std::chrono::milliseconds txn_max_ms{100};
+
+  [[nodiscard]] std::string retry_topic() const { return group_id + ".retry"; }
+  [[nodiscard]] std::string dlq_topic() const { return group_id + ".dlq"; }
+};
+
+// What the handler sees of one consumed record.
+struct InputRecord {
+  const RdKafka::Message& message;
+  std::string_view source_topic;  // the main topic it first came from (x-original-topic on retries)
+  std::string_view value;
+  const std::string* key;  // nullptr when the record has no key
+  int attempt;             // 1 on first processing
+};
+
+struct HandlerResult {
+  std::vector<OutRecord> outputs;   // may be empty: consumed, nothing to publish (e.g. a duplicate)
+  std::optional<Failure> failure;   // set: route to retry / dead letter instead of outputs
+  std::string_view outcome = "success";  // metrics label when there is no failure: success | declined
+
+  static HandlerResult fail(Failure f) {
+    HandlerResult r;
+    r.failure = std::move(f);
+    return r;
+  }
+};
+
+class RecordHandler {
+ public:
+  virtual ~RecordHandler() = default;
+  // Pure decision + side effects of the service (sink delivery). Exceptions count as transient.
+  virtual HandlerResult handle(const InputRecord& record) = 0;
+  // Exactly-once: the open transaction was aborted and input rewound; forget state built since.
+  virtual void on_rewind() {}
+};
+
+// Metrics hooks; all called on the stage thread.
+class StageObserver {
+ public:
+  virtual ~StageObserver() = default;
+  virtual void consumed(std::string_view /*topic*/) {}
+  virtual void produced(std::string_view /*topic*/) {}  // broker-acknowledged
+  virtual void outcome(std::string_view /*outcome*/) {}  // success|declined|retried|dead_lettered
+  virtual void processing_seconds(double /*seconds*/) {}
+  virtual void commit_result(bool /*ok*/) {}
+  virtual void lag(std::string_view /*topic*/, std::int32_t /*partition*/, std::int64_t /*lag*/) {}
+  virtual void partition_revoked(std::string_view /*topic*/, std::int32_t /*partition*/) {}
+  virtual void retry_paused(std::size_t /*paused_partitions*/) {}
+  virtual void key_gate(std::size_t /*keys*/, std::uint64_t /*overflowed*/) {}
+};
+
+class StageRunner final : public RebalanceListener {
+ public:
+  StageRunner(StageOptions options, RecordHandler& handler, StageObserver& observer);
+  ~StageRunner() override;
+
+  // Runs until `stop` becomes true or a fatal error; drains, commits, leaves the group. Exit code.
+  int run(const std::atomic<bool>& stop);
+
+  // True while the consumer holds an assignment (readiness).
+  [[nodiscard]] bool ready() const { return ready_.load(std::memory_order_relaxed); }
+
+  void on_assigned(const std::vector<TopicPartitionKey>& partitions) override;
+  void on_revoking(const std::vector<TopicPartitionKey>& partitions, bool lost) override;
+
+ private:
+  struct InFlight;
+  void handle_message(RdKafka::Message& msg);
+  void process(RdKafka::Message& msg, const std::shared_ptr<PartitionProgress>& progress, bool from_retry);
+  void route_failure(InFlight* ctx, RdKafka::Message& msg, bool from_retry, const Failure& failure,
+                     int attempt);
+  bool send(InFlight* ctx, const std::string& topic, const std::string* key, std::string_view value,
+            const Headers& headers);
+  void finish_one(InFlight* ctx);
+  void on_delivery(const DeliveryReport& report);
+  void resume_due();
+  void commit_async();
+  void commit_sync(const std::vector<TopicPartitionKey>* only);
+  void report_lag();
+  // exactly-once
+  void txn_maybe_begin();
+  void txn_commit(const char* why);
+  void txn_abort_and_rewind(const std::string& why);
+
+  StageOptions options_;
+  RecordHandler& handler_;
+  StageObserver& observer_;
+  std::string retry_topic_;
+  std::string dlq_topic_;
+  OffsetTracker tracker_;
+  KeyGate gate_;
+  std::unique_ptr<Producer> producer_;
+  std::unique_ptr<Consumer> consumer_;
+  std::vector<TopicPartitionKey> assigned_;
+  std::unordered_map<TopicPartitionKey, std::int64_t, TopicPartitionKeyHash> paused_;  // → due ms
+  std::atomic<bool> ready_{false};
+  std::size_t in_flight_ = 0;
+  int exit_code_ = 0;
+  bool fatal_ = false;
+  // exactly-once state
+  bool txn_open_ = false;
+  std::size_t txn_records_ = 0;
+  std::chrono::steady_clock::time_point txn_started_;
+  std::unordered_map<TopicPartitionKey, std::int64_t, TopicPartitionKeyHash> txn_offsets_;
+};
+
+}  // namespace orderflow::messaging

@@ -1,0 +1,224 @@
+#include "orderflow/messaging/consumer.h"
+
+#include <spdlog/spdlog.h>
+
+namespace orderflow::messaging {
+
+namespace {
+
+struct PartitionList {
+  std::vector<RdKafka::TopicPartition*> items;
+  PartitionList() = default;
+  PartitionList(const PartitionList&) = delete;
+  PartitionList& operator=(const PartitionList&) = delete;
+  ~PartitionList() { RdKafka::TopicPartition::destroy(items); }
+};
+
+std::vector<TopicPartitionKey> keys_of(const std::vector<RdKafka::TopicPartition*>& parts) {
+  std::vector<TopicPartitionKey> out;
+  out.reserve(parts.size());
+  for (const auto* p : parts) out.push_back(TopicPartitionKey{p->topic(), p->partition()});
+  return out;
+}
+
+}  // namespace
+
+class Consumer::RebalanceBridge : public RdKafka::RebalanceCb {
+ public:
+  RebalanceBridge(Consumer& owner, RebalanceListener& listener) : owner_(owner), listener_(listener) {}
+
+  void rebalance_cb(RdKafka::KafkaConsumer* consumer, RdKafka::ErrorCode err,
+                    std::vector<RdKafka::TopicPartition*>& partitions) override {
+    const bool cooperative = consumer->rebalance_protocol() == "COOPERATIVE";
+    if (err == RdKafka::ERR__ASSIGN_PARTITIONS) {
+      spdlog::info("partitions assigned: {} ({} protocol)", describe(partitions),
+                   cooperative ? "cooperative" : "eager");
+      if (cooperative) {
+        std::unique_ptr<RdKafka::Error> e(consumer->incremental_assign(partitions));
+        if (e) spdlog::error("incremental_assign failed: {}", e->str());
+        owner_.assigned_ += partitions.size();
+      } else {
+        consumer->assign(partitions);
+        owner_.assigned_ = partitions.size();
+      }
+      listener_.on_assigned(keys_of(partitions));
+    } else if (err == RdKafka::ERR__REVOKE_PARTITIONS) {
+      const bool lost = consumer->assignment_lost();
+      spdlog::info("partitions {}: {}", lost ? "lost" : "revoked", describe(partitions));
+      listener_.on_revoking(keys_of(partitions), lost);
+      if (cooperative) {
+        std::unique_ptr<RdKafka::Error> e(consumer->incremental_unassign(partitions));
+        if (e) spdlog::error("incremental_unassign failed: {}", e->str());
+        owner_.assigned_ -= std::min(owner_.assigned_, partitions.size());
+      } else {
+        consumer->unassign();
+        owner_.assigned_ = 0;
+      }
+    } else {
+      spdlog::error("rebalance error: {}", RdKafka::err2str(err));
+      consumer->unassign();
+      owner_.assigned_ = 0;
+    }
+  }
+
+ private:
+  static std::string describe(const std::vector<RdKafka::TopicPartition*>& parts) {
+    std::string s;
+    for (const auto* p : parts) {
+      if (!s.empty()) s += ',';
+      s += p->topic() + "[" + std::to_string(p->partition()) + "]";
+    }
+    return s.empty() ? "(none)" : s;
+  }
+  Consumer& owner_;
+  RebalanceListener& listener_;
+};
+
+class Consumer::CommitBridge : public RdKafka::OffsetCommitCb {
+ public:
+  std::function<void(RdKafka::ErrorCode, const std::vector<CommitOffset>&)> handler;
+  void offset_commit_cb(RdKafka::ErrorCode err, std::vector<RdKafka::TopicPartition*>& offsets) override {
+    if (!handler) return;
+    std::vector<CommitOffset> out;
+    out.reserve(offsets.size());
+    for (const auto* p : offsets) {
+      out.push_back(CommitOffset{p->topic(), p->partition(), p->offset()});
+      if (err == RdKafka::ERR_NO_ERROR && p->err() != RdKafka::ERR_NO_ERROR) err = p->err();
+    }
+    handler(err, out);
+  }
+};
+
+class Consumer::EventBridge : public RdKafka::EventCb {
+ public:
+  void event_cb(RdKafka::Event& e) override {
+    if (e.type() == RdKafka::Event::EVENT_ERROR) {
+      if (e.fatal()) {
+        spdlog::critical("kafka consumer fatal error: {}: {}", RdKafka::err2str(e.err()), e.str());
+      } else {
+        spdlog::warn("kafka consumer: {}: {}", RdKafka::err2str(e.err()), e.str());
+      }
+    } else if (e.type() == RdKafka::Event::EVENT_LOG &&
+               e.severity() <= RdKafka::Event::EVENT_SEVERITY_WARNING) {
+      spdlog::warn("librdkafka consumer [{}]: {}", e.fac(), e.str());
+    }
+  }
+};
+
+Consumer::Consumer(const ConsumerOptions& options, RebalanceListener& listener)
+    : options_(options),
+      rebalance_(std::make_unique<RebalanceBridge>(*this, listener)),
+      commits_(std::make_unique<CommitBridge>()),
+      events_(std::make_unique<EventBridge>()) {
+  KafkaProperties p;
+  p.set("enable.auto.commit", "false");
+  p.set("enable.auto.offset.store", "false");
+  p.set("auto.offset.reset", "earliest");
+  p.set("partition.assignment.strategy", "cooperative-sticky");
+  p.set("enable.partition.eof", "false");
+  for (const auto& [k, v] : options.properties.entries()) p.set(k, v);
+  p.set("group.id", options.group_id);
+  if (options.read_committed) p.set("isolation.level", "read_committed");
+  if (const auto* ac = p.find("enable.auto.commit"); ac != nullptr && *ac == "true") {
+    throw ConfigError("enable.auto.commit=true is not allowed: offsets are committed after delivery");
+  }
+  auto conf = make_conf(p);
+  std::string err;
+  if (conf->set("rebalance_cb", rebalance_.get(), err) != RdKafka::Conf::CONF_OK ||
+      conf->set("offset_commit_cb", commits_.get(), err) != RdKafka::Conf::CONF_OK ||
+      conf->set("event_cb", events_.get(), err) != RdKafka::Conf::CONF_OK) {
+    throw ConfigError("consumer callbacks: " + err);
+  }
+  consumer_.reset(RdKafka::KafkaConsumer::create(conf.get(), err));
+  if (!consumer_) throw ConfigError("cannot create Kafka consumer: " + err);
+}
+
+Consumer::~Consumer() { close(); }
+
+void Consumer::subscribe() {
+  const auto err = consumer_->subscribe(options_.topics);
+  if (err != RdKafka::ERR_NO_ERROR) {
+    throw ConfigError("subscribe failed: " + RdKafka::err2str(err));
+  }
+}
+
+std::unique_ptr<RdKafka::Message> Consumer::poll(std::chrono::milliseconds timeout) {
+  return std::unique_ptr<RdKafka::Message>(consumer_->consume(static_cast<int>(timeout.count())));
+}
+
+RdKafka::ErrorCode Consumer::commit(const std::vector<CommitOffset>& offsets, bool sync) {
+  if (offsets.empty()) return RdKafka::ERR_NO_ERROR;
+  PartitionList list;
+  list.items.reserve(offsets.size());
+  for (const auto& c : offsets) {
+    list.items.push_back(RdKafka::TopicPartition::create(c.topic, c.partition, c.offset));
+  }
+  auto err = sync ? consumer_->commitSync(list.items) : consumer_->commitAsync(list.items);
+  if (sync && err == RdKafka::ERR_NO_ERROR) {
+    for (const auto* p : list.items) {
+      if (p->err() != RdKafka::ERR_NO_ERROR) err = p->err();
+    }
+  }
+  return err;
+}
+
+void Consumer::on_async_commit(
+    std::function<void(RdKafka::ErrorCode, const std::vector<CommitOffset>&)> cb) {
+  commits_->handler = std::move(cb);
+}
+
+void Consumer::pause(const std::string& topic, std::int32_t partition) {
+  PartitionList list;
+  list.items.push_back(RdKafka::TopicPartition::create(topic, partition));
+  consumer_->pause(list.items);
+}
+
+void Consumer::resume(const std::string& topic, std::int32_t partition) {
+  PartitionList list;
+  list.items.push_back(RdKafka::TopicPartition::create(topic, partition));
+  consumer_->resume(list.items);
+}
+
+void Consumer::seek(const std::string& topic, std::int32_t partition, std::int64_t offset) {
+  std::unique_ptr<RdKafka::TopicPartition> tp(RdKafka::TopicPartition::create(topic, partition, offset));
+  const auto err = consumer_->seek(*tp, 0);
+  if (err != RdKafka::ERR_NO_ERROR) {
+    spdlog::warn("seek {}[{}] to {} failed: {}", topic, partition, offset, RdKafka::err2str(err));
+  }
+}
+
+std::vector<CommitOffset> Consumer::committed(std::chrono::milliseconds timeout) {
+  PartitionList list;
+  consumer_->assignment(list.items);
+  std::vector<CommitOffset> out;
+  if (list.items.empty()) return out;
+  if (consumer_->committed(list.items, static_cast<int>(timeout.count())) != RdKafka::ERR_NO_ERROR) {
+    return out;
+  }
+  for (const auto* p : list.items) out.push_back(CommitOffset{p->topic(), p->partition(), p->offset()});
+  return out;
+}
+
+std::int64_t Consumer::lag(const std::string& topic, std::int32_t partition) {
+  std::int64_t low = 0;
+  std::int64_t high = 0;
+  if (consumer_->get_watermark_offsets(topic, partition, &low, &high) != RdKafka::ERR_NO_ERROR ||
+      high < 0) {
+    return -1;
+  }
+  PartitionList list;
+  list.items.push_back(RdKafka::TopicPartition::create(topic, partition));
+  consumer_->position(list.items);
+  const auto pos = list.items.front()->offset();
+  if (pos < 0) return high - low;
+  return std::max<std::int64_t>(0, high - pos);
+}
+
+void Consumer::close() {
+  if (closed_ || !consumer_) return;
+  closed_ = true;
+  const auto err = consumer_->close();
+  if (err != RdKafka::ERR_NO_ERROR) spdlog::warn("consumer close: {}", RdKafka::err2str(err));
+}
+
+}  // namespace orderflow::messaging

@@ -1,0 +1,30 @@
+#include "orderflow/messaging/key_gate.h"
+
+namespace orderflow::messaging {
+
+bool KeyGate::held(std::string_view key) const {
+  if (counts_.empty()) return false;
+  return counts_.find(std::string(key)) != counts_.end();
+}
+
+bool KeyGate::hold(std::string_view key) {
+  auto it = counts_.find(std::string(key));
+  if (it != counts_.end()) {
+    ++it->second;
+    return true;
+  }
+  if (counts_.size() >= max_keys_) {
+    ++overflowed_;
+    return false;
+  }
+  counts_.emplace(std::string(key), 1U);
+  return true;
+}
+
+void KeyGate::release(std::string_view key) {
+  auto it = counts_.find(std::string(key));
+  if (it == counts_.end()) return;
+  if (--it->second == 0) counts_.erase(it);
+}
+
+}  // namespace orderflow::messaging

@@ -1,0 +1,188 @@
+#include "orderflow/messaging/producer.h"
+
+#include <spdlog/spdlog.h>
+
+namespace orderflow::messaging {
+
+class Producer::DeliveryBridge : public RdKafka::DeliveryReportCb {
+ public:
+  explicit DeliveryBridge(DeliveryHandler h) : handler_(std::move(h)) {}
+  void dr_cb(RdKafka::Message& msg) override {
+    DeliveryReport r;
+    r.err = msg.err();
+    if (r.err != RdKafka::ERR_NO_ERROR) {
+      errstr_ = msg.errstr();
+      r.error_text = errstr_;
+    }
+    topic_ = msg.topic_name();
+    r.topic = topic_;
+    r.partition = msg.partition();
+    r.offset = msg.offset();
+    r.context = msg.msg_opaque();
+    handler_(r);
+  }
+
+ private:
+  DeliveryHandler handler_;
+  std::string errstr_;
+  std::string topic_;
+};
+
+class Producer::EventBridge : public RdKafka::EventCb {
+ public:
+  void event_cb(RdKafka::Event& e) override {
+    switch (e.type()) {
+      case RdKafka::Event::EVENT_ERROR:
+        if (e.fatal()) {
+          spdlog::critical("kafka producer fatal error: {}: {}", RdKafka::err2str(e.err()), e.str());
+        } else {
+          // Transient client errors (broker down, all brokers down) are retried by librdkafka.
+          spdlog::warn("kafka producer: {}: {}", RdKafka::err2str(e.err()), e.str());
+        }
+        break;
+      case RdKafka::Event::EVENT_LOG:
+        if (e.severity() <= RdKafka::Event::EVENT_SEVERITY_WARNING) {
+          spdlog::warn("librdkafka producer [{}]: {}", e.fac(), e.str());
+        } else {
+          spdlog::debug("librdkafka producer [{}]: {}", e.fac(), e.str());
+        }
+        break;
+      default:
+        break;
+    }
+  }
+};
+
+namespace {
+
+KafkaProperties with_defaults(const ProducerOptions& options) {
+  KafkaProperties p;
+  p.set("enable.idempotence", "true");
+  p.set("acks", "all");
+  // A long delivery timeout: a record that timed out locally but reached the broker and is then
+  // re-sent by hand is a duplicate. librdkafka retries internally for this long.
+  p.set("message.timeout.ms", "300000");
+  p.set("linger.ms", "5");
+  p.set("batch.num.messages", "10000");
+  p.set("queue.buffering.max.messages", "200000");
+  p.set("compression.type", "none");
+  // Same key → same partition as Java clients (murmur2), so mixed-language producers agree.
+  p.set("partitioner", "murmur2_random");
+  for (const auto& [k, v] : options.properties.entries()) p.set(k, v);
+  if (!options.transactional_id.empty()) p.set("transactional.id", options.transactional_id);
+  const auto* idem = p.find("enable.idempotence");
+  const auto* acks = p.find("acks");
+  if (idem != nullptr && *idem == "true" && acks != nullptr && *acks != "all" && *acks != "-1") {
+    throw ConfigError("enable.idempotence=true requires acks=all, got acks=" + *acks);
+  }
+  return p;
+}
+
+}  // namespace
+
+Producer::Producer(const ProducerOptions& options, DeliveryHandler on_delivery)
+    : bridge_(std::make_unique<DeliveryBridge>(std::move(on_delivery))),
+      events_(std::make_unique<EventBridge>()) {
+  auto conf = make_conf(with_defaults(options));
+  std::string err;
+  if (conf->set("dr_cb", bridge_.get(), err) != RdKafka::Conf::CONF_OK ||
+      conf->set("event_cb", events_.get(), err) != RdKafka::Conf::CONF_OK) {
+    throw ConfigError("producer callbacks: " + err);
+  }
+  producer_.reset(RdKafka::Producer::create(conf.get(), err));
+  if (!producer_) throw ConfigError("cannot create Kafka producer: " + err);
+}
+
+Producer::~Producer() {
+  if (producer_ && producer_->outq_len() > 0) {
+    // Owners flush and purge explicitly; this is the last line of defence so no completion is lost.
+    producer_->flush(1000);
+    purge_and_report();
+  }
+}
+
+bool Producer::produce(const OutRecord& record, void* context, std::string* error) {
+  const std::string* key = record.key ? &*record.key : nullptr;
+  return produce(record.topic, key, record.value.data(), record.value.size(), record.headers, context,
+                 error);
+}
+
+bool Producer::produce(const std::string& topic, const std::string* key, const void* value,
+                       std::size_t len, const Headers& headers, void* context, std::string* error) {
+  for (;;) {
+    RdKafka::Headers* hdrs = nullptr;
+    if (!headers.empty()) {
+      hdrs = RdKafka::Headers::create();
+      for (const auto& [name, v] : headers) hdrs->add(name, v.data(), v.size());
+    }
+    const auto err = producer_->produce(
+        topic, RdKafka::Topic::PARTITION_UA, RdKafka::Producer::RK_MSG_COPY,
+        const_cast<void*>(value), len, key != nullptr ? key->data() : nullptr,
+        key != nullptr ? key->size() : 0, 0, hdrs, context);
+    if (err == RdKafka::ERR_NO_ERROR) return true;  // librdkafka owns hdrs now
+    delete hdrs;
+    if (err == RdKafka::ERR__QUEUE_FULL) {
+      // Back-pressure: serve delivery reports until there is room again.
+      producer_->poll(10);
+      continue;
+    }
+    if (error != nullptr) *error = RdKafka::err2str(err);
+    return false;
+  }
+}
+
+int Producer::poll(std::chrono::milliseconds timeout) {
+  return producer_->poll(static_cast<int>(timeout.count()));
+}
+
+bool Producer::flush(std::chrono::milliseconds timeout) {
+  producer_->flush(static_cast<int>(timeout.count()));
+  producer_->poll(0);
+  return producer_->outq_len() == 0;
+}
+
+void Producer::purge_and_report() {
+  producer_->purge(RdKafka::Producer::PURGE_QUEUE | RdKafka::Producer::PURGE_INFLIGHT);
+  // Purged records report ERR__PURGE_QUEUE/INFLIGHT through the normal delivery path.
+  producer_->poll(100);
+}
+
+int Producer::outstanding() const { return producer_->outq_len(); }
+
+namespace {
+void throw_if_error(RdKafka::Error* raw, const char* what) {
+  if (raw == nullptr) return;
+  std::unique_ptr<RdKafka::Error> e(raw);
+  throw TxnError(std::string(what) + ": " + e->str(), e->is_retriable(), e->txn_requires_abort(),
+                 e->is_fatal());
+}
+}  // namespace
+
+void Producer::init_transactions(std::chrono::milliseconds timeout) {
+  throw_if_error(producer_->init_transactions(static_cast<int>(timeout.count())), "init_transactions");
+}
+void Producer::begin_transaction() {
+  throw_if_error(producer_->begin_transaction(), "begin_transaction");
+}
+void Producer::send_offsets_to_transaction(const std::vector<RdKafka::TopicPartition*>& offsets,
+                                           const RdKafka::ConsumerGroupMetadata* group,
+                                           std::chrono::milliseconds timeout) {
+  throw_if_error(producer_->send_offsets_to_transaction(offsets, group,
+                                                        static_cast<int>(timeout.count())),
+                 "send_offsets_to_transaction");
+}
+void Producer::commit_transaction(std::chrono::milliseconds timeout) {
+  throw_if_error(producer_->commit_transaction(static_cast<int>(timeout.count())), "commit_transaction");
+}
+void Producer::abort_transaction(std::chrono::milliseconds timeout) {
+  throw_if_error(producer_->abort_transaction(static_cast<int>(timeout.count())), "abort_transaction");
+}
+
+std::string Producer::fatal_error() {
+  std::string errstr;
+  const auto code = producer_->fatal_error(errstr);
+  if (code == RdKafka::ERR_NO_ERROR) return {};
+  return RdKafka::err2str(code) + ": " + errstr;
+}
+
+}  // namespace orderflow::messaging

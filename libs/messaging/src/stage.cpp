@@ -1,0 +1,451 @@
+#include "orderflow/messaging/stage.h"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+
+namespace orderflow::messaging {
+
+using Clock = std::chrono::steady_clock;
+
+struct StageRunner::InFlight {
+  std::shared_ptr<PartitionProgress> progress;
+  std::int64_t offset = 0;
+  int remaining = 1;  // guard held while the record's outputs are being enqueued
+  bool failed = false;
+  std::string_view outcome = "success";
+  Clock::time_point started;
+};
+
+StageRunner::StageRunner(StageOptions options, RecordHandler& handler, StageObserver& observer)
+    : options_(std::move(options)),
+      handler_(handler),
+      observer_(observer),
+      retry_topic_(options_.retry_topic()),
+      dlq_topic_(options_.dlq_topic()),
+      gate_(options_.key_gate_max_keys) {
+  ProducerOptions popts;
+  popts.properties = options_.kafka;
+  if (options_.guarantee == Guarantee::ExactlyOnce) {
+    // Stable across restarts so a restarted instance fences its predecessor's open transaction.
+    popts.transactional_id = options_.group_id + "-" + options_.instance_id;
+  }
+  producer_ = std::make_unique<Producer>(popts, [this](const DeliveryReport& r) { on_delivery(r); });
+
+  ConsumerOptions copts;
+  copts.properties = options_.kafka;
+  copts.group_id = options_.group_id;
+  copts.topics = options_.input_topics;
+  copts.topics.push_back(retry_topic_);
+  copts.read_committed = options_.guarantee == Guarantee::ExactlyOnce;
+  consumer_ = std::make_unique<Consumer>(copts, *this);
+  consumer_->on_async_commit([this](RdKafka::ErrorCode err, const std::vector<CommitOffset>& offsets) {
+    const bool ok = err == RdKafka::ERR_NO_ERROR;
+    observer_.commit_result(ok);
+    if (!ok && err != RdKafka::ERR__NO_OFFSET) {
+      spdlog::warn("offset commit failed ({}); will retry on the next commit", RdKafka::err2str(err));
+      tracker_.commit_failed(offsets);
+    }
+  });
+}
+
+StageRunner::~StageRunner() = default;
+
+int StageRunner::run(const std::atomic<bool>& stop) {
+  if (options_.guarantee == Guarantee::ExactlyOnce) {
+    try {
+      producer_->init_transactions(std::chrono::seconds(60));
+    } catch (const TxnError& e) {
+      spdlog::critical("cannot initialise transactions: {}", e.what());
+      return 1;
+    }
+  }
+  consumer_->subscribe();
+  spdlog::info("{} consuming {} (+{}) as group {}", options_.service,
+               fmt::join(options_.input_topics, ","), retry_topic_, options_.group_id);
+
+  auto next_commit = Clock::now() + options_.commit_interval;
+  auto next_lag = Clock::now() + std::chrono::seconds(1);
+  while (!stop.load(std::memory_order_relaxed) && !fatal_) {
+    auto timeout = std::chrono::milliseconds(in_flight_ > 0 || txn_open_ ? 1 : 100);
+    if (!paused_.empty()) {
+      const auto now = now_ms();
+      for (const auto& [tp, due] : paused_) {
+        timeout = std::min(timeout, std::chrono::milliseconds(std::max<std::int64_t>(0, due - now)));
+      }
+    }
+    auto msg = consumer_->poll(timeout);
+    producer_->poll(std::chrono::milliseconds(0));
+    if (msg) handle_message(*msg);
+    if (!paused_.empty()) resume_due();
+
+    const auto now = Clock::now();
+    if (options_.guarantee == Guarantee::ExactlyOnce) {
+      if (txn_open_ && (txn_records_ >= options_.txn_max_records ||
+                        now - txn_started_ >= options_.txn_max_ms)) {
+        txn_commit("batch");
+      }
+    } else if (now >= next_commit) {
+      commit_async();
+      next_commit = now + options_.commit_interval;
+    }
+    if (now >= next_lag) {
+      report_lag();
+      next_lag = now + std::chrono::seconds(1);
+    }
+  }
+
+  spdlog::info("{} stopping: draining {} in-flight record(s)", options_.service, in_flight_);
+  if (options_.guarantee == Guarantee::ExactlyOnce) {
+    if (txn_open_ && !fatal_) txn_commit("shutdown");
+  }
+  if (!producer_->flush(options_.drain_timeout)) {
+    spdlog::error("{} record(s) not acknowledged within {} ms; their input offsets stay uncommitted",
+                  producer_->outstanding(), options_.drain_timeout.count());
+    producer_->purge_and_report();
+  }
+  if (options_.guarantee == Guarantee::AtLeastOnce) commit_sync(nullptr);
+  consumer_->close();
+  ready_ = false;
+  spdlog::info("{} stopped (exit code {})", options_.service, exit_code_);
+  return exit_code_;
+}
+
+void StageRunner::handle_message(RdKafka::Message& msg) {
+  switch (msg.err()) {
+    case RdKafka::ERR_NO_ERROR:
+      break;
+    case RdKafka::ERR__TIMED_OUT:
+    case RdKafka::ERR__PARTITION_EOF:
+      return;
+    default:
+      if (msg.err() == RdKafka::ERR__FATAL) {
+        spdlog::critical("consumer fatal error: {}", msg.errstr());
+        fatal_ = true;
+        exit_code_ = 1;
+      } else {
+        spdlog::warn("consumer: {}", msg.errstr());
+      }
+      return;
+  }
+  const std::string& topic = msg.topic_name();
+  const auto partition = msg.partition();
+  const bool from_retry = topic == retry_topic_;
+  if (from_retry && !paused_.empty() && paused_.count(TopicPartitionKey{topic, partition}) > 0) {
+    return;  // fetched before the pause took effect; it is read again after resume
+  }
+  auto progress = tracker_.find(topic, partition);
+  if (!progress) {
+    spdlog::debug("record from unassigned {}[{}] ignored", topic, partition);
+    return;
+  }
+  if (from_retry) {
+    const auto not_before = parse_int_header(find_header(msg, header::kNotBefore));
+    if (not_before && *not_before > now_ms()) {
+      // Not due: park this partition at this record; other partitions and main topics go on.
+      consumer_->pause(topic, partition);
+      consumer_->seek(topic, partition, msg.offset());
+      paused_[TopicPartitionKey{topic, partition}] = *not_before;
+      observer_.retry_paused(paused_.size());
+      return;
+    }
+  }
+  observer_.consumed(topic);
+  if (options_.guarantee == Guarantee::ExactlyOnce) txn_maybe_begin();
+  process(msg, progress, from_retry);
+  if (options_.guarantee == Guarantee::ExactlyOnce) {
+    txn_offsets_[TopicPartitionKey{topic, partition}] = msg.offset() + 1;
+    ++txn_records_;
+  }
+}
+
+void StageRunner::process(RdKafka::Message& msg, const std::shared_ptr<PartitionProgress>& progress,
+                          bool from_retry) {
+  progress->begin(msg.offset());
+  ++in_flight_;
+  auto* ctx = new InFlight{progress, msg.offset(), 1, false, "success", Clock::now()};
+
+  const auto key = message_key(msg);
+  const std::string* key_ptr = key ? &*key : nullptr;
+  std::string_view value(static_cast<const char*>(msg.payload()), msg.len());
+  int attempt = 1;
+  std::string source_topic = msg.topic_name();
+  if (from_retry) {
+    attempt = static_cast<int>(parse_int_header(find_header(msg, header::kAttempt)).value_or(0)) + 1;
+    source_topic = find_header(msg, header::kOriginalTopic).value_or(source_topic);
+  }
+
+  const bool gated = options_.retry_ordering == RetryOrdering::Key && key_ptr != nullptr;
+  if (gated && !from_retry && gate_.held(*key_ptr)) {
+    // An earlier record of this key is on the retry path: queue behind it to keep per-key order.
+    gate_.hold(*key_ptr);
+    Failure parked = Failure::transient("parked behind an earlier record of the same key on the retry path");
+    FailureHeaderInput in{Origin{msg.topic_name(), msg.partition(), msg.offset()}, 0,
+                          ErrorClass::Transient, parked.message, options_.service, now_ms(), now_ms()};
+    ctx->outcome = "retried";
+    if (!send(ctx, retry_topic_, key_ptr, value, failure_headers(in, all_headers(msg)))) {
+      ctx->failed = true;
+    }
+    finish_one(ctx);
+    return;
+  }
+
+  HandlerResult result;
+  if (value.size() > options_.max_record_bytes) {
+    result = HandlerResult::fail(Failure::poison("$: record of " + std::to_string(value.size()) +
+                                                 " bytes exceeds --max-record-bytes " +
+                                                 std::to_string(options_.max_record_bytes)));
+  } else {
+    try {
+      result = handler_.handle(InputRecord{msg, source_topic, value, key_ptr, attempt});
+    } catch (const std::exception& e) {
+      spdlog::warn("handler error on {}[{}]@{}: {}", msg.topic_name(), msg.partition(), msg.offset(),
+                   e.what());
+      result = HandlerResult::fail(Failure::transient(std::string("unexpected error: ") + e.what()));
+    }
+  }
+  observer_.processing_seconds(std::chrono::duration<double>(Clock::now() - ctx->started).count());
+
+  if (result.failure) {
+    route_failure(ctx, msg, from_retry, *result.failure, attempt);
+    if (gated && from_retry && ctx->outcome != "retried") gate_.release(*key_ptr);
+    if (gated && !from_retry && ctx->outcome == "retried") gate_.hold(*key_ptr);
+  } else {
+    ctx->outcome = result.outcome;
+    for (const auto& out : result.outputs) {
+      const std::string* k = out.key ? &*out.key : nullptr;
+      if (!send(ctx, out.topic, k, out.value, out.headers)) {
+        route_failure(ctx, msg, from_retry,
+                      Failure::poison("cannot publish the result to " + out.topic), attempt);
+        break;
+      }
+    }
+    if (gated && from_retry) gate_.release(*key_ptr);
+  }
+  if (gated) observer_.key_gate(gate_.size(), gate_.overflowed());
+  finish_one(ctx);
+}
+
+void StageRunner::route_failure(InFlight* ctx, RdKafka::Message& msg, bool from_retry,
+                                const Failure& failure, int attempt) {
+  Origin origin{msg.topic_name(), msg.partition(), msg.offset()};
+  Headers passthrough = all_headers(msg);
+  if (from_retry) {
+    origin.topic = find_header(msg, header::kOriginalTopic).value_or(origin.topic);
+    origin.partition = static_cast<std::int32_t>(
+        parse_int_header(find_header(msg, header::kOriginalPartition)).value_or(origin.partition));
+    origin.offset = parse_int_header(find_header(msg, header::kOriginalOffset)).value_or(origin.offset);
+  }
+  const auto key = message_key(msg);
+  const std::string* key_ptr = key ? &*key : nullptr;
+  std::string_view value(static_cast<const char*>(msg.payload()), msg.len());
+  const auto now = now_ms();
+  FailureHeaderInput in{origin, attempt, failure.error_class, failure.message, options_.service, now, -1};
+
+  if (failure.error_class == ErrorClass::Transient && !options_.retry.exhausted(attempt)) {
+    in.not_before_ms = now + options_.retry.delay_after(attempt).count();
+    ctx->outcome = "retried";
+    spdlog::debug("retrying {}[{}]@{} (attempt {}): {}", origin.topic, origin.partition, origin.offset,
+                  attempt, failure.message);
+    if (!send(ctx, retry_topic_, key_ptr, value, failure_headers(in, passthrough))) ctx->failed = true;
+    return;
+  }
+  if (failure.error_class == ErrorClass::Transient) in.error_class = ErrorClass::Exhausted;
+  ctx->outcome = "dead_lettered";
+  spdlog::warn("dead-lettering {}[{}]@{} to {} ({}, attempt {}): {}", origin.topic, origin.partition,
+               origin.offset, dlq_topic_, to_string(in.error_class), attempt, failure.message);
+  if (!send(ctx, dlq_topic_, key_ptr, value, failure_headers(in, passthrough))) ctx->failed = true;
+}
+
+bool StageRunner::send(InFlight* ctx, const std::string& topic, const std::string* key,
+                       std::string_view value, const Headers& headers) {
+  std::string error;
+  ++ctx->remaining;
+  if (producer_->produce(topic, key, value.data(), value.size(), headers, ctx, &error)) return true;
+  --ctx->remaining;
+  spdlog::error("cannot produce to {}: {}", topic, error);
+  return false;
+}
+
+void StageRunner::finish_one(InFlight* ctx) {
+  if (--ctx->remaining > 0) return;
+  if (ctx->failed) {
+    // Could not even enqueue a dead letter: never commit past this record; stop so it is re-read.
+    spdlog::critical("record {}[{}]@{} could not be published anywhere; stopping without committing it",
+                     ctx->progress->topic(), ctx->progress->partition(), ctx->offset);
+    fatal_ = true;
+    exit_code_ = 1;
+  } else {
+    ctx->progress->complete(ctx->offset);
+    observer_.outcome(ctx->outcome);
+  }
+  --in_flight_;
+  delete ctx;
+}
+
+void StageRunner::on_delivery(const DeliveryReport& r) {
+  auto* ctx = static_cast<InFlight*>(r.context);
+  if (ctx == nullptr) return;
+  if (r.ok()) {
+    observer_.produced(r.topic);
+  } else {
+    ctx->failed = true;
+    if (r.err == RdKafka::ERR__PURGE_QUEUE || r.err == RdKafka::ERR__PURGE_INFLIGHT) {
+      ctx->failed = false;  // shutdown purge: simply not committed
+      ctx->outcome = {};
+      --ctx->remaining;
+      if (ctx->remaining == 0) {
+        --in_flight_;
+        delete ctx;
+      }
+      return;
+    }
+    spdlog::critical("delivery to {} failed permanently: {}", r.topic, r.error_text);
+  }
+  finish_one(ctx);
+}
+
+void StageRunner::resume_due() {
+  const auto now = now_ms();
+  for (auto it = paused_.begin(); it != paused_.end();) {
+    if (it->second <= now) {
+      consumer_->resume(it->first.topic, it->first.partition);
+      it = paused_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+}
+
+void StageRunner::commit_async() {
+  auto offsets = tracker_.take_committable();
+  if (offsets.empty()) return;
+  const auto err = consumer_->commit(offsets, false);
+  if (err != RdKafka::ERR_NO_ERROR) {
+    observer_.commit_result(false);
+    tracker_.commit_failed(offsets);
+  }
+}
+
+void StageRunner::commit_sync(const std::vector<TopicPartitionKey>* only) {
+  auto offsets = only ? tracker_.take_committable(*only) : tracker_.take_committable();
+  if (offsets.empty()) return;
+  const auto err = consumer_->commit(offsets, true);
+  observer_.commit_result(err == RdKafka::ERR_NO_ERROR);
+  if (err != RdKafka::ERR_NO_ERROR) {
+    spdlog::warn("synchronous commit failed: {} (those records may be re-delivered)", RdKafka::err2str(err));
+    tracker_.commit_failed(offsets);
+  }
+}
+
+void StageRunner::report_lag() {
+  for (const auto& tp : assigned_) observer_.lag(tp.topic, tp.partition, consumer_->lag(tp.topic, tp.partition));
+}
+
+void StageRunner::on_assigned(const std::vector<TopicPartitionKey>& partitions) {
+  for (const auto& tp : partitions) {
+    tracker_.assign(tp.topic, tp.partition);
+    if (std::find(assigned_.begin(), assigned_.end(), tp) == assigned_.end()) assigned_.push_back(tp);
+  }
+  ready_ = !assigned_.empty();
+}
+
+void StageRunner::on_revoking(const std::vector<TopicPartitionKey>& partitions, bool lost) {
+  if (options_.guarantee == Guarantee::ExactlyOnce) {
+    if (txn_open_ && !fatal_) {
+      if (lost) {
+        txn_abort_and_rewind("partitions lost");
+      } else {
+        txn_commit("rebalance");
+      }
+    }
+  } else if (!lost) {
+    // Finish what is in flight so its offsets can be committed before someone else takes over.
+    if (!producer_->flush(options_.drain_timeout)) {
+      spdlog::warn("rebalance: {} record(s) still unacknowledged; they may be processed twice",
+                   producer_->outstanding());
+    }
+    commit_sync(&partitions);
+  }
+  for (const auto& tp : partitions) {
+    tracker_.revoke(tp.topic, tp.partition);
+    paused_.erase(tp);
+    txn_offsets_.erase(tp);
+    assigned_.erase(std::remove(assigned_.begin(), assigned_.end(), tp), assigned_.end());
+    observer_.partition_revoked(tp.topic, tp.partition);
+  }
+  ready_ = !assigned_.empty();
+}
+
+void StageRunner::txn_maybe_begin() {
+  if (txn_open_) return;
+  try {
+    producer_->begin_transaction();
+  } catch (const TxnError& e) {
+    spdlog::critical("begin_transaction failed: {}", e.what());
+    fatal_ = true;
+    exit_code_ = 1;
+    return;
+  }
+  txn_open_ = true;
+  txn_records_ = 0;
+  txn_started_ = Clock::now();
+}
+
+void StageRunner::txn_commit(const char* why) {
+  if (!txn_open_) return;
+  std::vector<RdKafka::TopicPartition*> offsets;
+  for (const auto& [tp, next] : txn_offsets_) {
+    offsets.push_back(RdKafka::TopicPartition::create(tp.topic, tp.partition, next));
+  }
+  std::unique_ptr<RdKafka::ConsumerGroupMetadata> group(consumer_->handle().groupMetadata());
+  try {
+    if (!offsets.empty()) {
+      producer_->send_offsets_to_transaction(offsets, group.get(), std::chrono::seconds(30));
+    }
+    producer_->commit_transaction(std::chrono::seconds(60));
+    txn_open_ = false;
+    txn_offsets_.clear();
+    spdlog::debug("transaction committed ({}, {} records)", why, txn_records_);
+  } catch (const TxnError& e) {
+    RdKafka::TopicPartition::destroy(offsets);
+    offsets.clear();
+    if (e.fatal()) {
+      spdlog::critical("transaction failed fatally (fenced by a newer instance?): {}", e.what());
+      fatal_ = true;
+      exit_code_ = 1;
+      txn_open_ = false;
+      return;
+    }
+    txn_abort_and_rewind(e.what());
+    return;
+  }
+  RdKafka::TopicPartition::destroy(offsets);
+}
+
+void StageRunner::txn_abort_and_rewind(const std::string& why) {
+  spdlog::warn("aborting transaction: {}", why);
+  try {
+    producer_->abort_transaction(std::chrono::seconds(60));
+  } catch (const TxnError& e) {
+    spdlog::critical("abort_transaction failed: {}", e.what());
+    fatal_ = true;
+    exit_code_ = 1;
+  }
+  txn_open_ = false;
+  txn_offsets_.clear();
+  producer_->poll(std::chrono::milliseconds(0));
+  // Re-read everything after the last committed offsets, with fresh bookkeeping.
+  const auto committed = consumer_->committed(std::chrono::seconds(10));
+  for (const auto& c : committed) {
+    tracker_.revoke(c.topic, c.partition);
+    tracker_.assign(c.topic, c.partition);
+    consumer_->seek(c.topic, c.partition, c.offset >= 0 ? c.offset : RdKafka::Topic::OFFSET_BEGINNING);
+  }
+  for (const auto& [tp, due] : paused_) consumer_->resume(tp.topic, tp.partition);
+  paused_.clear();
+  gate_.clear();
+  handler_.on_rewind();
+}
+
+}  // namespace orderflow::messaging

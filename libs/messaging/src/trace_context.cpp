@@ -1,0 +1,67 @@
+#include "orderflow/messaging/trace_context.h"
+
+#include <random>
+
+namespace orderflow::messaging {
+
+namespace {
+
+std::mt19937_64& rng() {
+  thread_local std::mt19937_64 gen{std::random_device{}()};
+  return gen;
+}
+
+void append_hex(std::string& out, std::size_t digits) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::uint64_t bits = 0;
+  for (std::size_t i = 0; i < digits; ++i) {
+    if (i % 16 == 0) {
+      do {
+        bits = rng()();
+      } while (bits == 0);
+    }
+    out.push_back(kHex[bits & 0xFU]);
+    bits >>= 4U;
+  }
+}
+
+bool is_hex(std::string_view s) {
+  for (char c : s) {
+    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+std::string_view trace_id_of(std::string_view tp) {
+  // 00-<32>-<16>-<2>
+  if (tp.size() != 55 || tp.substr(0, 3) != "00-" || tp[35] != '-' || tp[52] != '-') return {};
+  auto id = tp.substr(3, 32);
+  if (!is_hex(id) || id == std::string_view("00000000000000000000000000000000")) return {};
+  return id;
+}
+
+std::string new_traceparent() {
+  std::string out = "00-";
+  out.reserve(55);
+  append_hex(out, 32);
+  out += '-';
+  append_hex(out, 16);
+  out += "-01";
+  return out;
+}
+
+std::string child_traceparent(std::string_view parent) {
+  const auto trace = trace_id_of(parent);
+  if (trace.empty()) return new_traceparent();
+  std::string out = "00-";
+  out.reserve(55);
+  out += trace;
+  out += '-';
+  append_hex(out, 16);
+  out += "-01";
+  return out;
+}
+
+}  // namespace orderflow::messaging

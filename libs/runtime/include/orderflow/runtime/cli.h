@@ -1,0 +1,69 @@
+// Command line and configuration for every orderflow binary (Boost.program_options).
+// Precedence: flag > environment variable > --config FILE > default. --help and --version exit 0;
+// an unknown or malformed flag exits 2 with one line naming it (CONTRACT §1). Not thread-safe;
+// parse once in main().
+#pragma once
+
+#include <boost/program_options.hpp>
+
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "orderflow/messaging/kafka_config.h"
+
+namespace orderflow::runtime {
+
+namespace po = boost::program_options;
+
+struct CommandLine {
+  std::string program;      // "payment-service"
+  std::string usage;        // "payment-service [options]"
+  std::string description;  // one paragraph for --help
+  po::options_description options{"Options"};
+  std::map<std::string, std::string> env;  // option name → environment variable
+};
+
+// Result of parsing: either run with `vm`, or exit with `exit_code` (help/version/errors printed).
+struct ParseResult {
+  po::variables_map vm;
+  std::optional<int> exit_code;
+};
+
+ParseResult parse_command_line(CommandLine& cli, int argc, const char* const* argv);
+
+// Adds --brokers, --metrics-address, -X, --log-level, --log-format (and --group-id,
+// --guarantee for consumers) with their environment variables.
+struct CommonDefaults {
+  std::string metrics_address;  // e.g. "0.0.0.0:9102"
+  bool consumer = true;
+  std::string group_id;  // consumers: the service's name
+};
+void add_common_options(CommandLine& cli, const CommonDefaults& defaults);
+
+struct CommonOptions {
+  std::string brokers;
+  std::string metrics_address;
+  std::string group_id;
+  std::vector<std::string> kafka_properties;  // -X key=value
+  std::string guarantee;
+  std::string log_level;
+  std::string log_format;
+};
+
+// Reads the common options; throws UsageError (→ exit 2) on an invalid value.
+CommonOptions read_common_options(const po::variables_map& vm, bool consumer);
+
+// bootstrap.servers + every -X; throws UsageError naming the -X entry when it is not key=value.
+messaging::KafkaProperties kafka_properties(const CommonOptions& common);
+
+class UsageError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+// Prints "<program>: <message>" to stderr and returns 2 (for UsageError in main()).
+int usage_error(const std::string& program, const std::string& message);
+
+}  // namespace orderflow::runtime

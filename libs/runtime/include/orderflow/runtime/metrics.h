@@ -1,0 +1,80 @@
+// The contract metrics (CONTRACT §8) of one service, built once at start-up; the hot path only
+// increments cached counters. Implements the stage's observer hooks. Counters and histograms are
+// thread-safe (prometheus-cpp); the per-topic caches are filled on the stage thread only.
+#pragma once
+
+#include <prometheus/counter.h>
+#include <prometheus/family.h>
+#include <prometheus/gauge.h>
+#include <prometheus/histogram.h>
+#include <prometheus/registry.h>
+
+#include <map>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+
+#include "orderflow/messaging/stage.h"
+
+namespace orderflow::runtime {
+
+// Buckets resolving 100 µs … 10 s (seconds).
+prometheus::Histogram::BucketBoundaries latency_buckets();
+
+class ServiceMetrics final : public messaging::StageObserver {
+ public:
+  explicit ServiceMetrics(std::string service);
+
+  prometheus::Registry& registry() { return *registry_; }
+  std::shared_ptr<prometheus::Registry> registry_ptr() { return registry_; }
+  const std::string& service() const { return service_; }
+
+  void consumed(std::string_view topic) override;
+  void produced(std::string_view topic) override;
+  void outcome(std::string_view outcome) override;
+  void processing_seconds(double seconds) override;
+  void commit_result(bool ok) override;
+  void lag(std::string_view topic, std::int32_t partition, std::int64_t lag) override;
+  void partition_revoked(std::string_view topic, std::int32_t partition) override;
+  void retry_paused(std::size_t paused) override;
+  void key_gate(std::size_t keys, std::uint64_t overflowed) override;
+
+  void end_to_end_seconds(std::string_view kind, double seconds);
+  void dedupe_hit();
+  void dedupe_evicted();
+  prometheus::Counter& counter(const std::string& name, const std::string& help,
+                               const std::map<std::string, std::string>& labels = {});
+  prometheus::Gauge& gauge(const std::string& name, const std::string& help,
+                           const std::map<std::string, std::string>& labels = {});
+
+ private:
+  prometheus::Counter& cached(std::unordered_map<std::string, prometheus::Counter*>& cache,
+                              prometheus::Family<prometheus::Counter>& family, const char* label,
+                              std::string_view value);
+  std::string service_;
+  std::shared_ptr<prometheus::Registry> registry_;
+  prometheus::Family<prometheus::Counter>& consumed_;
+  prometheus::Family<prometheus::Counter>& produced_;
+  prometheus::Family<prometheus::Counter>& processed_;
+  prometheus::Family<prometheus::Gauge>& lag_;
+  prometheus::Family<prometheus::Histogram>& processing_;
+  prometheus::Family<prometheus::Histogram>& e2e_;
+  prometheus::Family<prometheus::Counter>& commits_;
+  prometheus::Histogram& processing_hist_;
+  std::unordered_map<std::string, prometheus::Counter*> consumed_by_topic_;
+  std::unordered_map<std::string, prometheus::Counter*> produced_by_topic_;
+  std::unordered_map<std::string, prometheus::Counter*> by_outcome_;
+  std::unordered_map<std::string, prometheus::Histogram*> e2e_by_kind_;
+  std::map<std::pair<std::string, std::int32_t>, prometheus::Gauge*> lag_by_partition_;
+  prometheus::Counter& commit_ok_;
+  prometheus::Counter& commit_failed_;
+  prometheus::Gauge& paused_gauge_;
+  prometheus::Gauge& gate_keys_;
+  prometheus::Counter& gate_overflow_;
+  std::uint64_t gate_overflow_seen_ = 0;
+  prometheus::Counter& dedupe_hits_;
+  prometheus::Counter& dedupe_evictions_;
+};
+
+}  // namespace orderflow::runtime

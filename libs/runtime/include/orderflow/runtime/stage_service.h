@@ -1,0 +1,34 @@
+// What the two consuming services share around the StageRunner: their stage flags (retries, commits,
+// transactions, bounds), turning them into StageOptions, and running the stage with signals, the
+// metrics/health endpoint and clean exit codes. Call from main(); not re-entrant.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "orderflow/messaging/stage.h"
+#include "orderflow/runtime/cli.h"
+#include "orderflow/runtime/metrics.h"
+
+namespace orderflow::runtime {
+
+// --commit-interval-ms, --retry-backoff-ms, --max-attempts, --retry-ordering, --max-record-bytes,
+// --drain-timeout-ms, --startup-timeout-s, --instance-id, --txn-max-records, --txn-max-ms,
+// --retry-ordering-max-keys.
+void add_stage_options(CommandLine& cli);
+
+// Throws UsageError naming the flag on an invalid value.
+messaging::StageOptions read_stage_options(const po::variables_map& vm, const CommonOptions& common,
+                                           const std::string& service,
+                                           std::vector<std::string> input_topics);
+
+// Starts the HTTP endpoint and runs the stage until SIGINT/SIGTERM. Returns the exit code:
+// 0 clean stop, 1 runtime failure (broker unreachable, metrics port in use, fatal Kafka error).
+int run_stage_service(const messaging::StageOptions& options, const CommonOptions& common,
+                      messaging::RecordHandler& handler, ServiceMetrics& metrics);
+
+// Waits up to `timeout` for the brokers to answer a metadata request; false (and logs the address
+// tried) when they do not.
+bool wait_for_broker(const messaging::KafkaProperties& props, std::chrono::seconds timeout);
+
+}  // namespace orderflow::runtime

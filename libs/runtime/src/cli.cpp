@@ -1,0 +1,128 @@
+#include "orderflow/runtime/cli.h"
+
+#include <cstdlib>
+#include <iostream>
+
+namespace orderflow::runtime {
+
+int usage_error(const std::string& program, const std::string& message) {
+  std::cerr << program << ": " << message << " (see --help)\n";
+  return 2;
+}
+
+ParseResult parse_command_line(CommandLine& cli, int argc, const char* const* argv) {
+  ParseResult result;
+  cli.options.add_options()("help,h", "show this help and exit")("version", "show the version and exit")(
+      "config", po::value<std::string>()->value_name("FILE"),
+      "read options from FILE (key = value lines, option names without --); env ORDERFLOW_CONFIG");
+  try {
+    // 1. flags
+    po::store(po::command_line_parser(argc, argv).options(cli.options).run(), result.vm);
+    if (result.vm.count("help") != 0) {
+      std::cout << "Usage: " << cli.usage << "\n\n" << cli.description << "\n\n" << cli.options << "\n";
+      if (!cli.env.empty()) {
+        std::cout << "Environment variables (a flag wins over its variable, a variable over --config):\n";
+        for (const auto& [opt, var] : cli.env) std::cout << "  " << var << "  → --" << opt << "\n";
+      }
+      result.exit_code = 0;
+      return result;
+    }
+    if (result.vm.count("version") != 0) {
+      std::cout << cli.program << " " << ORDERFLOW_VERSION << "\n";
+      result.exit_code = 0;
+      return result;
+    }
+    // 2. environment
+    po::store(po::parse_environment(cli.options,
+                                    [&](const std::string& var) -> std::string {
+                                      for (const auto& [opt, v] : cli.env) {
+                                        if (v == var) return opt;
+                                      }
+                                      return {};
+                                    }),
+              result.vm);
+    // 3. config file
+    std::string config;
+    if (result.vm.count("config") != 0) {
+      config = result.vm["config"].as<std::string>();
+    } else if (const char* c = std::getenv("ORDERFLOW_CONFIG"); c != nullptr && *c != '\0') {
+      config = c;
+    }
+    if (!config.empty()) {
+      try {
+        po::store(po::parse_config_file<char>(config.c_str(), cli.options, false), result.vm);
+      } catch (const po::reading_file&) {
+        result.exit_code = usage_error(cli.program, "--config: cannot read " + config);
+        return result;
+      }
+    }
+    po::notify(result.vm);
+  } catch (const po::error& e) {
+    result.exit_code = usage_error(cli.program, e.what());
+  }
+  return result;
+}
+
+void add_common_options(CommandLine& cli, const CommonDefaults& d) {
+  cli.options.add_options()
+      ("brokers", po::value<std::string>()->default_value("localhost:9092")->value_name("HOST:PORT,…"),
+       "Kafka bootstrap servers")
+      ("metrics-address", po::value<std::string>()->default_value(d.metrics_address)->value_name("HOST:PORT"),
+       "serve /metrics, /healthz, /readyz here; port 0 disables")
+      ("kafka-property,X", po::value<std::vector<std::string>>()->composing()->value_name("KEY=VALUE"),
+       "librdkafka property, repeatable (security.protocol, sasl.*, ssl.*, compression.type, …)")
+      ("log-level", po::value<std::string>()->default_value("info"), "trace|debug|info|warn|error")
+      ("log-format", po::value<std::string>()->default_value("text"), "text|json");
+  cli.env["brokers"] = "KAFKA_BROKERS";
+  cli.env["metrics-address"] = "METRICS_ADDRESS";
+  cli.env["log-level"] = "LOG_LEVEL";
+  cli.env["log-format"] = "LOG_FORMAT";
+  if (d.consumer) {
+    cli.options.add_options()
+        ("group-id", po::value<std::string>()->default_value(d.group_id), "consumer group id; also names the .retry and .dlq topics")
+        ("guarantee", po::value<std::string>()->default_value("at-least-once"), "at-least-once|exactly-once");
+    cli.env["group-id"] = "KAFKA_GROUP_ID";
+    cli.env["guarantee"] = "PROCESSING_GUARANTEE";
+  }
+}
+
+CommonOptions read_common_options(const po::variables_map& vm, bool consumer) {
+  CommonOptions c;
+  c.brokers = vm["brokers"].as<std::string>();
+  if (c.brokers.empty()) throw UsageError("--brokers: must not be empty");
+  c.metrics_address = vm["metrics-address"].as<std::string>();
+  if (vm.count("kafka-property") != 0) c.kafka_properties = vm["kafka-property"].as<std::vector<std::string>>();
+  c.log_level = vm["log-level"].as<std::string>();
+  c.log_format = vm["log-format"].as<std::string>();
+  if (c.log_format != "text" && c.log_format != "json") {
+    throw UsageError("--log-format: must be text or json, got '" + c.log_format + "'");
+  }
+  static const std::vector<std::string> kLevels = {"trace", "debug", "info", "warn", "error", "critical", "off"};
+  if (std::find(kLevels.begin(), kLevels.end(), c.log_level) == kLevels.end()) {
+    throw UsageError("--log-level: must be one of trace|debug|info|warn|error, got '" + c.log_level + "'");
+  }
+  if (consumer) {
+    c.group_id = vm["group-id"].as<std::string>();
+    if (c.group_id.empty()) throw UsageError("--group-id: must not be empty");
+    c.guarantee = vm["guarantee"].as<std::string>();
+    if (c.guarantee != "at-least-once" && c.guarantee != "exactly-once") {
+      throw UsageError("--guarantee: must be at-least-once or exactly-once, got '" + c.guarantee + "'");
+    }
+  }
+  return c;
+}
+
+messaging::KafkaProperties kafka_properties(const CommonOptions& common) {
+  messaging::KafkaProperties p;
+  p.set("bootstrap.servers", common.brokers);
+  for (const auto& kv : common.kafka_properties) {
+    try {
+      p.set_assignment(kv);
+    } catch (const messaging::ConfigError& e) {
+      throw UsageError(e.what());
+    }
+  }
+  return p;
+}
+
+}  // namespace orderflow::runtime

@@ -1,0 +1,72 @@
+// notification-service: consumes `orders` and `payments`, delivers notifications through a sink and
+// publishes NotificationSent to `notifications` (CONTRACT §3–7).
+#include <spdlog/spdlog.h>
+
+#include "notification_handler.h"
+#include "orderflow/runtime/cli.h"
+#include "orderflow/runtime/logging.h"
+#include "orderflow/runtime/metrics.h"
+#include "orderflow/runtime/stage_service.h"
+
+using namespace orderflow;
+
+int main(int argc, char** argv) {
+  runtime::CommandLine cli;
+  cli.program = "notification-service";
+  cli.usage = "notification-service [options]";
+  cli.description =
+      "Consumes `orders` and `payments`; for each valid order sends ORDER_RECEIVED and for each payment\n"
+      "PAYMENT_AUTHORIZED or PAYMENT_DECLINED through the sink, then publishes NotificationSent to\n"
+      "`notifications`. De-duplicates on (order_id, kind) within a bounded window.";
+  runtime::add_common_options(cli, {"0.0.0.0:9103", true, "notification-service"});
+  runtime::add_stage_options(cli);
+  cli.options.add_options()
+      ("orders-topic", runtime::po::value<std::string>()->default_value("orders"), "input topic of orders")
+      ("payments-topic", runtime::po::value<std::string>()->default_value("payments"), "input topic of payments")
+      ("notifications-topic", runtime::po::value<std::string>()->default_value("notifications"), "output topic")
+      ("sink", runtime::po::value<std::string>()->default_value("log"), "log | file:PATH | webhook:URL")
+      ("sink-failure-rate", runtime::po::value<double>()->default_value(0.0), "simulated transient sink failures, 0..1")
+      ("webhook-timeout-ms", runtime::po::value<int>()->default_value(2000), "webhook request timeout")
+      ("channel", runtime::po::value<std::string>()->default_value("email"), "channel written into notifications")
+      ("dedupe-window", runtime::po::value<int>()->default_value(100000), "(order_id, kind) pairs remembered for de-duplication")
+      ("seed", runtime::po::value<unsigned long long>()->default_value(42), "seed of the sink failure simulation");
+  cli.env["sink"] = "NOTIFICATION_SINK";
+  cli.env["sink-failure-rate"] = "SINK_FAILURE_RATE";
+  cli.env["dedupe-window"] = "DEDUPE_WINDOW";
+
+  auto parsed = runtime::parse_command_line(cli, argc, argv);
+  if (parsed.exit_code) return *parsed.exit_code;
+  const auto& vm = parsed.vm;
+  runtime::CommonOptions common;
+  messaging::StageOptions stage;
+  notification::NotificationConfig config;
+  std::unique_ptr<notification::Sink> sink;
+  try {
+    common = runtime::read_common_options(vm, true);
+    config.orders_topic = vm["orders-topic"].as<std::string>();
+    config.payments_topic = vm["payments-topic"].as<std::string>();
+    config.notifications_topic = vm["notifications-topic"].as<std::string>();
+    config.channel = vm["channel"].as<std::string>();
+    if (config.channel.empty() || config.channel.size() > 32) throw runtime::UsageError("--channel: must be 1 to 32 characters");
+    const int window = vm["dedupe-window"].as<int>();
+    if (window < 1) throw runtime::UsageError("--dedupe-window: must be at least 1");
+    config.dedupe_window = static_cast<std::size_t>(window);
+    const double rate = vm["sink-failure-rate"].as<double>();
+    if (!(rate >= 0.0 && rate <= 1.0)) throw runtime::UsageError("--sink-failure-rate: must be between 0 and 1");
+    const int timeout = vm["webhook-timeout-ms"].as<int>();
+    if (timeout < 1) throw runtime::UsageError("--webhook-timeout-ms: must be at least 1");
+    stage = runtime::read_stage_options(vm, common, "notification-service", {config.orders_topic, config.payments_topic});
+    try {
+      sink = notification::with_failure_rate(notification::make_sink(vm["sink"].as<std::string>(), std::chrono::milliseconds(timeout)),
+                                             rate, vm["seed"].as<unsigned long long>());
+    } catch (const std::invalid_argument& e) {
+      throw runtime::UsageError(e.what());
+    }
+  } catch (const runtime::UsageError& e) {
+    return runtime::usage_error(cli.program, e.what());
+  }
+  runtime::setup_logging("notification-service", common.log_level, common.log_format);
+  runtime::ServiceMetrics metrics("notification-service");
+  notification::NotificationHandler handler(config, std::move(sink), &metrics);
+  return runtime::run_stage_service(stage, common, handler, metrics);
+}

@@ -1,0 +1,37 @@
+// notification-service's record handler: orders → ORDER_RECEIVED, payments → PAYMENT_AUTHORIZED /
+// PAYMENT_DECLINED; de-duplicates on (order_id, kind), delivers through the sink (a failure is
+// transient), then publishes NotificationSent keyed by customer_id. Stage thread only.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "dedupe_window.h"
+#include "orderflow/messaging/stage.h"
+#include "orderflow/runtime/metrics.h"
+#include "sinks.h"
+
+namespace orderflow::notification {
+
+struct NotificationConfig {
+  std::string orders_topic = "orders";
+  std::string payments_topic = "payments";
+  std::string notifications_topic = "notifications";
+  std::string channel = "email";
+  std::size_t dedupe_window = 100000;
+};
+
+class NotificationHandler final : public messaging::RecordHandler {
+ public:
+  NotificationHandler(NotificationConfig config, std::unique_ptr<Sink> sink, runtime::ServiceMetrics* metrics);
+  messaging::HandlerResult handle(const messaging::InputRecord& record) override;
+  void on_rewind() override { dedupe_.clear(); }
+
+ private:
+  NotificationConfig config_;
+  std::unique_ptr<Sink> sink_;
+  runtime::ServiceMetrics* metrics_;
+  DedupeWindow dedupe_;
+};
+
+}  // namespace orderflow::notification

@@ -1,0 +1,237 @@
+// order-producer: generates (or reads from a JSONL file) orders and sends them to `orders` with an
+// idempotent producer; exits 0 only when every record was acknowledged (CONTRACT §3).
+#include <unistd.h>
+
+#include <utility>
+
+#include <boost/asio.hpp>
+#include <nlohmann/json.hpp>
+#include <spdlog/spdlog.h>
+
+#include <cstdio>
+#include <fstream>
+#include <random>
+
+#include "order_generator.h"
+#include "orderflow/messaging/producer.h"
+#include "orderflow/messaging/trace_context.h"
+#include "orderflow/runtime/cli.h"
+#include "orderflow/runtime/http_server.h"
+#include "orderflow/runtime/logging.h"
+#include "orderflow/runtime/metrics.h"
+#include "orderflow/runtime/shutdown.h"
+#include "orderflow/runtime/stage_service.h"
+
+using namespace orderflow;
+namespace po = runtime::po;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+struct Settings {
+  long long count = 1000;
+  double rate = 0;
+  int customers = 1000;
+  std::uint64_t seed = 0;
+  double invalid_ratio = 0;
+  std::string from_file;
+  std::string topic = "orders";
+  int timeout_s = 30;
+};
+
+struct Counters {
+  std::uint64_t sent = 0;
+  std::uint64_t delivered = 0;
+  std::uint64_t failed = 0;
+  std::uint64_t invalid = 0;
+};
+
+std::optional<std::string> customer_of(const std::string& line) {
+  auto j = nlohmann::json::parse(line, nullptr, false);
+  if (j.is_object()) {
+    auto it = j.find("customer_id");
+    if (it != j.end() && it->is_string()) return it->get<std::string>();
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  runtime::CommandLine cli;
+  cli.program = "order-producer";
+  cli.usage = "order-producer --count N [--rate R] [--customers K] [--seed S] [--invalid-ratio P] [--from-file F.jsonl]";
+  cli.description =
+      "Sends OrderCreated events to `orders`, keyed by customer_id, with an idempotent producer\n"
+      "(enable.idempotence=true, acks=all). Prints `sent=N delivered=N failed=N elapsed_s=… rate=…/s`\n"
+      "and exits 0 only when the broker acknowledged every record.";
+  runtime::add_common_options(cli, {"0.0.0.0:9101", false, ""});
+  cli.options.add_options()
+      ("count", po::value<long long>()->default_value(1000), "orders to send; 0 = until stopped")
+      ("rate", po::value<double>()->default_value(0), "orders per second; 0 = as fast as possible")
+      ("customers", po::value<int>()->default_value(1000), "size of the customer pool")
+      ("seed", po::value<unsigned long long>(), "seed for a reproducible stream (default: random)")
+      ("invalid-ratio", po::value<double>()->default_value(0), "fraction of deliberately malformed orders, 0..1")
+      ("from-file", po::value<std::string>()->value_name("F.jsonl"), "send the lines of F as they are (one order per line)")
+      ("topic", po::value<std::string>()->default_value("orders"), "destination topic")
+      ("timeout-s", po::value<int>()->default_value(30), "exit 1 when the brokers cannot be reached within this");
+  cli.env["count"] = "ORDER_COUNT";
+  cli.env["rate"] = "ORDER_RATE";
+  cli.env["customers"] = "ORDER_CUSTOMERS";
+  cli.env["seed"] = "ORDER_SEED";
+  cli.env["invalid-ratio"] = "INVALID_RATIO";
+
+  auto parsed = runtime::parse_command_line(cli, argc, argv);
+  if (parsed.exit_code) return *parsed.exit_code;
+  const auto& vm = parsed.vm;
+  runtime::CommonOptions common;
+  Settings s;
+  messaging::KafkaProperties props;
+  try {
+    common = runtime::read_common_options(vm, false);
+    props = runtime::kafka_properties(common);
+    s.count = vm["count"].as<long long>();
+    if (s.count < 0) throw runtime::UsageError("--count: must not be negative");
+    s.rate = vm["rate"].as<double>();
+    if (!(s.rate >= 0)) throw runtime::UsageError("--rate: must not be negative");
+    s.customers = vm["customers"].as<int>();
+    if (s.customers < 1) throw runtime::UsageError("--customers: must be at least 1");
+    s.seed = vm.count("seed") != 0 ? vm["seed"].as<unsigned long long>() : std::random_device{}();
+    s.invalid_ratio = vm["invalid-ratio"].as<double>();
+    if (!(s.invalid_ratio >= 0 && s.invalid_ratio <= 1)) throw runtime::UsageError("--invalid-ratio: must be between 0 and 1");
+    if (vm.count("from-file") != 0) s.from_file = vm["from-file"].as<std::string>();
+    s.topic = vm["topic"].as<std::string>();
+    s.timeout_s = vm["timeout-s"].as<int>();
+    if (s.timeout_s < 1) throw runtime::UsageError("--timeout-s: must be at least 1");
+  } catch (const runtime::UsageError& e) {
+    return runtime::usage_error(cli.program, e.what());
+  }
+  runtime::setup_logging("order-producer", common.log_level, common.log_format);
+
+  std::ifstream input;
+  if (!s.from_file.empty()) {
+    input.open(s.from_file);
+    if (!input) {
+      spdlog::error("--from-file: cannot open {}", s.from_file);
+      return 1;
+    }
+  }
+
+  runtime::ShutdownSignal shutdown;
+  runtime::ServiceMetrics metrics("order-producer");
+  std::atomic<bool> reached{false};
+  std::unique_ptr<runtime::HttpServer> http;
+  try {
+    http = std::make_unique<runtime::HttpServer>(common.metrics_address, metrics.registry_ptr(),
+                                                 [&reached]() -> std::optional<std::string> {
+                                                   if (reached) return std::nullopt;
+                                                   return std::string("not ready: waiting for the Kafka brokers");
+                                                 });
+    if (!runtime::wait_for_broker(props, std::chrono::seconds(s.timeout_s))) return 1;
+  } catch (const messaging::ConfigError& e) {
+    spdlog::error("{}", e.what());
+    return 2;
+  } catch (const std::exception& e) {
+    spdlog::error("{}", e.what());
+    return 1;
+  }
+  reached = true;
+
+  Counters c;
+  auto& failed_counter = metrics.counter("orderflow_produce_failures_total", "Records the broker did not acknowledge");
+  std::unique_ptr<messaging::Producer> producer;
+  try {
+    messaging::ProducerOptions popts;
+    popts.properties = props;
+    producer = std::make_unique<messaging::Producer>(popts, [&](const messaging::DeliveryReport& r) {
+      if (r.ok()) {
+        ++c.delivered;
+        metrics.produced(r.topic);
+      } else {
+        if (c.failed++ < 10) spdlog::error("delivery to {} failed: {}", r.topic, r.error_text);
+        failed_counter.Increment();
+      }
+    });
+  } catch (const messaging::ConfigError& e) {
+    spdlog::error("{}", e.what());
+    return 2;
+  }
+  spdlog::info("sending {} orders to {} at {} (seed {})", s.count == 0 ? std::string("unbounded") : std::to_string(s.count),
+               s.topic, s.rate > 0 ? fmt::format("{}/s", s.rate) : std::string("full speed"), s.seed);
+
+  producer::OrderGenerator generator(s.seed, s.customers, s.invalid_ratio);
+  boost::asio::io_context io;
+  boost::asio::steady_timer timer(io);
+  const bool tty = isatty(STDERR_FILENO) != 0;
+  const auto started = Clock::now();
+  auto next_progress = started + std::chrono::seconds(1);
+  std::string line;
+  std::string error;
+  std::vector<messaging::Header> headers(2);
+  headers[0].first = messaging::header::kCorrelationId;
+  headers[1].first = messaging::header::kTraceparent;
+  bool enqueue_failed = false;
+
+  while (!shutdown.requested() && (s.count == 0 || c.sent < static_cast<std::uint64_t>(s.count) || !s.from_file.empty())) {
+    std::string key;
+    std::string value;
+    std::string order_id;
+    if (!s.from_file.empty()) {
+      if (s.count > 0 && c.sent >= static_cast<std::uint64_t>(s.count)) break;
+      if (!std::getline(input, line)) break;
+      if (line.empty()) continue;
+      value = line;
+      key = customer_of(line).value_or("");
+      auto j = nlohmann::json::parse(line, nullptr, false);
+      if (j.is_object() && j.contains("order_id") && j["order_id"].is_string()) order_id = j["order_id"].get<std::string>();
+    } else {
+      auto rec = generator.next(std::chrono::system_clock::now());
+      if (!rec.valid) ++c.invalid;
+      key = std::move(rec.key);
+      value = std::move(rec.value);
+      order_id = std::move(rec.order_id);
+    }
+    headers[0].second = order_id;
+    headers[1].second = messaging::new_traceparent();
+    const std::string* key_ptr = key.empty() ? nullptr : &key;
+    if (!producer->produce(s.topic, key_ptr, value.data(), value.size(), headers, nullptr, &error)) {
+      spdlog::error("cannot enqueue record {}: {}", c.sent + 1, error);
+      enqueue_failed = true;
+      break;
+    }
+    ++c.sent;
+    producer->poll(std::chrono::milliseconds(0));
+    if (s.rate > 0) {
+      const auto due = started + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(static_cast<double>(c.sent) / s.rate));
+      if (due > Clock::now()) {
+        timer.expires_at(due);
+        boost::system::error_code ec;
+        timer.wait(ec);
+      }
+    }
+    if (tty && Clock::now() >= next_progress) {
+      const double secs = std::chrono::duration<double>(Clock::now() - started).count();
+      std::fprintf(stderr, "\rsent=%llu delivered=%llu failed=%llu rate=%.0f/s   ",
+                   static_cast<unsigned long long>(c.sent), static_cast<unsigned long long>(c.delivered),
+                   static_cast<unsigned long long>(c.failed), static_cast<double>(c.sent) / secs);
+      next_progress += std::chrono::seconds(1);
+    }
+  }
+  if (tty) std::fprintf(stderr, "\n");
+
+  // Wait for every delivery report (bounded by message.timeout.ms); a second signal exits at once.
+  while (producer->outstanding() > 0 && !(c.delivered + c.failed >= c.sent)) {
+    producer->flush(std::chrono::milliseconds(500));
+  }
+  producer->poll(std::chrono::milliseconds(0));
+  const double elapsed = std::chrono::duration<double>(Clock::now() - started).count();
+  std::printf("sent=%llu delivered=%llu failed=%llu elapsed_s=%.3f rate=%.0f/s\n",
+              static_cast<unsigned long long>(c.sent), static_cast<unsigned long long>(c.delivered),
+              static_cast<unsigned long long>(c.failed), elapsed,
+              elapsed > 0 ? static_cast<double>(c.delivered) / elapsed : 0.0);
+  std::fflush(stdout);
+  if (c.invalid > 0) spdlog::info("{} of the sent orders were deliberately malformed", c.invalid);
+  const bool ok = !enqueue_failed && c.failed == 0 && c.delivered == c.sent;
+  if (!ok) spdlog::error("not every record was acknowledged by the broker");
+  return ok ? 0 : 1;
+}

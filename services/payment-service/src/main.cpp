@@ -1,0 +1,60 @@
+// payment-service: consumes `orders`, decides each payment, publishes to `payments` (CONTRACT §3–7).
+#include <spdlog/spdlog.h>
+
+#include "orderflow/runtime/cli.h"
+#include "orderflow/runtime/logging.h"
+#include "orderflow/runtime/metrics.h"
+#include "orderflow/runtime/stage_service.h"
+#include "payment_handler.h"
+
+using namespace orderflow;
+
+int main(int argc, char** argv) {
+  runtime::CommandLine cli;
+  cli.program = "payment-service";
+  cli.usage = "payment-service [options]";
+  cli.description =
+      "Consumes OrderCreated events from `orders`, authorises or declines each payment and publishes\n"
+      "PaymentProcessed to `payments` (keyed by customer_id). Offsets are committed only after the\n"
+      "result (or its retry / dead-letter record) is acknowledged by the broker.";
+  runtime::add_common_options(cli, {"0.0.0.0:9102", true, "payment-service"});
+  runtime::add_stage_options(cli);
+  cli.options.add_options()
+      ("orders-topic", runtime::po::value<std::string>()->default_value("orders"), "input topic")
+      ("payments-topic", runtime::po::value<std::string>()->default_value("payments"), "output topic")
+      ("max-amount-cents", runtime::po::value<long long>()->default_value(500000), "decline orders above this amount")
+      ("gateway-failure-rate", runtime::po::value<double>()->default_value(0.0), "simulated transient gateway failures, 0..1")
+      ("gateway-latency-ms", runtime::po::value<int>()->default_value(0), "simulated gateway latency per call")
+      ("seed", runtime::po::value<unsigned long long>()->default_value(42), "seed of the gateway simulation");
+  cli.env["max-amount-cents"] = "MAX_AMOUNT_CENTS";
+  cli.env["gateway-failure-rate"] = "GATEWAY_FAILURE_RATE";
+  cli.env["gateway-latency-ms"] = "GATEWAY_LATENCY_MS";
+
+  auto parsed = runtime::parse_command_line(cli, argc, argv);
+  if (parsed.exit_code) return *parsed.exit_code;
+  const auto& vm = parsed.vm;
+  runtime::CommonOptions common;
+  messaging::StageOptions stage;
+  payment::PaymentConfig config;
+  try {
+    common = runtime::read_common_options(vm, true);
+    stage = runtime::read_stage_options(vm, common, "payment-service", {vm["orders-topic"].as<std::string>()});
+    config.payments_topic = vm["payments-topic"].as<std::string>();
+    config.max_amount_cents = vm["max-amount-cents"].as<long long>();
+    if (config.max_amount_cents < 0) throw runtime::UsageError("--max-amount-cents: must not be negative");
+    config.gateway_failure_rate = vm["gateway-failure-rate"].as<double>();
+    if (!(config.gateway_failure_rate >= 0.0 && config.gateway_failure_rate <= 1.0)) {
+      throw runtime::UsageError("--gateway-failure-rate: must be between 0 and 1");
+    }
+    const int latency = vm["gateway-latency-ms"].as<int>();
+    if (latency < 0) throw runtime::UsageError("--gateway-latency-ms: must not be negative");
+    config.gateway_latency = std::chrono::milliseconds(latency);
+    config.seed = vm["seed"].as<unsigned long long>();
+  } catch (const runtime::UsageError& e) {
+    return runtime::usage_error(cli.program, e.what());
+  }
+  runtime::setup_logging("payment-service", common.log_level, common.log_format);
+  runtime::ServiceMetrics metrics("payment-service");
+  payment::PaymentHandler handler(config);
+  return runtime::run_stage_service(stage, common, handler, metrics);
+}

@@ -1,0 +1,33 @@
+// payment-service's record handler: parse + validate the order (poison on failure), call the
+// simulated gateway (transient on failure), decide, and publish the PaymentProcessed keyed by
+// customer_id with trace headers. Runs on the stage thread only.
+#pragma once
+
+#include <string>
+
+#include "gateway_simulator.h"
+#include "orderflow/messaging/stage.h"
+
+namespace orderflow::payment {
+
+struct PaymentConfig {
+  std::string payments_topic = "payments";
+  std::int64_t max_amount_cents = 500000;
+  double gateway_failure_rate = 0.0;
+  std::chrono::milliseconds gateway_latency{0};
+  std::uint64_t seed = 42;
+};
+
+class PaymentHandler final : public messaging::RecordHandler {
+ public:
+  explicit PaymentHandler(PaymentConfig config)
+      : config_(std::move(config)),
+        gateway_(config_.gateway_failure_rate, config_.gateway_latency, config_.seed) {}
+  messaging::HandlerResult handle(const messaging::InputRecord& record) override;
+
+ private:
+  PaymentConfig config_;
+  GatewaySimulator gateway_;
+};
+
+}  // namespace orderflow::payment
