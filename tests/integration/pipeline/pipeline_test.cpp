@@ -1,0 +1,192 @@
+// The pipeline end to end with the real binaries: order-producer → orders → payment-service →
+// payments → notification-service → notifications, on the dev broker (or the real Kafka broker in
+// the `kafka` variant). Asserts on what landed in the topics, record by record.
+#include <gtest/gtest.h>
+
+#include <csignal>
+
+#include "orderflow/testing/paths.h"
+#include "pipeline_fixture.h"
+#include "orderflow/testing/wait.h"
+
+namespace orderflow::testing {
+namespace {
+
+using namespace std::chrono_literals;
+
+struct Landed {
+  OrderIndex orders;
+  std::vector<Record> order_records;
+  std::vector<Record> payments;
+  std::vector<Record> notifications;
+  std::vector<Record> payment_dlq;
+  std::vector<Record> notification_dlq;
+};
+
+// Waits until every valid order has a payment and two notifications (or the deadline), then reads
+// each topic to its end so that "nothing else" can be asserted.
+Landed collect(const Pipeline& p, std::chrono::seconds timeout) {
+  Landed l;
+  TopicReader orders(p.broker.bootstrap(), p.orders);
+  orders.drain_to_end(30s);
+  l.order_records = orders.records();
+  l.orders = index_orders(l.order_records);
+  const auto valid = l.orders.valid_by_event_id.size();
+  const auto invalid = l.orders.invalid.size();
+
+  TopicReader payments(p.broker.bootstrap(), p.payments);
+  TopicReader notes(p.broker.bootstrap(), p.notifications);
+  TopicReader pdlq(p.broker.bootstrap(), p.payment_dlq());
+  TopicReader ndlq(p.broker.bootstrap(), p.notification_dlq());
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  auto left = [&] { return std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now()); };
+  payments.wait_for_count(valid, left());
+  notes.wait_for_count(2 * valid, left());
+  pdlq.wait_for_count(invalid, left());
+  ndlq.wait_for_count(invalid, left());
+  payments.drain_to_end(10s);
+  notes.drain_to_end(10s);
+  pdlq.drain_to_end(10s);
+  ndlq.drain_to_end(10s);
+  l.payments = payments.records();
+  l.notifications = notes.records();
+  l.payment_dlq = pdlq.records();
+  l.notification_dlq = ndlq.records();
+  return l;
+}
+
+void expect_exact_outcome(const Landed& l) {
+  const auto& valid = l.orders.valid_by_event_id;
+  ASSERT_GT(valid.size(), 0U);
+  // payments: exactly one per valid order, with the right status and identities.
+  std::map<std::string, int> payments_per_order;
+  for (const auto& r : l.payments) {
+    auto p = events::parse_payment_processed(r.value);
+    ASSERT_TRUE(p.has_value()) << "invalid payment: " << r.value;
+    const auto& pay = p.value();
+    auto it = valid.find(pay.order_event_id);
+    ASSERT_NE(it, valid.end()) << "payment for an unknown order: " << r.value;
+    ++payments_per_order[pay.order_event_id];
+    EXPECT_EQ(pay.order_id, it->second.order_id);
+    EXPECT_EQ(pay.payment_id, events::payment_id_for(pay.order_event_id));
+    EXPECT_EQ(pay.event_id, pay.payment_id);
+    EXPECT_EQ(pay.amount_cents, it->second.amount_cents);
+    const bool over = it->second.amount_cents > 500000;
+    EXPECT_EQ(pay.status, over ? events::PaymentStatus::Declined : events::PaymentStatus::Authorized);
+    EXPECT_EQ(r.key, std::optional<std::string>(it->second.customer_id));
+  }
+  EXPECT_EQ(payments_per_order.size(), valid.size()) << "orders without a payment";
+  for (const auto& [id, n] : payments_per_order) EXPECT_EQ(n, 1) << "duplicate payments for order event " << id;
+  EXPECT_EQ(l.payments.size(), valid.size());
+
+  // notifications: exactly two per valid order, ORDER_RECEIVED + the payment outcome.
+  std::map<std::string, std::multiset<std::string>> kinds;
+  std::map<std::string, const events::OrderCreated*> by_order_id;
+  for (const auto& [eid, o] : valid) by_order_id[o.order_id] = &o;
+  for (const auto& r : l.notifications) {
+    auto n = events::parse_notification_sent(r.value);
+    ASSERT_TRUE(n.has_value()) << "invalid notification: " << r.value;
+    kinds[n.value().order_id].insert(std::string(events::to_string(n.value().kind)));
+    EXPECT_EQ(n.value().notification_id, events::notification_id_for(n.value().order_id, n.value().kind));
+  }
+  EXPECT_EQ(l.notifications.size(), 2 * valid.size());
+  EXPECT_EQ(kinds.size(), valid.size());
+  for (const auto& [order_id, ks] : kinds) {
+    auto it = by_order_id.find(order_id);
+    ASSERT_NE(it, by_order_id.end()) << "notification for unknown order " << order_id;
+    const bool over = it->second->amount_cents > 500000;
+    std::multiset<std::string> expected{"ORDER_RECEIVED", over ? "PAYMENT_DECLINED" : "PAYMENT_AUTHORIZED"};
+    EXPECT_EQ(ks, expected) << order_id;
+  }
+
+  // dead letters: exactly the invalid orders, original bytes, poison, in both services' DLQs.
+  for (const auto* dlq : {&l.payment_dlq, &l.notification_dlq}) {
+    ASSERT_EQ(dlq->size(), l.orders.invalid.size());
+    std::multiset<std::string> want, got;
+    for (const auto& r : l.orders.invalid) want.insert(r.value);
+    for (const auto& r : *dlq) {
+      got.insert(r.value);
+      EXPECT_EQ(header(r, "x-error-class"), std::optional<std::string>("poison"));
+      EXPECT_TRUE(header(r, "x-error-message").has_value());
+      EXPECT_TRUE(header(r, "x-original-offset").has_value());
+    }
+    EXPECT_EQ(got, want);
+  }
+}
+
+void expect_per_customer_order(const Landed& l) {
+  std::map<std::string, std::vector<std::string>> payments_by_customer;
+  for (const auto& r : l.payments) {
+    auto p = events::parse_payment_processed(r.value);
+    if (p) payments_by_customer[p.value().customer_id].push_back(p.value().order_id);
+  }
+  for (const auto& [customer, orders] : l.orders.order_ids_by_customer) {
+    EXPECT_EQ(payments_by_customer[customer], orders) << "order of payments differs for " << customer;
+  }
+}
+
+class PipelineTest : public ::testing::Test {
+ protected:
+  TestBroker broker{6};
+  Pipeline pipe{broker};
+};
+
+TEST_F(PipelineTest, FiveThousandOrdersEndToEnd) {
+  const int pay_port = free_port();
+  const int note_port = free_port();
+  auto pay = pipe.start_payment(pay_port);
+  auto note = pipe.start_notification(note_port);
+  ASSERT_TRUE(wait_ready(pay_port, 60s)) << pay.output();
+  ASSERT_TRUE(wait_ready(note_port, 60s)) << note.output();
+
+  auto [rc, out] = pipe.produce_orders({"--count", "5000", "--seed", "11", "--invalid-ratio", "0.01"});
+  ASSERT_EQ(rc, 0) << out;
+  EXPECT_NE(out.find("sent=5000 delivered=5000 failed=0"), std::string::npos) << out;
+
+  auto landed = collect(pipe, 120s);
+  EXPECT_EQ(landed.order_records.size(), 5000U);
+  EXPECT_GT(landed.orders.invalid.size(), 10U);
+  expect_exact_outcome(landed);
+  expect_per_customer_order(landed);
+
+  EXPECT_EQ(pay.stop(20s), 0) << pay.output();
+  EXPECT_EQ(note.stop(20s), 0) << note.output();
+}
+
+TEST_F(PipelineTest, CleanStopAndRestartMidStreamLosesAndDuplicatesNothing) {
+  const int pay_port = free_port();
+  const int note_port = free_port();
+  auto pay = pipe.start_payment(pay_port);
+  auto note = pipe.start_notification(note_port);
+  ASSERT_TRUE(wait_ready(pay_port, 60s)) << pay.output();
+  ASSERT_TRUE(wait_ready(note_port, 60s)) << note.output();
+
+  // Paced so that the stops land mid-stream.
+  auto producer = Process::start(bin_path("order-producer"),
+                                 {"--brokers", broker.bootstrap(), "--topic", pipe.orders, "--count", "5000",
+                                  "--rate", "1000", "--seed", "12", "--invalid-ratio", "0.01",
+                                  "--metrics-address", "127.0.0.1:0"});
+  TopicReader payments(broker.bootstrap(), pipe.payments);
+  ASSERT_TRUE(payments.wait_for_count(1000, 60s));
+  EXPECT_EQ(pay.stop(30s), 0) << pay.output();
+  pay = pipe.start_payment(pay_port);
+
+  TopicReader notes(broker.bootstrap(), pipe.notifications);
+  ASSERT_TRUE(notes.wait_for_count(4000, 90s));
+  EXPECT_EQ(note.stop(30s), 0) << note.output();
+  note = pipe.start_notification(note_port);
+
+  auto rc = producer.wait(60s);
+  ASSERT_TRUE(rc.has_value());
+  EXPECT_EQ(*rc, 0) << producer.output();
+
+  auto landed = collect(pipe, 150s);
+  EXPECT_EQ(landed.order_records.size(), 5000U);
+  expect_exact_outcome(landed);
+  expect_per_customer_order(landed);
+  EXPECT_EQ(pay.stop(20s), 0) << pay.output();
+  EXPECT_EQ(note.stop(20s), 0) << note.output();
+}
+
+}  // namespace
+}  // namespace orderflow::testing

@@ -1,0 +1,466 @@
+#!/usr/bin/env bash
+# kafka-local.sh — a real single-node Apache Kafka (KRaft, combined broker+controller) on 127.0.0.1 for local
+# runs and the `kafka` test label. Runs the jars fetched by fetch-jars.sh; no Docker, no ZooKeeper.
+#
+#   kafka-local.sh start  [--port P] [--dir D] [--jars DIR] [--partitions N] [--no-topics] [--fresh]
+#                         [--timeout S] [--bootstrap-file F] [--max-lifetime S]
+#   kafka-local.sh stop   [--dir D] [--wipe]
+#   kafka-local.sh status [--dir D]
+#   kafka-local.sh create-topics [--port P | --bootstrap H:P] [--jars DIR] [--partitions N] [TOPIC...]
+#   kafka-local.sh tool [--jars DIR] CLASS [ARG...]   run a Kafka CLI class from the jars, e.g.
+#                  tool org.apache.kafka.tools.TopicCommand --bootstrap-server 127.0.0.1:9092 --list
+#
+# Defaults: --port 9092 (0 = pick a free port), --dir run/kafka, --jars build/kafka/lib (both relative to the
+# repo root), --partitions 6, --timeout 90. `start` formats the data dir on first use (random cluster id),
+# keeps it across restarts (--fresh wipes it first), waits until the broker answers a metadata request,
+# creates the CONTRACT §4 topics (unless --no-topics) and prints `ready bootstrap=127.0.0.1:P` on stdout.
+# A detached watchdog stops the broker when `start` dies before the broker is ready, when D disappears, or
+# after --max-lifetime S seconds (0 = never; tests use it so an interrupted ctest run leaves no JVM behind).
+# Env: KAFKA_HEAP_OPTS (default -Xms128m -Xmx512m), KAFKA_JVM_OPTS (extra broker JVM flags).
+# Exit: 0 ok; 1 error (message on stderr); 2 usage; `status` exits 3 when not running.
+set -euo pipefail
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+root=$(cd "$here/../.." && pwd)
+contract_topics=(orders payments notifications payment-service.retry payment-service.dlq
+  notification-service.retry notification-service.dlq)
+
+die() { echo "kafka-local: error: $*" >&2; exit 1; }
+note() { echo "kafka-local: $*" >&2; }
+usage() { # the header comment; on stdout for --help, on stderr for a usage error
+  local text
+  text=$(awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "${BASH_SOURCE[0]}")
+  if [[ ${1:-2} == 0 ]]; then echo "$text"; else echo "$text" >&2; fi
+  exit "${1:-2}"
+}
+
+cmd=${1:-}
+[[ -z $cmd ]] && usage 2
+shift
+[[ $cmd == -h || $cmd == --help || $cmd == help ]] && usage 0
+tool_jars=""
+if [[ $cmd == tool && ${1:-} == --jars ]]; then
+  [[ -n ${2:-} ]] || { echo "kafka-local: --jars needs a value" >&2; exit 2; }
+  tool_jars=$(realpath -m "$2")
+  shift 2
+fi
+tool_args=()
+if [[ $cmd == tool ]]; then
+  [[ $# -ge 1 ]] || { echo "kafka-local: tool needs a class name (see --help)" >&2; exit 2; }
+  tool_args=("$@")
+  set --
+fi
+
+port=9092 port_given=0 dir=$root/run/kafka jars=$root/build/kafka/lib partitions=6 timeout_s=90
+create_topics=1 fresh=0 bootstrap_file="" max_lifetime=0 bootstrap="" wipe=0 topics=()
+need_arg() { [[ $# -ge 2 && -n $2 && $2 != --* ]] || { echo "kafka-local: $1 needs a value" >&2; exit 2; }; }
+while [[ $# -gt 0 ]]; do
+  case $1 in
+    --port) need_arg "$@"; port=$2; port_given=1; shift 2 ;;
+    --dir) need_arg "$@"; dir=$(realpath -m "$2"); shift 2 ;;
+    --jars) need_arg "$@"; jars=$(realpath -m "$2"); shift 2 ;;
+    --partitions) need_arg "$@"; partitions=$2; shift 2 ;;
+    --timeout) need_arg "$@"; timeout_s=$2; shift 2 ;;
+    --bootstrap-file) need_arg "$@"; bootstrap_file=$(realpath -m "$2"); shift 2 ;;
+    --max-lifetime) need_arg "$@"; max_lifetime=$2; shift 2 ;;
+    --bootstrap) need_arg "$@"; bootstrap=$2; shift 2 ;;
+    --no-topics) create_topics=0; shift ;;
+    --fresh) fresh=1; shift ;;
+    --wipe) wipe=1; shift ;;
+    -h | --help) usage 0 ;;
+    --*) echo "kafka-local: unknown option $1 (see --help)" >&2; exit 2 ;;
+    *) [[ $cmd == create-topics ]] || { echo "kafka-local: unexpected argument $1" >&2; exit 2; }
+       topics+=("$1"); shift ;;
+  esac
+done
+[[ -n $tool_jars ]] && jars=$tool_jars
+for n in port partitions timeout_s max_lifetime; do
+  [[ ${!n} =~ ^[0-9]+$ ]] || { echo "kafka-local: --${n%_s} must be a number, got '${!n}'" >&2; exit 2; }
+done
+((port <= 65535)) || { echo "kafka-local: --port must be 0..65535, got $port" >&2; exit 2; }
+((partitions >= 1)) || { echo "kafka-local: --partitions must be >= 1" >&2; exit 2; }
+
+pid_file=$dir/kafka.pid
+watchdog_pid_file=$dir/watchdog.pid
+props=$dir/server.properties
+logs=$dir/logs
+data=$dir/data
+
+# --- processes -------------------------------------------------------------------------------------------
+alive() { # alive PID: exists and is not a zombie
+  local state
+  state=$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null) || return 1
+  [[ -n $state && $state != Z ]]
+}
+is_our_broker() { # the PID is a JVM running kafka.Kafka with this data dir's server.properties
+  alive "$1" && tr '\0' ' ' <"/proc/$1/cmdline" 2>/dev/null | grep -qF "kafka.Kafka $props"
+}
+running_pid() {
+  local pid
+  [[ -f $pid_file ]] || return 1
+  pid=$(<"$pid_file")
+  [[ $pid =~ ^[0-9]+$ ]] && is_our_broker "$pid" && echo "$pid"
+}
+configured_port() { sed -n 's#^listeners=PLAINTEXT://127.0.0.1:\([0-9]*\),.*#\1#p' "$props" 2>/dev/null; }
+
+# --- java and jars ---------------------------------------------------------------------------------------
+need_java() {
+  command -v java >/dev/null 2>&1 ||
+    die "java not found: Kafka 4 needs Java 17+ (apt-get install openjdk-17-jre-headless)"
+  local v
+  v=$(java -version 2>&1 | sed -n '1s/.*version "\([0-9]*\).*/\1/p')
+  [[ $v =~ ^[0-9]+$ ]] && ((v >= 17)) || die "Kafka 4 needs Java 17+, but 'java' is version '${v:-unknown}'"
+}
+kafka_version=""
+need_jars() {
+  local jar
+  jar=$(compgen -G "$jars/kafka_2.13-*.jar" | head -n1) ||
+    die "no Kafka jars in $jars: run 'make kafka-jars' (tools/kafka-local/fetch-jars.sh build/kafka)"
+  kafka_version=$(basename "$jar" .jar)
+  kafka_version=${kafka_version#kafka_2.13-}
+}
+tool_java() { # short-lived tool JVMs: small heap, C1 only, quiet logging; bounded by $tool_timeout s (0: none)
+  local t=()
+  [[ ${tool_timeout:-300} == 0 ]] || t=(timeout "${tool_timeout:-300}")
+  "${t[@]}" java -Xms32m -Xmx256m -XX:+UseSerialGC -XX:TieredStopAtLevel=1 -Xshare:auto -Djava.awt.headless=true \
+    -Dlog4j2.configurationFile="$here/tools-log4j2.properties" -cp "$jars/*" "$@"
+}
+
+# --- ports -----------------------------------------------------------------------------------------------
+port_in_use() {
+  if command -v ss >/dev/null 2>&1; then
+    [[ -n $(ss -Hltn "sport = :$1" 2>/dev/null) ]]
+  else
+    (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
+  fi
+}
+port_owner() {
+  command -v ss >/dev/null 2>&1 || return 0
+  ss -Hltnp "sport = :$1" 2>/dev/null | grep -o 'users:(([^)]*' | head -n1 | sed 's/users:((/ by /'
+}
+pick_free_port() { # below the ephemeral range (32768+) so no outgoing connection holds it
+  local p i
+  for ((i = 0; i < 100; i++)); do
+    p=$((20000 + RANDOM % 12000))
+    [[ $p != "${1:-}" ]] && ! port_in_use "$p" && { echo "$p"; return 0; }
+  done
+  die "could not find a free TCP port on 127.0.0.1"
+}
+
+# --- broker checks ---------------------------------------------------------------------------------------
+metadata_ok() { # a metadata request to 127.0.0.1:$1 succeeds and lists the broker
+  if command -v kcat >/dev/null 2>&1; then
+    timeout 10 kcat -b "127.0.0.1:$1" -L -m 3 2>/dev/null | grep -q 'broker 1 at'
+  else
+    tool_timeout=30 tool_java org.apache.kafka.tools.TopicCommand --bootstrap-server "127.0.0.1:$1" --list \
+      >/dev/null 2>&1
+  fi
+}
+log_tail() {
+  local f
+  for f in "$logs/kafkaServer.out" "$logs/server.log"; do
+    [[ -s $f ]] || continue
+    echo "--- last lines of $f:"
+    grep -E 'ERROR|FATAL|Exception|Caused by' "$f" | tail -n 15 | grep . || tail -n 10 "$f"
+  done >&2
+  return 0
+}
+explain_failure() {
+  local all
+  all=$(cat "$logs/kafkaServer.out" "$logs/server.log" 2>/dev/null || true)
+  if grep -q 'Address already in use' <<<"$all"; then
+    note "hint: a port is in use (PLAINTEXT $port or CONTROLLER $cport); pick another with --port"
+  elif grep -qiE 'cluster.?id|meta\.properties|InconsistentClusterId|not formatted|formatted' <<<"$all"; then
+    note "hint: the data dir $dir looks stale or foreign; wipe it: $0 stop --dir $dir --wipe (or start --fresh)"
+  fi
+}
+
+# --- topics ----------------------------------------------------------------------------------------------
+do_create_topics() { # do_create_topics BOOTSTRAP TOPIC...
+  local bs=$1 t out
+  shift
+  if [[ -f $jars/orderflow-kafka-local.jar ]]; then
+    out=$(tool_java dev.orderflow.kafkalocal.CreateTopics "$bs" "$partitions" 1 "$@" 2>&1) || {
+      echo "$out" >&2
+      echo "kafka-local: error: creating topics on $bs failed" >&2
+      return 1
+    }
+  else # one JVM per topic: slower, but needs only the Kafka jars
+    for t in "$@"; do
+      out=$(tool_java org.apache.kafka.tools.TopicCommand --bootstrap-server "$bs" --create --if-not-exists \
+        --topic "$t" --partitions "$partitions" --replication-factor 1 2>&1) || {
+        echo "$out" >&2
+        echo "kafka-local: error: creating topic $t on $bs failed" >&2
+        return 1
+      }
+    done
+  fi
+}
+
+# --- commands --------------------------------------------------------------------------------------------
+write_properties() {
+  cat >"$props" <<EOF
+# Written by tools/kafka-local/kafka-local.sh on each start; edits are overwritten.
+process.roles=broker,controller
+node.id=1
+controller.quorum.voters=1@127.0.0.1:$cport
+listeners=PLAINTEXT://127.0.0.1:$port,CONTROLLER://127.0.0.1:$cport
+advertised.listeners=PLAINTEXT://127.0.0.1:$port
+controller.listener.names=CONTROLLER
+inter.broker.listener.name=PLAINTEXT
+listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT
+log.dirs=$data
+
+# One node: every internal topic has one replica.
+default.replication.factor=1
+min.insync.replicas=1
+offsets.topic.replication.factor=1
+offsets.topic.num.partitions=10
+transaction.state.log.replication.factor=1
+transaction.state.log.min.isr=1
+transaction.state.log.num.partitions=10
+share.coordinator.state.topic.replication.factor=1
+share.coordinator.state.topic.min.isr=1
+
+# Behave like the contract's deployment: topics are created explicitly, never on first use.
+auto.create.topics.enable=false
+num.partitions=$partitions
+group.initial.rebalance.delay.ms=0
+
+# Small footprint for a laptop / CI box with 2 cores.
+num.network.threads=2
+num.io.threads=4
+background.threads=4
+num.recovery.threads.per.data.dir=1
+num.replica.fetchers=1
+log.cleaner.threads=1
+log.cleaner.dedupe.buffer.size=8388608
+log.segment.bytes=16777216
+log.index.size.max.bytes=1048576
+log.retention.hours=24
+log.retention.bytes=268435456
+log.retention.check.interval.ms=60000
+log.initial.task.delay.ms=1000
+offsets.topic.segment.bytes=16777216
+transaction.state.log.segment.bytes=16777216
+
+# Quick start and stop: a lone node has nobody to hand leadership to.
+broker.heartbeat.interval.ms=500
+controlled.shutdown.enable=true
+EOF
+}
+
+start_watchdog() { # start_watchdog BROKER_PID STARTER_PID
+  # Stops the broker when: the starting script died before the broker was ready (killed by a ctest timeout,
+  # Ctrl-C), --max-lifetime passed, or the data dir disappeared (rm -rf build). Checks every 2 s.
+  setsid bash -c '
+    pid=$1 starter=$2 lifetime=$3 dir=$4 props=$4/server.properties
+    ours() { [[ -e /proc/$pid ]] && tr "\0" " " </proc/$pid/cmdline 2>/dev/null | grep -qF "kafka.Kafka $props"; }
+    while ours; do
+      if [[ ! -f $dir/bootstrap ]] && ! kill -0 "$starter" 2>/dev/null ||
+        ((lifetime > 0 && SECONDS >= lifetime)) || [[ ! -d $dir ]]; then
+        kill -TERM "$pid" 2>/dev/null
+        for ((i = 0; i < 60; i++)); do ours || exit 0; sleep 0.5; done
+        kill -KILL "$pid" 2>/dev/null
+        exit 0
+      fi
+      sleep 2
+    done' kafka-local-watchdog "$1" "$2" "$max_lifetime" "$dir" </dev/null >/dev/null 2>&1 &
+  echo $! >"$watchdog_pid_file"
+}
+
+stop_broker() { # stop_broker PID: SIGTERM, up to 30 s, then SIGKILL
+  local pid=$1 i
+  kill -TERM "$pid" 2>/dev/null || true
+  for ((i = 0; i < 150; i++)); do alive "$pid" || { reaped "$pid"; return 0; }; sleep 0.2; done
+  note "broker pid $pid did not stop within 30 s after SIGTERM; sending SIGKILL"
+  kill -KILL "$pid" 2>/dev/null || true
+  for ((i = 0; i < 50; i++)); do alive "$pid" || { reaped "$pid"; return 0; }; sleep 0.2; done
+  die "broker pid $pid survived SIGKILL"
+}
+
+reaped() { # give init a moment to reap the zombie, so `pgrep java` right after stop is clean
+  local i
+  for ((i = 0; i < 20; i++)); do [[ -e /proc/$1 ]] || return 0; sleep 0.1; done
+}
+
+stop_watchdog() {
+  local w
+  [[ -f $watchdog_pid_file ]] || return 0
+  w=$(<"$watchdog_pid_file")
+  if [[ $w =~ ^[0-9]+$ ]] && alive "$w" && tr '\0' ' ' <"/proc/$w/cmdline" | grep -q kafka-local-watchdog; then
+    kill -TERM "$w" 2>/dev/null || true
+  fi
+  rm -f "$watchdog_pid_file"
+}
+
+now_ms() { echo $(($(date +%s%N) / 1000000)); }
+fmt_s() { printf '%d.%01d s' $(($1 / 1000)) $(($1 % 1000 / 100)); }
+
+cmd_start() {
+  local pid cid formatted=0 out t0 t_format=0 t_broker t_topics=0 t
+  need_java
+  need_jars
+  t0=$(now_ms)
+
+  if pid=$(running_pid); then
+    local running_port
+    running_port=$(configured_port)
+    if [[ $port_given == 0 || $port == 0 || $port == "$running_port" ]]; then
+      note "already running (pid $pid, dir $dir)"
+      [[ -n $bootstrap_file ]] && echo "127.0.0.1:$running_port" >"$bootstrap_file"
+      echo "ready bootstrap=127.0.0.1:$running_port"
+      return 0
+    fi
+    die "a broker from $dir is already running on port $running_port (pid $pid); stop it first: $0 stop --dir $dir"
+  fi
+  if [[ -f $pid_file ]]; then
+    note "removing stale PID file $pid_file (process $(<"$pid_file") is gone)"
+    rm -f "$pid_file"
+  fi
+  stop_watchdog
+  [[ $fresh == 1 ]] && rm -rf "$data" "$logs" "$dir/kafka.version" "$dir/controller.port" "$dir/bootstrap"
+  mkdir -p "$dir" "$logs"
+
+  if [[ -f $data/meta.properties ]]; then
+    formatted=1
+    local data_version
+    data_version=$(cat "$dir/kafka.version" 2>/dev/null || echo unknown)
+    [[ $data_version == "$kafka_version" ]] ||
+      die "data dir $dir was formatted by Kafka $data_version, the jars are Kafka $kafka_version;" \
+        "wipe it first: $0 stop --dir $dir --wipe (or start --fresh)"
+  elif [[ -d $data && -n $(ls -A "$data" 2>/dev/null) ]]; then
+    die "data dir $data is not empty but has no meta.properties (stale or foreign);" \
+      "wipe it first: $0 stop --dir $dir --wipe (or start --fresh)"
+  fi
+
+  local auto_port=0
+  if [[ $port == 0 ]]; then auto_port=1; port=$(pick_free_port); fi
+  if port_in_use "$port"; then
+    die "port $port on 127.0.0.1 is already in use$(port_owner "$port"); choose another with --port" \
+      "(or stop what holds it: $0 stop, make down)"
+  fi
+  cport=$(cat "$dir/controller.port" 2>/dev/null || true)
+  if [[ ! $cport =~ ^[0-9]+$ || $cport == "$port" ]] || port_in_use "$cport"; then
+    cport=$(pick_free_port "$port")
+  fi
+  echo "$cport" >"$dir/controller.port"
+  write_properties
+
+  if [[ $formatted == 0 ]]; then
+    # Kafka's cluster id: 16 random bytes, URL-safe base64 without padding, not starting with '-'.
+    t=$(now_ms)
+    cid=-
+    while [[ $cid == -* ]]; do cid=$(head -c 16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=\n'); done
+    out=$(tool_java kafka.tools.StorageTool format --cluster-id "$cid" --config "$props" 2>&1) || {
+      echo "$out" >&2
+      die "formatting KRaft storage in $data failed"
+    }
+    echo "$kafka_version" >"$dir/kafka.version"
+    t_format=$(($(now_ms) - t))
+  fi
+
+  # setsid: the broker must not share the caller's process group or stdio (ctest waits for its pipes).
+  # shellcheck disable=SC2086
+  t=$(now_ms)
+  setsid java ${KAFKA_HEAP_OPTS:--Xms128m -Xmx512m} -XX:+UseG1GC -XX:MaxGCPauseMillis=20 \
+    -XX:InitiatingHeapOccupancyPercent=35 -XX:+ExplicitGCInvokesConcurrent -XX:+ExitOnOutOfMemoryError \
+    -Djava.awt.headless=true -Dkafka.logs.dir="$logs" -Dlog4j2.configurationFile="$here/log4j2.properties" \
+    ${KAFKA_JVM_OPTS:-} -cp "$jars/*" kafka.Kafka "$props" </dev/null >"$logs/kafkaServer.out" 2>&1 &
+  pid=$!
+  echo "$pid" >"$pid_file"
+  rm -f "$dir/bootstrap"
+  start_watchdog "$pid" $$
+
+  local deadline=$((SECONDS + timeout_s))
+  while :; do
+    if ! alive "$pid"; then
+      stop_watchdog
+      rm -f "$pid_file"
+      note "the broker exited during start-up (logs in $logs)"
+      log_tail
+      explain_failure
+      if [[ $auto_port == 1 ]] && grep -q 'Address already in use' "$logs/kafkaServer.out" "$logs/server.log" 2>/dev/null; then
+        note "retrying with other ports"
+        exec "$0" start --port 0 --dir "$dir" --jars "$jars" --partitions "$partitions" --timeout "$timeout_s" \
+          --max-lifetime "$max_lifetime" ${bootstrap_file:+--bootstrap-file "$bootstrap_file"} \
+          $([[ $create_topics == 0 ]] && echo --no-topics)
+      fi
+      exit 1
+    fi
+    metadata_ok "$port" && break
+    if ((SECONDS >= deadline)); then
+      note "the broker did not answer a metadata request on 127.0.0.1:$port within $timeout_s s; stopping it"
+      log_tail
+      stop_watchdog
+      stop_broker "$pid"
+      rm -f "$pid_file"
+      exit 1
+    fi
+    sleep 0.5
+  done
+  t_broker=$(($(now_ms) - t))
+
+  local bs=127.0.0.1:$port
+  if [[ $create_topics == 1 ]]; then
+    t=$(now_ms)
+    do_create_topics "$bs" "${contract_topics[@]}" || { stop_watchdog; stop_broker "$pid"; rm -f "$pid_file"; exit 1; }
+    t_topics=$(($(now_ms) - t))
+  fi
+  echo "$bs" >"$dir/bootstrap"
+  [[ -n $bootstrap_file ]] && echo "$bs" >"$bootstrap_file"
+  note "Kafka $kafka_version up in $(fmt_s $(($(now_ms) - t0))) (format $(fmt_s "$t_format"), broker" \
+    "$(fmt_s "$t_broker"), topics $(fmt_s "$t_topics"); pid $pid, data $data, logs $logs)"
+  echo "ready bootstrap=$bs"
+}
+
+cmd_stop() {
+  local pid
+  stop_watchdog
+  if pid=$(running_pid); then
+    stop_broker "$pid"
+    note "stopped (pid $pid)"
+  else
+    [[ $wipe == 1 ]] || note "not running ($dir)"
+  fi
+  rm -f "$pid_file" "$dir/bootstrap"
+  if [[ $wipe == 1 ]]; then
+    rm -rf "$dir"
+    note "wiped $dir"
+  fi
+}
+
+cmd_status() {
+  local pid p
+  if pid=$(running_pid); then
+    p=$(configured_port)
+    if metadata_ok "$p"; then
+      echo "running pid=$pid bootstrap=127.0.0.1:$p dir=$dir"
+    else
+      echo "running (not answering yet) pid=$pid bootstrap=127.0.0.1:$p dir=$dir"
+    fi
+    return 0
+  fi
+  echo "not running ($dir)"
+  return 3
+}
+
+cmd_create_topics() {
+  need_java
+  need_jars
+  if [[ -z $bootstrap ]]; then
+    [[ $port_given == 0 && -f $dir/bootstrap ]] && bootstrap=$(<"$dir/bootstrap") || bootstrap=127.0.0.1:$port
+  fi
+  ((${#topics[@]})) || topics=("${contract_topics[@]}")
+  do_create_topics "$bootstrap" "${topics[@]}" || exit 1
+  note "topics present on $bootstrap: ${topics[*]}"
+}
+
+case $cmd in
+  start) cmd_start ;;
+  stop) cmd_stop ;;
+  status) cmd_status ;;
+  create-topics) cmd_create_topics ;;
+  tool) need_java; need_jars; tool_timeout=0 tool_java "${tool_args[@]}" ;;
+  *) echo "kafka-local: unknown command '$cmd' (start|stop|status|create-topics)" >&2; exit 2 ;;
+esac
