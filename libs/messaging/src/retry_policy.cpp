@@ -41,10 +41,12 @@ Headers failure_headers(const FailureHeaderInput& in, const Headers& passthrough
 
 std::string bounded_message(std::string_view msg, std::size_t max_bytes) {
   if (msg.size() <= max_bytes) return std::string(msg);
-  std::size_t cut = max_bytes;
+  static constexpr std::string_view kEllipsis = "…";  // 3 bytes: the result stays within max_bytes
+  if (max_bytes < kEllipsis.size()) return std::string(msg.substr(0, 0));
+  std::size_t cut = max_bytes - kEllipsis.size();
   // Do not split a UTF-8 sequence: back up to a lead byte.
   while (cut > 0 && (static_cast<unsigned char>(msg[cut]) & 0xC0U) == 0x80U) --cut;
-  return std::string(msg.substr(0, cut)) + "…";
+  return std::string(msg.substr(0, cut)) + std::string(kEllipsis);
 }
 
 std::int64_t now_ms() {

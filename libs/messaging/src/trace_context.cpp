@@ -38,7 +38,9 @@ std::string_view trace_id_of(std::string_view tp) {
   // 00-<32>-<16>-<2>
   if (tp.size() != 55 || tp.substr(0, 3) != "00-" || tp[35] != '-' || tp[52] != '-') return {};
   auto id = tp.substr(3, 32);
+  auto span = tp.substr(36, 16);
   if (!is_hex(id) || id == std::string_view("00000000000000000000000000000000")) return {};
+  if (!is_hex(span) || span == std::string_view("0000000000000000") || !is_hex(tp.substr(53, 2))) return {};
   return id;
 }
 

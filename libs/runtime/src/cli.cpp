@@ -1,5 +1,6 @@
 #include "orderflow/runtime/cli.h"
 
+#include <algorithm>
 #include <cstdlib>
 #include <iostream>
 
@@ -32,6 +33,8 @@ ParseResult parse_command_line(CommandLine& cli, int argc, const char* const* ar
       result.exit_code = 0;
       return result;
     }
+    const std::size_t flag_properties =
+        result.vm.count("kafka-property") != 0 ? result.vm["kafka-property"].as<std::vector<std::string>>().size() : 0;
     // 2. environment
     po::store(po::parse_environment(cli.options,
                                     [&](const std::string& var) -> std::string {
@@ -55,6 +58,13 @@ ParseResult parse_command_line(CommandLine& cli, int argc, const char* const* ar
         result.exit_code = usage_error(cli.program, "--config: cannot read " + config);
         return result;
       }
+    }
+    // -X composes across sources (flags first); later entries win in kafka_properties(), so move the
+    // flag entries behind the config-file ones to keep "flag > config file" for -X too.
+    if (flag_properties > 0) {
+      auto& all = boost::any_cast<std::vector<std::string>&>(
+          static_cast<std::map<std::string, po::variable_value>&>(result.vm)["kafka-property"].value());
+      std::rotate(all.begin(), all.begin() + static_cast<std::ptrdiff_t>(flag_properties), all.end());
     }
     po::notify(result.vm);
   } catch (const po::error& e) {

@@ -8,6 +8,7 @@
 #include <prometheus/text_serializer.h>
 #include <spdlog/spdlog.h>
 
+#include <charconv>
 #include <sstream>
 #include <stdexcept>
 #include <thread>
@@ -27,11 +28,9 @@ std::pair<std::string, unsigned short> split_host_port(const std::string& addres
   if (host.size() > 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
   const std::string port_text = address.substr(colon + 1);
   unsigned long port = 0;
-  try {
-    std::size_t used = 0;
-    port = std::stoul(port_text, &used);
-    if (used != port_text.size() || port > 65535) throw std::out_of_range("port");
-  } catch (const std::exception&) {
+  const auto [ptr, ec] = std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
+  if (port_text.empty() || port_text.size() > 5 || ec != std::errc() ||
+      ptr != port_text.data() + port_text.size() || port > 65535) {
     throw std::invalid_argument("invalid port in '" + address + "'");
   }
   return {host, static_cast<unsigned short>(port)};

@@ -71,29 +71,57 @@ class WebhookSink final : public Sink {
     if (host_.empty()) throw std::invalid_argument("--sink webhook:" + url + ": missing host");
   }
 
+  // Asynchronous operations driven by run_for(): Beast's timeouts apply only to async calls, and a
+  // webhook that accepts but never answers must become a transient failure, not a stuck stage.
   std::optional<std::string> deliver(std::string_view json) override {
-    try {
-      beast::tcp_stream stream(io_);
-      stream.expires_after(timeout_);
-      asio::ip::tcp::resolver resolver(io_);
-      stream.connect(resolver.resolve(host_, port_));
-      http::request<http::string_body> req{http::verb::post, target_, 11};
-      req.set(http::field::host, host_);
-      req.set(http::field::content_type, "application/json");
-      req.body() = std::string(json);
-      req.prepare_payload();
-      http::write(stream, req);
-      beast::flat_buffer buffer;
-      http::response<http::string_body> res;
-      http::read(stream, buffer, res);
+    io_.restart();
+    beast::tcp_stream stream(io_);
+    asio::ip::tcp::resolver resolver(io_);
+    http::request<http::string_body> req{http::verb::post, target_, 11};
+    req.set(http::field::host, host_);
+    req.set(http::field::content_type, "application/json");
+    req.body() = std::string(json);
+    req.prepare_payload();
+    beast::flat_buffer buffer;
+    http::response<http::string_body> res;
+    std::optional<std::string> error = std::string("webhook: no answer within ") +
+                                       std::to_string(timeout_.count()) + " ms";
+    bool finished = false;
+    auto fail = [&](const char* step, beast::error_code ec) {
+      error = std::string("webhook: ") + step + ": " + ec.message();
+      finished = true;
+    };
+    stream.expires_after(timeout_);
+    resolver.async_resolve(host_, port_, [&](beast::error_code ec, asio::ip::tcp::resolver::results_type results) {
+      if (ec) return fail("resolve", ec);
+      stream.async_connect(results, [&](beast::error_code ec2, const asio::ip::tcp::endpoint&) {
+        if (ec2) return fail("connect", ec2);
+        http::async_write(stream, req, [&](beast::error_code ec3, std::size_t) {
+          if (ec3) return fail("write", ec3);
+          http::async_read(stream, buffer, res, [&](beast::error_code ec4, std::size_t) {
+            if (ec4) return fail("read", ec4);
+            const auto code = res.result_int();
+            if (code < 200 || code >= 300) {
+              error = "webhook answered HTTP " + std::to_string(code);
+            } else {
+              error.reset();
+            }
+            finished = true;
+          });
+        });
+      });
+    });
+    io_.run_for(timeout_ + std::chrono::milliseconds(100));
+    if (!finished) {
+      beast::error_code ignored;
+      stream.socket().close(ignored);
+      io_.restart();
+      io_.poll();  // let the cancelled handlers run before the locals they capture go away
+    } else {
       beast::error_code ignored;
       stream.socket().shutdown(asio::ip::tcp::socket::shutdown_both, ignored);
-      const auto code = res.result_int();
-      if (code < 200 || code >= 300) return "webhook answered HTTP " + std::to_string(code);
-      return std::nullopt;
-    } catch (const std::exception& e) {
-      return std::string("webhook: ") + e.what();
     }
+    return error;
   }
   [[nodiscard]] std::string channel() const override { return "webhook"; }
 

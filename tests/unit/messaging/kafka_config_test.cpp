@@ -1,0 +1,163 @@
+// KafkaProperties (ordered, later wins, -X parsing, secret masking) and make_conf (librdkafka's own errors).
+#include <gtest/gtest.h>
+
+#include <string>
+
+#include "orderflow/messaging/kafka_config.h"
+
+namespace {
+
+using orderflow::messaging::ConfigError;
+using orderflow::messaging::is_secret_property;
+using orderflow::messaging::KafkaProperties;
+using orderflow::messaging::make_conf;
+
+std::string conf_get(RdKafka::Conf& conf, const std::string& name) {
+  std::string value;
+  EXPECT_EQ(conf.get(name, value), RdKafka::Conf::CONF_OK) << name;
+  return value;
+}
+
+TEST(KafkaPropertiesTest, SetKeepsInsertionOrder) {
+  KafkaProperties p;
+  p.set("bootstrap.servers", "b:9092");
+  p.set("acks", "all");
+  p.set("client.id", "svc");
+  ASSERT_EQ(p.entries().size(), 3U);
+  EXPECT_EQ(p.entries()[0].first, "bootstrap.servers");
+  EXPECT_EQ(p.entries()[1].first, "acks");
+  EXPECT_EQ(p.entries()[2].first, "client.id");
+}
+
+TEST(KafkaPropertiesTest, LaterSetOverridesEarlier) {
+  KafkaProperties p;
+  p.set("bootstrap.servers", "default:9092");
+  p.set("acks", "all");
+  p.set("bootstrap.servers", "flag:9092");
+  ASSERT_NE(p.find("bootstrap.servers"), nullptr);
+  EXPECT_EQ(*p.find("bootstrap.servers"), "flag:9092");
+  EXPECT_EQ(p.entries().size(), 2U) << "an override replaces, never duplicates";
+  EXPECT_EQ(p.to_log_string(), "bootstrap.servers=flag:9092 acks=all");
+}
+
+TEST(KafkaPropertiesTest, FindMissingIsNull) {
+  KafkaProperties p;
+  EXPECT_EQ(p.find("acks"), nullptr);
+  p.set("acks", "all");
+  EXPECT_EQ(p.find("ack"), nullptr);
+  EXPECT_EQ(p.find("acks.x"), nullptr);
+}
+
+TEST(KafkaPropertiesTest, SetAssignmentParsesKeyEqualsValue) {
+  KafkaProperties p;
+  p.set_assignment("compression.type=lz4");
+  p.set_assignment("sasl.jaas.config=a=b=c");  // only the first '=' separates
+  p.set_assignment("client.id=");               // empty value is allowed
+  EXPECT_EQ(*p.find("compression.type"), "lz4");
+  EXPECT_EQ(*p.find("sasl.jaas.config"), "a=b=c");
+  EXPECT_EQ(*p.find("client.id"), "");
+  p.set_assignment("compression.type=zstd");
+  EXPECT_EQ(*p.find("compression.type"), "zstd");
+  EXPECT_EQ(p.entries().size(), 3U);
+}
+
+TEST(KafkaPropertiesTest, SetAssignmentRejectsMissingKeyOrEquals) {
+  for (const char* bad : {"compression.type", "=lz4", "", "="}) {
+    KafkaProperties p;
+    try {
+      p.set_assignment(bad);
+      ADD_FAILURE() << "accepted '" << bad << "'";
+    } catch (const ConfigError& e) {
+      const std::string what = e.what();
+      EXPECT_NE(what.find("-X"), std::string::npos) << what;
+      EXPECT_NE(what.find("key=value"), std::string::npos) << what;
+      EXPECT_NE(what.find(bad), std::string::npos) << "names the offending entry: " << what;
+    }
+    EXPECT_TRUE(p.entries().empty());
+  }
+}
+
+TEST(KafkaPropertiesTest, SecretPropertyNames) {
+  for (const char* secret : {"sasl.password", "ssl.key.password", "ssl.keystore.password", "ssl.key.pem",
+                             "sasl.oauthbearer.client.secret", "sasl.jaas.config", "ssl.truststore.password"}) {
+    EXPECT_TRUE(is_secret_property(secret)) << secret;
+  }
+  for (const char* plain : {"bootstrap.servers", "sasl.username", "sasl.mechanisms", "security.protocol",
+                            "ssl.ca.location", "ssl.certificate.location", "client.id", "acks",
+                            "compression.type", "enable.idempotence"}) {
+    EXPECT_FALSE(is_secret_property(plain)) << plain;
+  }
+}
+
+TEST(KafkaPropertiesTest, LogStringMasksSecrets) {
+  KafkaProperties p;
+  p.set("bootstrap.servers", "broker:9093");
+  p.set("security.protocol", "SASL_SSL");
+  p.set("sasl.username", "alice");
+  p.set("sasl.password", "hunter2-sasl");
+  p.set("ssl.key.password", "hunter2-key");
+  p.set("sasl.oauthbearer.client.secret", "hunter2-oauth");
+  const auto s = p.to_log_string();
+  EXPECT_EQ(s,
+            "bootstrap.servers=broker:9093 security.protocol=SASL_SSL sasl.username=alice sasl.password=*** "
+            "ssl.key.password=*** sasl.oauthbearer.client.secret=***");
+  EXPECT_EQ(s.find("hunter2"), std::string::npos);
+}
+
+TEST(KafkaPropertiesTest, LogStringOfEmptyProperties) { EXPECT_EQ(KafkaProperties().to_log_string(), ""); }
+
+TEST(MakeConfTest, AppliesEveryProperty) {
+  KafkaProperties p;
+  p.set("bootstrap.servers", "localhost:1");
+  p.set("client.id", "first");
+  p.set_assignment("client.id=second");
+  p.set_assignment("compression.type=lz4");
+  auto conf = make_conf(p);
+  ASSERT_NE(conf, nullptr);
+  EXPECT_EQ(conf_get(*conf, "bootstrap.servers"), "localhost:1");
+  EXPECT_EQ(conf_get(*conf, "client.id"), "second");
+  EXPECT_EQ(conf_get(*conf, "compression.type"), "lz4");
+}
+
+TEST(MakeConfTest, EmptyPropertiesGiveADefaultConf) { EXPECT_NE(make_conf(KafkaProperties()), nullptr); }
+
+TEST(MakeConfTest, UnknownPropertyIsRejectedWithLibrdkafkasMessage) {
+  KafkaProperties p;
+  p.set("bootstrap.servers", "localhost:1");
+  p.set("no.such.property", "1");
+  try {
+    (void)make_conf(p);
+    FAIL() << "unknown property accepted";
+  } catch (const ConfigError& e) {
+    const std::string what = e.what();
+    EXPECT_NE(what.find("no.such.property"), std::string::npos) << what;
+    EXPECT_NE(what.find("No such configuration property"), std::string::npos) << what;
+  }
+}
+
+TEST(MakeConfTest, InvalidValueIsRejectedNamingTheProperty) {
+  KafkaProperties p;
+  p.set("compression.type", "banana");
+  try {
+    (void)make_conf(p);
+    FAIL() << "invalid value accepted";
+  } catch (const ConfigError& e) {
+    const std::string what = e.what();
+    EXPECT_NE(what.find("compression.type"), std::string::npos) << what;
+  }
+}
+
+TEST(MakeConfTest, ErrorForAMistypedSecretDoesNotEchoItsValue) {
+  KafkaProperties p;
+  p.set_assignment("sasl.pasword=hunter2");  // typo: librdkafka does not know it
+  try {
+    (void)make_conf(p);
+    FAIL() << "unknown property accepted";
+  } catch (const ConfigError& e) {
+    const std::string what = e.what();
+    EXPECT_NE(what.find("sasl.pasword"), std::string::npos) << what;
+    EXPECT_EQ(what.find("hunter2"), std::string::npos) << what;
+  }
+}
+
+}  // namespace

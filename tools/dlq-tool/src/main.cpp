@@ -1,0 +1,59 @@
+// dlq-tool: inspect, count and replay dead-letter topics (CONTRACT §6).
+#include <iostream>
+#include <string>
+#include <vector>
+
+#include "commands.h"
+#include "orderflow/runtime/cli.h"
+#include "orderflow/runtime/logging.h"
+#include "tool_options.h"
+
+using namespace orderflow;
+
+int main(int argc, char** argv) {
+  runtime::CommandLine cli;
+  cli.program = "dlq-tool";
+  cli.usage =
+      "dlq-tool list|count|replay --topic T [--to TOPIC] [--filter-error-class C] [--limit N] [--json]\n"
+      "                [--dry-run] [--brokers HOST:PORT] [-X key=value]...";
+  cli.description =
+      "Inspect, count and replay a dead-letter topic (e.g. payment-service.dlq). Reads are bounded: every\n"
+      "partition is read up to the end offsets seen at start, without joining a consumer group.\n"
+      "\n"
+      "  list    print each record: partition, offset, key, headers and the first 200 bytes of the value\n"
+      "          (non-printable bytes as \\xNN); --json: one object per line (with the whole value in\n"
+      "          value_base64).\n"
+      "  count   records by x-error-class and by x-failed-service, and the total.\n"
+      "  replay  send each record's original key and value, with its non-failure headers (traceparent,\n"
+      "          x-correlation-id, …), to its x-original-topic or --to TOPIC with an idempotent producer,\n"
+      "          then commit the progress in group dlq-tool.<topic> once the broker acknowledged them: a\n"
+      "          second replay sends nothing new. With --filter-error-class, the records of other classes\n"
+      "          are committed as consumed too (they will not be replayed later); check with --dry-run\n"
+      "          first, which prints what would be replayed and commits nothing. Prints\n"
+      "          `replayed=N skipped=M topic=T`.\n"
+      "\n"
+      "Exit codes: 0 done; 1 brokers unreachable, topic missing, or a record not replayed; 2 usage.";
+  dlq::add_tool_options(cli);
+
+  auto split = dlq::split_subcommand(cli.options, argc, argv);
+  std::vector<const char*> args;
+  args.reserve(split.args.size());
+  for (const auto& a : split.args) args.push_back(a.c_str());
+  auto parsed = runtime::parse_command_line(cli, static_cast<int>(args.size()), args.data());
+  if (parsed.exit_code) return *parsed.exit_code;
+
+  dlq::ToolOptions options;
+  try {
+    if (!split.extra.empty()) throw runtime::UsageError("unexpected argument '" + split.extra.front() + "'");
+    if (!split.command) throw runtime::UsageError("missing subcommand: list, count or replay");
+    const auto command = dlq::parse_command(*split.command);
+    if (!command) {
+      throw runtime::UsageError("unknown subcommand '" + *split.command + "' (expected list, count or replay)");
+    }
+    options = dlq::read_tool_options(*command, parsed.vm);
+  } catch (const runtime::UsageError& e) {
+    return runtime::usage_error(cli.program, e.what());
+  }
+  runtime::setup_logging(cli.program, options.common.log_level, options.common.log_format);
+  return dlq::run_command(options, std::cout);
+}
