@@ -61,10 +61,31 @@ ParseResult parse_command_line(CommandLine& cli, int argc, const char* const* ar
     }
     // -X composes across sources (flags first); later entries win in kafka_properties(), so move the
     // flag entries behind the config-file ones to keep "flag > config file" for -X too.
-    if (flag_properties > 0) {
-      auto& all = boost::any_cast<std::vector<std::string>&>(
-          static_cast<std::map<std::string, po::variable_value>&>(result.vm)["kafka-property"].value());
-      std::rotate(all.begin(), all.begin() + static_cast<std::ptrdiff_t>(flag_properties), all.end());
+    // KAFKA_PROPERTIES ("k=v;k=v", or one per line) is the environment form of -X: it sits between the
+    // config file and the flags. Values may contain commas (broker lists, SASL configs), hence ';'.
+    std::vector<std::string> env_properties;
+    if (const char* env = std::getenv("KAFKA_PROPERTIES");
+        env != nullptr && cli.options.find_nothrow("kafka-property", false) != nullptr) {
+      std::string item;
+      for (const char* c = env;; ++c) {
+        if (*c == ';' || *c == '\n' || *c == '\0') {
+          const auto b = item.find_first_not_of(" \t\r");
+          if (b != std::string::npos) env_properties.push_back(item.substr(b, item.find_last_not_of(" \t\r") - b + 1));
+          item.clear();
+          if (*c == '\0') break;
+        } else {
+          item.push_back(*c);
+        }
+      }
+    }
+    if (flag_properties > 0 || !env_properties.empty()) {
+      auto& map = static_cast<std::map<std::string, po::variable_value>&>(result.vm);
+      if (map.count("kafka-property") == 0) map["kafka-property"] = po::variable_value(std::vector<std::string>{}, false);
+      auto& all = boost::any_cast<std::vector<std::string>&>(map["kafka-property"].value());
+      std::vector<std::string> ordered(all.begin() + static_cast<std::ptrdiff_t>(flag_properties), all.end());
+      ordered.insert(ordered.end(), env_properties.begin(), env_properties.end());
+      ordered.insert(ordered.end(), all.begin(), all.begin() + static_cast<std::ptrdiff_t>(flag_properties));
+      all = std::move(ordered);
     }
     po::notify(result.vm);
   } catch (const po::error& e) {
@@ -87,6 +108,7 @@ void add_common_options(CommandLine& cli, const CommonDefaults& d) {
   cli.env["metrics-address"] = "METRICS_ADDRESS";
   cli.env["log-level"] = "LOG_LEVEL";
   cli.env["log-format"] = "LOG_FORMAT";
+  cli.env["kafka-property"] = "KAFKA_PROPERTIES (k=v;k=v)";
   if (d.consumer) {
     cli.options.add_options()
         ("group-id", po::value<std::string>()->default_value(d.group_id), "consumer group id; also names the .retry and .dlq topics")

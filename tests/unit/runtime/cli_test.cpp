@@ -23,7 +23,7 @@ namespace rt = orderflow::runtime;
 // Every environment variable the common options read, plus ORDERFLOW_CONFIG; saved, cleared for the test and
 // restored afterwards so the developer's shell cannot change the outcome.
 const std::vector<std::string> kEnvVars{"KAFKA_BROKERS",  "METRICS_ADDRESS", "KAFKA_GROUP_ID",  "PROCESSING_GUARANTEE",
-                                        "LOG_LEVEL",      "LOG_FORMAT",      "ORDERFLOW_CONFIG"};
+                                        "LOG_LEVEL",      "LOG_FORMAT",      "ORDERFLOW_CONFIG", "KAFKA_PROPERTIES"};
 
 class CliTest : public ::testing::Test {
  protected:
@@ -237,6 +237,19 @@ TEST_F(CliTest, KafkaPropertyFromConfigFileIsUsedWithoutFlags) {
   ASSERT_NE(props.find("client.id"), nullptr);
   EXPECT_EQ(*props.find("client.id"), "from-file");
   EXPECT_EQ(*props.find("acks"), "1");
+}
+
+TEST_F(CliTest, KafkaPropertiesEnvSitsBetweenConfigFileAndFlags) {
+  const auto path = write_config("kafka-property = client.id=from-file\nkafka-property = acks=1\n");
+  set_env("KAFKA_PROPERTIES", "client.id=from-env; sasl.jaas.config=a,b=c ;\nlinger.ms=7");
+  auto props = rt::kafka_properties(common({"--config", path}));
+  EXPECT_EQ(*props.find("client.id"), "from-env");
+  EXPECT_EQ(*props.find("acks"), "1");
+  EXPECT_EQ(*props.find("sasl.jaas.config"), "a,b=c");
+  EXPECT_EQ(*props.find("linger.ms"), "7");
+  props = rt::kafka_properties(common({"--config", path, "-X", "client.id=from-flag"}));
+  EXPECT_EQ(*props.find("client.id"), "from-flag");
+  ::unsetenv("KAFKA_PROPERTIES");
 }
 
 // ---- --help, --version, bad flags ---------------------------------------------------------------------------
