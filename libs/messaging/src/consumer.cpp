@@ -91,8 +91,11 @@ class Consumer::CommitBridge : public RdKafka::OffsetCommitCb {
 
 class Consumer::EventBridge : public RdKafka::EventCb {
  public:
+  explicit EventBridge(std::function<void(std::string_view)> on_stats) : on_stats_(std::move(on_stats)) {}
   void event_cb(RdKafka::Event& e) override {
-    if (e.type() == RdKafka::Event::EVENT_ERROR) {
+    if (e.type() == RdKafka::Event::EVENT_STATS) {
+      if (on_stats_) on_stats_(e.str());
+    } else if (e.type() == RdKafka::Event::EVENT_ERROR) {
       if (e.fatal()) {
         spdlog::critical("kafka consumer fatal error: {}: {}", RdKafka::err2str(e.err()), e.str());
       } else {
@@ -103,19 +106,23 @@ class Consumer::EventBridge : public RdKafka::EventCb {
       spdlog::warn("librdkafka consumer [{}]: {}", e.fac(), e.str());
     }
   }
+
+ private:
+  std::function<void(std::string_view)> on_stats_;
 };
 
 Consumer::Consumer(const ConsumerOptions& options, RebalanceListener& listener)
     : options_(options),
       rebalance_(std::make_unique<RebalanceBridge>(*this, listener)),
       commits_(std::make_unique<CommitBridge>()),
-      events_(std::make_unique<EventBridge>()) {
+      events_(std::make_unique<EventBridge>(options.on_stats)) {
   KafkaProperties p;
   p.set("enable.auto.commit", "false");
   p.set("enable.auto.offset.store", "false");
   p.set("auto.offset.reset", "earliest");
   p.set("partition.assignment.strategy", "cooperative-sticky");
   p.set("enable.partition.eof", "false");
+  if (options.on_stats) p.set("statistics.interval.ms", "5000");
   for (const auto& [k, v] : options.properties.entries()) p.set(k, v);
   p.set("group.id", options.group_id);
   if (options.read_committed) p.set("isolation.level", "read_committed");

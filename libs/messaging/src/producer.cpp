@@ -30,8 +30,12 @@ class Producer::DeliveryBridge : public RdKafka::DeliveryReportCb {
 
 class Producer::EventBridge : public RdKafka::EventCb {
  public:
+  explicit EventBridge(std::function<void(std::string_view)> on_stats) : on_stats_(std::move(on_stats)) {}
   void event_cb(RdKafka::Event& e) override {
     switch (e.type()) {
+      case RdKafka::Event::EVENT_STATS:
+        if (on_stats_) on_stats_(e.str());
+        break;
       case RdKafka::Event::EVENT_ERROR:
         if (e.fatal()) {
           spdlog::critical("kafka producer fatal error: {}: {}", RdKafka::err2str(e.err()), e.str());
@@ -51,6 +55,9 @@ class Producer::EventBridge : public RdKafka::EventCb {
         break;
     }
   }
+
+ private:
+  std::function<void(std::string_view)> on_stats_;
 };
 
 namespace {
@@ -68,6 +75,7 @@ KafkaProperties with_defaults(const ProducerOptions& options) {
   p.set("compression.type", "none");
   // Same key → same partition as Java clients (murmur2), so mixed-language producers agree.
   p.set("partitioner", "murmur2_random");
+  if (options.on_stats) p.set("statistics.interval.ms", "5000");
   for (const auto& [k, v] : options.properties.entries()) p.set(k, v);
   if (!options.transactional_id.empty()) p.set("transactional.id", options.transactional_id);
   const auto* idem = p.find("enable.idempotence");
@@ -82,7 +90,7 @@ KafkaProperties with_defaults(const ProducerOptions& options) {
 
 Producer::Producer(const ProducerOptions& options, DeliveryHandler on_delivery)
     : bridge_(std::make_unique<DeliveryBridge>(std::move(on_delivery))),
-      events_(std::make_unique<EventBridge>()) {
+      events_(std::make_unique<EventBridge>(options.on_stats)) {
   auto conf = make_conf(with_defaults(options));
   std::string err;
   if (conf->set("dr_cb", bridge_.get(), err) != RdKafka::Conf::CONF_OK ||

@@ -8,6 +8,41 @@ namespace orderflow::messaging {
 
 using Clock = std::chrono::steady_clock;
 
+namespace {
+
+// Structured log fields naming a record, in the sinks' format (runtime::log_fields(): TAB + a JSON
+// object), written here because messaging sits below runtime. The order id comes from the
+// record's x-correlation-id header when it has one.
+std::string record_fields(std::string_view topic, std::int32_t partition, std::int64_t offset,
+                          const RdKafka::Message& msg) {
+  const auto quote = [](std::string& out, std::string_view s) {
+    out += '"';
+    for (const char ch : s) {
+      const auto c = static_cast<unsigned char>(ch);
+      if (c == '"' || c == '\\') {
+        out += '\\';
+        out += ch;
+      } else if (c < 0x20) {
+        out += fmt::format("\\u{:04x}", c);
+      } else {
+        out += ch;
+      }
+    }
+    out += '"';
+  };
+  std::string out = "\t{\"topic\":";
+  quote(out, topic);
+  out += fmt::format(",\"partition\":{},\"offset\":{}", partition, offset);
+  if (const auto order_id = find_header(msg, header::kCorrelationId); order_id && !order_id->empty()) {
+    out += ",\"order_id\":";
+    quote(out, *order_id);
+  }
+  out += '}';
+  return out;
+}
+
+}  // namespace
+
 struct StageRunner::InFlight {
   std::shared_ptr<PartitionProgress> progress;
   std::int64_t offset = 0;
@@ -26,6 +61,7 @@ StageRunner::StageRunner(StageOptions options, RecordHandler& handler, StageObse
       gate_(options_.key_gate_max_keys) {
   ProducerOptions popts;
   popts.properties = options_.kafka;
+  popts.on_stats = options_.on_stats;
   if (options_.guarantee == Guarantee::ExactlyOnce) {
     // Stable across restarts so a restarted instance fences its predecessor's open transaction.
     popts.transactional_id = options_.group_id + "-" + options_.instance_id;
@@ -38,6 +74,7 @@ StageRunner::StageRunner(StageOptions options, RecordHandler& handler, StageObse
   copts.topics = options_.input_topics;
   copts.topics.push_back(retry_topic_);
   copts.read_committed = options_.guarantee == Guarantee::ExactlyOnce;
+  copts.on_stats = options_.on_stats;
   consumer_ = std::make_unique<Consumer>(copts, *this);
   consumer_->on_async_commit([this](RdKafka::ErrorCode err, const std::vector<CommitOffset>& offsets) {
     const bool ok = err == RdKafka::ERR_NO_ERROR;
@@ -199,8 +236,8 @@ void StageRunner::process(RdKafka::Message& msg, const std::shared_ptr<Partition
     try {
       result = handler_.handle(InputRecord{msg, source_topic, value, key_ptr, attempt});
     } catch (const std::exception& e) {
-      spdlog::warn("handler error on {}[{}]@{}: {}", msg.topic_name(), msg.partition(), msg.offset(),
-                   e.what());
+      spdlog::warn("handler error on {}[{}]@{}: {}{}", msg.topic_name(), msg.partition(), msg.offset(),
+                   e.what(), record_fields(msg.topic_name(), msg.partition(), msg.offset(), msg));
       result = HandlerResult::fail(Failure::transient(std::string("unexpected error: ") + e.what()));
     }
   }
@@ -245,15 +282,16 @@ void StageRunner::route_failure(InFlight* ctx, RdKafka::Message& msg, bool from_
   if (failure.error_class == ErrorClass::Transient && !options_.retry.exhausted(attempt)) {
     in.not_before_ms = now + options_.retry.delay_after(attempt).count();
     ctx->outcome = "retried";
-    spdlog::debug("retrying {}[{}]@{} (attempt {}): {}", origin.topic, origin.partition, origin.offset,
-                  attempt, failure.message);
+    spdlog::debug("retrying {}[{}]@{} (attempt {}): {}{}", origin.topic, origin.partition, origin.offset,
+                  attempt, failure.message, record_fields(origin.topic, origin.partition, origin.offset, msg));
     if (!send(ctx, retry_topic_, key_ptr, value, failure_headers(in, passthrough))) ctx->failed = true;
     return;
   }
   if (failure.error_class == ErrorClass::Transient) in.error_class = ErrorClass::Exhausted;
   ctx->outcome = "dead_lettered";
-  spdlog::warn("dead-lettering {}[{}]@{} to {} ({}, attempt {}): {}", origin.topic, origin.partition,
-               origin.offset, dlq_topic_, to_string(in.error_class), attempt, failure.message);
+  spdlog::warn("dead-lettering {}[{}]@{} to {} ({}, attempt {}): {}{}", origin.topic, origin.partition,
+               origin.offset, dlq_topic_, to_string(in.error_class), attempt, failure.message,
+               record_fields(origin.topic, origin.partition, origin.offset, msg));
   if (!send(ctx, dlq_topic_, key_ptr, value, failure_headers(in, passthrough))) ctx->failed = true;
 }
 

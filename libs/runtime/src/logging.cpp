@@ -2,7 +2,6 @@
 
 #include <nlohmann/json.hpp>
 #include <spdlog/sinks/base_sink.h>
-#include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
 
 #include <chrono>
@@ -24,30 +23,52 @@ std::string iso_time(spdlog::log_clock::time_point tp) {
   return buf;
 }
 
-// One JSON object per line on stderr. Messages of the form "text {k=v k2=v2}" are not parsed:
-// structured fields are passed as a JSON object suffix "…\t{json}" by log_fields() callers.
+// Splits "text\t{json object}" (a log_fields() suffix) into the text and the parsed object; the
+// object is null when the message carries no (valid) suffix.
+std::pair<std::string_view, nlohmann::ordered_json> split_fields(std::string_view text) {
+  if (const auto tab = text.rfind("\t{"); tab != std::string_view::npos) {
+    auto fields = nlohmann::ordered_json::parse(text.substr(tab + 1), nullptr, false);
+    if (fields.is_object()) return {text.substr(0, tab), std::move(fields)};
+  }
+  return {text, nlohmann::ordered_json()};
+}
+
+// logfmt-style value: bare when it is a simple token, else a JSON string literal.
+void append_text_value(std::string& out, const nlohmann::ordered_json& v) {
+  if (!v.is_string()) {
+    out += v.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
+    return;
+  }
+  const auto& s = v.get_ref<const std::string&>();
+  const bool bare = !s.empty() && s.find_first_of(" \t\r\n\"=\\") == std::string::npos;
+  if (bare) {
+    out += s;
+  } else {
+    out += v.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
+  }
+}
+
+// One JSON object per line on stderr. Structured fields arrive as a log_fields() suffix
+// ("…\t{json}") and become top-level keys; `ts`, `level`, `service` and `msg` always win.
 class JsonSink final : public spdlog::sinks::base_sink<std::mutex> {
  public:
   explicit JsonSink(std::string service) : service_(std::move(service)) {}
 
  protected:
   void sink_it_(const spdlog::details::log_msg& msg) override {
-    nlohmann::json j;
+    auto [text, fields] = split_fields(std::string_view(msg.payload.data(), msg.payload.size()));
+    nlohmann::ordered_json j = nlohmann::ordered_json::object();
     j["ts"] = iso_time(msg.time);
-    j["level"] = std::string(spdlog::level::to_string_view(msg.level).data(),
-                             spdlog::level::to_string_view(msg.level).size());
+    const auto level = spdlog::level::to_string_view(msg.level);
+    j["level"] = std::string(level.data(), level.size());
     j["service"] = service_;
-    std::string text(msg.payload.data(), msg.payload.size());
-    // Optional structured fields appended by the caller after a TAB as a JSON object.
-    if (const auto tab = text.rfind("\t{"); tab != std::string::npos) {
-      auto fields = nlohmann::json::parse(text.substr(tab + 1), nullptr, false);
-      if (fields.is_object()) {
-        for (auto& [k, v] : fields.items()) j[k] = v;
-        text.resize(tab);
+    j["msg"] = std::string(text);
+    if (fields.is_object()) {
+      for (auto& [k, v] : fields.items()) {
+        if (!j.contains(k)) j[k] = std::move(v);
       }
     }
-    j["msg"] = text;
-    const auto line = j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
+    const auto line = j.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace) + "\n";
     std::fwrite(line.data(), 1, line.size(), stderr);
   }
   void flush_() override { std::fflush(stderr); }
@@ -56,15 +77,73 @@ class JsonSink final : public spdlog::sinks::base_sink<std::mutex> {
   std::string service_;
 };
 
+// Human text on stderr through the logger's pattern, with a log_fields() suffix rendered as
+// " key=value …".
+class TextSink final : public spdlog::sinks::base_sink<std::mutex> {
+ protected:
+  void sink_it_(const spdlog::details::log_msg& msg) override {
+    const std::string_view payload(msg.payload.data(), msg.payload.size());
+    std::string rendered;
+    spdlog::details::log_msg copy = msg;
+    if (payload.find("\t{") != std::string_view::npos) {
+      rendered = render_text_fields(payload);
+      copy.payload = rendered;
+    }
+    spdlog::memory_buf_t buf;
+    formatter_->format(copy, buf);
+    std::fwrite(buf.data(), 1, buf.size(), stderr);
+  }
+  void flush_() override { std::fflush(stderr); }
+};
+
 }  // namespace
+
+std::string log_fields(std::initializer_list<std::pair<std::string_view, FieldValue>> fields) {
+  if (fields.size() == 0) return {};
+  nlohmann::ordered_json j = nlohmann::ordered_json::object();
+  for (const auto& [name, value] : fields) {
+    auto& slot = j[std::string(name)];
+    switch (value.kind()) {
+      case FieldValue::Kind::String:
+        slot = std::string(value.str());
+        break;
+      case FieldValue::Kind::Signed:
+        slot = value.i();
+        break;
+      case FieldValue::Kind::Unsigned:
+        slot = value.u();
+        break;
+      case FieldValue::Kind::Double:
+        slot = value.d();
+        break;
+      case FieldValue::Kind::Bool:
+        slot = value.u() != 0;
+        break;
+    }
+  }
+  return "\t" + j.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
+}
+
+std::string render_text_fields(std::string_view message) {
+  auto [text, fields] = split_fields(message);
+  if (!fields.is_object()) return std::string(message);
+  std::string out(text);
+  for (const auto& [k, v] : fields.items()) {
+    out += ' ';
+    out += k;
+    out += '=';
+    append_text_value(out, v);
+  }
+  return out;
+}
 
 void setup_logging(const std::string& service, const std::string& level, const std::string& format) {
   std::shared_ptr<spdlog::logger> logger;
   if (format == "json") {
     logger = std::make_shared<spdlog::logger>(service, std::make_shared<JsonSink>(service));
   } else {
-    logger = std::make_shared<spdlog::logger>(service, std::make_shared<spdlog::sinks::stderr_sink_mt>());
-    logger->set_pattern("%Y-%m-%dT%H:%M:%S.%eZ %^%-5l%$ [%n] %v", spdlog::pattern_time_type::utc);
+    logger = std::make_shared<spdlog::logger>(service, std::make_shared<TextSink>());
+    logger->set_pattern("%Y-%m-%dT%H:%M:%S.%eZ %-5l [%n] %v", spdlog::pattern_time_type::utc);
   }
   logger->set_level(spdlog::level::from_str(level));
   logger->flush_on(spdlog::level::info);

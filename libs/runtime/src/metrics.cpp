@@ -7,6 +7,23 @@ prometheus::Histogram::BucketBoundaries latency_buckets() {
           0.1,    0.25,    0.5,    1.0,   2.5,    5.0,   10.0};
 }
 
+namespace detail {
+
+std::vector<prometheus::MetricFamily> ScrapeRegistry::Collect() const {
+  {
+    const std::lock_guard lock(hook_mutex_);
+    if (before_collect_) before_collect_();
+  }
+  return prometheus::Registry::Collect();
+}
+
+void ScrapeRegistry::set_before_collect(std::function<void()> hook) {
+  const std::lock_guard lock(hook_mutex_);
+  before_collect_ = std::move(hook);
+}
+
+}  // namespace detail
+
 namespace {
 using prometheus::BuildCounter;
 using prometheus::BuildGauge;
@@ -15,7 +32,8 @@ using prometheus::BuildHistogram;
 
 ServiceMetrics::ServiceMetrics(std::string service)
     : service_(std::move(service)),
-      registry_(std::make_shared<prometheus::Registry>()),
+      scrape_registry_(std::make_shared<detail::ScrapeRegistry>()),
+      registry_(scrape_registry_),
       consumed_(BuildCounter()
                     .Name("orderflow_messages_consumed_total")
                     .Help("Records consumed, by topic")
@@ -60,7 +78,8 @@ ServiceMetrics::ServiceMetrics(std::string service)
                              "Keys not gated because the retry-ordering bound was hit")),
       dedupe_hits_(counter("orderflow_dedupe_hits_total", "Duplicate records suppressed by de-duplication")),
       dedupe_evictions_(counter("orderflow_dedupe_evictions_total",
-                                "Entries evicted from the bounded de-duplication window")) {
+                                "Entries evicted from the bounded de-duplication window")),
+      kafka_stats_(*registry_, service_) {
   auto& build_info = BuildGauge()
                          .Name("orderflow_build_info")
                          .Help("Build information")
@@ -70,7 +89,11 @@ ServiceMetrics::ServiceMetrics(std::string service)
   for (const char* o : {"success", "declined", "retried", "dead_lettered"}) {
     by_outcome_[o] = &processed_.Add({{"outcome", o}});
   }
+  scrape_registry_->set_before_collect([this] { kafka_stats_.refresh(); });
 }
+
+// The HTTP server may hold the registry a little longer than this object lives.
+ServiceMetrics::~ServiceMetrics() { scrape_registry_->set_before_collect({}); }
 
 prometheus::Counter& ServiceMetrics::counter(const std::string& name, const std::string& help,
                                              const std::map<std::string, std::string>& labels) {

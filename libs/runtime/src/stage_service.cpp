@@ -110,10 +110,12 @@ int run_stage_service(const messaging::StageOptions& options, const CommonOption
   }
   if (http->enabled()) spdlog::info("metrics on http://{}/metrics", common.metrics_address);
   spdlog::info("kafka: {}", options.kafka.to_log_string());
+  messaging::StageOptions with_stats = options;
+  with_stats.on_stats = [&metrics](std::string_view json) { metrics.kafka_stats(json); };
   std::unique_ptr<messaging::StageRunner> runner;
   try {
     if (!wait_for_broker(options.kafka, options.startup_timeout)) return 1;
-    runner = std::make_unique<messaging::StageRunner>(options, handler, metrics);
+    runner = std::make_unique<messaging::StageRunner>(with_stats, handler, metrics);
   } catch (const messaging::ConfigError& e) {
     spdlog::error("{}", e.what());
     return 2;

@@ -143,6 +143,7 @@ int main(int argc, char** argv) {
   try {
     messaging::ProducerOptions popts;
     popts.properties = props;
+    popts.on_stats = [&metrics](std::string_view json) { metrics.kafka_stats(json); };
     producer = std::make_unique<messaging::Producer>(popts, [&](const messaging::DeliveryReport& r) {
       if (r.ok()) {
         ++c.delivered;

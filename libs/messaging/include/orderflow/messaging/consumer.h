@@ -10,6 +10,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "orderflow/messaging/kafka_config.h"
@@ -30,6 +31,9 @@ struct ConsumerOptions {
   std::string group_id;
   std::vector<std::string> topics;
   bool read_committed = false;
+  // librdkafka statistics JSON (EVENT_STATS), called from poll(): keep it cheap. When set,
+  // statistics.interval.ms defaults to 5000 (a -X override wins).
+  std::function<void(std::string_view json)> on_stats;
 };
 
 class Consumer {

@@ -11,6 +11,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <string_view>
 
 #include "orderflow/messaging/kafka_config.h"
 #include "orderflow/messaging/record.h"
@@ -32,6 +33,9 @@ using DeliveryHandler = std::function<void(const DeliveryReport&)>;
 struct ProducerOptions {
   KafkaProperties properties;  // bootstrap.servers, -X overrides, …
   std::string transactional_id;  // non-empty: transactional producer (exactly-once)
+  // librdkafka statistics JSON (EVENT_STATS), called on the polling thread: keep it cheap. When
+  // set, statistics.interval.ms defaults to 5000 (a -X override wins).
+  std::function<void(std::string_view json)> on_stats;
 };
 
 class Producer {

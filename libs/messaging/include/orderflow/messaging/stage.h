@@ -11,6 +11,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -48,6 +49,8 @@ struct StageOptions {
   std::string instance_id = "0";  // exactly-once: transactional.id = <group>-<input>-<instance>
   std::size_t txn_max_records = 500;
   std::chrono::milliseconds txn_max_ms{100};
+  // librdkafka statistics of the stage's producer and consumer (see ProducerOptions::on_stats).
+  std::function<void(std::string_view json)> on_stats;
 
   [[nodiscard]] std::string retry_topic() const { return group_id + ".retry"; }
   [[nodiscard]] std::string dlq_topic() const { return group_id + ".dlq"; }

@@ -1,6 +1,8 @@
 // The contract metrics (CONTRACT §8) of one service, built once at start-up; the hot path only
 // increments cached counters. Implements the stage's observer hooks. Counters and histograms are
 // thread-safe (prometheus-cpp); the per-topic caches are filled on the stage thread only.
+// librdkafka statistics handed to kafka_stats() (any thread) are parsed when the registry is
+// collected, i.e. on the metrics HTTP thread at scrape time, never on the Kafka poll thread.
 #pragma once
 
 #include <prometheus/counter.h>
@@ -9,22 +11,43 @@
 #include <prometheus/histogram.h>
 #include <prometheus/registry.h>
 
+#include <functional>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <vector>
 
 #include "orderflow/messaging/stage.h"
+#include "orderflow/runtime/kafka_stats.h"
 
 namespace orderflow::runtime {
 
 // Buckets resolving 100 µs … 10 s (seconds).
 prometheus::Histogram::BucketBoundaries latency_buckets();
 
+namespace detail {
+// A Registry that runs a hook (under its own lock) before every Collect(), so that values derived
+// from pending data are brought up to date at scrape time.
+class ScrapeRegistry final : public prometheus::Registry {
+ public:
+  std::vector<prometheus::MetricFamily> Collect() const override;
+  void set_before_collect(std::function<void()> hook);
+
+ private:
+  mutable std::mutex hook_mutex_;
+  std::function<void()> before_collect_;
+};
+}  // namespace detail
+
 class ServiceMetrics final : public messaging::StageObserver {
  public:
   explicit ServiceMetrics(std::string service);
+  ~ServiceMetrics() override;
+  ServiceMetrics(const ServiceMetrics&) = delete;
+  ServiceMetrics& operator=(const ServiceMetrics&) = delete;
 
   prometheus::Registry& registry() { return *registry_; }
   std::shared_ptr<prometheus::Registry> registry_ptr() { return registry_; }
@@ -40,6 +63,10 @@ class ServiceMetrics final : public messaging::StageObserver {
   void retry_paused(std::size_t paused) override;
   void key_gate(std::size_t keys, std::uint64_t overflowed) override;
 
+  // One librdkafka statistics document (EVENT_STATS). Thread-safe and cheap: it is copied here and
+  // parsed at the next scrape. Set statistics.interval.ms on the client to get them.
+  void kafka_stats(std::string_view json) { kafka_stats_.offer(json); }
+
   void end_to_end_seconds(std::string_view kind, double seconds);
   void dedupe_hit();
   void dedupe_evicted();
@@ -53,6 +80,7 @@ class ServiceMetrics final : public messaging::StageObserver {
                               prometheus::Family<prometheus::Counter>& family, const char* label,
                               std::string_view value);
   std::string service_;
+  std::shared_ptr<detail::ScrapeRegistry> scrape_registry_;
   std::shared_ptr<prometheus::Registry> registry_;
   prometheus::Family<prometheus::Counter>& consumed_;
   prometheus::Family<prometheus::Counter>& produced_;
@@ -75,6 +103,7 @@ class ServiceMetrics final : public messaging::StageObserver {
   std::uint64_t gate_overflow_seen_ = 0;
   prometheus::Counter& dedupe_hits_;
   prometheus::Counter& dedupe_evictions_;
+  KafkaStatsGauges kafka_stats_;
 };
 
 }  // namespace orderflow::runtime
