@@ -7,6 +7,11 @@ bool KeyGate::held(std::string_view key) const {
   return counts_.find(std::string(key)) != counts_.end();
 }
 
+std::uint32_t KeyGate::count(std::string_view key) const {
+  auto it = counts_.find(std::string(key));
+  return it == counts_.end() ? 0U : it->second;
+}
+
 bool KeyGate::hold(std::string_view key) {
   auto it = counts_.find(std::string(key));
   if (it != counts_.end()) {

@@ -213,18 +213,36 @@ void StageRunner::process(RdKafka::Message& msg, const std::shared_ptr<Partition
   }
 
   const bool gated = options_.retry_ordering == RetryOrdering::Key && key_ptr != nullptr;
-  if (gated && !from_retry && gate_.held(*key_ptr)) {
-    // An earlier record of this key is on the retry path: queue behind it to keep per-key order.
-    gate_.hold(*key_ptr);
-    Failure parked = Failure::transient("parked behind an earlier record of the same key on the retry path");
-    FailureHeaderInput in{Origin{msg.topic_name(), msg.partition(), msg.offset()}, 0,
-                          ErrorClass::Transient, parked.message, options_.service, now_ms(), now_ms()};
-    ctx->outcome = "retried";
-    if (!send(ctx, retry_topic_, key_ptr, value, failure_headers(in, all_headers(msg)))) {
-      ctx->failed = true;
+  if (gated) {
+    auto behind = from_retry ? requeued_behind_.find(*key_ptr) : requeued_behind_.end();
+    const bool follow = from_retry && behind != requeued_behind_.end();
+    if (follow || (!from_retry && gate_.held(*key_ptr))) {
+      // An earlier record of this key is on the retry path (ahead of this one): queue behind it to
+      // keep per-key order. Poison can never succeed and its order does not matter: dead-letter it now.
+      std::optional<Failure> poison;
+      if (value.size() > options_.max_record_bytes) {
+        poison = Failure::poison("$: record of " + std::to_string(value.size()) + " bytes exceeds --max-record-bytes " +
+                                 std::to_string(options_.max_record_bytes));
+      } else {
+        try {
+          poison = handler_.precheck(InputRecord{msg, source_topic, value, key_ptr, attempt});
+        } catch (const std::exception& e) {
+          spdlog::warn("precheck error on {}[{}]@{}: {}", msg.topic_name(), msg.partition(), msg.offset(), e.what());
+        }
+        if (poison && poison->error_class != ErrorClass::Poison) poison.reset();
+      }
+      if (follow && --behind->second == 0) requeued_behind_.erase(behind);
+      if (poison) {
+        route_failure(ctx, msg, from_retry, *poison, attempt);
+        if (from_retry) gate_.release(*key_ptr);
+      } else {
+        if (!from_retry) gate_.hold(*key_ptr);
+        park(ctx, msg, from_retry, attempt - 1);
+      }
+      observer_.key_gate(gate_.size(), gate_.overflowed());
+      finish_one(ctx);
+      return;
     }
-    finish_one(ctx);
-    return;
   }
 
   HandlerResult result;
@@ -246,6 +264,12 @@ void StageRunner::process(RdKafka::Message& msg, const std::shared_ptr<Partition
   if (result.failure) {
     route_failure(ctx, msg, from_retry, *result.failure, attempt);
     if (gated && from_retry && ctx->outcome != "retried") gate_.release(*key_ptr);
+    if (gated && from_retry && ctx->outcome == "retried") {
+      // Back to the end of the retry topic: the key's other records there were queued behind this one
+      // and must not overtake it now.
+      const auto others = gate_.count(*key_ptr);
+      if (others > 1) requeued_behind_[*key_ptr] = others - 1;
+    }
     if (gated && !from_retry && ctx->outcome == "retried") gate_.hold(*key_ptr);
   } else {
     ctx->outcome = result.outcome;
@@ -263,16 +287,33 @@ void StageRunner::process(RdKafka::Message& msg, const std::shared_ptr<Partition
   finish_one(ctx);
 }
 
-void StageRunner::route_failure(InFlight* ctx, RdKafka::Message& msg, bool from_retry,
-                                const Failure& failure, int attempt) {
+Origin StageRunner::origin_of(const RdKafka::Message& msg, bool from_retry) const {
   Origin origin{msg.topic_name(), msg.partition(), msg.offset()};
-  Headers passthrough = all_headers(msg);
   if (from_retry) {
     origin.topic = find_header(msg, header::kOriginalTopic).value_or(origin.topic);
     origin.partition = static_cast<std::int32_t>(
         parse_int_header(find_header(msg, header::kOriginalPartition)).value_or(origin.partition));
     origin.offset = parse_int_header(find_header(msg, header::kOriginalOffset)).value_or(origin.offset);
   }
+  return origin;
+}
+
+void StageRunner::park(InFlight* ctx, RdKafka::Message& msg, bool from_retry, int failed_attempts) {
+  const auto key = message_key(msg);
+  const std::string* key_ptr = key ? &*key : nullptr;
+  std::string_view value(static_cast<const char*>(msg.payload()), msg.len());
+  const auto now = now_ms();
+  FailureHeaderInput in{origin_of(msg, from_retry), failed_attempts, ErrorClass::Transient,
+                        "parked behind an earlier record of the same key on the retry path", options_.service,
+                        now, now};
+  ctx->outcome = "retried";
+  if (!send(ctx, retry_topic_, key_ptr, value, failure_headers(in, all_headers(msg)))) ctx->failed = true;
+}
+
+void StageRunner::route_failure(InFlight* ctx, RdKafka::Message& msg, bool from_retry,
+                                const Failure& failure, int attempt) {
+  const Origin origin = origin_of(msg, from_retry);
+  Headers passthrough = all_headers(msg);
   const auto key = message_key(msg);
   const std::string* key_ptr = key ? &*key : nullptr;
   std::string_view value(static_cast<const char*>(msg.payload()), msg.len());
@@ -345,6 +386,7 @@ void StageRunner::on_delivery(const DeliveryReport& r) {
 
 void StageRunner::resume_due() {
   const auto now = now_ms();
+  const auto before = paused_.size();
   for (auto it = paused_.begin(); it != paused_.end();) {
     if (it->second <= now) {
       consumer_->resume(it->first.topic, it->first.partition);
@@ -353,6 +395,7 @@ void StageRunner::resume_due() {
       ++it;
     }
   }
+  if (paused_.size() != before) observer_.retry_paused(paused_.size());
 }
 
 void StageRunner::commit_async() {
@@ -483,6 +526,7 @@ void StageRunner::txn_abort_and_rewind(const std::string& why) {
   for (const auto& [tp, due] : paused_) consumer_->resume(tp.topic, tp.partition);
   paused_.clear();
   gate_.clear();
+  requeued_behind_.clear();
   handler_.on_rewind();
 }
 

@@ -12,6 +12,17 @@ NotificationHandler::NotificationHandler(NotificationConfig config, std::unique_
                                          runtime::ServiceMetrics* metrics)
     : config_(std::move(config)), sink_(std::move(sink)), metrics_(metrics), dedupe_(config_.dedupe_window) {}
 
+std::optional<messaging::Failure> NotificationHandler::precheck(const messaging::InputRecord& record) {
+  if (record.source_topic == config_.payments_topic) {
+    auto parsed = events::parse_payment_processed(record.value);
+    if (!parsed) return messaging::Failure::poison(parsed.error().message());
+  } else {
+    auto parsed = events::parse_order_created(record.value);
+    if (!parsed) return messaging::Failure::poison(parsed.error().message());
+  }
+  return std::nullopt;
+}
+
 messaging::HandlerResult NotificationHandler::handle(const messaging::InputRecord& record) {
   const auto now = std::chrono::system_clock::now();
   events::NotificationSent note;

@@ -25,6 +25,7 @@ class NotificationHandler final : public messaging::RecordHandler {
  public:
   NotificationHandler(NotificationConfig config, std::unique_ptr<Sink> sink, runtime::ServiceMetrics* metrics);
   messaging::HandlerResult handle(const messaging::InputRecord& record) override;
+  std::optional<messaging::Failure> precheck(const messaging::InputRecord& record) override;
   void on_rewind() override { dedupe_.clear(); }
 
  private:

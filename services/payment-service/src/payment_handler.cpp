@@ -8,6 +8,12 @@ namespace orderflow::payment {
 
 namespace hdr = messaging::header;
 
+std::optional<messaging::Failure> PaymentHandler::precheck(const messaging::InputRecord& record) {
+  auto parsed = events::parse_order_created(record.value);
+  if (!parsed) return messaging::Failure::poison(parsed.error().message());
+  return std::nullopt;
+}
+
 messaging::HandlerResult PaymentHandler::handle(const messaging::InputRecord& record) {
   auto parsed = events::parse_order_created(record.value);
   if (!parsed) return messaging::HandlerResult::fail(messaging::Failure::poison(parsed.error().message()));

@@ -24,6 +24,7 @@ class PaymentHandler final : public messaging::RecordHandler {
       : config_(std::move(config)),
         gateway_(config_.gateway_failure_rate, config_.gateway_latency, config_.seed) {}
   messaging::HandlerResult handle(const messaging::InputRecord& record) override;
+  std::optional<messaging::Failure> precheck(const messaging::InputRecord& record) override;
 
  private:
   PaymentConfig config_;

@@ -17,6 +17,8 @@ class KeyGate {
   explicit KeyGate(std::size_t max_keys = 100000) : max_keys_(max_keys) {}
 
   [[nodiscard]] bool held(std::string_view key) const;
+  // How many records of `key` are on the retry path (0 when none, or the key was not gated).
+  [[nodiscard]] std::uint32_t count(std::string_view key) const;
   // One more record of `key` is on the retry path; false when the bound refused a new key.
   bool hold(std::string_view key);
   // A record of `key` left the retry path (processed or dead-lettered).

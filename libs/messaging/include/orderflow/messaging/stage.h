@@ -82,6 +82,10 @@ class RecordHandler {
   virtual ~RecordHandler() = default;
   // Pure decision + side effects of the service (sink delivery). Exceptions count as transient.
   virtual HandlerResult handle(const InputRecord& record) = 0;
+  // Cheap validation without side effects (parse only). With --retry-ordering key, a record whose
+  // key has records on the retry path is checked with this before it is parked behind them, so
+  // that a poison record goes to the dead-letter topic at once instead of through the retry topic.
+  virtual std::optional<Failure> precheck(const InputRecord& /*record*/) { return std::nullopt; }
   // Exactly-once: the open transaction was aborted and input rewound; forget state built since.
   virtual void on_rewind() {}
 };
@@ -119,6 +123,8 @@ class StageRunner final : public RebalanceListener {
   struct InFlight;
   void handle_message(RdKafka::Message& msg);
   void process(RdKafka::Message& msg, const std::shared_ptr<PartitionProgress>& progress, bool from_retry);
+  Origin origin_of(const RdKafka::Message& msg, bool from_retry) const;
+  void park(InFlight* ctx, RdKafka::Message& msg, bool from_retry, int failed_attempts);
   void route_failure(InFlight* ctx, RdKafka::Message& msg, bool from_retry, const Failure& failure,
                      int attempt);
   bool send(InFlight* ctx, const std::string& topic, const std::string* key, std::string_view value,
@@ -141,6 +147,9 @@ class StageRunner final : public RebalanceListener {
   std::string dlq_topic_;
   OffsetTracker tracker_;
   KeyGate gate_;
+  // --retry-ordering key: per key, how many of its records on the retry topic were queued behind a
+  // record of that key that failed again and went to the back; they follow it there, in order.
+  std::unordered_map<std::string, std::uint32_t> requeued_behind_;
   std::unique_ptr<Producer> producer_;
   std::unique_ptr<Consumer> consumer_;
   std::vector<TopicPartitionKey> assigned_;
