@@ -77,7 +77,15 @@ KafkaProperties with_defaults(const ProducerOptions& options) {
   p.set("partitioner", "murmur2_random");
   if (options.on_stats) p.set("statistics.interval.ms", "5000");
   for (const auto& [k, v] : options.properties.entries()) p.set(k, v);
-  if (!options.transactional_id.empty()) p.set("transactional.id", options.transactional_id);
+  if (!options.transactional_id.empty()) {
+    p.set("transactional.id", options.transactional_id);
+    // librdkafka requires message.timeout.ms <= transaction.timeout.ms (default 60000): unless the
+    // user chose message.timeout.ms, cap our long default at the transaction timeout.
+    if (options.properties.find("message.timeout.ms") == nullptr) {
+      const auto* txn = p.find("transaction.timeout.ms");
+      p.set("message.timeout.ms", txn != nullptr ? *txn : "60000");
+    }
+  }
   const auto* idem = p.find("enable.idempotence");
   const auto* acks = p.find("acks");
   if (idem != nullptr && *idem == "true" && acks != nullptr && *acks != "all" && *acks != "-1") {

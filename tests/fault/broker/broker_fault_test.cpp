@@ -1,0 +1,137 @@
+// Broker faults injected into an in-process librdkafka mock cluster while orders flow through the real
+// order-producer and payment-service binaries: retriable produce errors, a broker down for 5 s, and
+// added round-trip time below request.timeout.ms. After each: no order lost, and no duplicate in
+// `payments` (the idempotent producer re-sends with the same sequence numbers; the mock rejects
+// nothing it appended, so any duplicate would be ours). Mock only (label fault).
+#include <gtest/gtest.h>
+
+#include <thread>
+
+#include "fault_fixture.h"
+#include "orderflow/testing/mock_cluster.h"
+#include "orderflow/testing/wait.h"
+
+namespace orderflow::testing::fault {
+namespace {
+
+using namespace std::chrono_literals;
+
+constexpr int16_t kProduce = 0;  // RD_KAFKAP_Produce
+
+struct Outcome {
+  std::size_t orders = 0;
+  PaymentTally payments;
+};
+
+class BrokerFaultTest : public ::testing::Test {
+ protected:
+  // Starts payment-service on `cluster` and a paced order-producer; returns once payments flow.
+  void start(MockCluster& cluster, int orders, int rate) {
+    svc_.bootstrap = cluster.bootstrap();
+    orders_ = orders;
+    port_ = free_port();
+    pay_ = std::make_unique<Process>(svc_.start_payment(port_));
+    ASSERT_TRUE(wait_ready(port_, 60s)) << tail(pay_->output());
+    producer_ = std::make_unique<Process>(
+        svc_.start_producer({"--count", std::to_string(orders), "--rate", std::to_string(rate), "--seed", "7",
+                             "--invalid-ratio", "0"}));
+    payments_ = std::make_unique<TopicReader>(svc_.bootstrap, svc_.payments);
+  }
+
+  // Waits until `n` payments are visible (the fault then lands mid-stream).
+  void wait_payments(std::size_t n, std::chrono::seconds timeout = 60s) {
+    ASSERT_TRUE(payments_->wait_for_count(n, timeout))
+        << "payments stalled at " << payments_->records().size() << "\n" << tail(pay_->output());
+  }
+
+  Outcome finish() {
+    Outcome o;
+    const auto rc = producer_->wait(120s);
+    EXPECT_TRUE(rc.has_value()) << "order-producer did not finish";
+    EXPECT_EQ(rc.value_or(-1), 0) << tail(producer_->output());
+    const auto order_records = read_all(svc_.bootstrap, svc_.orders, static_cast<std::size_t>(orders_), 60s);
+    o.orders = order_records.size();
+    const auto index = index_orders(order_records);
+    payments_->poll_until([&](const std::vector<Record>& r) { return tally_payments(index, r).lost == 0; }, 120s);
+    payments_->drain_to_end(30s);
+    o.payments = tally_payments(index, payments_->records());
+    EXPECT_EQ(pay_->stop(30s), 0) << tail(pay_->output());
+    EXPECT_EQ(o.orders, static_cast<std::size_t>(orders_)) << "orders lost or duplicated on the way in";
+    EXPECT_EQ(o.payments.lost, 0U) << "orders without a payment";
+    EXPECT_EQ(o.payments.duplicates, 0U) << "duplicate payments";
+    EXPECT_EQ(o.payments.unknown, 0U);
+    EXPECT_EQ(o.payments.wrong, 0U);
+    return o;
+  }
+
+  Services svc_;
+  int orders_ = 0;
+  int port_ = 0;
+  std::unique_ptr<Process> pay_;
+  std::unique_ptr<Process> producer_;
+  std::unique_ptr<TopicReader> payments_;
+  std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
+
+  std::string duration() const {
+    return "duration_s=" + std::to_string(std::chrono::duration_cast<std::chrono::seconds>(
+                                              std::chrono::steady_clock::now() - started_)
+                                              .count());
+  }
+};
+
+TEST_F(BrokerFaultTest, RetriableProduceErrorsNeitherLoseNorDuplicate) {
+  MockCluster cluster(1, 6);
+  start(cluster, 6000, 1000);
+  wait_payments(500);
+  // Rounds of the three retriable errors; every produce request (order-producer's or
+  // payment-service's) takes the next one until the stack is empty.
+  std::vector<rd_kafka_resp_err_t> errors;
+  for (int i = 0; i < 10; ++i) {
+    errors.push_back(RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION);
+    errors.push_back(RD_KAFKA_RESP_ERR_REQUEST_TIMED_OUT);
+    errors.push_back(RD_KAFKA_RESP_ERR_NOT_ENOUGH_REPLICAS);
+  }
+  cluster.push_request_errors(kProduce, errors);
+  const auto at = payments_->records().size();
+  wait_payments(at + 2000);  // progress after (through) the errors
+  cluster.clear_request_errors(kProduce);
+  const auto o = finish();
+  summary("broker_produce_errors", "30xProduce(NOT_LEADER,REQUEST_TIMED_OUT,NOT_ENOUGH_REPLICAS)", o.orders,
+          o.payments.lost, o.payments.duplicates, duration());
+}
+
+TEST_F(BrokerFaultTest, BrokerDownFiveSecondsNeitherLosesNorDuplicates) {
+  // Three brokers: the one taken down leads a third of the partitions; the group coordinator is
+  // pinned to broker 1 so the outage tests the data path, not a coordinator fail-over.
+  MockCluster cluster(3, 6);
+  for (const auto* group : {"payment-service"}) {
+    cluster.with_wakeups([&] { return rd_kafka_mock_coordinator_set(cluster.handle(), "group", group, 1); });
+  }
+  start(cluster, 12000, 1000);
+  wait_payments(1500);
+  const auto before = payments_->records().size();
+  cluster.broker_down(2);
+  std::this_thread::sleep_for(5s);  // the fault itself: five seconds of outage
+  const auto during = payments_->records().size();
+  cluster.broker_up(2);
+  wait_payments(during + 2000, 90s);
+  const auto o = finish();
+  summary("broker_down_5s", "broker 2 of 3 down 5s", o.orders, o.payments.lost, o.payments.duplicates,
+          "payments_before=" + std::to_string(before) + " " + duration());
+}
+
+TEST_F(BrokerFaultTest, AddedRoundTripTimeBelowRequestTimeoutNeitherLosesNorDuplicates) {
+  MockCluster cluster(1, 6);
+  start(cluster, 6000, 1000);
+  wait_payments(500);
+  cluster.set_rtt(1, 500);
+  const auto at = payments_->records().size();
+  wait_payments(at + 1500, 90s);  // progress under 500 ms round trips
+  cluster.set_rtt(1, 0);
+  const auto o = finish();
+  summary("broker_rtt_500ms", "RTT 500ms (request.timeout.ms 30000)", o.orders, o.payments.lost,
+          o.payments.duplicates, duration());
+}
+
+}  // namespace
+}  // namespace orderflow::testing::fault

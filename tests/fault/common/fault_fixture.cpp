@@ -1,0 +1,256 @@
+#include "fault_fixture.h"
+
+#include <fmt/core.h>
+#include <librdkafka/rdkafkacpp.h>
+#include <signal.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <iostream>
+#include <memory>
+#include <random>
+#include <sstream>
+
+#include "orderflow/events/events.h"
+#include "orderflow/testing/paths.h"
+
+namespace orderflow::testing::fault {
+
+using namespace std::chrono_literals;
+
+std::uint64_t test_seed(std::string_view test) {
+  std::uint64_t seed = 0;
+  if (const char* s = std::getenv("ORDERFLOW_FAULT_SEED"); s != nullptr && *s != '\0') {
+    seed = std::strtoull(s, nullptr, 10);
+  } else {
+    seed = (static_cast<std::uint64_t>(std::random_device{}()) << 32) ^ std::random_device{}();
+  }
+  std::cout << "FAULT-SEED test=" << test << " seed=" << seed << " (replay: ORDERFLOW_FAULT_SEED=" << seed
+            << ")" << std::endl;
+  return seed;
+}
+
+Services Services::of(const Pipeline& p) {
+  Services s;
+  s.bootstrap = p.broker.bootstrap();
+  s.orders = p.orders;
+  s.payments = p.payments;
+  s.notifications = p.notifications;
+  s.payment_group = p.payment_group;
+  s.notification_group = p.notification_group;
+  return s;
+}
+
+namespace {
+std::vector<std::string> with(std::vector<std::string> base, const std::vector<std::string>& extra) {
+  base.insert(base.end(), extra.begin(), extra.end());
+  return base;
+}
+}  // namespace
+
+Process Services::start_payment(int port, const std::vector<std::string>& extra) const {
+  return Process::start(
+      bin_path("payment-service"),
+      with({"--brokers", bootstrap, "--metrics-address", fmt::format("127.0.0.1:{}", port), "--group-id",
+            payment_group, "--orders-topic", orders, "--payments-topic", payments, "-X", "session.timeout.ms=6000",
+            "-X", "heartbeat.interval.ms=1000", "--commit-interval-ms", "200"},
+           extra));
+}
+
+Process Services::start_notification(int port, const std::vector<std::string>& extra) const {
+  return Process::start(
+      bin_path("notification-service"),
+      with({"--brokers", bootstrap, "--metrics-address", fmt::format("127.0.0.1:{}", port), "--group-id",
+            notification_group, "--orders-topic", orders, "--payments-topic", payments, "--notifications-topic",
+            notifications, "--sink", "file:/dev/null", "-X", "session.timeout.ms=6000", "-X",
+            "heartbeat.interval.ms=1000", "--commit-interval-ms", "200"},
+           extra));
+}
+
+Process Services::start_producer(const std::vector<std::string>& args) const {
+  return Process::start(bin_path("order-producer"),
+                        with({"--brokers", bootstrap, "--topic", orders, "--metrics-address", "127.0.0.1:0"}, args));
+}
+
+int kill9(Process& p) {
+  p.signal(SIGKILL);
+  return p.wait(10s).value_or(-1);
+}
+
+PaymentTally tally_payments(const OrderIndex& orders, const std::vector<Record>& payments) {
+  PaymentTally t;
+  t.valid_orders = orders.valid_by_event_id.size();
+  t.invalid_orders = orders.invalid.size();
+  t.payments = payments.size();
+  for (const auto& r : payments) {
+    auto parsed = events::parse_payment_processed(r.value);
+    if (!parsed) {
+      ++t.unknown;
+      continue;
+    }
+    const auto& pay = parsed.value();
+    auto it = orders.valid_by_event_id.find(pay.order_event_id);
+    if (it == orders.valid_by_event_id.end()) {
+      ++t.unknown;
+      continue;
+    }
+    const bool over = it->second.amount_cents > 500000;
+    if (pay.order_id != it->second.order_id || pay.payment_id != events::payment_id_for(pay.order_event_id) ||
+        pay.amount_cents != it->second.amount_cents ||
+        pay.status != (over ? events::PaymentStatus::Declined : events::PaymentStatus::Authorized) ||
+        r.key != std::optional<std::string>(it->second.customer_id)) {
+      ++t.wrong;
+    }
+    if (++t.per_order[pay.order_event_id] > 1) {
+      ++t.duplicates;
+      t.duplicated.insert(pay.order_event_id);
+    }
+  }
+  t.lost = t.valid_orders - std::min(t.valid_orders, t.per_order.size());
+  return t;
+}
+
+NotificationTally tally_notifications(const OrderIndex& orders, const std::vector<Record>& notes) {
+  NotificationTally t;
+  t.notifications = notes.size();
+  std::map<std::string, std::string> expected_outcome;  // order_id → payment kind
+  for (const auto& [eid, o] : orders.valid_by_event_id) {
+    expected_outcome[o.order_id] = o.amount_cents > 500000 ? "PAYMENT_DECLINED" : "PAYMENT_AUTHORIZED";
+  }
+  std::map<std::pair<std::string, std::string>, int> seen;
+  for (const auto& r : notes) {
+    auto n = events::parse_notification_sent(r.value);
+    if (!n) {
+      ++t.unexpected;
+      continue;
+    }
+    const std::string kind(events::to_string(n.value().kind));
+    auto it = expected_outcome.find(n.value().order_id);
+    if (it == expected_outcome.end() || (kind != "ORDER_RECEIVED" && kind != it->second)) {
+      ++t.unexpected;
+      continue;
+    }
+    if (++seen[{n.value().order_id, kind}] > 1) ++t.duplicates;
+  }
+  const std::size_t expected = 2 * expected_outcome.size();
+  t.lost = expected - std::min(expected, seen.size());
+  return t;
+}
+
+std::vector<Record> read_all(const std::string& bootstrap, const std::string& topic, std::size_t at_least,
+                             std::chrono::milliseconds timeout, bool read_committed) {
+  TopicReader reader(bootstrap, topic, read_committed);
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  reader.wait_for_count(at_least, timeout);
+  const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+  reader.drain_to_end(std::max<std::chrono::milliseconds>(left, 10s));
+  return reader.records();
+}
+
+namespace {
+
+std::unique_ptr<RdKafka::KafkaConsumer> probe_consumer(const std::string& bootstrap, const std::string& group) {
+  std::unique_ptr<RdKafka::Conf> conf(RdKafka::Conf::create(RdKafka::Conf::CONF_GLOBAL));
+  std::string err;
+  for (const auto& [k, v] : std::vector<std::pair<std::string, std::string>>{
+           {"bootstrap.servers", bootstrap},
+           {"group.id", group},
+           {"enable.auto.commit", "false"},
+           {"allow.auto.create.topics", "false"},
+           {"log_level", "3"}}) {
+    if (conf->set(k, v, err) != RdKafka::Conf::CONF_OK) return nullptr;
+  }
+  return std::unique_ptr<RdKafka::KafkaConsumer>(RdKafka::KafkaConsumer::create(conf.get(), err));
+}
+
+// Partition ids of `topic` from all-topics metadata (asking for the topic would auto-create it).
+std::vector<int32_t> partitions_of(RdKafka::KafkaConsumer& c, const std::string& topic, int timeout_ms) {
+  RdKafka::Metadata* raw = nullptr;
+  if (c.metadata(true, nullptr, &raw, timeout_ms) != RdKafka::ERR_NO_ERROR) return {};
+  std::unique_ptr<RdKafka::Metadata> md(raw);
+  std::vector<int32_t> out;
+  for (const auto* t : *md->topics()) {
+    if (t->topic() != topic) continue;
+    for (const auto* p : *t->partitions()) out.push_back(p->id());
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+}  // namespace
+
+std::map<int32_t, int64_t> committed_offsets(const std::string& bootstrap, const std::string& group,
+                                             const std::string& topic, std::chrono::milliseconds timeout) {
+  auto c = probe_consumer(bootstrap, group);
+  if (!c) return {};
+  const int ms = static_cast<int>(timeout.count());
+  std::vector<RdKafka::TopicPartition*> parts;
+  for (const auto p : partitions_of(*c, topic, ms)) parts.push_back(RdKafka::TopicPartition::create(topic, p));
+  std::map<int32_t, int64_t> out;
+  if (!parts.empty() && c->committed(parts, ms) == RdKafka::ERR_NO_ERROR) {
+    for (const auto* p : parts) out[p->partition()] = p->err() == RdKafka::ERR_NO_ERROR ? p->offset() : -1;
+  }
+  RdKafka::TopicPartition::destroy(parts);
+  c->close();
+  return out;
+}
+
+std::map<int32_t, int64_t> high_watermarks(const std::string& bootstrap, const std::string& topic,
+                                           std::chrono::milliseconds timeout) {
+  auto c = probe_consumer(bootstrap, "orderflow-fault-probe-" + random_hex());
+  if (!c) return {};
+  const int ms = static_cast<int>(timeout.count());
+  std::map<int32_t, int64_t> out;
+  for (const auto p : partitions_of(*c, topic, ms)) {
+    int64_t lo = 0;
+    int64_t hi = 0;
+    if (c->query_watermark_offsets(topic, p, &lo, &hi, ms) != RdKafka::ERR_NO_ERROR) return {};
+    out[p] = hi;
+  }
+  c->close();
+  return out;
+}
+
+std::set<int32_t> held_partitions(const std::string& log, const std::string& topic) {
+  std::set<int32_t> held;
+  std::istringstream in(log);
+  const std::string prefix = topic + "[";
+  for (std::string line; std::getline(in, line);) {
+    int sign = 0;
+    std::size_t at = std::string::npos;
+    if ((at = line.find("partitions assigned: ")) != std::string::npos) {
+      sign = 1;
+    } else if ((at = line.find("partitions revoked: ")) != std::string::npos ||
+               (at = line.find("partitions lost: ")) != std::string::npos) {
+      sign = -1;
+    } else {
+      continue;
+    }
+    std::istringstream items(line.substr(line.find(": ", at) + 2));
+    for (std::string item; std::getline(items, item, ',');) {
+      const auto b = item.find(prefix);
+      if (b != 0) continue;  // another topic (the retry topic) or the "(… protocol)" tail
+      const int32_t p = std::atoi(item.c_str() + prefix.size());
+      if (sign > 0) {
+        held.insert(p);
+      } else {
+        held.erase(p);
+      }
+    }
+  }
+  return held;
+}
+
+void summary(std::string_view test, std::string_view injected, std::size_t records, std::size_t lost,
+             std::size_t duplicates, std::string_view extra) {
+  std::cout << "FAULT-SUMMARY test=" << test << " injected=" << injected << " records=" << records
+            << " lost=" << lost << " duplicates=" << duplicates;
+  if (!extra.empty()) std::cout << ' ' << extra;
+  std::cout << std::endl;
+}
+
+std::string tail(const std::string& text, std::size_t max_bytes) {
+  return text.size() <= max_bytes ? text : "…" + text.substr(text.size() - max_bytes);
+}
+
+}  // namespace orderflow::testing::fault

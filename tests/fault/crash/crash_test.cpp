@@ -1,0 +1,136 @@
+// SIGKILL of payment-service at random points of a 20,000-order stream, restarted at once each time,
+// while notification-service runs throughout: at-least-once means every valid order still gets a
+// payment (duplicates allowed, counted) and notification-service's de-duplication keeps exactly two
+// notifications per order. Runs on the dev broker (label fault) and on the real Kafka (`kafka`).
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <random>
+
+#include "fault_fixture.h"
+#include "orderflow/testing/wait.h"
+
+namespace orderflow::testing::fault {
+namespace {
+
+using namespace std::chrono_literals;
+
+constexpr int kOrders = 20000;
+constexpr int kKills = 5;
+
+// Kill points: payment-record counts spread over the stream, at least `gap` apart, all below the
+// number of valid orders so every one of them is reached.
+std::vector<std::size_t> kill_points(std::mt19937_64& rng, int kills, std::size_t lo, std::size_t hi,
+                                     std::size_t gap) {
+  std::vector<std::size_t> points;
+  const std::size_t slot = (hi - lo) / static_cast<std::size_t>(kills);
+  for (int i = 0; i < kills; ++i) {
+    const std::size_t from = lo + static_cast<std::size_t>(i) * slot;
+    std::uniform_int_distribution<std::size_t> d(from, from + slot - gap);
+    points.push_back(d(rng));
+  }
+  return points;
+}
+
+TEST(CrashTest, SigkillPaymentServiceRepeatedlyLosesNothingAndNotificationsStayExact) {
+  const auto started = std::chrono::steady_clock::now();
+  TestBroker broker{6};
+  Pipeline pipe{broker};
+  const auto svc = Services::of(pipe);
+  std::mt19937_64 rng(test_seed("crash_sigkill_payment"));
+  const auto points = kill_points(rng, kKills, 1500, 18500, 1000);
+
+  const int pay_port = free_port();
+  const int note_port = free_port();
+  auto note = svc.start_notification(note_port);
+  auto pay = svc.start_payment(pay_port);
+  ASSERT_TRUE(wait_ready(pay_port, 60s)) << tail(pay.output());
+  ASSERT_TRUE(wait_ready(note_port, 60s)) << tail(note.output());
+
+  // Paced so that the kills (and the ~5-6 s re-joins after them) land while orders still arrive.
+  std::uniform_int_distribution<int> order_seed(1, 1000000);
+  auto producer = svc.start_producer({"--count", std::to_string(kOrders), "--rate", "300", "--seed",
+                                      std::to_string(order_seed(rng)), "--invalid-ratio", "0.005"});
+
+  TopicReader payments(broker.bootstrap(), pipe.payments);
+  std::size_t last_kill_at = 0;
+  std::string kills_at;
+  for (const auto point : points) {
+    // Kill at (or just past) the point an instance that holds partitions, produces, and has committed
+    // at least once: otherwise a restarted instance catching up its backlog is killed before its
+    // first commit, and the run measures nothing but re-reading that backlog.
+    const bool reached = payments.poll_until(
+        [&](const std::vector<Record>& r) {
+          return r.size() >= point && r.size() > last_kill_at + 50 &&
+                 metric_value(http_get(pay_port, "/metrics").second, "orderflow_offset_commits_total",
+                              {{"result", "ok"}}) >= 1;
+        },
+        150s);
+    ASSERT_TRUE(reached) << "payments stalled at " << payments.records().size() << " waiting for " << point
+                         << "\n" << tail(pay.output());
+    last_kill_at = payments.records().size();
+    std::string before_kill;
+    if (std::getenv("ORDERFLOW_FAULT_DEBUG") != nullptr) {
+      const auto m = http_get(pay_port, "/metrics").second;
+      before_kill = "consumed=" + std::to_string(metric_value(m, "orderflow_messages_consumed_total")) +
+                    " commits_ok=" + std::to_string(metric_value(m, "orderflow_offset_commits_total", {{"result", "ok"}})) +
+                    " commits_failed=" + std::to_string(metric_value(m, "orderflow_offset_commits_total", {{"result", "failed"}}));
+    }
+    EXPECT_EQ(kill9(pay), 128 + SIGKILL);
+    kills_at += (kills_at.empty() ? "" : ",") + std::to_string(last_kill_at);
+    if (std::getenv("ORDERFLOW_FAULT_DEBUG") != nullptr) {
+      int64_t sum = 0;
+      for (const auto& [p, o] : committed_offsets(svc.bootstrap, svc.payment_group, svc.orders, 5s)) sum += o;
+      std::cout << "kill at payments=" << last_kill_at << " committed sum=" << sum << " " << before_kill << " log=" << pay.log_file()
+                << std::endl;
+    }
+    pay = svc.start_payment(pay_port);  // at once: the group re-join is what takes time
+  }
+  std::cout << "kills at payment counts: " << kills_at << std::endl;
+
+  const auto rc = producer.wait(180s);
+  ASSERT_TRUE(rc.has_value()) << "order-producer did not finish";
+  ASSERT_EQ(*rc, 0) << tail(producer.output());
+  EXPECT_NE(producer.output().find("sent=20000 delivered=20000 failed=0"), std::string::npos)
+      << tail(producer.output());
+
+  const auto order_records = read_all(broker.bootstrap(), pipe.orders, kOrders, 60s);
+  ASSERT_EQ(order_records.size(), static_cast<std::size_t>(kOrders));
+  const auto orders = index_orders(order_records);
+  const auto valid = orders.valid_by_event_id.size();
+
+  // Everything processed: every valid order paid at least once, two notifications each.
+  payments.poll_until(
+      [&](const std::vector<Record>& r) { return tally_payments(orders, r).lost == 0; }, 180s);
+  payments.drain_to_end(30s);
+  const auto pt = tally_payments(orders, payments.records());
+  const auto notes = read_all(broker.bootstrap(), pipe.notifications, 2 * valid, 120s);
+  const auto nt = tally_notifications(orders, notes);
+  // The payment DLQ: every invalid order at least once (a crash may dead-letter one again).
+  const auto dlq = read_all(broker.bootstrap(), pipe.payment_dlq(), orders.invalid.size(), 60s);
+  std::multiset<std::string> dlq_values;
+  for (const auto& r : dlq) dlq_values.insert(r.value);
+  std::size_t invalid_missing = 0;
+  for (const auto& r : orders.invalid) invalid_missing += dlq_values.count(r.value) == 0 ? 1 : 0;
+
+  EXPECT_EQ(pt.lost, 0U) << "valid orders without a payment";
+  EXPECT_EQ(pt.unknown, 0U);
+  EXPECT_EQ(pt.wrong, 0U);
+  EXPECT_EQ(nt.lost, 0U) << "missing notifications";
+  EXPECT_EQ(nt.duplicates, 0U) << "notification-service's de-duplication let a re-delivery through";
+  EXPECT_EQ(nt.unexpected, 0U);
+  EXPECT_EQ(notes.size(), 2 * valid);
+  EXPECT_EQ(invalid_missing, 0U) << "invalid orders missing from the payment DLQ";
+
+  EXPECT_EQ(pay.stop(30s), 0) << tail(pay.output());
+  EXPECT_EQ(note.stop(30s), 0) << tail(note.output());
+  const auto secs = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now() - started);
+  summary(broker.is_real() ? "crash_sigkill_payment_kafka" : "crash_sigkill_payment",
+          std::to_string(kKills) + "xSIGKILL(payment-service)", kOrders, pt.lost, pt.duplicates,
+          "valid=" + std::to_string(valid) + " notification_duplicates=" + std::to_string(nt.duplicates) +
+              " dlq=" + std::to_string(dlq.size()) + "/" + std::to_string(orders.invalid.size()) +
+              " duration_s=" + std::to_string(secs.count()));
+}
+
+}  // namespace
+}  // namespace orderflow::testing::fault
