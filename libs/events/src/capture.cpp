@@ -16,7 +16,12 @@ constexpr std::array<std::string_view, 3> kItemFields = {"sku", "quantity", "uni
 constexpr std::size_t kMaxKeyInPath = 64;
 
 std::string key_path(std::string_view key) {
-  return key.size() <= kMaxKeyInPath ? std::string(key) : std::string(key.substr(0, kMaxKeyInPath - 3)) + "...";
+  if (key.empty()) return "\"\"";  // an empty member name: say so rather than an empty path
+  if (key.size() <= kMaxKeyInPath) return std::string(key);
+  // Cut at a code point boundary: the path ends up in x-error-message, whose value must stay UTF-8.
+  std::size_t cut = kMaxKeyInPath - 3;
+  while (cut > 0 && (static_cast<unsigned char>(key[cut]) & 0xC0U) == 0x80U) --cut;
+  return std::string(key.substr(0, cut)) + "...";
 }
 
 // Receives the reader's events and keeps only what the rules need; everything else is skipped while still

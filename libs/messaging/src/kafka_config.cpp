@@ -18,6 +18,8 @@ void KafkaProperties::set(std::string key, std::string value) {
 void KafkaProperties::set_assignment(std::string_view kv) {
   const auto eq = kv.find('=');
   if (eq == std::string_view::npos || eq == 0) {
+    // Without '=' the name and the value cannot be told apart: never echo what may be a secret.
+    if (is_secret_property(kv)) throw ConfigError("-X <a secret property, not shown>: expected key=value");
     throw ConfigError("-X " + std::string(kv) + ": expected key=value");
   }
   set(std::string(kv.substr(0, eq)), std::string(kv.substr(eq + 1)));

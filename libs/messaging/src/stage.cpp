@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <limits>
 
 namespace orderflow::messaging {
 
@@ -61,6 +62,13 @@ StageRunner::StageRunner(StageOptions options, RecordHandler& handler, StageObse
       gate_(options_.key_gate_max_keys) {
   ProducerOptions popts;
   popts.properties = options_.kafka;
+  if (popts.properties.find("message.max.bytes") == nullptr) {
+    // A dead letter carries the original value (CONTRACT §6): let the producer take every record the stage
+    // accepts for processing (librdkafka's default, 1,000,000, is below --max-record-bytes' 1 MiB), plus
+    // room for the failure headers. librdkafka's maximum is 1,000,000,000.
+    const auto limit = std::min<std::size_t>(1000000000, std::max<std::size_t>(1000000, options_.max_record_bytes + 65536));
+    popts.properties.set("message.max.bytes", std::to_string(limit));
+  }
   popts.on_stats = options_.on_stats;
   if (options_.guarantee == Guarantee::ExactlyOnce) {
     // Stable across restarts so a restarted instance fences its predecessor's open transaction.
@@ -208,7 +216,9 @@ void StageRunner::process(RdKafka::Message& msg, const std::shared_ptr<Partition
   int attempt = 1;
   std::string source_topic = msg.topic_name();
   if (from_retry) {
-    attempt = static_cast<int>(parse_int_header(find_header(msg, header::kAttempt)).value_or(0)) + 1;
+    // The header is input like any other: clamp before converting, so a forged x-attempt cannot overflow.
+    const auto failed = parse_int_header(find_header(msg, header::kAttempt)).value_or(0);
+    attempt = static_cast<int>(std::clamp<std::int64_t>(failed, 0, std::numeric_limits<int>::max() - 1)) + 1;
     source_topic = find_header(msg, header::kOriginalTopic).value_or(source_topic);
   }
 
@@ -333,7 +343,13 @@ void StageRunner::route_failure(InFlight* ctx, RdKafka::Message& msg, bool from_
   spdlog::warn("dead-lettering {}[{}]@{} to {} ({}, attempt {}): {}{}", origin.topic, origin.partition,
                origin.offset, dlq_topic_, to_string(in.error_class), attempt, failure.message,
                record_fields(origin.topic, origin.partition, origin.offset, msg));
-  if (!send(ctx, dlq_topic_, key_ptr, value, failure_headers(in, passthrough))) ctx->failed = true;
+  auto headers = failure_headers(in, passthrough);
+  // A record over --max-record-bytes is dead-lettered without its value: a copy could be refused by the
+  // producer or the broker (message.max.bytes), and a dead letter that cannot be written stops the stage on
+  // this record after every restart. Same when the producer refuses the copy for its size.
+  if (value.size() <= options_.max_record_bytes && send(ctx, dlq_topic_, key_ptr, value, headers)) return;
+  headers.emplace_back(header::kValueOmittedBytes, std::to_string(value.size()));
+  if (!send(ctx, dlq_topic_, key_ptr, std::string_view(), headers)) ctx->failed = true;
 }
 
 bool StageRunner::send(InFlight* ctx, const std::string& topic, const std::string* key,

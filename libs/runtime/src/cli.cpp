@@ -1,5 +1,7 @@
 #include "orderflow/runtime/cli.h"
 
+#include "orderflow/runtime/http_server.h"
+
 #include <algorithm>
 #include <cstdlib>
 #include <iostream>
@@ -18,7 +20,15 @@ ParseResult parse_command_line(CommandLine& cli, int argc, const char* const* ar
       "read options from FILE (key = value lines, option names without --); env ORDERFLOW_CONFIG");
   try {
     // 1. flags
-    po::store(po::command_line_parser(argc, argv).options(cli.options).run(), result.vm);
+    const auto parsed = po::command_line_parser(argc, argv).options(cli.options).run();
+    for (const auto& option : parsed.options) {
+      // Without positional options Boost keeps stray arguments unregistered and store() drops them.
+      if (option.position_key >= 0 && !option.value.empty()) {
+        result.exit_code = usage_error(cli.program, "unexpected argument '" + option.value.front() + "'");
+        return result;
+      }
+    }
+    po::store(parsed, result.vm);
     if (result.vm.count("help") != 0) {
       std::cout << "Usage: " << cli.usage << "\n\n" << cli.description << "\n\n" << cli.options << "\n";
       if (!cli.env.empty()) {
@@ -39,8 +49,7 @@ ParseResult parse_command_line(CommandLine& cli, int argc, const char* const* ar
     po::store(po::parse_environment(cli.options,
                                     [&](const std::string& var) -> std::string {
                                       for (const auto& [opt, v] : cli.env) {
-                                        // KAFKA_PROPERTIES holds several entries; it is split below.
-                                        if (v == var && opt != "kafka-property") return opt;
+                                        if (v == var) return opt;
                                       }
                                       return {};
                                     }),
@@ -109,7 +118,7 @@ void add_common_options(CommandLine& cli, const CommonDefaults& d) {
   cli.env["metrics-address"] = "METRICS_ADDRESS";
   cli.env["log-level"] = "LOG_LEVEL";
   cli.env["log-format"] = "LOG_FORMAT";
-  cli.env["kafka-property"] = "KAFKA_PROPERTIES";  // "k=v;k=v", parsed below
+  cli.env["kafka-property"] = "KAFKA_PROPERTIES (k=v;k=v)";
   if (d.consumer) {
     cli.options.add_options()
         ("group-id", po::value<std::string>()->default_value(d.group_id), "consumer group id; also names the .retry and .dlq topics")
@@ -124,6 +133,11 @@ CommonOptions read_common_options(const po::variables_map& vm, bool consumer) {
   c.brokers = vm["brokers"].as<std::string>();
   if (c.brokers.empty()) throw UsageError("--brokers: must not be empty");
   c.metrics_address = vm["metrics-address"].as<std::string>();
+  try {
+    (void)split_host_port(c.metrics_address);
+  } catch (const std::invalid_argument& e) {
+    throw UsageError(std::string("--metrics-address: ") + e.what());
+  }
   if (vm.count("kafka-property") != 0) c.kafka_properties = vm["kafka-property"].as<std::vector<std::string>>();
   c.log_level = vm["log-level"].as<std::string>();
   c.log_format = vm["log-format"].as<std::string>();

@@ -25,9 +25,12 @@ struct Landed {
 
 // Waits until every valid order has a payment and two notifications (or the deadline), then reads
 // each topic to its end so that "nothing else" can be asserted.
-Landed collect(const Pipeline& p, std::chrono::seconds timeout) {
+Landed collect(const Pipeline& p, std::chrono::seconds timeout, std::size_t expected_orders) {
   Landed l;
   TopicReader orders(p.broker.bootstrap(), p.orders);
+  // Every order the producer had acknowledged must be readable; wait for them before reading to the end
+  // (the watermark a fresh reader sees right after the producer exits can trail on a real broker).
+  orders.wait_for_count(expected_orders, 30s);
   orders.drain_to_end(30s);
   l.order_records = orders.records();
   l.orders = index_orders(l.order_records);
@@ -143,7 +146,7 @@ TEST_F(PipelineTest, FiveThousandOrdersEndToEnd) {
   ASSERT_EQ(rc, 0) << out;
   EXPECT_NE(out.find("sent=5000 delivered=5000 failed=0"), std::string::npos) << out;
 
-  auto landed = collect(pipe, 120s);
+  auto landed = collect(pipe, 120s, 5000);
   EXPECT_EQ(landed.order_records.size(), 5000U);
   EXPECT_GT(landed.orders.invalid.size(), 10U);
   expect_exact_outcome(landed);
@@ -180,7 +183,7 @@ TEST_F(PipelineTest, CleanStopAndRestartMidStreamLosesAndDuplicatesNothing) {
   ASSERT_TRUE(rc.has_value());
   EXPECT_EQ(*rc, 0) << producer.output();
 
-  auto landed = collect(pipe, 150s);
+  auto landed = collect(pipe, 150s, 5000);
   EXPECT_EQ(landed.order_records.size(), 5000U);
   expect_exact_outcome(landed);
   expect_per_customer_order(landed);

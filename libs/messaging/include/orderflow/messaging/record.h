@@ -34,6 +34,8 @@ inline constexpr std::string_view kErrorMessage = "x-error-message";
 inline constexpr std::string_view kFailedService = "x-failed-service";
 inline constexpr std::string_view kFailedAt = "x-failed-at";
 inline constexpr std::string_view kNotBefore = "x-not-before";
+// On a dead letter whose value was left out (record over --max-record-bytes): the original value's size.
+inline constexpr std::string_view kValueOmittedBytes = "x-value-omitted-bytes";
 inline constexpr std::string_view kCorrelationId = "x-correlation-id";
 inline constexpr std::string_view kTraceparent = "traceparent";
 inline constexpr std::string_view kOrderOccurredAt = "x-order-occurred-at";

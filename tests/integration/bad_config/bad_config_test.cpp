@@ -1,0 +1,361 @@
+// Every binary with every kind of bad configuration (CONTRACT §1): exit 2 for usage errors (unknown or
+// malformed flag, invalid value, unknown -X property — librdkafka's own message), exit 1 for runtime
+// failures (unreachable broker, metrics port in use), 0 for --help/--version; the message names the flag
+// or the address, and comes within a bound. Secrets passed with -X never appear in output, /metrics or
+// --help.
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "orderflow/testing/paths.h"
+#include "orderflow/testing/process.h"
+#include "orderflow/testing/wait.h"
+#include "pipeline_fixture.h"
+
+namespace orderflow::testing {
+namespace {
+
+using namespace std::chrono_literals;
+using Clock = std::chrono::steady_clock;
+
+const std::vector<std::string> kAll = {"order-producer", "payment-service", "notification-service",
+                                       "dlq-tool", "kafka-dev-broker"};
+const std::vector<std::string> kServices = {"payment-service", "notification-service"};
+constexpr const char* kUnreachable = "127.0.0.1:1";
+constexpr const char* kSecret = "SuperSecret123";
+
+struct Outcome {
+  int code = -1;
+  std::string output;
+  double seconds = 0;
+};
+
+// dlq-tool needs a subcommand and --topic before anything else is checked.
+std::vector<std::string> base_args(const std::string& bin) {
+  if (bin == "dlq-tool") return {"count", "--topic", "x.dlq"};
+  return {};
+}
+
+Outcome run(const std::string& bin, std::vector<std::string> args,
+            const std::map<std::string, std::string>& env = {}, std::chrono::seconds timeout = 60s) {
+  auto all = base_args(bin);
+  all.insert(all.end(), args.begin(), args.end());
+  const auto start = Clock::now();
+  auto p = Process::start(bin_path(bin), all, env);
+  Outcome o;
+  const auto rc = p.wait(timeout);
+  o.seconds = std::chrono::duration<double>(Clock::now() - start).count();
+  o.output = p.output();
+  o.code = rc ? *rc : -1;
+  return o;
+}
+
+std::string describe(const std::string& bin, const std::vector<std::string>& args) {
+  std::string s = bin;
+  for (const auto& a : args) s += " " + a;
+  return s;
+}
+
+std::size_t lines(const std::string& text) {
+  return static_cast<std::size_t>(std::count(text.begin(), text.end(), '\n'));
+}
+
+// A listening socket that holds a port for the duration of a test.
+class HeldPort {
+ public:
+  HeldPort() {
+    fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (::bind(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 || ::listen(fd_, 1) != 0) {
+      throw std::runtime_error("HeldPort: bind/listen failed");
+    }
+    socklen_t len = sizeof addr;
+    ::getsockname(fd_, reinterpret_cast<sockaddr*>(&addr), &len);
+    port_ = ntohs(addr.sin_port);
+  }
+  ~HeldPort() { ::close(fd_); }
+  HeldPort(const HeldPort&) = delete;
+  HeldPort& operator=(const HeldPort&) = delete;
+  int port() const { return port_; }
+
+ private:
+  int fd_ = -1;
+  int port_ = 0;
+};
+
+struct UsageCase {
+  std::string bin;
+  std::vector<std::string> args;
+  std::string must_name;  // the flag (or value) the one-line message must contain
+  std::map<std::string, std::string> env = {};
+};
+
+void expect_usage_error(const UsageCase& c) {
+  SCOPED_TRACE(describe(c.bin, c.args));
+  const auto o = run(c.bin, c.args, c.env, 30s);
+  EXPECT_EQ(o.code, 2) << o.output;
+  EXPECT_NE(o.output.find(c.must_name), std::string::npos)
+      << "message does not name " << c.must_name << ": " << o.output;
+  EXPECT_EQ(lines(o.output), 1U) << "not one line: " << o.output;
+  EXPECT_EQ(o.output.rfind(c.bin + ": ", 0), 0U) << "not prefixed with the program name: " << o.output;
+  EXPECT_LT(o.seconds, 10.0);
+}
+
+TEST(BadConfigTest, HelpAndVersionExitZero) {
+  for (const auto& bin : kAll) {
+    SCOPED_TRACE(bin);
+    const auto help = run(bin, {"--help"});
+    EXPECT_EQ(help.code, 0) << help.output;
+    EXPECT_NE(help.output.find("Usage: " + bin), std::string::npos) << help.output;
+    const auto version = run(bin, {"--version"});
+    EXPECT_EQ(version.code, 0) << version.output;
+    EXPECT_EQ(version.output.rfind(bin + " ", 0), 0U) << version.output;
+    EXPECT_EQ(lines(version.output), 1U) << version.output;
+  }
+}
+
+TEST(BadConfigTest, UnknownAndMalformedFlagsExitTwoNamingTheFlag) {
+  std::vector<UsageCase> cases;
+  for (const auto& bin : kAll) {
+    cases.push_back({bin, {"--no-such-flag"}, "--no-such-flag"});
+    cases.push_back({bin, {"--no-such-flag=1"}, "--no-such-flag"});
+    cases.push_back({bin, {"--brokers"}, "--brokers"});  // value missing
+  }
+  cases.push_back({"order-producer", {"--count", "abc"}, "--count"});
+  cases.push_back({"order-producer", {"--rate", "fast"}, "--rate"});
+  cases.push_back({"order-producer", {"--customers", "1e3"}, "--customers"});
+  cases.push_back({"order-producer", {"--count", "99999999999999999999"}, "--count"});
+  cases.push_back({"payment-service", {"--max-attempts", "abc"}, "--max-attempts"});
+  cases.push_back({"payment-service", {"--max-record-bytes", "99999999999"}, "--max-record-bytes"});
+  cases.push_back({"notification-service", {"--dedupe-window", "many"}, "--dedupe-window"});
+  cases.push_back({"dlq-tool", {"--limit", "abc"}, "--limit"});
+  cases.push_back({"kafka-dev-broker", {"--port", "abc"}, "--port"});
+  for (const auto& bin : {"order-producer", "payment-service", "notification-service", "dlq-tool"}) {
+    cases.push_back({bin, {"-X"}, "kafka-property"});         // value missing
+    cases.push_back({bin, {"-X", "novalue"}, "-X novalue"});  // not key=value
+    cases.push_back({bin, {"--log-level", "loud"}, "--log-level"});
+    cases.push_back({bin, {"--log-format", "xml"}, "--log-format"});
+  }
+  for (const auto& c : cases) expect_usage_error(c);
+}
+
+TEST(BadConfigTest, InvalidValuesExitTwoNamingTheFlag) {
+  std::vector<UsageCase> cases = {
+      {"payment-service", {"--guarantee", "exactly-twice"}, "--guarantee"},
+      {"notification-service", {"--guarantee", "maybe"}, "--guarantee"},
+      {"payment-service", {}, "--guarantee", {{"PROCESSING_GUARANTEE", "sometimes"}}},
+      {"order-producer", {"--rate", "-1"}, "--rate"},
+      {"order-producer", {"--rate", "nan"}, "--rate"},
+      {"order-producer", {"--count", "-5"}, "--count"},
+      {"order-producer", {"--customers", "0"}, "--customers"},
+      {"order-producer", {"--invalid-ratio", "-0.1"}, "--invalid-ratio"},
+      {"order-producer", {"--invalid-ratio", "1.5"}, "--invalid-ratio"},
+      {"order-producer", {"--timeout-s", "0"}, "--timeout-s"},
+      {"order-producer", {}, "--count", {{"ORDER_COUNT", "-3"}}},
+      {"payment-service", {"--gateway-failure-rate", "-0.5"}, "--gateway-failure-rate"},
+      {"payment-service", {"--gateway-latency-ms", "-1"}, "--gateway-latency-ms"},
+      {"payment-service", {"--max-amount-cents", "-1"}, "--max-amount-cents"},
+      {"payment-service", {"--max-attempts", "-1"}, "--max-attempts"},
+      {"payment-service", {"--max-attempts", "0"}, "--max-attempts"},
+      {"payment-service", {"--max-record-bytes", "-1"}, "--max-record-bytes"},
+      {"payment-service", {"--retry-backoff-ms", "-1"}, "--retry-backoff-ms"},
+      {"payment-service", {"--commit-interval-ms", "0"}, "--commit-interval-ms"},
+      {"payment-service", {"--retry-ordering", "sometimes"}, "--retry-ordering"},
+      {"payment-service", {"--retry-ordering-max-keys", "-1"}, "--retry-ordering-max-keys"},
+      {"payment-service", {"--startup-timeout-s", "-2"}, "--startup-timeout-s"},
+      {"payment-service", {"--group-id", ""}, "--group-id"},
+      {"payment-service", {"--brokers", ""}, "--brokers"},
+      {"notification-service", {"--dedupe-window", "-1"}, "--dedupe-window"},
+      {"notification-service", {"--sink-failure-rate", "2"}, "--sink-failure-rate"},
+      {"notification-service", {"--webhook-timeout-ms", "0"}, "--webhook-timeout-ms"},
+      {"notification-service", {"--channel", ""}, "--channel"},
+      {"notification-service", {"--max-record-bytes", "0"}, "--max-record-bytes"},
+      {"dlq-tool", {"--limit", "-1"}, "--limit"},
+      {"dlq-tool", {"--timeout-s", "0"}, "--timeout-s"},
+      {"dlq-tool", {"--filter-error-class", "fatal"}, "--filter-error-class"},
+      {"kafka-dev-broker", {"--partitions", "-1"}, "--partitions"},
+      {"kafka-dev-broker", {"--brokers", "0"}, "--brokers"},
+      {"kafka-dev-broker", {"--port", "-1"}, "--port"},
+      {"kafka-dev-broker", {"--port", "70000"}, "--port"},
+      {"kafka-dev-broker", {"--watermark-interval-ms", "-5"}, "--watermark-interval-ms"},
+      {"kafka-dev-broker", {"--topic", "bad topic!"}, "--topic"},
+  };
+  for (const auto& c : cases) expect_usage_error(c);
+}
+
+TEST(BadConfigTest, UnknownKafkaPropertyExitsTwoWithLibrdkafkasMessage) {
+  for (const auto& bin : {"order-producer", "payment-service", "notification-service", "dlq-tool"}) {
+    const std::vector<std::string> args = {"--brokers",   kUnreachable, "--metrics-address",
+                                           "127.0.0.1:0", "-X",         "no.such.property=1"};
+    const bool dlq = std::string(bin) == "dlq-tool";
+    const auto o = run(
+        bin, dlq ? std::vector<std::string>{"--brokers", kUnreachable, "-X", "no.such.property=1"} : args);
+    SCOPED_TRACE(bin);
+    EXPECT_EQ(o.code, 2) << o.output;
+    // librdkafka's own wording, naming the property.
+    EXPECT_NE(o.output.find("No such configuration property: \"no.such.property\""), std::string::npos)
+        << o.output;
+    EXPECT_LT(o.seconds, 10.0) << "a bad property must not wait for the broker";
+  }
+  // An invalid value of a known property: librdkafka's message again.
+  const auto o = run("payment-service",
+                     {"--brokers", kUnreachable, "--metrics-address", "127.0.0.1:0", "-X", "acks=sometimes"});
+  EXPECT_EQ(o.code, 2) << o.output;
+  EXPECT_NE(o.output.find("acks"), std::string::npos) << o.output;
+}
+
+TEST(BadConfigTest, UnreachableBrokerExitsOneWithinBoundNamingTheAddress) {
+  const std::vector<std::pair<std::string, std::vector<std::string>>> cases = {
+      {"payment-service",
+       {"--brokers", kUnreachable, "--startup-timeout-s", "2", "--metrics-address", "127.0.0.1:0"}},
+      {"notification-service",
+       {"--brokers", kUnreachable, "--startup-timeout-s", "2", "--metrics-address", "127.0.0.1:0"}},
+      {"order-producer",
+       {"--brokers", kUnreachable, "--timeout-s", "2", "--metrics-address", "127.0.0.1:0", "--count", "1"}},
+      {"dlq-tool", {"--brokers", kUnreachable, "--timeout-s", "2"}},
+  };
+  for (const auto& [bin, args] : cases) {
+    SCOPED_TRACE(describe(bin, args));
+    const auto o = run(bin, args);
+    EXPECT_EQ(o.code, 1) << o.output;
+    EXPECT_NE(o.output.find(std::string("cannot reach Kafka at ") + kUnreachable), std::string::npos)
+        << o.output;
+    EXPECT_GE(o.seconds, 1.5) << "gave up before the timeout";
+    EXPECT_LT(o.seconds, 12.0) << "a 2 s timeout must not take this long";
+  }
+}
+
+TEST(BadConfigTest, PortInUseExitsOneNamingTheAddress) {
+  HeldPort held;
+  const std::string address = "127.0.0.1:" + std::to_string(held.port());
+  for (const auto& bin : {"order-producer", "payment-service", "notification-service"}) {
+    SCOPED_TRACE(bin);
+    // The broker is unreachable on purpose: the port check must come first, without waiting for Kafka.
+    const auto o = run(bin, {"--brokers", kUnreachable, "--metrics-address", address});
+    EXPECT_EQ(o.code, 1) << o.output;
+    EXPECT_NE(o.output.find("cannot serve metrics on " + address), std::string::npos) << o.output;
+    EXPECT_NE(o.output.find("in use"), std::string::npos) << o.output;
+    EXPECT_LT(o.seconds, 5.0);
+  }
+  const auto broker = run("kafka-dev-broker", {"--port", std::to_string(held.port())});
+  EXPECT_EQ(broker.code, 1) << broker.output;
+  EXPECT_NE(broker.output.find(address), std::string::npos) << broker.output;
+}
+
+TEST(BadConfigTest, SecretsNeverAppearInOutputMetricsOrHelp) {
+  TestBroker broker{1};
+  const std::vector<std::string> sasl = {"-X", std::string("sasl.password=") + kSecret,
+                                         "-X", "security.protocol=sasl_plaintext",
+                                         "-X", "sasl.mechanisms=PLAIN",
+                                         "-X", "sasl.username=u"};
+  // A service against the dev broker: SASL fails (the mock does not speak it) or not — either way.
+  const int port = free_port();
+  std::vector<std::string> args = {"--brokers",           broker.bootstrap(),
+                                   "--metrics-address",   "127.0.0.1:" + std::to_string(port),
+                                   "--startup-timeout-s", "5",
+                                   "--log-level",         "debug"};
+  args.insert(args.end(), sasl.begin(), sasl.end());
+  auto p = Process::start(bin_path("payment-service"), args);
+  ASSERT_TRUE(wait_until([&] { return http_get(port, "/healthz").first == 200; }, 10s)) << p.output();
+  const auto metrics = http_get(port, "/metrics");
+  EXPECT_EQ(metrics.first, 200);
+  EXPECT_EQ(metrics.second.find(kSecret), std::string::npos) << "secret in /metrics";
+  const auto ready = http_get(port, "/readyz");
+  EXPECT_EQ(ready.second.find(kSecret), std::string::npos) << "secret in /readyz";
+  const auto rc = p.wait(30s);
+  if (!rc) p.stop(10s);
+  EXPECT_EQ(p.output().find(kSecret), std::string::npos) << "secret in the log:\n" << p.output();
+  EXPECT_NE(p.output().find("sasl.password=***"), std::string::npos) << "the masked property is logged:\n"
+                                                                     << p.output();
+
+  // The other clients, and --help with the secret on the command line.
+  for (const auto& bin : {"order-producer", "notification-service", "dlq-tool"}) {
+    SCOPED_TRACE(bin);
+    std::vector<std::string> a = {"--brokers", broker.bootstrap()};
+    if (std::string(bin) == "order-producer")
+      a.insert(a.end(), {"--count", "1", "--timeout-s", "3", "--metrics-address", "127.0.0.1:0"});
+    if (std::string(bin) == "notification-service")
+      a.insert(a.end(), {"--startup-timeout-s", "3", "--metrics-address", "127.0.0.1:0"});
+    if (std::string(bin) == "dlq-tool") a.insert(a.end(), {"--timeout-s", "3", "--log-level", "debug"});
+    a.insert(a.end(), sasl.begin(), sasl.end());
+    const auto o = run(bin, a);
+    EXPECT_NE(o.code, 0);
+    EXPECT_EQ(o.output.find(kSecret), std::string::npos) << o.output;
+  }
+  for (const auto& bin : kAll) {
+    std::vector<std::string> a = {"--help"};
+    if (bin != "kafka-dev-broker") a.insert(a.end(), sasl.begin(), sasl.end());
+    const auto o = run(bin, a);
+    EXPECT_EQ(o.code, 0) << bin << ": " << o.output;
+    EXPECT_EQ(o.output.find(kSecret), std::string::npos) << bin << " --help: " << o.output;
+  }
+}
+
+// BUG (reported): an -X entry that is not key=value is echoed whole in the usage error, so a typo such as
+// `-X sasl.password:SuperSecret123` (or a missing '=') prints the secret to stderr — and into the logs of
+// whatever runs the service. Expected: the entry is not echoed when it looks like a secret property.
+TEST(BadConfigTest, MalformedSecretPropertyIsNotEchoed) {
+  for (const auto& entry :
+       {std::string("sasl.password") + kSecret, std::string("sasl.password:") + kSecret}) {
+    const auto bad = run("payment-service", {"-X", entry});
+    EXPECT_EQ(bad.code, 2) << bad.output;
+    EXPECT_EQ(bad.output.find(kSecret), std::string::npos)
+        << "a malformed -X echoes the secret: " << bad.output;
+  }
+}
+
+// BUG (reported, minor): order-producer checks "enable.idempotence=true requires acks=all" only when it
+// creates its producer, after waiting for the brokers: with an unreachable broker `-X acks=1` ends as
+// "cannot reach Kafka" (exit 1, after --timeout-s) instead of the configuration error (exit 2, at once).
+// DESIGN: invalid combinations are rejected at start-up.
+TEST(BadConfigTest, DISABLED_IdempotenceWithoutAcksAllIsRejectedBeforeConnecting) {
+  const auto o = run("order-producer", {"--brokers", kUnreachable, "--metrics-address", "127.0.0.1:0",
+                                        "--timeout-s", "5", "-X", "acks=1"});
+  EXPECT_EQ(o.code, 2) << o.output;
+  EXPECT_NE(o.output.find("acks=all"), std::string::npos) << o.output;
+  EXPECT_LT(o.seconds, 3.0);
+}
+
+// BUG (reported): a stray positional argument is silently ignored by order-producer, payment-service and
+// notification-service (Boost.program_options without positional options keeps it unregistered), so a
+// typo such as `--max-attempts 3 5` or `-X acks all` runs with a configuration the operator did not ask
+// for. Expected: exit 2, "unexpected argument '…'" (as dlq-tool and kafka-dev-broker already do).
+TEST(BadConfigTest, StrayPositionalArgumentIsAUsageError) {
+  for (const auto& bin : {"order-producer", "payment-service", "notification-service"}) {
+    SCOPED_TRACE(bin);
+    const std::string timeout_flag =
+        std::string(bin) == "order-producer" ? "--timeout-s" : "--startup-timeout-s";
+    const auto o = run(
+        bin,
+        {"--brokers", kUnreachable, timeout_flag, "2", "--metrics-address", "127.0.0.1:0", "stray-argument"},
+        {}, 20s);
+    EXPECT_EQ(o.code, 2) << o.output;
+    EXPECT_NE(o.output.find("stray-argument"), std::string::npos) << o.output;
+  }
+}
+
+// BUG (reported): a malformed --metrics-address ("nonsense", port 99999) is reported only when the HTTP
+// server starts: exit 1, and the message ("expected HOST:PORT, got 'nonsense'") does not name the flag.
+// CONTRACT §1: a malformed flag exits 2 with a message naming it.
+TEST(BadConfigTest, MalformedMetricsAddressIsAUsageError) {
+  for (const auto& bin : {"order-producer", "payment-service", "notification-service"}) {
+    for (const auto& address : {"nonsense", "127.0.0.1:99999", "127.0.0.1:http"}) {
+      SCOPED_TRACE(std::string(bin) + " --metrics-address " + address);
+      const auto o = run(bin, {"--brokers", kUnreachable, "--metrics-address", address});
+      EXPECT_EQ(o.code, 2) << o.output;
+      EXPECT_NE(o.output.find("--metrics-address"), std::string::npos) << o.output;
+    }
+  }
+}
+
+}  // namespace
+}  // namespace orderflow::testing
