@@ -11,11 +11,11 @@
 
 #include <prometheus/text_serializer.h>
 
-#include "fake_message.h"
+#include "orderflow/testing/fake_message.h"
 #include "notification_handler.h"
 #include "orderflow/events/events.h"
 #include "orderflow/messaging/trace_context.h"
-#include "prometheus_text.h"
+#include "orderflow/testing/prometheus_text.h"
 
 namespace {
 

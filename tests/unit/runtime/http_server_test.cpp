@@ -22,7 +22,7 @@
 #include <prometheus/registry.h>
 
 #include "orderflow/runtime/http_server.h"
-#include "prometheus_text.h"
+#include "orderflow/testing/prometheus_text.h"
 
 namespace {
 

@@ -11,7 +11,7 @@
 #include <prometheus/text_serializer.h>
 
 #include "orderflow/runtime/metrics.h"
-#include "prometheus_text.h"
+#include "orderflow/testing/prometheus_text.h"
 
 namespace {
 
