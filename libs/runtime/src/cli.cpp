@@ -49,7 +49,8 @@ ParseResult parse_command_line(CommandLine& cli, int argc, const char* const* ar
     po::store(po::parse_environment(cli.options,
                                     [&](const std::string& var) -> std::string {
                                       for (const auto& [opt, v] : cli.env) {
-                                        if (v == var) return opt;
+                                        // KAFKA_PROPERTIES holds several entries; it is split below.
+                                        if (v == var && opt != "kafka-property") return opt;
                                       }
                                       return {};
                                     }),
@@ -118,7 +119,7 @@ void add_common_options(CommandLine& cli, const CommonDefaults& d) {
   cli.env["metrics-address"] = "METRICS_ADDRESS";
   cli.env["log-level"] = "LOG_LEVEL";
   cli.env["log-format"] = "LOG_FORMAT";
-  cli.env["kafka-property"] = "KAFKA_PROPERTIES (k=v;k=v)";
+  cli.env["kafka-property"] = "KAFKA_PROPERTIES";  // "k=v;k=v", parsed below
   if (d.consumer) {
     cli.options.add_options()
         ("group-id", po::value<std::string>()->default_value(d.group_id), "consumer group id; also names the .retry and .dlq topics")
