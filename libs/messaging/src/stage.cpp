@@ -49,6 +49,7 @@ struct StageRunner::InFlight {
   std::int64_t offset = 0;
   int remaining = 1;  // guard held while the record's outputs are being enqueued
   bool failed = false;
+  bool purged = false;  // an output was purged at shutdown: the offset must stay uncommitted
   std::string_view outcome = "success";
   Clock::time_point started;
 };
@@ -208,7 +209,7 @@ void StageRunner::process(RdKafka::Message& msg, const std::shared_ptr<Partition
                           bool from_retry) {
   progress->begin(msg.offset());
   ++in_flight_;
-  auto* ctx = new InFlight{progress, msg.offset(), 1, false, "success", Clock::now()};
+  auto* ctx = new InFlight{progress, msg.offset(), 1, false, false, "success", Clock::now()};
 
   const auto key = message_key(msg);
   const std::string* key_ptr = key ? &*key : nullptr;
@@ -364,7 +365,9 @@ bool StageRunner::send(InFlight* ctx, const std::string& topic, const std::strin
 
 void StageRunner::finish_one(InFlight* ctx) {
   if (--ctx->remaining > 0) return;
-  if (ctx->failed) {
+  if (ctx->purged && !ctx->failed) {
+    // Some output never reached the broker: leave the offset uncommitted so it is read again.
+  } else if (ctx->failed) {
     // Could not even enqueue a dead letter: never commit past this record; stop so it is re-read.
     spdlog::critical("record {}[{}]@{} could not be published anywhere; stopping without committing it",
                      ctx->progress->topic(), ctx->progress->partition(), ctx->offset);
@@ -383,18 +386,10 @@ void StageRunner::on_delivery(const DeliveryReport& r) {
   if (ctx == nullptr) return;
   if (r.ok()) {
     observer_.produced(r.topic);
+  } else if (r.err == RdKafka::ERR__PURGE_QUEUE || r.err == RdKafka::ERR__PURGE_INFLIGHT) {
+    ctx->purged = true;  // shutdown purge: not an error, simply not committed
   } else {
     ctx->failed = true;
-    if (r.err == RdKafka::ERR__PURGE_QUEUE || r.err == RdKafka::ERR__PURGE_INFLIGHT) {
-      ctx->failed = false;  // shutdown purge: simply not committed
-      ctx->outcome = {};
-      --ctx->remaining;
-      if (ctx->remaining == 0) {
-        --in_flight_;
-        delete ctx;
-      }
-      return;
-    }
     spdlog::critical("delivery to {} failed permanently: {}", r.topic, r.error_text);
   }
   finish_one(ctx);
