@@ -3,6 +3,14 @@
 // added round-trip time below request.timeout.ms. After each: no order lost, and no duplicate in
 // `payments` (the idempotent producer re-sends with the same sequence numbers; the mock rejects
 // nothing it appended, so any duplicate would be ours). Mock only (label fault).
+//
+// The mock (librdkafka 2.0.2) checks idempotent sequence numbers only for transactional producers. With
+// several produce requests in flight, an injected error on one batch while the next is already on its way
+// makes the mock append the next batch with a sequence gap, where a real broker answers
+// OUT_OF_ORDER_SEQUENCE_NUMBER; librdkafka then counts the failed batch as "implicitly acked by subsequent
+// batch success" and reports it delivered although it never landed (seen as 1-2 of 6,000 orders missing
+// under CPU load). The produce-error scenario therefore runs both services with one request in flight per
+// connection, so that what it measures is our handling of retriable errors, not that mock artefact.
 #include <gtest/gtest.h>
 
 #include <thread>
@@ -18,6 +26,14 @@ using namespace std::chrono_literals;
 
 constexpr int16_t kProduce = 0;  // RD_KAFKAP_Produce
 
+std::string watermarks(const std::string& bootstrap, const std::string& topic) {
+  std::string out;
+  for (const auto& [p, hi] : high_watermarks(bootstrap, topic, 10s)) {
+    out += std::to_string(p) + "=" + std::to_string(hi) + " ";
+  }
+  return out;
+}
+
 struct Outcome {
   std::size_t orders = 0;
   PaymentTally payments;
@@ -26,15 +42,17 @@ struct Outcome {
 class BrokerFaultTest : public ::testing::Test {
  protected:
   // Starts payment-service on `cluster` and a paced order-producer; returns once payments flow.
-  void start(MockCluster& cluster, int orders, int rate) {
+  // `kafka` is extra `-X k=v` arguments for both services.
+  void start(MockCluster& cluster, int orders, int rate, const std::vector<std::string>& kafka = {}) {
     svc_.bootstrap = cluster.bootstrap();
     orders_ = orders;
     port_ = free_port();
-    pay_ = std::make_unique<Process>(svc_.start_payment(port_));
+    pay_ = std::make_unique<Process>(svc_.start_payment(port_, kafka));
     ASSERT_TRUE(wait_ready(port_, 60s)) << tail(pay_->output());
-    producer_ = std::make_unique<Process>(
-        svc_.start_producer({"--count", std::to_string(orders), "--rate", std::to_string(rate), "--seed", "7",
-                             "--invalid-ratio", "0"}));
+    std::vector<std::string> args{"--count", std::to_string(orders), "--rate", std::to_string(rate), "--seed", "7",
+                                  "--invalid-ratio", "0"};
+    args.insert(args.end(), kafka.begin(), kafka.end());
+    producer_ = std::make_unique<Process>(svc_.start_producer(args));
     payments_ = std::make_unique<TopicReader>(svc_.bootstrap, svc_.payments);
   }
 
@@ -56,7 +74,10 @@ class BrokerFaultTest : public ::testing::Test {
     payments_->drain_to_end(30s);
     o.payments = tally_payments(index, payments_->records());
     EXPECT_EQ(pay_->stop(30s), 0) << tail(pay_->output());
-    EXPECT_EQ(o.orders, static_cast<std::size_t>(orders_)) << "orders lost or duplicated on the way in";
+    EXPECT_EQ(o.orders, static_cast<std::size_t>(orders_))
+        << "orders lost or duplicated on the way in; order-producer said:\n"
+        << tail(producer_->output()) << "\nhigh watermarks of " << svc_.orders << ": "
+        << watermarks(svc_.bootstrap, svc_.orders);
     EXPECT_EQ(o.payments.lost, 0U) << "orders without a payment";
     EXPECT_EQ(o.payments.duplicates, 0U) << "duplicate payments";
     EXPECT_EQ(o.payments.unknown, 0U);
@@ -81,7 +102,7 @@ class BrokerFaultTest : public ::testing::Test {
 
 TEST_F(BrokerFaultTest, RetriableProduceErrorsNeitherLoseNorDuplicate) {
   MockCluster cluster(1, 6);
-  start(cluster, 6000, 1000);
+  start(cluster, 6000, 1000, {"-X", "max.in.flight.requests.per.connection=1"});  // see the file comment
   wait_payments(500);
   // Rounds of the three retriable errors; every produce request (order-producer's or
   // payment-service's) takes the next one until the stack is empty.
