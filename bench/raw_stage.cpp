@@ -192,6 +192,7 @@ int main(int argc, char** argv) {
   set(pconf, "enable.idempotence", "true");
   set(pconf, "acks", "all");
   set(pconf, "message.timeout.ms", "300000");
+  set(pconf, "max.in.flight.requests.per.connection", "1");
   set(pconf, "linger.ms", "5");
   set(pconf, "batch.num.messages", "10000");
   set(pconf, "queue.buffering.max.messages", "200000");

@@ -69,6 +69,14 @@ KafkaProperties with_defaults(const ProducerOptions& options) {
   // A long delivery timeout: a record that timed out locally but reached the broker and is then
   // re-sent by hand is a duplicate. librdkafka retries internally for this long.
   p.set("message.timeout.ms", "300000");
+  // One produce request in flight per broker connection. With more, librdkafka 2.0.x can report records
+  // delivered that were never written: when the first batch a producer sends to a partition fails with a
+  // not-persisted error (NOT_LEADER_OR_FOLLOWER while a leader moves, or an injected mock error) and the
+  // next batch, already in flight, is accepted (a broker with no state for the producer id accepts any
+  // sequence number; the mock checks sequences only for transactional producers), librdkafka "implicitly
+  // acks" the failed batch (confluent-kafka-go#921). Seen here as 1-4 of 5,000 orders missing under load.
+  // Measured cost on loopback: none within noise (payment-service 87.7k vs 87.1k orders/s, bench/).
+  p.set("max.in.flight.requests.per.connection", "1");
   p.set("linger.ms", "5");
   p.set("batch.num.messages", "10000");
   p.set("queue.buffering.max.messages", "200000");

@@ -184,7 +184,7 @@ TEST_F(PipelineTest, CleanStopAndRestartMidStreamLosesAndDuplicatesNothing) {
   EXPECT_EQ(*rc, 0) << producer.output();
 
   auto landed = collect(pipe, 150s, 5000);
-  EXPECT_EQ(landed.order_records.size(), 5000U);
+  EXPECT_EQ(landed.order_records.size(), 5000U) << "order-producer said:\n" << producer.output();
   expect_exact_outcome(landed);
   expect_per_customer_order(landed);
   EXPECT_EQ(pay.stop(20s), 0) << pay.output();
