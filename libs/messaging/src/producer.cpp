@@ -133,6 +133,9 @@ bool Producer::produce(const OutRecord& record, void* context, std::string* erro
 
 bool Producer::produce(const std::string& topic, const std::string* key, const void* value,
                        std::size_t len, const Headers& headers, void* context, std::string* error) {
+  interrupted_ = false;
+  std::chrono::steady_clock::time_point full_since{};
+  auto next_warning = std::chrono::steady_clock::time_point::max();
   for (;;) {
     RdKafka::Headers* hdrs = nullptr;
     if (!headers.empty()) {
@@ -146,7 +149,22 @@ bool Producer::produce(const std::string& topic, const std::string* key, const v
     if (err == RdKafka::ERR_NO_ERROR) return true;  // librdkafka owns hdrs now
     delete hdrs;
     if (err == RdKafka::ERR__QUEUE_FULL) {
-      // Back-pressure: serve delivery reports until there is room again.
+      // Back-pressure: serve delivery reports until there is room again (brokers slow or unreachable).
+      const auto now = std::chrono::steady_clock::now();
+      if (next_warning == std::chrono::steady_clock::time_point::max()) {
+        full_since = now;
+        next_warning = now + std::chrono::seconds(10);
+      } else if (now >= next_warning) {
+        spdlog::warn("local produce queue full for {} s ({} records waiting): brokers slow or unreachable",
+                     std::chrono::duration_cast<std::chrono::seconds>(now - full_since).count(),
+                     producer_->outq_len());
+        next_warning = now + std::chrono::seconds(10);
+      }
+      if (interrupt_ != nullptr && interrupt_->load(std::memory_order_relaxed)) {
+        interrupted_ = true;
+        if (error != nullptr) *error = "interrupted while the local produce queue was full";
+        return false;
+      }
       producer_->poll(10);
       continue;
     }

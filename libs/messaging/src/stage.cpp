@@ -98,6 +98,7 @@ StageRunner::StageRunner(StageOptions options, RecordHandler& handler, StageObse
 StageRunner::~StageRunner() = default;
 
 int StageRunner::run(const std::atomic<bool>& stop) {
+  producer_->set_interrupt(&stop);
   if (options_.guarantee == Guarantee::ExactlyOnce) {
     try {
       producer_->init_transactions(std::chrono::seconds(60));
@@ -186,8 +187,24 @@ void StageRunner::handle_message(RdKafka::Message& msg) {
     return;
   }
   if (from_retry) {
-    const auto not_before = parse_int_header(find_header(msg, header::kNotBefore));
-    if (not_before && *not_before > now_ms()) {
+    auto not_before = parse_int_header(find_header(msg, header::kNotBefore));
+    const auto now = now_ms();
+    const TopicPartitionKey tp{topic, partition};
+    if (auto capped = capped_.find(tp); capped != capped_.end()) {
+      // This record's far-future x-not-before was capped and its capped wait is over: it is due now.
+      if (capped->second == msg.offset()) not_before.reset();
+      capped_.erase(capped);
+    }
+    if (not_before && *not_before > now) {
+      // The header is input like any other: no retry we write is due later than now + the longest
+      // backoff of the policy, so a forged far-future x-not-before parks the partition no longer than that.
+      const auto latest = now + static_cast<std::int64_t>(options_.retry.delay_after(options_.retry.max_attempts).count());
+      if (*not_before > latest) {
+        spdlog::warn("{}[{}]@{}: x-not-before {} is later than any retry this service schedules; due at {} instead",
+                     topic, partition, msg.offset(), *not_before, latest);
+        not_before = latest;
+        capped_[tp] = msg.offset();
+      }
       // Not due: park this partition at this record; other partitions and main topics go on.
       consumer_->pause(topic, partition);
       consumer_->seek(topic, partition, msg.offset());
@@ -359,6 +376,12 @@ bool StageRunner::send(InFlight* ctx, const std::string& topic, const std::strin
   ++ctx->remaining;
   if (producer_->produce(topic, key, value.data(), value.size(), headers, ctx, &error)) return true;
   --ctx->remaining;
+  if (producer_->interrupted_while_full()) {
+    // Shutting down while the brokers do not take records: this output was never enqueued, so the record
+    // stays uncommitted (like a purged output) and is read again after the restart.
+    ctx->purged = true;
+    return true;
+  }
   spdlog::error("cannot produce to {}: {}", topic, error);
   return false;
 }
@@ -462,6 +485,7 @@ void StageRunner::on_revoking(const std::vector<TopicPartitionKey>& partitions, 
   for (const auto& tp : partitions) {
     tracker_.revoke(tp.topic, tp.partition);
     paused_.erase(tp);
+    capped_.erase(tp);
     txn_offsets_.erase(tp);
     assigned_.erase(std::remove(assigned_.begin(), assigned_.end(), tp), assigned_.end());
     observer_.partition_revoked(tp.topic, tp.partition);
@@ -536,6 +560,7 @@ void StageRunner::txn_abort_and_rewind(const std::string& why) {
   }
   for (const auto& [tp, due] : paused_) consumer_->resume(tp.topic, tp.partition);
   paused_.clear();
+  capped_.clear();
   gate_.clear();
   requeued_behind_.clear();
   handler_.on_rewind();

@@ -114,8 +114,10 @@ int run_stage_service(const messaging::StageOptions& options, const CommonOption
   with_stats.on_stats = [&metrics](std::string_view json) { metrics.kafka_stats(json); };
   std::unique_ptr<messaging::StageRunner> runner;
   try {
-    if (!wait_for_broker(options.kafka, options.startup_timeout)) return 1;
+    // The runner first (it only creates the clients): a configuration librdkafka or our checks reject is
+    // a usage error before any waiting for brokers.
     runner = std::make_unique<messaging::StageRunner>(with_stats, handler, metrics);
+    if (!wait_for_broker(options.kafka, options.startup_timeout)) return 1;
   } catch (const messaging::ConfigError& e) {
     spdlog::error("{}", e.what());
     return 2;

@@ -119,26 +119,10 @@ int main(int argc, char** argv) {
 
   runtime::ShutdownSignal shutdown;
   runtime::ServiceMetrics metrics("order-producer");
-  std::atomic<bool> reached{false};
-  std::unique_ptr<runtime::HttpServer> http;
-  try {
-    http = std::make_unique<runtime::HttpServer>(common.metrics_address, metrics.registry_ptr(),
-                                                 [&reached]() -> std::optional<std::string> {
-                                                   if (reached) return std::nullopt;
-                                                   return std::string("not ready: waiting for the Kafka brokers");
-                                                 });
-    if (!runtime::wait_for_broker(props, std::chrono::seconds(s.timeout_s))) return 1;
-  } catch (const messaging::ConfigError& e) {
-    spdlog::error("{}", e.what());
-    return 2;
-  } catch (const std::exception& e) {
-    spdlog::error("{}", e.what());
-    return 1;
-  }
-  reached = true;
-
   Counters c;
   auto& failed_counter = metrics.counter("orderflow_produce_failures_total", "Records the broker did not acknowledge");
+  // The producer first: a configuration librdkafka or our checks reject (e.g. acks=1 with idempotence) is a
+  // usage error before any waiting for brokers.
   std::unique_ptr<messaging::Producer> producer;
   try {
     messaging::ProducerOptions popts;
@@ -157,6 +141,26 @@ int main(int argc, char** argv) {
     spdlog::error("{}", e.what());
     return 2;
   }
+  producer->set_interrupt(&shutdown.flag());  // Ctrl-C while the brokers take nothing: stop waiting for room
+
+  std::atomic<bool> reached{false};
+  std::unique_ptr<runtime::HttpServer> http;
+  try {
+    http = std::make_unique<runtime::HttpServer>(common.metrics_address, metrics.registry_ptr(),
+                                                 [&reached]() -> std::optional<std::string> {
+                                                   if (reached) return std::nullopt;
+                                                   return std::string("not ready: waiting for the Kafka brokers");
+                                                 });
+    if (!runtime::wait_for_broker(props, std::chrono::seconds(s.timeout_s))) return 1;
+  } catch (const messaging::ConfigError& e) {
+    spdlog::error("{}", e.what());
+    return 2;
+  } catch (const std::exception& e) {
+    spdlog::error("{}", e.what());
+    return 1;
+  }
+  reached = true;
+
   spdlog::info("sending {} orders to {} at {} (seed {})", s.count == 0 ? std::string("unbounded") : std::to_string(s.count),
                s.topic, s.rate > 0 ? fmt::format("{}/s", s.rate) : std::string("full speed"), s.seed);
 
@@ -196,6 +200,7 @@ int main(int argc, char** argv) {
     headers[1].second = messaging::new_traceparent();
     const std::string* key_ptr = key.empty() ? nullptr : &key;
     if (!producer->produce(s.topic, key_ptr, value.data(), value.size(), headers, nullptr, &error)) {
+      if (producer->interrupted_while_full()) break;  // stopped: like any stop, the summary says what was sent
       spdlog::error("cannot enqueue record {}: {}", c.sent + 1, error);
       enqueue_failed = true;
       break;

@@ -6,10 +6,11 @@
 // count what they dead-lettered, keep their memory bounded, and stop cleanly.
 //
 // message.max.bytes: a dead letter carries the original value untouched (CONTRACT §6), so dead-lettering
-// the 10 MiB record means producing 10 MiB. librdkafka's default message.max.bytes (1,000,000) refuses
-// that locally, and the services then stop (see DISABLED_OversizedRecordWithDefaultKafkaLimits... below,
-// a reported bug). The main test therefore starts both services with -X message.max.bytes=16777216; the
-// dev broker (librdkafka 2.0.2's mock cluster) accepts such records (measured: 10 MiB in, 10 MiB out).
+// the 10 MiB record means producing 10 MiB. The stages raise the producer's message.max.bytes to
+// --max-record-bytes + headroom, and a record above --max-record-bytes is dead-lettered without its value
+// (header x-value-omitted-bytes, see OversizedRecordWithDefaultKafkaLimits... below). The main test starts
+// both services with -X message.max.bytes=16777216 so that the 10 MiB corpus records are dead-lettered whole;
+// the dev broker (librdkafka 2.0.2's mock cluster) accepts such records (measured: 10 MiB in, 10 MiB out).
 //
 // The mock keeps only ~5 MiB per partition and evicts whole segments: once a 10 MiB record is in a
 // partition, the next records appended there are dropped with it (measured: consumers then see "offset out
@@ -19,6 +20,7 @@
 
 #include <algorithm>
 #include <fstream>
+#include <limits>
 #include <map>
 #include <set>
 
@@ -285,12 +287,10 @@ TEST_F(HostileInputTest, TenMebibyteRecordsAreDeadLetteredAsPoisonAndServicesGoO
   EXPECT_EQ(note.stop(30s), 0) << note.output();
 }
 
-// BUG (reported): with librdkafka's default message.max.bytes (1,000,000), a poison record above that size
-// cannot be dead-lettered (its copy is refused locally: "Broker: Message size too large"); StageRunner
-// treats that as "could not be published anywhere" and the service exits 1 without committing — and dies
-// again on the same record after every restart. Any record between 1,000,000 bytes and the consumer's fetch
-// limit stops the consumer group for good. Expected: dead-lettered (value omitted or truncated, with a
-// header saying so) and the service keeps running.
+// Fixed regression: with librdkafka's default message.max.bytes (1,000,000) a poison record above that
+// size could not be dead-lettered (its copy was refused locally), so the service exited 1 without
+// committing and died again on the same record after every restart. Now: dead-lettered (value omitted,
+// with a header saying so) and the service keeps running.
 TEST_F(HostileInputTest, OversizedRecordWithDefaultKafkaLimitsIsDeadLetteredAndServiceStaysUp) {
   const int pay_port = free_port();
   auto pay = pipe.start_payment(pay_port);  // no -X message.max.bytes
@@ -313,7 +313,7 @@ TEST_F(HostileInputTest, OversizedRecordWithDefaultKafkaLimitsIsDeadLetteredAndS
   EXPECT_EQ(pay.stop(30s), 0) << pay.output();
 }
 
-// BUG (reported): a retry record whose x-attempt header is 2147483647 makes StageRunner::process compute
+// Regression (fixed): a retry record whose x-attempt header is 2147483647 makes StageRunner::process compute
 // static_cast<int>(2147483647) + 1 — signed overflow (undefined behaviour; UBSan aborts the service, the
 // release build wraps to -2147483648 and writes that as the dead letter's x-attempt). Retry topics are
 // written by the service, but anyone with write access to them can do this.
@@ -331,6 +331,30 @@ TEST_F(HostileInputTest, RetryRecordWithHugeAttemptHeaderDoesNotOverflow) {
   ASSERT_TRUE(pdlq.wait_for_count(1, 60s)) << pay.output();
   const auto attempt = header(pdlq.records().front(), "x-attempt").value_or("");
   EXPECT_TRUE(!attempt.empty() && attempt.front() != '-') << "x-attempt wrapped around: " << attempt;
+  ASSERT_TRUE(pay.running()) << pay.output();
+  EXPECT_EQ(pay.stop(30s), 0) << pay.output();
+}
+
+// A retry record with a forged x-not-before far in the future (INT64_MAX) must not park its retry partition
+// forever: the service never schedules a retry later than its longest backoff, so it waits at most that
+// long, then processes the record (here: poison, dead-lettered) and the partition goes on.
+TEST_F(HostileInputTest, RetryRecordWithFarFutureNotBeforeIsDueAfterTheLongestBackoff) {
+  const int pay_port = free_port();
+  auto pay = pipe.start_payment(pay_port, {"--retry-backoff-ms", "200", "--max-attempts", "3"});
+  ASSERT_TRUE(wait_ready(pay_port, 60s)) << pay.output();
+  const auto started = std::chrono::steady_clock::now();
+  produce_raw(broker.bootstrap(),
+              {RawRecord{pipe.payment_retry(),
+                         std::string("hostile:not-before"),
+                         std::string("not json"),
+                         {{"x-attempt", std::string("1")},
+                          {"x-original-topic", pipe.orders},
+                          {"x-not-before", std::to_string(std::numeric_limits<std::int64_t>::max())}}}});
+  TopicReader pdlq(broker.bootstrap(), pipe.payment_dlq());
+  ASSERT_TRUE(pdlq.wait_for_count(1, 60s)) << "the retry partition stayed parked\n" << pay.output();
+  // Longest backoff of this policy: 200 ms x 2^(3-1) = 800 ms; allow for scheduling and group join.
+  EXPECT_LT(std::chrono::steady_clock::now() - started, 45s);
+  EXPECT_NE(pay.output().find("later than any retry this service schedules"), std::string::npos) << pay.output();
   ASSERT_TRUE(pay.running()) << pay.output();
   EXPECT_EQ(pay.stop(30s), 0) << pay.output();
 }

@@ -4,6 +4,8 @@
 // A full local queue is back-pressure (poll and retry), never a dropped record.
 #pragma once
 
+#include <atomic>
+
 #include <librdkafka/rdkafkacpp.h>
 
 #include <chrono>
@@ -47,13 +49,19 @@ class Producer {
   Producer(const Producer&) = delete;
   Producer& operator=(const Producer&) = delete;
 
-  // Enqueues a record; blocks (serving delivery reports) while the local queue is full. Returns
-  // false only on a non-retriable enqueue error (the context then never gets a completion) —
-  // `error` says why.
+  // Enqueues a record; blocks (serving delivery reports, warning every 10 s) while the local queue is
+  // full. Returns false on a non-retriable enqueue error, or when the interrupt flag (set_interrupt) is
+  // raised while waiting for room — interrupted_while_full() then says so; the context never gets a
+  // completion either way, and `error` says why.
   bool produce(const OutRecord& record, void* context, std::string* error = nullptr);
   // Same with raw bytes (no copies of the value before librdkafka copies it).
   bool produce(const std::string& topic, const std::string* key, const void* value, std::size_t len,
                const Headers& headers, void* context, std::string* error = nullptr);
+
+  // While set and true, a produce() waiting for room in a full queue gives up (e.g. on shutdown).
+  void set_interrupt(const std::atomic<bool>* flag) { interrupt_ = flag; }
+  // Whether the last failed produce() gave up on a full queue because of the interrupt flag.
+  [[nodiscard]] bool interrupted_while_full() const { return interrupted_; }
 
   int poll(std::chrono::milliseconds timeout);
   // Waits for every outstanding record; true when none is left.
@@ -78,6 +86,8 @@ class Producer {
  private:
   class DeliveryBridge;
   class EventBridge;
+  const std::atomic<bool>* interrupt_ = nullptr;
+  bool interrupted_ = false;
   std::unique_ptr<DeliveryBridge> bridge_;  // outlives producer_ (declared first, destroyed last)
   std::unique_ptr<EventBridge> events_;
   std::unique_ptr<RdKafka::Producer> producer_;

@@ -154,6 +154,8 @@ class StageRunner final : public RebalanceListener {
   std::unique_ptr<Consumer> consumer_;
   std::vector<TopicPartitionKey> assigned_;
   std::unordered_map<TopicPartitionKey, std::int64_t, TopicPartitionKeyHash> paused_;  // → due ms
+  // → offset of the retry record whose forged far-future x-not-before was capped (due once re-read)
+  std::unordered_map<TopicPartitionKey, std::int64_t, TopicPartitionKeyHash> capped_;
   std::atomic<bool> ready_{false};
   std::size_t in_flight_ = 0;
   int exit_code_ = 0;
