@@ -3,7 +3,7 @@
 # runs and the `kafka` test label. Runs the jars fetched by fetch-jars.sh; no Docker, no ZooKeeper.
 #
 #   kafka-local.sh start  [--port P] [--dir D] [--jars DIR] [--partitions N] [--no-topics] [--fresh]
-#                         [--timeout S] [--bootstrap-file F] [--max-lifetime S]
+#                         [--timeout S] [--bootstrap-file F] [--max-lifetime S] [--advertised-port A]
 #   kafka-local.sh stop   [--dir D] [--wipe]
 #   kafka-local.sh status [--dir D]
 #   kafka-local.sh create-topics [--port P | --bootstrap H:P] [--jars DIR] [--partitions N] [TOPIC...]
@@ -14,6 +14,9 @@
 # repo root), --partitions 6, --timeout 90. `start` formats the data dir on first use (random cluster id),
 # keeps it across restarts (--fresh wipes it first), waits until the broker answers a metadata request,
 # creates the CONTRACT §4 topics (unless --no-topics) and prints `ready bootstrap=127.0.0.1:P` on stdout.
+# --advertised-port A: the broker still listens on P but tells clients (in metadata) to connect to 127.0.0.1:A,
+# e.g. a test proxy in front of it; whatever listens on A must relay to P before `start`, which creates the
+# topics through it. The bootstrap printed stays 127.0.0.1:P. Default (or 0): A = P.
 # A detached watchdog stops the broker when `start` dies before the broker is ready, when D disappears, or
 # after --max-lifetime S seconds (0 = never; tests use it so an interrupted ctest run leaves no JVM behind).
 # Env: KAFKA_HEAP_OPTS (default -Xms128m -Xmx512m), KAFKA_JVM_OPTS (extra broker JVM flags).
@@ -52,7 +55,7 @@ if [[ $cmd == tool ]]; then
 fi
 
 port=9092 port_given=0 dir=$root/run/kafka jars=$root/build/kafka/lib partitions=6 timeout_s=90
-create_topics=1 fresh=0 bootstrap_file="" max_lifetime=0 bootstrap="" wipe=0 topics=()
+create_topics=1 fresh=0 bootstrap_file="" max_lifetime=0 bootstrap="" wipe=0 topics=() advertised_port=0
 need_arg() { [[ $# -ge 2 && -n $2 && $2 != --* ]] || { echo "kafka-local: $1 needs a value" >&2; exit 2; }; }
 while [[ $# -gt 0 ]]; do
   case $1 in
@@ -63,6 +66,7 @@ while [[ $# -gt 0 ]]; do
     --timeout) need_arg "$@"; timeout_s=$2; shift 2 ;;
     --bootstrap-file) need_arg "$@"; bootstrap_file=$(realpath -m "$2"); shift 2 ;;
     --max-lifetime) need_arg "$@"; max_lifetime=$2; shift 2 ;;
+    --advertised-port) need_arg "$@"; advertised_port=$2; shift 2 ;;
     --bootstrap) need_arg "$@"; bootstrap=$2; shift 2 ;;
     --no-topics) create_topics=0; shift ;;
     --fresh) fresh=1; shift ;;
@@ -74,10 +78,13 @@ while [[ $# -gt 0 ]]; do
   esac
 done
 [[ -n $tool_jars ]] && jars=$tool_jars
-for n in port partitions timeout_s max_lifetime; do
-  [[ ${!n} =~ ^[0-9]+$ ]] || { echo "kafka-local: --${n%_s} must be a number, got '${!n}'" >&2; exit 2; }
+for n in port partitions timeout_s max_lifetime advertised_port; do
+  flag=${n%_s} flag=--${flag//_/-}
+  [[ ${!n} =~ ^[0-9]+$ ]] || { echo "kafka-local: $flag must be a number, got '${!n}'" >&2; exit 2; }
 done
 ((port <= 65535)) || { echo "kafka-local: --port must be 0..65535, got $port" >&2; exit 2; }
+((advertised_port <= 65535)) ||
+  { echo "kafka-local: --advertised-port must be 0..65535, got $advertised_port" >&2; exit 2; }
 ((partitions >= 1)) || { echo "kafka-local: --partitions must be >= 1" >&2; exit 2; }
 
 pid_file=$dir/kafka.pid
@@ -102,6 +109,7 @@ running_pid() {
   [[ $pid =~ ^[0-9]+$ ]] && is_our_broker "$pid" && echo "$pid"
 }
 configured_port() { sed -n 's#^listeners=PLAINTEXT://127.0.0.1:\([0-9]*\),.*#\1#p' "$props" 2>/dev/null; }
+configured_advertised_port() { sed -n 's#^advertised.listeners=PLAINTEXT://127.0.0.1:\([0-9]*\)$#\1#p' "$props" 2>/dev/null; }
 
 # --- java and jars ---------------------------------------------------------------------------------------
 need_java() {
@@ -205,7 +213,7 @@ process.roles=broker,controller
 node.id=1
 controller.quorum.voters=1@127.0.0.1:$cport
 listeners=PLAINTEXT://127.0.0.1:$port,CONTROLLER://127.0.0.1:$cport
-advertised.listeners=PLAINTEXT://127.0.0.1:$port
+advertised.listeners=PLAINTEXT://127.0.0.1:$((advertised_port > 0 ? advertised_port : port))
 controller.listener.names=CONTROLLER
 inter.broker.listener.name=PLAINTEXT
 listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT
@@ -306,6 +314,10 @@ cmd_start() {
   if pid=$(running_pid); then
     local running_port
     running_port=$(configured_port)
+    if [[ $advertised_port != 0 && $advertised_port != "$(configured_advertised_port)" ]]; then
+      die "a broker from $dir is already running, advertising 127.0.0.1:$(configured_advertised_port) (pid $pid);" \
+        "stop it first: $0 stop --dir $dir"
+    fi
     if [[ $port_given == 0 || $port == 0 || $port == "$running_port" ]]; then
       note "already running (pid $pid, dir $dir)"
       [[ -n $bootstrap_file ]] && echo "127.0.0.1:$running_port" >"$bootstrap_file"
@@ -384,6 +396,7 @@ cmd_start() {
         note "retrying with other ports"
         exec "$0" start --port 0 --dir "$dir" --jars "$jars" --partitions "$partitions" --timeout "$timeout_s" \
           --max-lifetime "$max_lifetime" ${bootstrap_file:+--bootstrap-file "$bootstrap_file"} \
+          $( ((advertised_port > 0)) && echo --advertised-port "$advertised_port") \
           $([[ $create_topics == 0 ]] && echo --no-topics)
       fi
       exit 1
