@@ -40,10 +40,11 @@ function(orderflow_executable)
   orderflow_apply_defaults(${ARG_NAME})
 endfunction()
 
-# orderflow_test(NAME name SOURCES ... [DEPS ...] LABELS unit|integration|fault|kafka [TIMEOUT s])
-# Registers one GoogleTest binary as one CTest test (tests inside run in one process).
+# orderflow_test(NAME name SOURCES ... [DEPS ...] LABELS unit|integration|fault|kafka [TIMEOUT s] [NO_CTEST])
+# Registers one GoogleTest binary as one CTest test (tests inside run in one process). NO_CTEST builds the
+# binary only, for a test that runs solely as an orderflow_kafka_variant (cmake/kafka_fixture.cmake).
 function(orderflow_test)
-  cmake_parse_arguments(ARG "" "NAME;TIMEOUT" "SOURCES;DEPS;LABELS;ENVIRONMENT" ${ARGN})
+  cmake_parse_arguments(ARG "NO_CTEST" "NAME;TIMEOUT" "SOURCES;DEPS;LABELS;ENVIRONMENT" ${ARGN})
   if(NOT ARG_TIMEOUT)
     set(ARG_TIMEOUT 120)
   endif()
@@ -51,6 +52,9 @@ function(orderflow_test)
   set_target_properties(${ARG_NAME} PROPERTIES RUNTIME_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR}/tests)
   target_link_libraries(${ARG_NAME} PRIVATE ${ARG_DEPS} GTest::gtest GTest::gtest_main)
   orderflow_apply_defaults(${ARG_NAME})
+  if(ARG_NO_CTEST)
+    return()
+  endif()
   add_test(NAME ${ARG_NAME} COMMAND ${ARG_NAME})
   set_tests_properties(${ARG_NAME} PROPERTIES LABELS "${ARG_LABELS}" TIMEOUT ${ARG_TIMEOUT}
     ENVIRONMENT "ORDERFLOW_BIN_DIR=${CMAKE_BINARY_DIR}/bin;ORDERFLOW_SOURCE_DIR=${CMAKE_SOURCE_DIR};${ARG_ENVIRONMENT}")
