@@ -89,13 +89,15 @@ class Producer {
   std::string log_;  // written by librdkafka's threads
 };
 
-const std::vector<rd_kafka_resp_err_t> kDeliveredOnce{RD_KAFKA_RESP_ERR_NO_ERROR};
+std::vector<rd_kafka_resp_err_t> delivered_once() {
+  return {RD_KAFKA_RESP_ERR_NO_ERROR};
+}
 
 TEST(KafkaProxyClient, ALibrdkafkaProducerBootstrapsThroughTheProxy) {
   MockCluster cluster;
   KafkaProxy proxy(first_port(cluster.bootstrap()));
   Producer producer("127.0.0.1:" + std::to_string(proxy.port()), 60000);
-  EXPECT_EQ(producer.produce_and_flush(), kDeliveredOnce) << producer.log();
+  EXPECT_EQ(producer.produce_and_flush(), delivered_once()) << producer.log();
   EXPECT_EQ(proxy.connections_accepted(), 1);
   EXPECT_GE(proxy.responses_forwarded(), 2) << "ApiVersions and Metadata at least";
   EXPECT_EQ(proxy.responses_dropped(), 0);
@@ -108,7 +110,7 @@ TEST(KafkaProxyClient, ASwallowedMetadataResponseTimesOutInTheClientAndTheStream
   Producer producer("127.0.0.1:" + std::to_string(proxy.port()), 2000);
   // librdkafka asks again (on the same connection) while the first request waits: the answers after the
   // swallowed one must still parse, or the client would drop the connection at once.
-  EXPECT_EQ(producer.produce_and_flush(), kDeliveredOnce) << producer.log();
+  EXPECT_EQ(producer.produce_and_flush(), delivered_once()) << producer.log();
   EXPECT_EQ(proxy.responses_dropped(), 1);
   EXPECT_EQ(proxy.pending_drops(), 0);
   EXPECT_TRUE(producer.wait_for_log("Timed out MetadataRequest in flight", 10s))

@@ -114,7 +114,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
     tcp::socket& from;
     tcp::socket& to;
     bool carries_requests;
-    std::array<char, 64 * 1024> chunk{};
+    std::array<char, std::size_t{64} * 1024> chunk{};
     std::vector<char> in;   // bytes read, not yet a complete frame
     std::vector<char> out;  // complete frames to forward
   };

@@ -201,7 +201,7 @@ TEST(KafkaProxy, RelaysFramesHoweverTheStreamIsCut) {
 
   // Two frames in one write, then a 300 KiB frame (several reads on the proxy) sent in odd pieces,
   // then a frame byte by byte.
-  const std::string big(300 * 1024, 'x');
+  const std::string big(std::size_t{300} * 1024, 'x');
   ASSERT_TRUE(send_all(c.fd, request(3, 1, "a", "one") + request(1, 2, "a", "two")));
   const auto third = request(0, 3, "a", big);
   for (std::size_t at = 0; at < third.size(); at += 7777) ASSERT_TRUE(send_all(c.fd, third.substr(at, 7777)));
