@@ -5,10 +5,11 @@
 #     Registers real_kafka_start (FIXTURES_SETUP real_kafka) and real_kafka_stop (FIXTURES_CLEANUP), label
 #     kafka. Start: fresh broker on a free port, data under ${CMAKE_BINARY_DIR}/kafka-test/, contract topics,
 #     bootstrap `127.0.0.1:PORT` written to ${ORDERFLOW_KAFKA_BOOTSTRAP_FILE}. Idempotent (call it anywhere).
-#   orderflow_kafka_variant(NAME test_name TARGET gtest_target [ARGS ...] [TIMEOUT s] [ENVIRONMENT ...])
+#   orderflow_kafka_variant(NAME test_name TARGET gtest_target [ARGS ...] [TIMEOUT s] [ENVIRONMENT ...]
+#                           [LABELS extra...])
 #     Runs gtest_target once more against the real broker: env ORDERFLOW_TEST_BROKER=real,
 #     ORDERFLOW_KAFKA_BOOTSTRAP_FILE (and ORDERFLOW_KAFKA_BOOTSTRAP, its content), ORDERFLOW_BIN_DIR,
-#     ORDERFLOW_SOURCE_DIR; FIXTURES_REQUIRED real_kafka; label kafka. The broker is shared: use unique
+#     ORDERFLOW_SOURCE_DIR; FIXTURES_REQUIRED real_kafka; label kafka (plus LABELS). The broker is shared: use unique
 #     topic and group names.
 #
 # Skip vs fail: with ORDERFLOW_TEST_BROKER=mock, or without jars because Maven Central/java/mvn are not
@@ -45,7 +46,7 @@ function(orderflow_real_kafka_fixture)
 endfunction()
 
 function(orderflow_kafka_variant)
-  cmake_parse_arguments(ARG "" "NAME;TARGET;TIMEOUT" "ARGS;ENVIRONMENT" ${ARGN})
+  cmake_parse_arguments(ARG "" "NAME;TARGET;TIMEOUT" "ARGS;ENVIRONMENT;LABELS" ${ARGN})
   if(NOT ARG_NAME OR NOT ARG_TARGET)
     message(FATAL_ERROR "orderflow_kafka_variant: NAME and TARGET are required")
   endif()
@@ -60,7 +61,7 @@ function(orderflow_kafka_variant)
   add_test(NAME ${ARG_NAME}
     COMMAND /bin/sh -c "${run_if_broker}" orderflow-kafka-variant $<TARGET_FILE:${ARG_TARGET}> ${ARG_ARGS})
   set_tests_properties(${ARG_NAME} PROPERTIES
-    LABELS kafka
+    LABELS "kafka;${ARG_LABELS}"
     TIMEOUT ${ARG_TIMEOUT}
     FIXTURES_REQUIRED real_kafka
     SKIP_RETURN_CODE ${ORDERFLOW_KAFKA_SKIP_RETURN_CODE}
