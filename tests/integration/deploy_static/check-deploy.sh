@@ -201,6 +201,8 @@ else
         continue
       fi
       lib=$(awk '{ if ($2 == "=>") print $3; else print $1 }' <<<"$line")
+      # Sanitizer runtimes come from an ORDERFLOW_SANITIZE test build; images are built without them.
+      [[ $(basename "$lib") =~ ^lib(a|ub|l|t)san\.so ]] && continue
       [[ $lib == /* && -z ${needed_by[$lib]:-} ]] && needed_by[$lib]=$(basename "$b")
     done < <(ldd "$b" 2>&1)
   done
