@@ -124,6 +124,19 @@ void BM_SerialisePaymentProcessed(benchmark::State& state) {
 }
 BENCHMARK(BM_SerialisePaymentProcessed);
 
+// The name-based UUID (v5, SHA-1) of a payment: once per payment, twice per order in notification-service.
+void BM_PaymentIdFor(benchmark::State& state) {
+  const auto& in = orders();
+  std::size_t i = 0;
+  AllocScope allocs;
+  for (auto _ : state) {
+    auto id = events::payment_id_for(in[i++ % kRing].event_id);
+    benchmark::DoNotOptimize(id);
+  }
+  allocs.report(state);
+}
+BENCHMARK(BM_PaymentIdFor);
+
 // parse → decide → to_json: the domain work of payment-service per record.
 void BM_PaymentDecisionPath(benchmark::State& state) {
   const auto& in = order_jsons();
