@@ -173,6 +173,28 @@ bool Producer::produce(const std::string& topic, const std::string* key, const v
   }
 }
 
+bool Producer::prepare_topics(const std::vector<std::string>& topics, std::chrono::milliseconds timeout) {
+  bool ok = true;
+  for (const auto& name : topics) {
+    std::string err;
+    std::unique_ptr<RdKafka::Topic> topic(RdKafka::Topic::create(producer_.get(), name, nullptr, err));
+    if (!topic) {
+      spdlog::warn("producer: no handle for topic {}: {}", name, err);
+      ok = false;
+      continue;
+    }
+    RdKafka::Metadata* raw = nullptr;
+    const auto rc = producer_->metadata(false, topic.get(), &raw, static_cast<int>(timeout.count()));
+    const std::unique_ptr<RdKafka::Metadata> metadata(raw);
+    if (rc != RdKafka::ERR_NO_ERROR) {
+      spdlog::warn("producer: metadata of {} not available yet: {}", name, RdKafka::err2str(rc));
+      ok = false;
+    }
+    prepared_.push_back(std::move(topic));
+  }
+  return ok;
+}
+
 int Producer::poll(std::chrono::milliseconds timeout) {
   return producer_->poll(static_cast<int>(timeout.count()));
 }

@@ -107,6 +107,7 @@ int StageRunner::run(const std::atomic<bool>& stop) {
       return 1;
     }
   }
+  if (!options_.output_topics.empty()) producer_->prepare_topics(options_.output_topics, std::chrono::seconds(5));
   consumer_->subscribe();
   spdlog::info("{} consuming {} (+{}) as group {}", options_.service,
                fmt::join(options_.input_topics, ","), retry_topic_, options_.group_id);

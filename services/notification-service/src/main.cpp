@@ -56,6 +56,7 @@ int main(int argc, char** argv) {
     const int timeout = vm["webhook-timeout-ms"].as<int>();
     if (timeout < 1) throw runtime::UsageError("--webhook-timeout-ms: must be at least 1");
     stage = runtime::read_stage_options(vm, common, "notification-service", {config.orders_topic, config.payments_topic});
+    stage.output_topics = {config.notifications_topic};
     try {
       sink = notification::with_failure_rate(notification::make_sink(vm["sink"].as<std::string>(), std::chrono::milliseconds(timeout)),
                                              rate, vm["seed"].as<unsigned long long>());

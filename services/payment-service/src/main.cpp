@@ -40,6 +40,7 @@ int main(int argc, char** argv) {
     common = runtime::read_common_options(vm, true);
     stage = runtime::read_stage_options(vm, common, "payment-service", {vm["orders-topic"].as<std::string>()});
     config.payments_topic = vm["payments-topic"].as<std::string>();
+    stage.output_topics = {config.payments_topic};
     config.max_amount_cents = vm["max-amount-cents"].as<long long>();
     if (config.max_amount_cents < 0) throw runtime::UsageError("--max-amount-cents: must not be negative");
     config.gateway_failure_rate = vm["gateway-failure-rate"].as<double>();

@@ -14,6 +14,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "orderflow/messaging/kafka_config.h"
 #include "orderflow/messaging/record.h"
@@ -63,6 +64,12 @@ class Producer {
   // Whether the last failed produce() gave up on a full queue because of the interrupt flag.
   [[nodiscard]] bool interrupted_while_full() const { return interrupted_; }
 
+  // Creates the local handles of `topics` and fetches their metadata now. Without it librdkafka
+  // learns a topic's partitions only at its next topic scan (once a second) after the first record
+  // for it: a stage that starts on a backlog then queues up to a second of output before anything is
+  // sent (memory, latency). Best effort: false when a topic's metadata did not arrive in `timeout`.
+  bool prepare_topics(const std::vector<std::string>& topics, std::chrono::milliseconds timeout);
+
   int poll(std::chrono::milliseconds timeout);
   // Waits for every outstanding record; true when none is left.
   bool flush(std::chrono::milliseconds timeout);
@@ -91,6 +98,7 @@ class Producer {
   std::unique_ptr<DeliveryBridge> bridge_;  // outlives producer_ (declared first, destroyed last)
   std::unique_ptr<EventBridge> events_;
   std::unique_ptr<RdKafka::Producer> producer_;
+  std::vector<std::unique_ptr<RdKafka::Topic>> prepared_;  // keeps prepare_topics()' handles known
 };
 
 // A transactional call failed. `abortable`: abort and retry the batch; `fatal`: the producer is

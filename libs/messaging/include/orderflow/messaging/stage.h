@@ -37,6 +37,9 @@ struct StageOptions {
   std::string service;  // x-failed-service, logs
   std::string group_id;
   std::vector<std::string> input_topics;
+  // Where the handler's results go: their metadata is fetched before consuming starts (see
+  // Producer::prepare_topics). Optional; retry and dead-letter topics are looked up when first used.
+  std::vector<std::string> output_topics;
   KafkaProperties kafka;  // bootstrap.servers and -X overrides (consumer and producer)
   RetryPolicy retry;
   RetryOrdering retry_ordering = RetryOrdering::None;
