@@ -204,7 +204,8 @@ int main(int argc, char** argv) {
   if (producer == nullptr) die(std::string("producer: ") + err);
   rd_kafka_topic_t* out_topic = rd_kafka_topic_new(producer, output.c_str(), nullptr);
 
-  // Consumer: the same settings as orderflow::messaging::Consumer.
+  // Consumer: the same settings as orderflow::messaging::Consumer, except the prefetch queue, left at
+  // librdkafka's default (64 MiB) so that the baseline stays the ceiling of a stage (bench/README.md).
   rd_kafka_conf_t* cconf = rd_kafka_conf_new();
   set(cconf, "bootstrap.servers", brokers);
   set(cconf, "group.id", group);

@@ -36,6 +36,10 @@ struct ConsumerOptions {
   std::function<void(std::string_view json)> on_stats;
 };
 
+// The consumer's librdkafka properties: our defaults, then options.properties (-X wins), then the
+// group id and isolation level. Throws ConfigError for enable.auto.commit=true.
+[[nodiscard]] KafkaProperties consumer_properties(const ConsumerOptions& options);
+
 class Consumer {
  public:
   Consumer(const ConsumerOptions& options, RebalanceListener& listener);

@@ -1,0 +1,59 @@
+// consumer_properties: the consumer's defaults (manual commits, a bounded prefetch queue) and the
+// precedence of the caller's properties (-X, KAFKA_PROPERTIES, config file) over them.
+#include <gtest/gtest.h>
+
+#include "orderflow/messaging/consumer.h"
+
+namespace {
+
+using orderflow::messaging::ConfigError;
+using orderflow::messaging::consumer_properties;
+using orderflow::messaging::ConsumerOptions;
+
+ConsumerOptions options() {
+  ConsumerOptions o;
+  o.properties.set("bootstrap.servers", "127.0.0.1:9092");
+  o.group_id = "g";
+  o.topics = {"orders"};
+  return o;
+}
+
+TEST(ConsumerPropertiesTest, Defaults) {
+  const auto p = consumer_properties(options());
+  ASSERT_NE(p.find("enable.auto.commit"), nullptr);
+  EXPECT_EQ(*p.find("enable.auto.commit"), "false");
+  EXPECT_EQ(*p.find("enable.auto.offset.store"), "false");
+  ASSERT_NE(p.find("queued.max.messages.kbytes"), nullptr);
+  EXPECT_EQ(*p.find("queued.max.messages.kbytes"), "20480");
+  EXPECT_EQ(*p.find("group.id"), "g");
+  EXPECT_EQ(*p.find("bootstrap.servers"), "127.0.0.1:9092");
+  EXPECT_EQ(p.find("isolation.level"), nullptr);
+  EXPECT_EQ(p.find("statistics.interval.ms"), nullptr);
+}
+
+TEST(ConsumerPropertiesTest, CallerPropertiesWinOverDefaults) {
+  auto o = options();
+  o.properties.set("queued.max.messages.kbytes", "65536");
+  o.properties.set("auto.offset.reset", "latest");
+  const auto p = consumer_properties(o);
+  EXPECT_EQ(*p.find("queued.max.messages.kbytes"), "65536");
+  EXPECT_EQ(*p.find("auto.offset.reset"), "latest");
+  EXPECT_NO_THROW(orderflow::messaging::make_conf(p));
+}
+
+TEST(ConsumerPropertiesTest, ReadCommittedAndStatistics) {
+  auto o = options();
+  o.read_committed = true;
+  o.on_stats = [](std::string_view) {};
+  const auto p = consumer_properties(o);
+  EXPECT_EQ(*p.find("isolation.level"), "read_committed");
+  EXPECT_EQ(*p.find("statistics.interval.ms"), "5000");
+}
+
+TEST(ConsumerPropertiesTest, AutoCommitIsRejected) {
+  auto o = options();
+  o.properties.set("enable.auto.commit", "true");
+  EXPECT_THROW(consumer_properties(o), ConfigError);
+}
+
+}  // namespace
