@@ -31,7 +31,9 @@ messaging::HandlerResult NotificationHandler::handle(const messaging::InputRecor
     auto parsed = events::parse_payment_processed(record.value);
     if (!parsed) return messaging::HandlerResult::fail(messaging::Failure::poison(parsed.error().message()));
     note = notification_for_payment(parsed.value(), config_.channel, now);
-    order_occurred_at = messaging::find_header(record.message, hdr::kOrderOccurredAt).value_or(parsed.value().occurred_at);
+    std::string scratch;
+    order_occurred_at =
+        messaging::header_value(record.message, hdr::kOrderOccurredAt, scratch).value_or(parsed.value().occurred_at);
   } else {
     auto parsed = events::parse_order_created(record.value);
     if (!parsed) return messaging::HandlerResult::fail(messaging::Failure::poison(parsed.error().message()));
@@ -61,8 +63,10 @@ messaging::HandlerResult NotificationHandler::handle(const messaging::InputRecor
   out.key = note.customer_id;
   out.value = std::move(json);
   out.headers.emplace_back(hdr::kCorrelationId, note.order_id);
-  out.headers.emplace_back(hdr::kTraceparent, messaging::child_traceparent(
-                                                  messaging::find_header(record.message, hdr::kTraceparent).value_or("")));
+  std::string scratch;
+  out.headers.emplace_back(hdr::kTraceparent,
+                           messaging::child_traceparent(
+                               messaging::header_value(record.message, hdr::kTraceparent, scratch).value_or("")));
   result.outputs.push_back(std::move(out));
   return result;
 }

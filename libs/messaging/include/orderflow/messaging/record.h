@@ -41,13 +41,19 @@ inline constexpr std::string_view kTraceparent = "traceparent";
 inline constexpr std::string_view kOrderOccurredAt = "x-order-occurred-at";
 }  // namespace header
 
-// The last header with this name, if any (value bytes as a string; NULL values read as "").
+// The last header with this name, if any (a NULL value reads as ""). For a message from librdkafka
+// the view is of the message's own bytes (valid while the message lives): no copies, use this on
+// per-record paths. Other RdKafka::Message implementations (test fakes) only hand out copies: the
+// value is then copied into `scratch` and the view is of that.
+std::optional<std::string_view> header_value(const RdKafka::Message& msg, std::string_view name,
+                                             std::string& scratch);
+// The same as a copy.
 std::optional<std::string> find_header(const RdKafka::Message& msg, std::string_view name);
 // All headers of a message, in order.
 Headers all_headers(const RdKafka::Message& msg);
 // The key bytes of a consumed message, if it has one.
 std::optional<std::string> message_key(const RdKafka::Message& msg);
 // Parses a decimal int64 header value; nullopt when absent or malformed.
-std::optional<std::int64_t> parse_int_header(const std::optional<std::string>& value);
+std::optional<std::int64_t> parse_int_header(std::optional<std::string_view> value);
 
 }  // namespace orderflow::messaging
