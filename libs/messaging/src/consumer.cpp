@@ -2,6 +2,10 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+#include <charconv>
+#include <cstdint>
+
 namespace orderflow::messaging {
 
 namespace {
@@ -127,6 +131,18 @@ KafkaProperties consumer_properties(const ConsumerOptions& options) {
   p.set("queued.max.messages.kbytes", "20480");
   if (options.on_stats) p.set("statistics.interval.ms", "5000");
   for (const auto& [k, v] : options.properties.entries()) p.set(k, v);
+  if (p.find("fetch.max.bytes") == nullptr) {
+    // The queue limit is checked before a fetch, and one fetch response may add up to fetch.max.bytes
+    // (50 MiB by default) on top: with large batches on the topic, payment-service peaked at 78 MiB
+    // instead of 58. librdkafka requires fetch.max.bytes >= message.max.bytes.
+    std::int64_t fetch_max = 2 * 1024 * 1024;
+    if (const auto* mmb = p.find("message.max.bytes")) {
+      std::int64_t v = 0;
+      const auto [end, ec] = std::from_chars(mmb->data(), mmb->data() + mmb->size(), v);
+      if (ec == std::errc() && end == mmb->data() + mmb->size()) fetch_max = std::max(fetch_max, v);
+    }
+    p.set("fetch.max.bytes", std::to_string(fetch_max));
+  }
   p.set("group.id", options.group_id);
   if (options.read_committed) p.set("isolation.level", "read_committed");
   if (const auto* ac = p.find("enable.auto.commit"); ac != nullptr && *ac == "true") {

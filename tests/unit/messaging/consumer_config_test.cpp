@@ -25,6 +25,8 @@ TEST(ConsumerPropertiesTest, Defaults) {
   EXPECT_EQ(*p.find("enable.auto.offset.store"), "false");
   ASSERT_NE(p.find("queued.max.messages.kbytes"), nullptr);
   EXPECT_EQ(*p.find("queued.max.messages.kbytes"), "20480");
+  ASSERT_NE(p.find("fetch.max.bytes"), nullptr);
+  EXPECT_EQ(*p.find("fetch.max.bytes"), "2097152");
   EXPECT_EQ(*p.find("group.id"), "g");
   EXPECT_EQ(*p.find("bootstrap.servers"), "127.0.0.1:9092");
   EXPECT_EQ(p.find("isolation.level"), nullptr);
@@ -39,6 +41,22 @@ TEST(ConsumerPropertiesTest, CallerPropertiesWinOverDefaults) {
   EXPECT_EQ(*p.find("queued.max.messages.kbytes"), "65536");
   EXPECT_EQ(*p.find("auto.offset.reset"), "latest");
   EXPECT_NO_THROW(orderflow::messaging::make_conf(p));
+}
+
+TEST(ConsumerPropertiesTest, FetchMaxBytesFollowsALargerMessageMaxBytes) {
+  auto o = options();
+  o.properties.set("message.max.bytes", "5000000");
+  const auto p = consumer_properties(o);
+  EXPECT_EQ(*p.find("fetch.max.bytes"), "5000000");
+  EXPECT_NO_THROW(orderflow::messaging::make_conf(p)) << "librdkafka requires fetch.max.bytes >= message.max.bytes";
+
+  auto smaller = options();
+  smaller.properties.set("message.max.bytes", "100000");
+  EXPECT_EQ(*consumer_properties(smaller).find("fetch.max.bytes"), "2097152");
+
+  auto explicit_fetch = options();
+  explicit_fetch.properties.set("fetch.max.bytes", "52428800");
+  EXPECT_EQ(*consumer_properties(explicit_fetch).find("fetch.max.bytes"), "52428800");
 }
 
 TEST(ConsumerPropertiesTest, ReadCommittedAndStatistics) {

@@ -37,7 +37,8 @@ struct ConsumerOptions {
 };
 
 // The consumer's librdkafka properties: our defaults, then options.properties (-X wins), then the
-// group id and isolation level. Throws ConfigError for enable.auto.commit=true.
+// group id and isolation level. fetch.max.bytes defaults to 2 MiB, or message.max.bytes when that is
+// set higher. Throws ConfigError for enable.auto.commit=true.
 [[nodiscard]] KafkaProperties consumer_properties(const ConsumerOptions& options);
 
 class Consumer {
