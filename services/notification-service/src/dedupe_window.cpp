@@ -1,8 +1,11 @@
 #include "dedupe_window.h"
 
+#include <stdexcept>
+#include <string>
+
 namespace orderflow::notification {
 
-std::size_t DedupeWindow::insert(const std::string& key) {
+std::size_t DedupeWindow::insert(const Key& key) {
   auto it = index_.find(key);
   if (it != index_.end()) {
     order_.splice(order_.begin(), order_, it->second);
@@ -22,13 +25,35 @@ void DedupeWindow::clear() {
   index_.clear();
 }
 
-std::string DedupeWindow::key_of(std::string_view order_id, std::string_view kind) {
-  std::string k;
-  k.reserve(order_id.size() + kind.size() + 1);
-  k.append(order_id);
-  k.push_back('\x1f');
-  k.append(kind);
-  return k;
+namespace {
+int hex_digit(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+}  // namespace
+
+DedupeWindow::Key DedupeWindow::key_of(std::string_view notification_id) {
+  Key key{};
+  const auto bad = [&] {
+    return std::invalid_argument("dedupe key: not a canonical UUID: '" + std::string(notification_id.substr(0, 64)) + "'");
+  };
+  if (notification_id.size() != 36) throw bad();
+  std::size_t byte = 0;
+  for (std::size_t i = 0; i < notification_id.size();) {
+    if (i == 8 || i == 13 || i == 18 || i == 23) {
+      if (notification_id[i] != '-') throw bad();
+      ++i;
+      continue;
+    }
+    const int high = hex_digit(notification_id[i]);
+    const int low = hex_digit(notification_id[i + 1]);
+    if (high < 0 || low < 0) throw bad();
+    key[byte++] = static_cast<std::uint8_t>((high << 4) | low);
+    i += 2;
+  }
+  return key;
 }
 
 }  // namespace orderflow::notification

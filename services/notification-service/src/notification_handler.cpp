@@ -42,7 +42,7 @@ messaging::HandlerResult NotificationHandler::handle(const messaging::InputRecor
   }
 
   const auto kind = events::to_string(note.kind);
-  const auto key = DedupeWindow::key_of(note.order_id, kind);
+  const auto key = DedupeWindow::key_of(note.notification_id);  // derived from (order_id, kind)
   messaging::HandlerResult result;
   if (dedupe_.contains(key)) {
     if (metrics_ != nullptr) metrics_->dedupe_hit();
