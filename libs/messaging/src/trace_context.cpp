@@ -1,5 +1,6 @@
 #include "orderflow/messaging/trace_context.h"
 
+#include <array>
 #include <random>
 
 namespace orderflow::messaging {
@@ -25,11 +26,20 @@ void append_hex(std::string& out, std::size_t digits) {
   }
 }
 
+// Lower-case hex digits (W3C Trace Context allows no upper case). A table and an AND over the whole
+// field instead of a branch per character: the digits of a trace id are random, and the branchy loop
+// mispredicted often enough to cost ~2 % of payment-service's CPU (perf, 2026-11-24).
+constexpr std::array<bool, 256> kIsHex = [] {
+  std::array<bool, 256> t{};
+  for (char c = '0'; c <= '9'; ++c) t[static_cast<unsigned char>(c)] = true;
+  for (char c = 'a'; c <= 'f'; ++c) t[static_cast<unsigned char>(c)] = true;
+  return t;
+}();
+
 bool is_hex(std::string_view s) {
-  for (char c : s) {
-    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
-  }
-  return true;
+  bool all = true;
+  for (const char c : s) all &= kIsHex[static_cast<unsigned char>(c)];
+  return all;
 }
 
 }  // namespace
