@@ -241,6 +241,22 @@ std::set<int32_t> held_partitions(const std::string& log, const std::string& top
   return held;
 }
 
+std::map<int32_t, int> assignment_counts(const std::string& log, const std::string& topic) {
+  std::map<int32_t, int> counts;
+  std::istringstream in(log);
+  const std::string prefix = topic + "[";
+  for (std::string line; std::getline(in, line);) {
+    const auto at = line.find("partitions assigned: ");
+    if (at == std::string::npos) continue;
+    std::istringstream items(line.substr(line.find(": ", at) + 2));
+    for (std::string item; std::getline(items, item, ',');) {
+      if (item.find(prefix) != 0) continue;
+      ++counts[std::atoi(item.c_str() + prefix.size())];
+    }
+  }
+  return counts;
+}
+
 void summary(std::string_view test, std::string_view injected, std::size_t records, std::size_t lost,
              std::size_t duplicates, std::string_view extra) {
   std::cout << "FAULT-SUMMARY test=" << test << " injected=" << injected << " records=" << records

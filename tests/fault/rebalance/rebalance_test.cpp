@@ -1,10 +1,13 @@
 // Two payment-service instances share the group; one is SIGKILLed mid-stream, the survivor takes its
 // partitions after the session timeout, then a third instance joins (a cooperative rebalance that
 // moves partitions off the survivor). No order may be lost, and duplicates may only come from what
-// the killed instance had processed past its last commit:
-//   bound = orders in the killed instance's partitions at offsets >= the group's committed offset
-//           (read right after the kill), whose payment was produced before the kill (timestamp).
-// With --commit-interval-ms 200 that window is ~0.2-0.5 s of that instance's share of the stream.
+// was processed past the group's last commit:
+//   kill window = orders in the killed instance's partitions at offsets >= the group's committed offset
+//                 (read right after the kill), whose payment was produced before the kill (timestamp);
+//   rebalance window = orders at offsets >= what was committed when the third started, paid before it
+//                 got its partitions;
+// and no order may be paid more often than its partition was assigned (each assignment starts at the
+// committed offset). With --commit-interval-ms 200 the kill window is ~0.2-0.5 s of the victim's share.
 #include <gtest/gtest.h>
 
 #include <sys/time.h>
@@ -144,8 +147,31 @@ TEST(RebalanceTest, KillOneOfTwoThenAddAThirdLosesNothingAndDuplicatesOnlyTheKil
   EXPECT_EQ(pt.lost, 0U);
   EXPECT_EQ(pt.unknown, 0U);
   EXPECT_EQ(pt.wrong, 0U);
-  EXPECT_LE(pt.duplicates, window.size() + rebalance_window.size()) << "more duplicates than the uncommitted windows";
   EXPECT_EQ(outside, 0U) << "duplicated orders outside the kill and rebalance windows";
+  // How many copies: every assignment of a partition starts at the group's committed offset, so an
+  // uncommitted record may be processed once per assignment of its partition — no more. A kill-window
+  // order: by the victim, then by the survivor. A rebalance-window order: on the mock the join fails the survivor's commits (ILLEGAL_GENERATION)
+  // and may end in "partitions lost" and a re-assignment to the survivor before the cooperative second
+  // phase moves the partition to the third, so it may be processed three times (seen in CI: 3,788
+  // copies over 2,677 windowed orders). The bound counts the assignments in the instances' own logs.
+  std::map<int32_t, int> assignments;
+  for (Process* p : {&a, &b, &c}) {
+    for (const auto& [partition, n] : assignment_counts(p->output(), svc.orders)) assignments[partition] += n;
+  }
+  std::size_t over_bound = 0;
+  int max_copies = 1;
+  for (const auto& id : pt.duplicated) {
+    const int copies = pt.per_order.at(id);
+    max_copies = std::max(max_copies, copies);
+    const int allowed = assignments[position[id].first];
+    if (copies > allowed) {
+      ++over_bound;
+      ADD_FAILURE() << "order " << id << " (partition " << position[id].first << ", offset " << position[id].second
+                    << ") paid " << copies << " times; allowed " << allowed;
+      if (over_bound >= 5) break;
+    }
+  }
+  EXPECT_EQ(over_bound, 0U) << tail(survivor.output()) << tail(c.output());
 
   EXPECT_EQ(survivor.stop(30s), 0) << tail(survivor.output());
   EXPECT_EQ(c.stop(30s), 0) << tail(c.output());
@@ -157,6 +183,7 @@ TEST(RebalanceTest, KillOneOfTwoThenAddAThirdLosesNothingAndDuplicatesOnlyTheKil
           "kill_window=" + std::to_string(window.size()) + " dup_in_kill_window=" + std::to_string(in_kill) +
               " rebalance_window=" + std::to_string(rebalance_window.size()) +
               " dup_in_rebalance_window=" + std::to_string(in_rebalance) + " outside=" + std::to_string(outside) +
+              " max_copies=" + std::to_string(max_copies) +
               " killed_partitions=" + killed + " duration_s=" + std::to_string(secs.count()));
 }
 
