@@ -18,7 +18,7 @@
 
 #include "alloc_counter.h"
 #include "dedupe_window.h"
-#include "fake_message.h"
+#include "orderflow/messaging/testing/fake_message.h"
 #include "notification_builder.h"
 #include "order_generator.h"
 #include "orderflow/events/events.h"
@@ -33,7 +33,7 @@
 namespace {
 
 using orderflow::bench::AllocScope;
-using orderflow::bench::FakeMessage;
+using orderflow::testing::FakeMessage;
 namespace events = orderflow::events;
 namespace messaging = orderflow::messaging;
 

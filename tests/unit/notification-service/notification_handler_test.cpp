@@ -11,7 +11,7 @@
 
 #include <prometheus/text_serializer.h>
 
-#include "orderflow/testing/fake_message.h"
+#include "orderflow/messaging/testing/fake_message.h"
 #include "notification_handler.h"
 #include "orderflow/events/events.h"
 #include "orderflow/messaging/trace_context.h"

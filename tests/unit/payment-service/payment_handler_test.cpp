@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-#include "orderflow/testing/fake_message.h"
+#include "orderflow/messaging/testing/fake_message.h"
 #include "orderflow/events/events.h"
 #include "orderflow/messaging/record.h"
 #include "orderflow/messaging/trace_context.h"

@@ -1,6 +1,8 @@
-// An in-memory RdKafka::Message for the micro-benchmarks (no broker). It behaves like librdkafka's
-// MessageImpl where cost matters: topic_name() returns a fresh std::string, headers() hands out an
-// RdKafka::Headers whose get_last()/get_all() copy names and values, exactly as the real one does.
+// An in-memory RdKafka::Message (topic, partition, offset, key, value, headers) so record handlers can be
+// unit-tested and micro-benchmarked without a broker. Only what handlers read is meaningful, and it
+// behaves like librdkafka's MessageImpl where cost matters: topic_name() returns a fresh std::string,
+// headers() hands out an RdKafka::Headers whose get_last()/get_all() copy names and values.
+// Target orderflow::messaging_testing (header only); used by tests/unit and bench/.
 #pragma once
 
 #include <librdkafka/rdkafkacpp.h>
@@ -11,14 +13,17 @@
 #include <utility>
 #include <vector>
 
-namespace orderflow::bench {
+namespace orderflow::testing {
 
 class FakeMessage final : public RdKafka::Message {
  public:
-  FakeMessage(std::string topic, std::string value, std::optional<std::string> key,
-              const std::vector<std::pair<std::string, std::string>>& headers, std::int32_t partition = 0,
+  FakeMessage(std::string topic, std::string value, std::optional<std::string> key = std::nullopt,
+              const std::vector<std::pair<std::string, std::string>>& headers = {}, std::int32_t partition = 0,
               std::int64_t offset = 0)
-      : topic_(std::move(topic)), value_(std::move(value)), key_(std::move(key)), partition_(partition),
+      : topic_(std::move(topic)),
+        value_(std::move(value)),
+        key_(std::move(key)),
+        partition_(partition),
         offset_(offset) {
     if (!headers.empty()) {
       headers_.reset(RdKafka::Headers::create());
@@ -66,4 +71,4 @@ class FakeMessage final : public RdKafka::Message {
   std::unique_ptr<RdKafka::Headers> headers_;
 };
 
-}  // namespace orderflow::bench
+}  // namespace orderflow::testing
