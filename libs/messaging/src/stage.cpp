@@ -257,6 +257,9 @@ void StageRunner::process(RdKafka::Message& msg, const std::shared_ptr<Partition
           poison = handler_.precheck(InputRecord{msg, source_topic, value, key_ptr, attempt});
         } catch (const std::exception& e) {
           spdlog::warn("precheck error on {}[{}]@{}: {}", msg.topic_name(), msg.partition(), msg.offset(), e.what());
+        } catch (...) {
+          spdlog::warn("precheck error on {}[{}]@{}: an exception not derived from std::exception", msg.topic_name(),
+                       msg.partition(), msg.offset());
         }
         if (poison && poison->error_class != ErrorClass::Poison) poison.reset();
       }
@@ -286,6 +289,11 @@ void StageRunner::process(RdKafka::Message& msg, const std::shared_ptr<Partition
       spdlog::warn("handler error on {}[{}]@{}: {}{}", msg.topic_name(), msg.partition(), msg.offset(),
                    e.what(), record_fields(msg.topic_name(), msg.partition(), msg.offset(), msg));
       result = HandlerResult::fail(Failure::transient(std::string("unexpected error: ") + e.what()));
+    } catch (...) {
+      // Not a std::exception (a thrown int, a foreign library's type): still transient, never a crash.
+      spdlog::warn("handler error on {}[{}]@{}: an exception not derived from std::exception{}", msg.topic_name(),
+                   msg.partition(), msg.offset(), record_fields(msg.topic_name(), msg.partition(), msg.offset(), msg));
+      result = HandlerResult::fail(Failure::transient("unexpected error: an exception not derived from std::exception"));
     }
   }
   observer_.processing_seconds(std::chrono::duration<double>(Clock::now() - ctx->started).count());

@@ -1,0 +1,133 @@
+// StageRunner against an in-process mock cluster with a handler that throws: whatever a handler
+// throws — a std::exception or anything else — is a transient failure: the record goes to
+// <group>.retry with its error message, is processed again after its backoff, and the stage keeps
+// running. Poison goes to <group>.dlq at once.
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <map>
+#include <mutex>
+#include <set>
+#include <stdexcept>
+#include <string>
+#include <thread>
+
+#include "orderflow/messaging/stage.h"
+#include "orderflow/testing/mock_cluster.h"
+#include "orderflow/testing/produce.h"
+#include "orderflow/testing/topic_reader.h"
+
+namespace orderflow::testing {
+namespace {
+
+using namespace std::chrono_literals;
+using messaging::Failure;
+using messaging::HandlerResult;
+using messaging::InputRecord;
+
+// Value "throw-int" throws an int on its first attempt, "throw-std" a std::runtime_error, "poison"
+// fails as poison; everything else (and every second attempt) is echoed to `out`.
+class ThrowingHandler final : public messaging::RecordHandler {
+ public:
+  HandlerResult handle(const InputRecord& r) override {
+    {
+      std::lock_guard lock(mu_);
+      ++attempts_[std::string(r.value)];
+    }
+    if (r.attempt == 1 && r.value == "throw-int") throw 42;
+    if (r.attempt == 1 && r.value == "throw-std") throw std::runtime_error("gateway exploded");
+    if (r.value == "poison") return HandlerResult::fail(Failure::poison("$: not an order"));
+    HandlerResult ok;
+    ok.outputs.push_back(messaging::OutRecord{"out", r.key ? std::optional<std::string>(*r.key) : std::nullopt,
+                                              std::string(r.value), {}});
+    return ok;
+  }
+  int attempts(const std::string& value) {
+    std::lock_guard lock(mu_);
+    return attempts_[value];
+  }
+
+ private:
+  std::mutex mu_;
+  std::map<std::string, int> attempts_;
+};
+
+std::optional<std::string> header_of(const Record& r, std::string_view name) {
+  for (const auto& [k, v] : r.headers) {
+    if (k == name) return v;
+  }
+  return std::nullopt;
+}
+
+TEST(StageRunnerTest, AnyExceptionFromAHandlerIsTransientAndRetried) {
+  MockCluster cluster(1, 1, {"in", "out", "g.retry", "g.dlq"});
+  messaging::StageOptions options;
+  options.service = "stage-runner-test";
+  options.group_id = "g";
+  options.input_topics = {"in"};
+  options.output_topics = {"out"};
+  options.kafka.set("bootstrap.servers", cluster.bootstrap());
+  options.retry.backoff = 200ms;
+  options.retry.max_attempts = 3;
+  options.commit_interval = 100ms;
+  options.drain_timeout = 5s;
+  options.startup_timeout = 10s;
+
+  ThrowingHandler handler;
+  messaging::StageObserver observer;
+  std::atomic<bool> stop{false};
+  int rc = -1;
+  messaging::StageRunner runner(options, handler, observer);
+  std::thread loop([&] { rc = runner.run(stop); });
+  struct Joiner {
+    std::atomic<bool>& stop;
+    std::thread& t;
+    ~Joiner() {
+      stop = true;
+      if (t.joinable()) t.join();
+    }
+  } joiner{stop, loop};
+
+  produce(cluster.bootstrap(), "in",
+          {{"k1", "throw-int"}, {"k2", "throw-std"}, {"k3", "poison"}, {"k4", "plain"}});
+
+  TopicReader out(cluster.bootstrap(), "out");
+  ASSERT_TRUE(out.wait_for_count(3, 60s)) << out.records().size() << " of 3 outputs";
+  TopicReader retry(cluster.bootstrap(), "g.retry");
+  ASSERT_TRUE(retry.wait_for_count(2, 10s));
+  TopicReader dlq(cluster.bootstrap(), "g.dlq");
+  ASSERT_TRUE(dlq.wait_for_count(1, 10s));
+  out.drain_to_end(2s);
+  retry.drain_to_end(2s);
+  dlq.drain_to_end(2s);
+
+  std::map<std::string, const Record*> retried;
+  for (const auto& r : retry.records()) retried[r.value] = &r;
+  ASSERT_EQ(retry.records().size(), 2U);
+  ASSERT_EQ(retried.count("throw-int"), 1U);
+  ASSERT_EQ(retried.count("throw-std"), 1U);
+  EXPECT_EQ(header_of(*retried["throw-int"], "x-error-class"), "transient");
+  EXPECT_NE(header_of(*retried["throw-int"], "x-error-message").value_or("").find("not derived from std::exception"),
+            std::string::npos);
+  EXPECT_EQ(header_of(*retried["throw-std"], "x-error-class"), "transient");
+  EXPECT_NE(header_of(*retried["throw-std"], "x-error-message").value_or("").find("gateway exploded"),
+            std::string::npos);
+  EXPECT_EQ(header_of(*retried["throw-int"], "x-attempt"), "1");
+
+  ASSERT_EQ(dlq.records().size(), 1U);
+  EXPECT_EQ(dlq.records()[0].value, "poison");
+  EXPECT_EQ(header_of(dlq.records()[0], "x-error-class"), "poison");
+
+  std::multiset<std::string> outputs;
+  for (const auto& r : out.records()) outputs.insert(r.value);
+  EXPECT_EQ(outputs, (std::multiset<std::string>{"plain", "throw-int", "throw-std"}));
+  EXPECT_EQ(handler.attempts("throw-int"), 2);
+  EXPECT_EQ(handler.attempts("throw-std"), 2);
+
+  stop = true;
+  loop.join();
+  EXPECT_EQ(rc, 0);
+}
+
+}  // namespace
+}  // namespace orderflow::testing
