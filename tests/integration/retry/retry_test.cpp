@@ -320,9 +320,9 @@ std::string customer_history(const std::string& customer, const OrderIndex& orde
   return out.str();
 }
 
-//  until the stage fix is in: a record of a gated key that fails again on the retry path
-// goes to the back of the retry topic and the key's later records, parked behind it, overtake it
-// (see the report of the retry tests: StageRunner::process has no requeue tracking).
+// Regression: a record of a gated key that failed again on the retry path went to the back of the
+// retry topic and the key's later records, parked behind it, overtook it (fixed: the stage tracks
+// the records re-queued behind it, StageRunner::requeued_behind_).
 TEST_F(RetryOrderingTest, KeyOrderingKeepsPerCustomerOrderThroughRetries) {
   const auto payments = run("key");
   const auto retries = read_all(bootstrap(), pipe.payment_retry());
@@ -389,8 +389,8 @@ TEST_F(PoisonTest, PoisonGoesToTheDeadLetterTopicAtOnceAndNeverThroughRetry) { r
 
 // The same with --retry-ordering key: a poison record of a customer with a record in retry must not
 // be parked behind it on the retry topic (it can never succeed, and its order does not matter).
-//  until the stage fix is in: the stage parks a record of a held key on the retry topic
-// without looking at it, poison included.
+// Regression: the stage used to park a record of a held key on the retry topic without looking at
+// it, poison included (fixed: RecordHandler::precheck).
 TEST_F(PoisonTest, PoisonNeverThroughRetryWithKeyOrdering) { run({"--retry-ordering", "key"}); }
 
 // Scenario 5: no retry record is processed before its x-not-before: a payment decided after a
@@ -413,16 +413,34 @@ TEST_F(RetryTest, RetryIsNotProcessedBeforeItsNotBefore) {
     std::int64_t not_before = 0;
   };
   std::map<std::string, LastRetry> last;  // order event_id → its retry record with the highest x-attempt
+  // order event_id → x-attempt → (x-failed-at, x-not-before) of that retry record
+  std::map<std::string, std::map<std::int64_t, std::pair<std::int64_t, std::int64_t>>> chain;
   for (const auto& r : retries) {
     const auto eid = order_event_id(r);
     ASSERT_TRUE(eid.has_value()) << "retry record whose value is no valid order: " << r.value;
     const auto attempt = int_header(r, "x-attempt");
     const auto not_before = int_header(r, "x-not-before");
-    EXPECT_EQ(not_before - int_header(r, "x-failed-at"), std::int64_t{kBackoffMs} << (attempt - 1));
+    const auto failed_at = int_header(r, "x-failed-at");
+    EXPECT_EQ(not_before - failed_at, std::int64_t{kBackoffMs} << (attempt - 1));
+    chain[*eid][attempt] = {failed_at, not_before};
     auto& l = last[*eid];
     if (attempt > l.attempt) l = LastRetry{attempt, not_before};
   }
   ASSERT_GT(last.size(), valid / 5) << "the failure rate did not exercise the retry path";
+  // Every intermediate attempt too: attempt n+1 (which failed at the x-failed-at of the retry record
+  // with x-attempt n+1) ran no earlier than the x-not-before of the record with x-attempt n.
+  std::size_t intermediate = 0;
+  for (const auto& [eid, attempts] : chain) {
+    for (auto it = attempts.begin(); it != attempts.end(); ++it) {
+      const auto next = attempts.find(it->first + 1);
+      if (next == attempts.end()) continue;
+      ++intermediate;
+      EXPECT_GE(next->second.first, it->second.second)
+          << "order event " << eid << ": attempt " << it->first + 1 << " ran "
+          << (it->second.second - next->second.first) << " ms before it was due";
+    }
+  }
+  EXPECT_GT(intermediate, 0U) << "no order failed twice: the intermediate attempts were not exercised";
 
   std::size_t checked = 0;
   for (const auto& r : payments) {
@@ -437,7 +455,8 @@ TEST_F(RetryTest, RetryIsNotProcessedBeforeItsNotBefore) {
         << " ms before its retry (attempt " << it->second.attempt + 1 << ") was due";
   }
   EXPECT_EQ(checked, last.size());
-  std::cout << "[ measure  ] " << checked << " payments after a retry checked against x-not-before\n";
+  std::cout << "[ measure  ] " << checked << " payments after a retry and " << intermediate
+            << " intermediate retries checked against x-not-before\n";
   EXPECT_EQ(pay.stop(30s), 0) << pay.output();
 }
 
