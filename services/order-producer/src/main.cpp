@@ -46,10 +46,9 @@ struct Counters {
   std::uint64_t invalid = 0;
 };
 
-std::optional<std::string> customer_of(const std::string& line) {
-  auto j = nlohmann::json::parse(line, nullptr, false);
+std::optional<std::string> string_field(const nlohmann::json& j, const char* name) {
   if (j.is_object()) {
-    auto it = j.find("customer_id");
+    auto it = j.find(name);
     if (it != j.end() && it->is_string()) return it->get<std::string>();
   }
   return std::nullopt;
@@ -67,7 +66,7 @@ int main(int argc, char** argv) {
       "and exits 0 only when the broker acknowledged every record.";
   runtime::add_common_options(cli, {"0.0.0.0:9101", false, ""});
   cli.options.add_options()
-      ("count", po::value<long long>()->default_value(1000), "orders to send; 0 = until stopped")
+      ("count", po::value<long long>()->default_value(1000), "orders to send; 0 = until stopped (with --from-file: the whole file unless --count is given)")
       ("rate", po::value<double>()->default_value(0), "orders per second; 0 = as fast as possible")
       ("customers", po::value<int>()->default_value(1000), "size of the customer pool")
       ("seed", po::value<unsigned long long>(), "seed for a reproducible stream (default: random)")
@@ -99,7 +98,11 @@ int main(int argc, char** argv) {
     s.seed = vm.count("seed") != 0 ? vm["seed"].as<unsigned long long>() : std::random_device{}();
     s.invalid_ratio = vm["invalid-ratio"].as<double>();
     if (!(s.invalid_ratio >= 0 && s.invalid_ratio <= 1)) throw runtime::UsageError("--invalid-ratio: must be between 0 and 1");
-    if (vm.count("from-file") != 0) s.from_file = vm["from-file"].as<std::string>();
+    if (vm.count("from-file") != 0) {
+      s.from_file = vm["from-file"].as<std::string>();
+      // The default --count is for the generator: a file is sent whole unless a count was asked for.
+      if (vm["count"].defaulted()) s.count = 0;
+    }
     s.topic = vm["topic"].as<std::string>();
     s.timeout_s = vm["timeout-s"].as<int>();
     if (s.timeout_s < 1) throw runtime::UsageError("--timeout-s: must be at least 1");
@@ -186,9 +189,10 @@ int main(int argc, char** argv) {
       if (!std::getline(input, line)) break;
       if (line.empty()) continue;
       value = line;
-      key = customer_of(line).value_or("");
-      auto j = nlohmann::json::parse(line, nullptr, false);
-      if (j.is_object() && j.contains("order_id") && j["order_id"].is_string()) order_id = j["order_id"].get<std::string>();
+      // Sent as it is; only the key (customer_id) and the correlation id (order_id) are read from it.
+      const auto j = nlohmann::json::parse(line, nullptr, false);
+      key = string_field(j, "customer_id").value_or("");
+      order_id = string_field(j, "order_id").value_or("");
     } else {
       auto rec = generator.next(std::chrono::system_clock::now());
       if (!rec.valid) ++c.invalid;

@@ -4,6 +4,16 @@
 #include <gtest/gtest.h>
 
 #include <csignal>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <unistd.h>
+
+#include <algorithm>
+#include <nlohmann/json.hpp>
+#include <tuple>
+
+#include "order_generator.h"
 
 #include "orderflow/testing/paths.h"
 #include "pipeline_fixture.h"
@@ -154,6 +164,63 @@ TEST_F(PipelineTest, FiveThousandOrdersEndToEnd) {
 
   EXPECT_EQ(pay.stop(20s), 0) << pay.output();
   EXPECT_EQ(note.stop(20s), 0) << note.output();
+}
+
+// order-producer --from-file: every non-empty line is sent as it is, in file order, keyed by its
+// customer_id (no key when the line has none or is not JSON; those in no particular order) — the whole file, although it is longer
+// than the generator's default --count of 1000.
+TEST_F(PipelineTest, FromFileSendsEveryLineInOrderKeyedByCustomer) {
+  producer::OrderGenerator generator(77, 50, 0.05);
+  std::vector<std::string> lines;
+  for (int i = 0; i < 1200; ++i) lines.push_back(generator.next(std::chrono::system_clock::now()).value);
+  lines.insert(lines.begin() + 10, "this is not JSON");
+  lines.insert(lines.begin() + 500, R"({"order_id":"no-customer"})");
+  const auto path = std::filesystem::temp_directory_path() / ("orderflow-from-file-" + std::to_string(getpid()) + ".jsonl");
+  {
+    std::ofstream f(path);
+    for (std::size_t i = 0; i < lines.size(); ++i) {
+      f << lines[i] << '\n';
+      if (i == 700) f << '\n';  // an empty line is skipped
+    }
+  }
+  auto [rc, out] = pipe.produce_orders({"--from-file", path.string()});
+  std::filesystem::remove(path);
+  ASSERT_EQ(rc, 0) << out;
+  const auto n = std::to_string(lines.size());
+  EXPECT_NE(out.find("sent=" + n + " delivered=" + n + " failed=0"), std::string::npos) << out;
+
+  TopicReader reader(broker.bootstrap(), pipe.orders);
+  ASSERT_TRUE(reader.wait_for_count(lines.size(), 60s)) << reader.records().size() << " of " << lines.size();
+  reader.drain_to_end(5s);
+  ASSERT_EQ(reader.records().size(), lines.size());
+
+  // Per key, the records are in file order; every line landed once, with the key of its customer_id.
+  std::map<std::optional<std::string>, std::vector<std::string>> expected;
+  for (const auto& line : lines) {
+    auto j = nlohmann::json::parse(line, nullptr, false);
+    std::optional<std::string> key;
+    if (j.is_object() && j.contains("customer_id") && j["customer_id"].is_string()) key = j["customer_id"].get<std::string>();
+    expected[key].push_back(line);
+  }
+  std::map<std::optional<std::string>, std::vector<std::string>> landed;
+  std::vector<Record> sorted = reader.records();
+  std::stable_sort(sorted.begin(), sorted.end(), [](const Record& a, const Record& b) {
+    return std::tie(a.partition, a.offset) < std::tie(b.partition, b.offset);
+  });
+  for (const auto& r : sorted) landed[r.key].push_back(r.value);
+  EXPECT_EQ(landed.size(), expected.size());
+  for (auto& [key, values] : expected) {
+    auto& got = landed[key];
+    if (!key) {
+      // Records without a key are spread over the partitions: all of them, in no particular order.
+      std::sort(values.begin(), values.end());
+      std::sort(got.begin(), got.end());
+    }
+    EXPECT_EQ(got, values) << "records of key " << key.value_or("(none)") << " differ from the file";
+  }
+  const auto& keyless = expected[std::nullopt];
+  EXPECT_EQ(std::count(keyless.begin(), keyless.end(), "this is not JSON"), 1);
+  EXPECT_EQ(std::count(keyless.begin(), keyless.end(), R"({"order_id":"no-customer"})"), 1);
 }
 
 TEST_F(PipelineTest, CleanStopAndRestartMidStreamLosesAndDuplicatesNothing) {
