@@ -4,24 +4,8 @@
 
 namespace orderflow::runtime {
 
-namespace {
 
-// The "type" value near the top of a statistics document, found without parsing it (the callback
-// must stay cheap). librdkafka writes "name", "client_id", "type" first.
-std::string client_type_of(std::string_view json) {
-  const auto head = json.substr(0, 512);
-  const auto at = head.find("\"type\"");
-  if (at == std::string_view::npos) return "unknown";
-  const auto open = head.find('"', head.find(':', at + 6) + 1);
-  if (open == std::string_view::npos) return "unknown";
-  const auto close = head.find('"', open + 1);
-  if (close == std::string_view::npos) return "unknown";
-  return std::string(head.substr(open + 1, close - open - 1));
-}
-
-}  // namespace
-
-std::optional<KafkaStatsSample> parse_kafka_stats(std::string_view json) {
+std::optional<KafkaStatsSample> parse_kafka_stats(std::string_view json) try {
   const auto doc = nlohmann::json::parse(json, nullptr, false);
   if (!doc.is_object() || !doc.contains("type") || !doc["type"].is_string()) return std::nullopt;
   KafkaStatsSample s;
@@ -31,9 +15,19 @@ std::optional<KafkaStatsSample> parse_kafka_stats(std::string_view json) {
   }
   if (auto brokers = doc.find("brokers"); brokers != doc.end() && brokers->is_object()) {
     for (const auto& [name, b] : brokers->items()) {
+      if (!b.is_object()) continue;
+      const bool logical = b.value("source", std::string()) == "logical";
+      if (!logical) {
+        const auto state = b.value("state", std::string());
+        if (state == "UP") {
+          ++s.brokers_up;
+        } else if (state != "INIT") {
+          ++s.brokers_failing;
+        }
+      }
       // Bootstrap (-1) and logical (GroupCoordinator) entries would duplicate real brokers.
       const auto nodeid = b.value("nodeid", -1);
-      if (nodeid < 0 || b.value("source", std::string()) == "logical") continue;
+      if (nodeid < 0 || logical) continue;
       const auto rtt = b.find("rtt");
       if (rtt == b.end() || !rtt->is_object() || rtt->value("cnt", 0) <= 0) continue;
       const auto avg_us = rtt->value("avg", std::int64_t{-1});
@@ -42,6 +36,8 @@ std::optional<KafkaStatsSample> parse_kafka_stats(std::string_view json) {
     }
   }
   return s;
+} catch (const nlohmann::json::exception&) {
+  return std::nullopt;  // a field of an unexpected type
 }
 
 KafkaStatsGauges::KafkaStatsGauges(prometheus::Registry& registry, const std::string& service)
@@ -63,25 +59,46 @@ KafkaStatsGauges::KafkaStatsGauges(prometheus::Registry& registry, const std::st
                   .Add({})) {}
 
 void KafkaStatsGauges::offer(std::string_view json) {
-  auto type = client_type_of(json);
+  auto sample = parse_kafka_stats(json);
   const std::lock_guard lock(pending_mutex_);
-  pending_[std::move(type)].assign(json.data(), json.size());
+  if (!sample) {
+    ++malformed_;
+    return;
+  }
+  connectivity_[sample->type] = {sample->brokers_up, sample->brokers_failing};
+  auto type = sample->type;
+  pending_.insert_or_assign(std::move(type), std::move(*sample));
+}
+
+std::optional<std::string> KafkaStatsGauges::broker_problem() const {
+  const std::lock_guard lock(pending_mutex_);
+  // A consumer, when there is one, speaks for the service: it always keeps connections open (fetch,
+  // group coordinator), while a producer with nothing to send may find an idle connection closed by
+  // the broker (connections.max.idle.ms) without anything being wrong.
+  const bool has_consumer = connectivity_.count("consumer") != 0;
+  for (const auto& [type, c] : connectivity_) {
+    if (has_consumer && type != "consumer") continue;
+    const auto [up, failing] = c;
+    if (up == 0 && failing > 0) {
+      return "not ready: the Kafka " + type + " has no working connection to any broker (" + std::to_string(failing) +
+             " down or reconnecting)";
+    }
+  }
+  return std::nullopt;
 }
 
 void KafkaStatsGauges::refresh() {
-  std::map<std::string, std::string, std::less<>> docs;
+  std::map<std::string, KafkaStatsSample, std::less<>> samples;
+  std::uint64_t malformed = 0;
   {
     const std::lock_guard lock(pending_mutex_);
-    docs.swap(pending_);
+    samples.swap(pending_);
+    std::swap(malformed, malformed_);
   }
-  if (docs.empty()) return;
   const std::lock_guard lock(gauges_mutex_);
-  for (const auto& [type, json] : docs) {
-    const auto sample = parse_kafka_stats(json);
-    if (!sample) {
-      errors_.Increment();
-      continue;
-    }
+  if (malformed > 0) errors_.Increment(static_cast<double>(malformed));
+  for (const auto& [type, s] : samples) {
+    const auto* sample = &s;
     if (sample->type == "producer") {
       if (queue_ == nullptr) queue_ = &queue_family_.Add({});
       queue_->Set(static_cast<double>(sample->queue_messages));

@@ -98,9 +98,10 @@ int run_stage_service(const messaging::StageOptions& options, const CommonOption
   std::unique_ptr<HttpServer> http;
   try {
     http = std::make_unique<HttpServer>(common.metrics_address, metrics.registry_ptr(),
-                                        [&current]() -> std::optional<std::string> {
+                                        [&current, &metrics]() -> std::optional<std::string> {
                                           auto* r = current.load();
                                           if (r == nullptr) return std::string("not ready: waiting for the Kafka brokers");
+                                          if (auto problem = metrics.broker_problem()) return problem;
                                           if (r->ready()) return std::nullopt;
                                           return std::string("not ready: no partitions assigned yet (joining the group)");
                                         });

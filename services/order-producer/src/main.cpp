@@ -150,9 +150,9 @@ int main(int argc, char** argv) {
   std::unique_ptr<runtime::HttpServer> http;
   try {
     http = std::make_unique<runtime::HttpServer>(common.metrics_address, metrics.registry_ptr(),
-                                                 [&reached]() -> std::optional<std::string> {
-                                                   if (reached) return std::nullopt;
-                                                   return std::string("not ready: waiting for the Kafka brokers");
+                                                 [&reached, &metrics]() -> std::optional<std::string> {
+                                                   if (!reached) return std::string("not ready: waiting for the Kafka brokers");
+                                                   return metrics.broker_problem();
                                                  });
     if (!runtime::wait_for_broker(props, std::chrono::seconds(s.timeout_s))) return 1;
   } catch (const messaging::ConfigError& e) {

@@ -115,5 +115,46 @@ TEST(KafkaStatsTest, ParserSkipsBootstrapAndLogicalBrokers) {
   EXPECT_FALSE(runtime::parse_kafka_stats("").has_value());
 }
 
+TEST(KafkaStatsTest, ConnectivityForReadiness) {
+  const auto connected = runtime::parse_kafka_stats(R"({"type":"consumer","brokers":{
+      "localhost:9092/bootstrap":{"nodeid":-1,"source":"configured","state":"UP"},
+      "GroupCoordinator":{"nodeid":1,"source":"logical","state":"UP"},
+      "localhost:9092/1":{"nodeid":1,"source":"learned","state":"UP"},
+      "localhost:9093/2":{"nodeid":2,"source":"learned","state":"INIT"}}})");
+  ASSERT_TRUE(connected.has_value());
+  EXPECT_EQ(connected->brokers_up, 2);       // the logical entry does not count
+  EXPECT_EQ(connected->brokers_failing, 0);  // INIT: never needed (sparse connections)
+  const auto down = runtime::parse_kafka_stats(R"({"type":"consumer","brokers":{
+      "localhost:9092/bootstrap":{"nodeid":-1,"source":"configured","state":"DOWN"},
+      "GroupCoordinator":{"nodeid":1,"source":"logical","state":"UP"},
+      "localhost:9092/1":{"nodeid":1,"source":"learned","state":"TRY_CONNECT"},
+      "localhost:9093/2":{"nodeid":2,"source":"learned","state":"INIT"}}})");
+  ASSERT_TRUE(down.has_value());
+  EXPECT_EQ(down->brokers_up, 0);
+  EXPECT_EQ(down->brokers_failing, 2);
+  // A field of an unexpected type is a malformed document, not an exception.
+  EXPECT_FALSE(runtime::parse_kafka_stats(R"({"type":"consumer","brokers":{"b":{"nodeid":"x","state":1}}})").has_value());
+
+  runtime::ServiceMetrics metrics("test");
+  EXPECT_EQ(metrics.broker_problem(), std::nullopt);  // no statistics yet
+  const std::string idle_producer = R"({"type":"producer","brokers":{"localhost:9092/1":{"nodeid":1,"source":"learned","state":"INIT"}}})";
+  metrics.kafka_stats(idle_producer);
+  EXPECT_EQ(metrics.broker_problem(), std::nullopt);
+  metrics.kafka_stats(R"({"type":"consumer","brokers":{"localhost:9092/1":{"nodeid":1,"source":"learned","state":"DOWN"}}})");
+  const auto problem = metrics.broker_problem();
+  ASSERT_TRUE(problem.has_value());
+  EXPECT_NE(problem->find("not ready: the Kafka consumer has no working connection to any broker"), std::string::npos)
+      << *problem;
+  metrics.kafka_stats(R"({"type":"consumer","brokers":{"localhost:9092/1":{"nodeid":1,"source":"learned","state":"UP"}}})");
+  EXPECT_EQ(metrics.broker_problem(), std::nullopt);
+  // With a consumer connected, a producer whose idle connection the broker closed is no problem.
+  metrics.kafka_stats(R"({"type":"producer","brokers":{"localhost:9092/1":{"nodeid":1,"source":"learned","state":"DOWN"}}})");
+  EXPECT_EQ(metrics.broker_problem(), std::nullopt);
+  // Without a consumer (order-producer), the producer's connections decide.
+  runtime::ServiceMetrics producer_only("test");
+  producer_only.kafka_stats(R"({"type":"producer","brokers":{"localhost:9092/1":{"nodeid":1,"source":"learned","state":"DOWN"}}})");
+  EXPECT_TRUE(producer_only.broker_problem().has_value());
+}
+
 }  // namespace
 }  // namespace orderflow::testing

@@ -1,8 +1,10 @@
 // librdkafka statistics (`statistics.interval.ms`, delivered as EVENT_STATS JSON) turned into gauges:
-// orderflow_producer_queue_messages and orderflow_broker_rtt_seconds{client,broker}. offer() runs in
-// librdkafka's callback (poll thread) and only copies the latest document per client type; parsing
-// happens in refresh(), which ServiceMetrics calls on the metrics HTTP thread at scrape time. Both
-// are thread-safe. Malformed documents are ignored (counted in orderflow_kafka_stats_errors_total).
+// orderflow_producer_queue_messages and orderflow_broker_rtt_seconds{client,broker}, and into the
+// broker-connectivity part of readiness (broker_problem()). offer() runs in librdkafka's callback
+// (the poll thread, every statistics interval: 5 s by default) and parses the document once; the
+// gauges are set from the latest sample per client type in refresh(), which ServiceMetrics calls on
+// the metrics HTTP thread at scrape time. All thread-safe. Malformed documents are ignored (counted
+// in orderflow_kafka_stats_errors_total).
 #pragma once
 
 #include <prometheus/counter.h>
@@ -26,6 +28,9 @@ struct KafkaStatsSample {
   std::string type;                           // "producer" | "consumer"
   std::int64_t queue_messages = 0;            // msg_cnt: messages in the producer's queues
   std::vector<std::pair<std::string, double>> broker_rtt_seconds;  // learned brokers with samples
+  // Connection states over every broker entry but the logical ones (bootstrap entries included):
+  int brokers_up = 0;        // state UP: a working connection
+  int brokers_failing = 0;   // neither UP nor INIT (INIT = never needed, sparse connections): down or retrying
 };
 
 // nullopt when `json` is not a librdkafka statistics object.
@@ -35,12 +40,18 @@ class KafkaStatsGauges {
  public:
   KafkaStatsGauges(prometheus::Registry& registry, const std::string& service);
 
-  void offer(std::string_view json);  // cheap: one string copy under a mutex
-  void refresh();                     // parses what was offered since the last call
+  void offer(std::string_view json);  // parses; keeps the latest sample per client type
+  void refresh();                     // sets the gauges from the samples offered since the last call
+  // Readiness: a one-line reason when the latest statistics of the consumer (or, without one, of any
+  // client) show no working connection to any broker while it is trying to reach one; nullopt when
+  // connected, idle, or before any statistics.
+  [[nodiscard]] std::optional<std::string> broker_problem() const;
 
  private:
-  std::mutex pending_mutex_;
-  std::map<std::string, std::string, std::less<>> pending_;  // client type → latest document
+  mutable std::mutex pending_mutex_;
+  std::map<std::string, KafkaStatsSample, std::less<>> pending_;  // client type → latest sample
+  std::map<std::string, std::pair<int, int>, std::less<>> connectivity_;  // client type → (up, failing)
+  std::uint64_t malformed_ = 0;  // counted into errors_ at the next refresh
   std::mutex gauges_mutex_;
   prometheus::Family<prometheus::Gauge>& queue_family_;
   prometheus::Family<prometheus::Gauge>& rtt_family_;

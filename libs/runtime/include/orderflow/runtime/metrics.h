@@ -66,6 +66,8 @@ class ServiceMetrics final : public messaging::StageObserver {
   // One librdkafka statistics document (EVENT_STATS). Thread-safe and cheap: it is copied here and
   // parsed at the next scrape. Set statistics.interval.ms on the client to get them.
   void kafka_stats(std::string_view json) { kafka_stats_.offer(json); }
+  // Readiness: why the clients reporting statistics cannot reach any broker, if they cannot.
+  [[nodiscard]] std::optional<std::string> broker_problem() const { return kafka_stats_.broker_problem(); }
 
   void end_to_end_seconds(std::string_view kind, double seconds);
   void dedupe_hit();
