@@ -204,47 +204,74 @@ TEST_F(MetricsTest, CountersEqualWhatLandedInTheTopicsAndPassPromtool) {
   EXPECT_EQ(note.stop(30s), 0) << note.output();
 }
 
+// A real Prometheus scrapes all three services while orders flow; once the flow has ended,
+// sum(orderflow_events_processed_total) in Prometheus equals what the topics say was processed
+// (payment-service: every order; notification-service: every order and every payment).
 TEST_F(MetricsTest, PrometheusServerSeesTheSameTotals) {
   const auto prometheus = find_program("prometheus");
   if (!prometheus) GTEST_SKIP() << "prometheus is not installed";
   const int pay_port = free_port();
   const int note_port = free_port();
+  const int prod_port = free_port();
   auto pay = pipe.start_payment(pay_port);
   auto note = pipe.start_notification(note_port);
   ASSERT_TRUE(wait_ready(pay_port, 60s)) << pay.output();
   ASSERT_TRUE(wait_ready(note_port, 60s)) << note.output();
-  auto [rc, out] = pipe.produce_orders({"--count", "300", "--seed", "32", "--invalid-ratio", "0.02"});
-  ASSERT_EQ(rc, 0) << out;
+  // Unbounded and paced, so that Prometheus can scrape it too; stopped once all three were scraped.
+  auto producer = Process::start(bin_path("order-producer"),
+                                 {"--brokers", broker.bootstrap(), "--topic", pipe.orders, "--count", "0",
+                                  "--rate", "200", "--seed", "32", "--invalid-ratio", "0.02",
+                                  "--metrics-address", "127.0.0.1:" + std::to_string(prod_port)});
+  ASSERT_TRUE(wait_ready(prod_port, 60s)) << producer.output();
 
-  // The flow has finished once every input record is processed (consumed == processed, and the
-  // notification service has seen every payment).
-  std::string pay_text;
-  std::string note_text;
-  ASSERT_TRUE(wait_until(
-      [&] {
-        pay_text = scrape(pay_port);
-        note_text = scrape(note_port);
-        const double pay_done = m(pay_text, "orderflow_events_processed_total");
-        const double note_done = m(note_text, "orderflow_events_processed_total");
-        return m(pay_text, "orderflow_messages_consumed_total", {{"topic", pipe.orders}}) == 300 && pay_done == 300 &&
-               note_done == 300 + m(pay_text, "orderflow_messages_produced_total", {{"topic", pipe.payments}});
-      },
-      120s, 200ms))
-      << pay_text << "\n" << note_text;
-  const double expected = m(pay_text, "orderflow_events_processed_total") + m(note_text, "orderflow_events_processed_total");
-
-  PrometheusServer server(*prometheus, {pay_port, note_port});
-  // Two scrapes of each target, both up.
+  PrometheusServer server(*prometheus, {prod_port, pay_port, note_port});
+  // Two scrapes of each of the three targets, all up at once.
   ASSERT_TRUE(wait_until(
       [&] {
         return server.query("min(count_over_time(up{job=\"orderflow\"}[5m]))").value_or(0) >= 2 &&
-               server.query("count(up{job=\"orderflow\"} == 1)").value_or(0) == 2;
+               server.query("count(up{job=\"orderflow\"} == 1)").value_or(0) == 3;
       },
       60s, 250ms))
       << server.output();
-  EXPECT_EQ(server.query("sum(orderflow_events_processed_total)"), std::optional<double>(expected));
-  EXPECT_EQ(server.query("sum(orderflow_messages_consumed_total{service=\"payment-service\",topic=\"" + pipe.orders + "\"})"),
-            std::optional<double>(300));
+  const auto scraped_produced =
+      server.query("max_over_time(orderflow_messages_produced_total{service=\"order-producer\"}[5m])");
+  producer.signal(SIGTERM);
+  const auto prc = producer.wait(60s);
+  ASSERT_TRUE(prc.has_value()) << producer.output();
+  ASSERT_EQ(*prc, 0) << producer.output();
+
+  // What the topics say: n orders, every one paid or dead-lettered, no retries.
+  const auto order_records = read_all(broker.bootstrap(), pipe.orders);
+  const auto n = static_cast<double>(order_records.size());
+  ASSERT_GT(n, 0);
+  ASSERT_TRUE(scraped_produced.has_value()) << server.output();
+  EXPECT_GT(*scraped_produced, 0.0);
+  EXPECT_LE(*scraped_produced, n) << "order-producer's scraped counter is ahead of the topic";
+  TopicReader payments(broker.bootstrap(), pipe.payments);
+  TopicReader pdlq(broker.bootstrap(), pipe.payment_dlq());
+  ASSERT_TRUE(wait_until(
+      [&] {
+        payments.poll_until([](const auto&) { return false; }, 50ms);
+        pdlq.poll_until([](const auto&) { return false; }, 50ms);
+        return static_cast<double>(payments.records().size() + pdlq.records().size()) == n;
+      },
+      120s, 100ms));
+  const auto n_pay = static_cast<double>(payments.records().size());
+  EXPECT_TRUE(read_all(broker.bootstrap(), pipe.payment_retry()).empty());
+  const double expected = n + (n + n_pay);
+
+  // Prometheus catches up with the services' final counters within a few scrapes.
+  std::optional<double> total;
+  EXPECT_TRUE(wait_until(
+      [&] {
+        total = server.query("sum(orderflow_events_processed_total)");
+        return total == std::optional<double>(expected);
+      },
+      60s, 250ms))
+      << "prometheus: " << total.value_or(-1) << ", topics: " << expected << "\n" << server.output();
+  EXPECT_EQ(server.query("sum(orderflow_messages_consumed_total{service=\"payment-service\",topic=\"" + pipe.orders +
+                         "\"})"),
+            std::optional<double>(n));
   EXPECT_EQ(pay.stop(30s), 0) << pay.output();
   EXPECT_EQ(note.stop(30s), 0) << note.output();
 }
