@@ -223,6 +223,30 @@ TEST_F(PipelineTest, FromFileSendsEveryLineInOrderKeyedByCustomer) {
   EXPECT_EQ(std::count(keyless.begin(), keyless.end(), R"({"order_id":"no-customer"})"), 1);
 }
 
+// order-producer at a slow rate: delivery reports are served while it waits for the next send (its
+// produced counter follows the broker, not the next send 50 s later), and SIGTERM stops it at once.
+TEST_F(PipelineTest, SlowRateKeepsDeliveryReportsCurrentAndStopsAtOnce) {
+  const int port = free_port();
+  auto producer = Process::start(bin_path("order-producer"),
+                                 {"--brokers", broker.bootstrap(), "--topic", pipe.orders, "--count", "0", "--rate",
+                                  "0.02", "--metrics-address", "127.0.0.1:" + std::to_string(port)});
+  std::string text;
+  EXPECT_TRUE(wait_until(
+      [&] {
+        text = http_get(port, "/metrics").second;
+        return metric_value(text, "orderflow_messages_produced_total", {{"topic", pipe.orders}}) == 1.0;
+      },
+      20s, 100ms))
+      << text << producer.output();
+  const auto stopping = std::chrono::steady_clock::now();
+  producer.signal(SIGTERM);
+  const auto rc = producer.wait(30s);
+  ASSERT_TRUE(rc.has_value()) << producer.output();
+  EXPECT_EQ(*rc, 0) << producer.output();
+  EXPECT_LT(std::chrono::steady_clock::now() - stopping, 5s) << "a stop must not wait for the next send";
+  EXPECT_NE(producer.output().find("sent=1 delivered=1 failed=0"), std::string::npos) << producer.output();
+}
+
 TEST_F(PipelineTest, CleanStopAndRestartMidStreamLosesAndDuplicatesNothing) {
   const int pay_port = free_port();
   const int note_port = free_port();
