@@ -31,6 +31,7 @@ struct Landed {
   std::vector<Record> notifications;
   std::vector<Record> payment_dlq;
   std::vector<Record> notification_dlq;
+  std::vector<Record> retries;  // both services' retry topics: nothing fails here, so empty
 };
 
 // Waits until every valid order has a payment and two notifications (or the deadline), then reads
@@ -65,12 +66,19 @@ Landed collect(const Pipeline& p, std::chrono::seconds timeout, std::size_t expe
   l.notifications = notes.records();
   l.payment_dlq = pdlq.records();
   l.notification_dlq = ndlq.records();
+  for (const auto& topic : {p.payment_retry(), p.notification_retry()}) {
+    TopicReader retry(p.broker.bootstrap(), topic);
+    retry.drain_to_end(10s);
+    l.retries.insert(l.retries.end(), retry.records().begin(), retry.records().end());
+  }
   return l;
 }
 
 void expect_exact_outcome(const Landed& l) {
   const auto& valid = l.orders.valid_by_event_id;
   ASSERT_GT(valid.size(), 0U);
+  EXPECT_TRUE(l.retries.empty()) << l.retries.size() << " record(s) on a retry topic, first: "
+                                 << (l.retries.empty() ? "" : l.retries.front().topic + " " + l.retries.front().value);
   // payments: exactly one per valid order, with the right status and identities.
   std::map<std::string, int> payments_per_order;
   for (const auto& r : l.payments) {
