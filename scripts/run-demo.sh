@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # `make run`: starts a broker (the embedded dev broker, or the real Kafka with KAFKA=real), the two
 # consuming services, injects orders, waits until every valid order has its two notifications, prints
-# a summary and stops everything. Logs go to run/logs/.
+# a summary and stops everything. Logs go to run/logs/ (DEMO_RUN_DIR=DIR: DIR/logs/, and DIR/kafka for
+# KAFKA=real; a relative DIR is relative to the repository root).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD_DIR="${1:-build}"
@@ -12,7 +13,8 @@ ORDERS="${DEMO_ORDERS:-10000}"
 INVALID_RATIO="${DEMO_INVALID_RATIO:-0.002}"
 PAY_METRICS="${DEMO_PAYMENT_METRICS:-127.0.0.1:9102}"
 NOTE_METRICS="${DEMO_NOTIFICATION_METRICS:-127.0.0.1:9103}"
-LOGS=run/logs
+RUN_DIR="${DEMO_RUN_DIR:-run}"
+LOGS="$RUN_DIR/logs"
 mkdir -p "$LOGS"
 pids=()
 
@@ -24,7 +26,7 @@ cleanup() {
     for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
     kill -KILL "$pid" 2>/dev/null || true
   done
-  if [ "$KAFKA" = real ]; then tools/kafka-local/kafka-local.sh stop --dir run/kafka >/dev/null 2>&1 || true; fi
+  if [ "$KAFKA" = real ]; then tools/kafka-local/kafka-local.sh stop --dir "$RUN_DIR/kafka" >/dev/null 2>&1 || true; fi
 }
 trap cleanup EXIT
 
@@ -48,7 +50,7 @@ wait_for() {  # wait_for SECONDS DESCRIPTION COMMAND...
 echo "== starting the broker ($KAFKA) on localhost:$PORT"
 if [ "$KAFKA" = real ]; then
   tools/kafka-local/fetch-jars.sh "$BUILD_DIR/kafka"
-  tools/kafka-local/kafka-local.sh start --port "$PORT" --dir run/kafka --jars "$BUILD_DIR/kafka/lib" >"$LOGS/kafka.log" 2>&1 ||
+  tools/kafka-local/kafka-local.sh start --port "$PORT" --dir "$RUN_DIR/kafka" --jars "$BUILD_DIR/kafka/lib" >"$LOGS/kafka.log" 2>&1 ||
     { cat "$LOGS/kafka.log" >&2; exit 1; }
 else
   "$BIN/kafka-dev-broker" --port "$PORT" --partitions 6 >"$LOGS/dev-broker.log" 2>&1 &
