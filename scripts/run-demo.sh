@@ -65,7 +65,8 @@ pids+=($!)
 "$BIN/notification-service" --brokers "$BROKERS" --metrics-address "$NOTE_METRICS" \
   --sink "file:$LOGS/notifications.jsonl" >"$LOGS/notification-service.log" 2>&1 &
 pids+=($!)
-ready() { curl -sf "http://$1/readyz" >/dev/null; }
+# Loopback only: an http_proxy / all_proxy of the user's environment must not see these requests.
+ready() { curl -sf --noproxy '*' --max-time 2 "http://$1/readyz" >/dev/null; }
 wait_for 60 "payment-service /readyz" ready "$PAY_METRICS"
 wait_for 60 "notification-service /readyz" ready "$NOTE_METRICS"
 
