@@ -53,6 +53,9 @@ if [ "$KAFKA" = real ]; then
   tools/kafka-local/kafka-local.sh start --port "$PORT" --dir "$RUN_DIR/kafka" --jars "$BUILD_DIR/kafka/lib" >"$LOGS/kafka.log" 2>&1 ||
     { cat "$LOGS/kafka.log" >&2; exit 1; }
 else
+  # Emptied here, not (only) by the background job's redirection: the wait below must not see the ready
+  # line of a previous run before the new broker has even started.
+  : >"$LOGS/dev-broker.log"
   "$BIN/kafka-dev-broker" --port "$PORT" --partitions 6 >"$LOGS/dev-broker.log" 2>&1 &
   broker_pid=$!
   wait_for 15 "the dev broker" grep -q '^ready ' "$LOGS/dev-broker.log"
@@ -60,6 +63,7 @@ fi
 BROKERS="localhost:$PORT"
 
 echo "== starting payment-service and notification-service (logs in $LOGS/)"
+: >"$LOGS/notifications.jsonl"  # the file sink appends; this run's notifications only
 "$BIN/payment-service" --brokers "$BROKERS" --metrics-address "$PAY_METRICS" >"$LOGS/payment-service.log" 2>&1 &
 pids+=($!)
 "$BIN/notification-service" --brokers "$BROKERS" --metrics-address "$NOTE_METRICS" \
