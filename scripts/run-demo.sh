@@ -38,6 +38,15 @@ for p in "$PORT" "${PAY_METRICS##*:}" "${NOTE_METRICS##*:}"; do
   fi
 done
 
+# Ends the run at once, with the end of its log, when a process the demo waits on has exited (instead of
+# waiting for a timeout that can only come).
+alive_or_fail() {  # alive_or_fail PID NAME LOG
+  kill -0 "$1" 2>/dev/null && return 0
+  echo "run-demo: $2 exited (pid $1); end of $3:" >&2
+  tail -n 20 "$3" >&2
+  exit 1
+}
+
 wait_for() {  # wait_for SECONDS DESCRIPTION COMMAND...
   local secs=$1 what=$2; shift 2
   local deadline=$((SECONDS + secs))
@@ -58,19 +67,27 @@ else
   : >"$LOGS/dev-broker.log"
   "$BIN/kafka-dev-broker" --port "$PORT" --partitions 6 >"$LOGS/dev-broker.log" 2>&1 &
   broker_pid=$!
-  wait_for 15 "the dev broker" grep -q '^ready ' "$LOGS/dev-broker.log"
+  broker_ready() { alive_or_fail "$broker_pid" kafka-dev-broker "$LOGS/dev-broker.log"; grep -q '^ready ' "$LOGS/dev-broker.log"; }
+  wait_for 15 "the dev broker" broker_ready
 fi
 BROKERS="localhost:$PORT"
 
 echo "== starting payment-service and notification-service (logs in $LOGS/)"
 : >"$LOGS/notifications.jsonl"  # the file sink appends; this run's notifications only
 "$BIN/payment-service" --brokers "$BROKERS" --metrics-address "$PAY_METRICS" >"$LOGS/payment-service.log" 2>&1 &
-pids+=($!)
+pay_pid=$!
+pids+=("$pay_pid")
 "$BIN/notification-service" --brokers "$BROKERS" --metrics-address "$NOTE_METRICS" \
   --sink "file:$LOGS/notifications.jsonl" >"$LOGS/notification-service.log" 2>&1 &
-pids+=($!)
+note_pid=$!
+pids+=("$note_pid")
+all_alive() {
+  if [ -n "$broker_pid" ]; then alive_or_fail "$broker_pid" kafka-dev-broker "$LOGS/dev-broker.log"; fi
+  alive_or_fail "$pay_pid" payment-service "$LOGS/payment-service.log"
+  alive_or_fail "$note_pid" notification-service "$LOGS/notification-service.log"
+}
 # Loopback only: an http_proxy / all_proxy of the user's environment must not see these requests.
-ready() { curl -sf --noproxy '*' --max-time 2 "http://$1/readyz" >/dev/null; }
+ready() { all_alive && curl -sf --noproxy '*' --max-time 2 "http://$1/readyz" >/dev/null; }
 wait_for 60 "payment-service /readyz" ready "$PAY_METRICS"
 wait_for 60 "notification-service /readyz" ready "$NOTE_METRICS"
 
@@ -83,6 +100,7 @@ sent=$(sed -n 's/^sent=\([0-9]*\).*/\1/p' "$LOGS/order-producer.summary")
 m() { scripts/metrics.py value "http://$1/metrics" "${@:2}"; }
 pay_done() {
   local done
+  all_alive
   done=$(m "$PAY_METRICS" orderflow_events_processed_total outcome=success)
   done=$((done + $(m "$PAY_METRICS" orderflow_events_processed_total outcome=declined)))
   done=$((done + $(m "$PAY_METRICS" orderflow_events_processed_total outcome=dead_lettered)))
@@ -90,6 +108,7 @@ pay_done() {
 }
 notes_done() {
   local payments notes pay_dlq note_dlq
+  all_alive
   payments=$(m "$PAY_METRICS" orderflow_messages_produced_total topic=payments)
   notes=$(m "$NOTE_METRICS" orderflow_messages_produced_total topic=notifications)
   pay_dlq=$(m "$PAY_METRICS" orderflow_events_processed_total outcome=dead_lettered)
@@ -126,7 +145,7 @@ echo
 echo "== stopping"
 rc=0
 for pid in "${pids[@]}"; do
-  kill -TERM "$pid"
+  kill -TERM "$pid" 2>/dev/null || true  # one that already died is reported by wait below
   if ! wait "$pid"; then echo "run-demo: a service exited non-zero (see $LOGS/)" >&2; rc=1; fi
 done
 pids=()
