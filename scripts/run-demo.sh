@@ -19,13 +19,19 @@ mkdir -p "$LOGS"
 pids=()
 
 broker_pid=""
-cleanup() {
-  [ -n "$broker_pid" ] && pids+=("$broker_pid")
-  for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
-  for pid in "${pids[@]}"; do
+stop_pids() {  # SIGTERM to each, up to 10 s for each to exit, then SIGKILL
+  local pid
+  for pid in "$@"; do kill -TERM "$pid" 2>/dev/null || true; done
+  for pid in "$@"; do
     for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
     kill -KILL "$pid" 2>/dev/null || true
   done
+}
+cleanup() {
+  # The services first, then the broker: on SIGTERM they drain, commit and flush, which they cannot do
+  # against a broker that is already gone (they then hung until the SIGKILL 10 s later).
+  stop_pids "${pids[@]}"
+  if [ -n "$broker_pid" ]; then stop_pids "$broker_pid"; fi
   if [ "$KAFKA" = real ]; then tools/kafka-local/kafka-local.sh stop --dir "$RUN_DIR/kafka" >/dev/null 2>&1 || true; fi
 }
 trap cleanup EXIT
