@@ -6,9 +6,13 @@ import sys
 import urllib.request
 
 
+# No proxies: the endpoints are local, and an http_proxy of the user's environment would swallow them.
+_opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+
+
 def scrape(url):
     try:
-        with urllib.request.urlopen(url, timeout=2) as r:
+        with _opener.open(url, timeout=2) as r:
             return r.read().decode()
     except Exception:
         return ""

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # `make run`: starts a broker (the embedded dev broker, or the real Kafka with KAFKA=real), the two
 # consuming services, injects orders, waits until every valid order has its two notifications, prints
-# a summary and stops everything. Logs go to run/logs/.
+# a summary and stops everything. Logs go to run/logs/ (DEMO_RUN_DIR=DIR: DIR/logs/, and DIR/kafka for
+# KAFKA=real; a relative DIR is relative to the repository root).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD_DIR="${1:-build}"
@@ -12,19 +13,26 @@ ORDERS="${DEMO_ORDERS:-10000}"
 INVALID_RATIO="${DEMO_INVALID_RATIO:-0.002}"
 PAY_METRICS="${DEMO_PAYMENT_METRICS:-127.0.0.1:9102}"
 NOTE_METRICS="${DEMO_NOTIFICATION_METRICS:-127.0.0.1:9103}"
-LOGS=run/logs
+RUN_DIR="${DEMO_RUN_DIR:-run}"
+LOGS="$RUN_DIR/logs"
 mkdir -p "$LOGS"
 pids=()
 
 broker_pid=""
-cleanup() {
-  [ -n "$broker_pid" ] && pids+=("$broker_pid")
-  for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
-  for pid in "${pids[@]}"; do
+stop_pids() {  # SIGTERM to each, up to 10 s for each to exit, then SIGKILL
+  local pid
+  for pid in "$@"; do kill -TERM "$pid" 2>/dev/null || true; done
+  for pid in "$@"; do
     for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
     kill -KILL "$pid" 2>/dev/null || true
   done
-  if [ "$KAFKA" = real ]; then tools/kafka-local/kafka-local.sh stop --dir run/kafka >/dev/null 2>&1 || true; fi
+}
+cleanup() {
+  # The services first, then the broker: on SIGTERM they drain, commit and flush, which they cannot do
+  # against a broker that is already gone (they then hung until the SIGKILL 10 s later).
+  stop_pids "${pids[@]}"
+  if [ -n "$broker_pid" ]; then stop_pids "$broker_pid"; fi
+  if [ "$KAFKA" = real ]; then tools/kafka-local/kafka-local.sh stop --dir "$RUN_DIR/kafka" >/dev/null 2>&1 || true; fi
 }
 trap cleanup EXIT
 
@@ -35,6 +43,15 @@ for p in "$PORT" "${PAY_METRICS##*:}" "${NOTE_METRICS##*:}"; do
     exit 1
   fi
 done
+
+# Ends the run at once, with the end of its log, when a process the demo waits on has exited (instead of
+# waiting for a timeout that can only come).
+alive_or_fail() {  # alive_or_fail PID NAME LOG
+  kill -0 "$1" 2>/dev/null && return 0
+  echo "run-demo: $2 exited (pid $1); end of $3:" >&2
+  tail -n 20 "$3" >&2
+  exit 1
+}
 
 wait_for() {  # wait_for SECONDS DESCRIPTION COMMAND...
   local secs=$1 what=$2; shift 2
@@ -48,22 +65,35 @@ wait_for() {  # wait_for SECONDS DESCRIPTION COMMAND...
 echo "== starting the broker ($KAFKA) on localhost:$PORT"
 if [ "$KAFKA" = real ]; then
   tools/kafka-local/fetch-jars.sh "$BUILD_DIR/kafka"
-  tools/kafka-local/kafka-local.sh start --port "$PORT" --dir run/kafka --jars "$BUILD_DIR/kafka/lib" >"$LOGS/kafka.log" 2>&1 ||
+  tools/kafka-local/kafka-local.sh start --port "$PORT" --dir "$RUN_DIR/kafka" --jars "$BUILD_DIR/kafka/lib" >"$LOGS/kafka.log" 2>&1 ||
     { cat "$LOGS/kafka.log" >&2; exit 1; }
 else
+  # Emptied here, not (only) by the background job's redirection: the wait below must not see the ready
+  # line of a previous run before the new broker has even started.
+  : >"$LOGS/dev-broker.log"
   "$BIN/kafka-dev-broker" --port "$PORT" --partitions 6 >"$LOGS/dev-broker.log" 2>&1 &
   broker_pid=$!
-  wait_for 15 "the dev broker" grep -q '^ready ' "$LOGS/dev-broker.log"
+  broker_ready() { alive_or_fail "$broker_pid" kafka-dev-broker "$LOGS/dev-broker.log"; grep -q '^ready ' "$LOGS/dev-broker.log"; }
+  wait_for 15 "the dev broker" broker_ready
 fi
 BROKERS="localhost:$PORT"
 
 echo "== starting payment-service and notification-service (logs in $LOGS/)"
+: >"$LOGS/notifications.jsonl"  # the file sink appends; this run's notifications only
 "$BIN/payment-service" --brokers "$BROKERS" --metrics-address "$PAY_METRICS" >"$LOGS/payment-service.log" 2>&1 &
-pids+=($!)
+pay_pid=$!
+pids+=("$pay_pid")
 "$BIN/notification-service" --brokers "$BROKERS" --metrics-address "$NOTE_METRICS" \
   --sink "file:$LOGS/notifications.jsonl" >"$LOGS/notification-service.log" 2>&1 &
-pids+=($!)
-ready() { curl -sf "http://$1/readyz" >/dev/null; }
+note_pid=$!
+pids+=("$note_pid")
+all_alive() {
+  if [ -n "$broker_pid" ]; then alive_or_fail "$broker_pid" kafka-dev-broker "$LOGS/dev-broker.log"; fi
+  alive_or_fail "$pay_pid" payment-service "$LOGS/payment-service.log"
+  alive_or_fail "$note_pid" notification-service "$LOGS/notification-service.log"
+}
+# Loopback only: an http_proxy / all_proxy of the user's environment must not see these requests.
+ready() { all_alive && curl -sf --noproxy '*' --max-time 2 "http://$1/readyz" >/dev/null; }
 wait_for 60 "payment-service /readyz" ready "$PAY_METRICS"
 wait_for 60 "notification-service /readyz" ready "$NOTE_METRICS"
 
@@ -76,6 +106,7 @@ sent=$(sed -n 's/^sent=\([0-9]*\).*/\1/p' "$LOGS/order-producer.summary")
 m() { scripts/metrics.py value "http://$1/metrics" "${@:2}"; }
 pay_done() {
   local done
+  all_alive
   done=$(m "$PAY_METRICS" orderflow_events_processed_total outcome=success)
   done=$((done + $(m "$PAY_METRICS" orderflow_events_processed_total outcome=declined)))
   done=$((done + $(m "$PAY_METRICS" orderflow_events_processed_total outcome=dead_lettered)))
@@ -83,6 +114,7 @@ pay_done() {
 }
 notes_done() {
   local payments notes pay_dlq note_dlq
+  all_alive
   payments=$(m "$PAY_METRICS" orderflow_messages_produced_total topic=payments)
   notes=$(m "$NOTE_METRICS" orderflow_messages_produced_total topic=notifications)
   pay_dlq=$(m "$PAY_METRICS" orderflow_events_processed_total outcome=dead_lettered)
@@ -119,7 +151,7 @@ echo
 echo "== stopping"
 rc=0
 for pid in "${pids[@]}"; do
-  kill -TERM "$pid"
+  kill -TERM "$pid" 2>/dev/null || true  # one that already died is reported by wait below
   if ! wait "$pid"; then echo "run-demo: a service exited non-zero (see $LOGS/)" >&2; rc=1; fi
 done
 pids=()
