@@ -5,7 +5,10 @@
 #   (c) the Grafana dashboard is valid JSON and every metric its queries use is exported by the services,
 #       as scraped from payment-service, notification-service and order-producer running against
 #       kafka-dev-broker (loopback only) with traffic flowing, so that lazily created series exist
-#   (d) every env var (and flag) compose gives our services is one the binary accepts (its --help)
+#   (d) every env var (and flag) compose gives our services is one the binary accepts (its --help), and
+#       the binary, run through the image's entrypoint with exactly the service's compose environment
+#       (as `docker-compose config` resolves it with an empty shell environment) and command plus
+#       --check-config, accepts every value: exit 0 (it validates without contacting a broker)
 #   (e) every shared library of every binary in BIN_DIR comes from scripts/runtime-packages.txt or from
 #       the debian:bookworm-slim base (BASE_PACKAGES below)
 #   (f) cross-file consistency (Kafka image = tools/kafka-local/KAFKA_VERSION, Prometheus ports =
@@ -170,7 +173,7 @@ if [[ $failures -eq 0 || -x $bin/kafka-dev-broker ]]; then
 fi
 
 # ----------------------------------------------------------------------------------------------- (d)
-section "(d) compose environment variables and flags vs. each binary's --help"
+section "(d) compose environment and flags vs. each binary's --help and its --check-config"
 "${py[@]}" compose-env "$bin" "${compose_files[@]}" || failures=$((failures + 1))
 
 # ----------------------------------------------------------------------------------------------- (e)
