@@ -1,10 +1,41 @@
 #!/usr/bin/env bash
-# Installs (idempotently) every Debian 12 package that building, testing and running orderflow needs.
+# Installs (idempotently) the Debian 12 packages of scripts/build-packages.txt, the one list of them.
+#   scripts/install-deps.sh               everything that building, testing and running orderflow needs (make deps)
+#   scripts/install-deps.sh --build-only  only the packages tagged [build]: what compiling the binaries needs
+#                                         (no tests, benchmarks, JDK, lint or deploy tools; deploy/Dockerfile)
+#   scripts/install-deps.sh [--build-only] --list   print the selected package names, install nothing
 # Quiet when everything is already present. Needs root (or passwordless sudo) only when something is missing.
 set -euo pipefail
 
+usage() { sed -n '2,6s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"; }
+build_only=0
+list_only=0
+for arg in "$@"; do
+  case "$arg" in
+    --build-only) build_only=1 ;;
+    --list) list_only=1 ;;
+    -h | --help) usage; exit 0 ;;
+    *) echo "install-deps: unknown argument '$arg'" >&2; usage >&2; exit 2 ;;
+  esac
+done
+
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-mapfile -t packages < <(grep -v '^\s*#' "${here}/build-packages.txt" | sed 's/#.*//' | awk 'NF{print $1}')
+list="${here}/build-packages.txt"
+# "name [tag]" per line after comments are removed; an unknown tag is a typo that would silently drop a
+# package from --build-only, so it is an error.
+if bad=$(sed 's/#.*//' "$list" | awk 'NF > 2 || (NF == 2 && $2 != "[build]")') && [ -n "$bad" ]; then
+  echo "install-deps: ${list}: expected 'package' or 'package [build]', got: ${bad}" >&2
+  exit 2
+fi
+if [ "$build_only" -eq 1 ]; then
+  mapfile -t packages < <(sed 's/#.*//' "$list" | awk '$2 == "[build]" {print $1}')
+else
+  mapfile -t packages < <(sed 's/#.*//' "$list" | awk 'NF {print $1}')
+fi
+if [ "$list_only" -eq 1 ]; then
+  printf '%s\n' "${packages[@]}"
+  exit 0
+fi
 
 missing=()
 for p in "${packages[@]}"; do

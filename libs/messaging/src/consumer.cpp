@@ -167,6 +167,10 @@ Consumer::Consumer(const ConsumerOptions& options, RebalanceListener& listener)
   if (!consumer_) throw ConfigError("cannot create Kafka consumer: " + err);
 }
 
+void Consumer::check_config(const ConsumerOptions& options) {
+  check_client_config(ClientKind::Consumer, consumer_properties(options));
+}
+
 Consumer::~Consumer() { close(); }
 
 void Consumer::subscribe() {

@@ -1,5 +1,7 @@
 #include "orderflow/messaging/kafka_config.h"
 
+#include <spdlog/spdlog.h>
+
 #include <algorithm>
 #include <array>
 
@@ -32,6 +34,12 @@ const std::string* KafkaProperties::find(std::string_view key) const {
   return nullptr;
 }
 
+void KafkaProperties::erase(std::string_view key) {
+  entries_.erase(
+      std::remove_if(entries_.begin(), entries_.end(), [&](const auto& e) { return e.first == key; }),
+      entries_.end());
+}
+
 bool is_secret_property(std::string_view key) {
   static constexpr std::array<std::string_view, 6> kMarkers = {"password", "secret", "sasl.jaas",
                                                                "key.pem", "token", "ssl.key"};
@@ -60,6 +68,47 @@ std::unique_ptr<RdKafka::Conf> make_conf(const KafkaProperties& props) {
     }
   }
   return conf;
+}
+
+namespace {
+
+// Forwards librdkafka's warnings (e.g. "property X is a consumer property and will be ignored") as the
+// services' event callbacks do; notices such as "No `bootstrap.servers` configured" are the probe's own.
+class ProbeEvents final : public RdKafka::EventCb {
+ public:
+  explicit ProbeEvents(const char* client) : client_(client) {}
+  void event_cb(RdKafka::Event& e) override {
+    if (e.type() == RdKafka::Event::EVENT_LOG && e.severity() <= RdKafka::Event::EVENT_SEVERITY_WARNING) {
+      spdlog::warn("librdkafka {} [{}]: {}", client_, e.fac(), e.str());
+    }
+  }
+
+ private:
+  const char* client_;
+};
+
+}  // namespace
+
+void check_client_config(ClientKind kind, const KafkaProperties& props) {
+  const char* client = kind == ClientKind::Producer ? "producer" : "consumer";
+  (void)make_conf(props);  // every property as given, the broker list included
+  KafkaProperties offline = props;
+  offline.erase("bootstrap.servers");
+  offline.erase("metadata.broker.list");  // librdkafka's alias of bootstrap.servers
+  auto conf = make_conf(offline);
+  ProbeEvents events(client);
+  std::string err;
+  if (conf->set("event_cb", &events, err) != RdKafka::Conf::CONF_OK) {
+    throw ConfigError(std::string(client) + " callbacks: " + err);
+  }
+  if (kind == ClientKind::Producer) {
+    std::unique_ptr<RdKafka::Producer> probe(RdKafka::Producer::create(conf.get(), err));
+    if (!probe) throw ConfigError("cannot create Kafka producer: " + err);
+  } else {
+    std::unique_ptr<RdKafka::KafkaConsumer> probe(RdKafka::KafkaConsumer::create(conf.get(), err));
+    if (!probe) throw ConfigError("cannot create Kafka consumer: " + err);
+    probe->close();  // never subscribed and no broker: returns at once
+  }
 }
 
 }  // namespace orderflow::messaging

@@ -118,6 +118,10 @@ Producer::Producer(const ProducerOptions& options, DeliveryHandler on_delivery)
   if (!producer_) throw ConfigError("cannot create Kafka producer: " + err);
 }
 
+void Producer::check_config(const ProducerOptions& options) {
+  check_client_config(ClientKind::Producer, with_defaults(options));
+}
+
 Producer::~Producer() {
   if (producer_ && producer_->outq_len() > 0) {
     // Owners flush and purge explicitly; this is the last line of defence so no completion is lost.

@@ -54,6 +54,46 @@ struct StageRunner::InFlight {
   Clock::time_point started;
 };
 
+namespace {
+
+// The stage's two clients; shared by the constructor and check_config() so that both see the same settings.
+ProducerOptions stage_producer_options(const StageOptions& options) {
+  ProducerOptions popts;
+  popts.properties = options.kafka;
+  if (popts.properties.find("message.max.bytes") == nullptr) {
+    // A dead letter carries the original value (CONTRACT §6): let the producer take every record the stage
+    // accepts for processing (librdkafka's default, 1,000,000, is below --max-record-bytes' 1 MiB), plus
+    // room for the failure headers. librdkafka's maximum is 1,000,000,000.
+    const auto limit =
+        std::min<std::size_t>(1000000000, std::max<std::size_t>(1000000, options.max_record_bytes + 65536));
+    popts.properties.set("message.max.bytes", std::to_string(limit));
+  }
+  popts.on_stats = options.on_stats;
+  if (options.guarantee == Guarantee::ExactlyOnce) {
+    // Stable across restarts so a restarted instance fences its predecessor's open transaction.
+    popts.transactional_id = options.group_id + "-" + options.instance_id;
+  }
+  return popts;
+}
+
+ConsumerOptions stage_consumer_options(const StageOptions& options) {
+  ConsumerOptions copts;
+  copts.properties = options.kafka;
+  copts.group_id = options.group_id;
+  copts.topics = options.input_topics;
+  copts.topics.push_back(options.retry_topic());
+  copts.read_committed = options.guarantee == Guarantee::ExactlyOnce;
+  copts.on_stats = options.on_stats;
+  return copts;
+}
+
+}  // namespace
+
+void StageRunner::check_config(const StageOptions& options) {
+  Producer::check_config(stage_producer_options(options));
+  Consumer::check_config(stage_consumer_options(options));
+}
+
 StageRunner::StageRunner(StageOptions options, RecordHandler& handler, StageObserver& observer)
     : options_(std::move(options)),
       handler_(handler),
@@ -61,30 +101,9 @@ StageRunner::StageRunner(StageOptions options, RecordHandler& handler, StageObse
       retry_topic_(options_.retry_topic()),
       dlq_topic_(options_.dlq_topic()),
       gate_(options_.key_gate_max_keys) {
-  ProducerOptions popts;
-  popts.properties = options_.kafka;
-  if (popts.properties.find("message.max.bytes") == nullptr) {
-    // A dead letter carries the original value (CONTRACT §6): let the producer take every record the stage
-    // accepts for processing (librdkafka's default, 1,000,000, is below --max-record-bytes' 1 MiB), plus
-    // room for the failure headers. librdkafka's maximum is 1,000,000,000.
-    const auto limit = std::min<std::size_t>(1000000000, std::max<std::size_t>(1000000, options_.max_record_bytes + 65536));
-    popts.properties.set("message.max.bytes", std::to_string(limit));
-  }
-  popts.on_stats = options_.on_stats;
-  if (options_.guarantee == Guarantee::ExactlyOnce) {
-    // Stable across restarts so a restarted instance fences its predecessor's open transaction.
-    popts.transactional_id = options_.group_id + "-" + options_.instance_id;
-  }
-  producer_ = std::make_unique<Producer>(popts, [this](const DeliveryReport& r) { on_delivery(r); });
-
-  ConsumerOptions copts;
-  copts.properties = options_.kafka;
-  copts.group_id = options_.group_id;
-  copts.topics = options_.input_topics;
-  copts.topics.push_back(retry_topic_);
-  copts.read_committed = options_.guarantee == Guarantee::ExactlyOnce;
-  copts.on_stats = options_.on_stats;
-  consumer_ = std::make_unique<Consumer>(copts, *this);
+  producer_ = std::make_unique<Producer>(stage_producer_options(options_),
+                                         [this](const DeliveryReport& r) { on_delivery(r); });
+  consumer_ = std::make_unique<Consumer>(stage_consumer_options(options_), *this);
   consumer_->on_async_commit([this](RdKafka::ErrorCode err, const std::vector<CommitOffset>& offsets) {
     const bool ok = err == RdKafka::ERR_NO_ERROR;
     observer_.commit_result(ok);

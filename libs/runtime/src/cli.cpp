@@ -2,6 +2,9 @@
 
 #include "orderflow/runtime/http_server.h"
 
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
 #include <algorithm>
 #include <cstdlib>
 #include <iostream>
@@ -114,7 +117,10 @@ void add_common_options(CommandLine& cli, const CommonDefaults& d) {
       ("kafka-property,X", po::value<std::vector<std::string>>()->composing()->value_name("KEY=VALUE"),
        "librdkafka property, repeatable (security.protocol, sasl.*, ssl.*, compression.type, …)")
       ("log-level", po::value<std::string>()->default_value("info"), "trace|debug|info|warn|error")
-      ("log-format", po::value<std::string>()->default_value("text"), "text|json");
+      ("log-format", po::value<std::string>()->default_value("text"), "text|json")
+      ("check-config", po::bool_switch(),
+       "validate the configuration (flags, environment, --config, -X) as a start would, without contacting "
+       "Kafka; print it as key = value lines, secrets masked, and exit 0 (2 on a configuration error)");
   cli.env["brokers"] = "KAFKA_BROKERS";
   cli.env["metrics-address"] = "METRICS_ADDRESS";
   cli.env["log-level"] = "LOG_LEVEL";
@@ -142,6 +148,7 @@ CommonOptions read_common_options(const po::variables_map& vm, bool consumer) {
   if (vm.count("kafka-property") != 0) c.kafka_properties = vm["kafka-property"].as<std::vector<std::string>>();
   c.log_level = vm["log-level"].as<std::string>();
   c.log_format = vm["log-format"].as<std::string>();
+  c.check_config = vm.count("check-config") != 0 && vm["check-config"].as<bool>();
   if (c.log_format != "text" && c.log_format != "json") {
     throw UsageError("--log-format: must be text or json, got '" + c.log_format + "'");
   }
@@ -171,6 +178,71 @@ messaging::KafkaProperties kafka_properties(const CommonOptions& common) {
     }
   }
   return p;
+}
+
+namespace {
+
+// The option value types the binaries declare; anything else would be a programming error.
+std::vector<std::string> value_strings(const boost::any& v) {
+  if (const auto* s = boost::any_cast<std::string>(&v)) return {*s};
+  if (const auto* b = boost::any_cast<bool>(&v)) return {*b ? "true" : "false"};
+  if (const auto* i = boost::any_cast<int>(&v)) return {std::to_string(*i)};
+  if (const auto* l = boost::any_cast<long long>(&v)) return {std::to_string(*l)};
+  if (const auto* u = boost::any_cast<unsigned long long>(&v)) return {std::to_string(*u)};
+  if (const auto* d = boost::any_cast<double>(&v)) return {fmt::format("{}", *d)};
+  if (const auto* list = boost::any_cast<std::vector<std::string>>(&v)) return *list;
+  return {"<unprintable>"};
+}
+
+}  // namespace
+
+void print_effective_config(std::ostream& out, const CommandLine& cli, const po::variables_map& vm) {
+  out << "# " << cli.program << " " << ORDERFLOW_VERSION
+      << ": effective configuration (flag > environment > --config FILE > default), secrets masked\n";
+  if (vm.count("config") != 0) {
+    out << "# read --config " << vm["config"].as<std::string>() << "\n";
+  } else if (const char* c = std::getenv("ORDERFLOW_CONFIG"); c != nullptr && *c != '\0') {
+    out << "# read ORDERFLOW_CONFIG=" << c << "\n";
+  }
+  for (const auto& option : cli.options.options()) {
+    const std::string& name = option->long_name();
+    if (name == "help" || name == "version" || name == "config" || name == "check-config") continue;
+    if (name == "kafka-property") {
+      // The merged -X entries (flags, KAFKA_PROPERTIES, --config): one line per key, the last value wins.
+      if (vm.count(name) == 0) continue;
+      messaging::KafkaProperties merged;
+      for (const auto& kv : vm[name].as<std::vector<std::string>>()) {
+        try {
+          merged.set_assignment(kv);
+        } catch (const messaging::ConfigError&) {
+          // Rejected by kafka_properties() before any check gets here.
+        }
+      }
+      for (const auto& [k, v] : merged.entries()) {
+        out << name << " = " << k << "=" << (messaging::is_secret_property(k) ? std::string("***") : v) << "\n";
+      }
+      continue;
+    }
+    if (vm.count(name) == 0 || vm[name].empty()) {
+      out << "# " << name << ": not set\n";
+      continue;
+    }
+    for (const auto& value : value_strings(vm[name].value())) {
+      out << name << " = " << (messaging::is_secret_property(name) ? std::string("***") : value) << "\n";
+    }
+  }
+  out.flush();
+}
+
+int check_config(const CommandLine& cli, const po::variables_map& vm, const std::function<void()>& validate) {
+  try {
+    validate();
+  } catch (const messaging::ConfigError& e) {
+    spdlog::error("{}", e.what());
+    return 2;
+  }
+  print_effective_config(std::cout, cli, vm);
+  return 0;
 }
 
 }  // namespace orderflow::runtime

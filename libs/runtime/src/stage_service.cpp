@@ -91,6 +91,12 @@ bool wait_for_broker(const messaging::KafkaProperties& props, std::chrono::secon
   return false;
 }
 
+int check_stage_config(const CommandLine& cli, const po::variables_map& vm, messaging::StageOptions options) {
+  // As run_stage_service() sets it (statistics.interval.ms), so that the checked clients equal the real ones.
+  options.on_stats = [](std::string_view) {};
+  return check_config(cli, vm, [&options] { messaging::StageRunner::check_config(options); });
+}
+
 int run_stage_service(const messaging::StageOptions& options, const CommonOptions& common,
                       messaging::RecordHandler& handler, ServiceMetrics& metrics) {
   ShutdownSignal shutdown;

@@ -110,6 +110,17 @@ int main(int argc, char** argv) {
     return runtime::usage_error(cli.program, e.what());
   }
   runtime::setup_logging("order-producer", common.log_level, common.log_format);
+  if (common.check_config) {
+    return runtime::check_config(cli, vm, [&] {
+      messaging::ProducerOptions popts;
+      popts.properties = props;
+      popts.on_stats = [](std::string_view) {};  // as below: statistics.interval.ms
+      messaging::Producer::check_config(popts);
+      if (!s.from_file.empty() && !std::ifstream(s.from_file)) {
+        throw messaging::ConfigError("--from-file: cannot open " + s.from_file);
+      }
+    });
+  }
 
   std::ifstream input;
   if (!s.from_file.empty()) {

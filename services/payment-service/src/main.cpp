@@ -55,6 +55,7 @@ int main(int argc, char** argv) {
     return runtime::usage_error(cli.program, e.what());
   }
   runtime::setup_logging("payment-service", common.log_level, common.log_format);
+  if (common.check_config) return runtime::check_stage_config(cli, vm, stage);
   runtime::ServiceMetrics metrics("payment-service");
   payment::PaymentHandler handler(config);
   return runtime::run_stage_service(stage, common, handler, metrics);

@@ -5,13 +5,18 @@
 // --help.
 #include <gtest/gtest.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
+#include <filesystem>
+#include <fstream>
 #include <map>
+#include <sstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "orderflow/testing/paths.h"
@@ -86,6 +91,12 @@ class HeldPort {
   HeldPort(const HeldPort&) = delete;
   HeldPort& operator=(const HeldPort&) = delete;
   int port() const { return port_; }
+  std::string address() const { return "127.0.0.1:" + std::to_string(port_); }
+  // Whether a connection is waiting to be accepted: someone connected (nobody accepts here).
+  bool connected() const {
+    pollfd p{fd_, POLLIN, 0};
+    return ::poll(&p, 1, 0) > 0;
+  }
 
  private:
   int fd_ = -1;
@@ -356,6 +367,118 @@ TEST(BadConfigTest, MalformedMetricsAddressIsAUsageError) {
       EXPECT_NE(o.output.find("--metrics-address"), std::string::npos) << o.output;
     }
   }
+}
+
+// ---- --check-config ----------------------------------------------------------------------------------------------
+// Parses flags, environment, --config and -X as a start does, runs the same checks (including creating the
+// Kafka clients' configuration, which reports an invalid -X), prints the effective configuration with secrets
+// masked and exits 0 — or exits 2 with the start's message. It never connects to a broker.
+
+const std::vector<std::string> kCheckedServices = {"order-producer", "payment-service", "notification-service"};
+
+// The message of the error line a service logs ("<ts> error [<service>] <message>"), or "" when none.
+std::string logged_error(const std::string& output) {
+  std::istringstream in(output);
+  for (std::string line; std::getline(in, line);) {
+    const auto at = line.find(" error [");
+    if (at == std::string::npos) continue;
+    const auto end = line.find("] ", at);
+    if (end != std::string::npos) return line.substr(end + 2);
+  }
+  return {};
+}
+
+TEST(BadConfigTest, CheckConfigExitsZeroPrintingTheConfigurationWithSecretsMasked) {
+  HeldPort broker;  // listens, never answers: a check must not even connect
+  const auto conf = std::filesystem::temp_directory_path() / ("check-config-" + std::to_string(::getpid()) + ".conf");
+  std::ofstream(conf) << "kafka-property = ssl.key.password=" << kSecret << "\nlog-format = json\n";
+  for (const auto& bin : kCheckedServices) {
+    for (const bool exactly_once : {false, true}) {
+      if (exactly_once && bin == "order-producer") continue;
+      std::vector<std::string> args = {"--check-config",   "--brokers", broker.address(), "--config", conf.string(),
+                                       "-X", std::string("sasl.password=") + kSecret, "-X", "sasl.mechanisms=PLAIN",
+                                       "-X", "security.protocol=sasl_plaintext"};
+      if (exactly_once) args.insert(args.end(), {"--guarantee", "exactly-once"});
+      SCOPED_TRACE(describe(bin, args));
+      const auto o = run(bin, args, {{"KAFKA_PROPERTIES", "sasl.username=u;client.id=check"}, {"LOG_LEVEL", "debug"}}, 20s);
+      EXPECT_EQ(o.code, 0) << o.output;
+      EXPECT_EQ(o.output.find(kSecret), std::string::npos) << "secret in the output:\n" << o.output;
+      for (const auto& line : {"kafka-property = sasl.password=***\n", "kafka-property = ssl.key.password=***\n",
+                               "kafka-property = sasl.username=u\n", "kafka-property = client.id=check\n",
+                               "log-level = debug\n", "log-format = json\n"}) {
+        EXPECT_NE(o.output.find(line), std::string::npos) << "missing " << line << o.output;
+      }
+      EXPECT_NE(o.output.find("brokers = " + broker.address() + "\n"), std::string::npos) << o.output;
+      if (exactly_once) {
+        EXPECT_NE(o.output.find("guarantee = exactly-once\n"), std::string::npos) << o.output;
+      }
+      EXPECT_LT(o.seconds, 5.0);
+    }
+  }
+  std::filesystem::remove(conf);
+  std::this_thread::sleep_for(200ms);
+  EXPECT_FALSE(broker.connected()) << "--check-config connected to the broker";
+}
+
+TEST(BadConfigTest, CheckConfigExitsTwoOnABadValueFromTheEnvironment) {
+  // Validated by the flag readers: the usual one-line usage error.
+  const std::vector<UsageCase> usage = {
+      {"payment-service", {"--check-config"}, "--retry-ordering", {{"RETRY_ORDERING", "sometimes"}}},
+      {"notification-service", {"--check-config"}, "--guarantee", {{"PROCESSING_GUARANTEE", "maybe"}}},
+      {"payment-service", {"--check-config"}, "--max-attempts", {{"MAX_ATTEMPTS", "0"}}},
+      {"notification-service", {"--check-config"}, "--sink", {{"NOTIFICATION_SINK", "carrier-pigeon"}}},
+      {"order-producer", {"--check-config"}, "--count", {{"ORDER_COUNT", "-3"}}},
+      {"order-producer", {"--check-config"}, "--metrics-address", {{"METRICS_ADDRESS", "nonsense"}}},
+  };
+  for (const auto& c : usage) expect_usage_error(c);
+  // Validated by the Kafka configuration: librdkafka's message, logged as at a start.
+  for (const auto& bin : kCheckedServices) {
+    SCOPED_TRACE(bin);
+    const auto o = run(bin, {"--check-config"}, {{"KAFKA_PROPERTIES", "client.id=x;acks=sometimes"}}, 20s);
+    EXPECT_EQ(o.code, 2) << o.output;
+    EXPECT_NE(logged_error(o.output).find("acks"), std::string::npos) << o.output;
+    EXPECT_EQ(o.output.find("brokers = "), std::string::npos) << "configuration printed despite the error";
+  }
+}
+
+TEST(BadConfigTest, CheckConfigExitsTwoOnABadKafkaPropertyWithTheStartsMessage) {
+  struct Case {
+    std::vector<std::string> bins;
+    std::vector<std::string> x;  // -X entries
+    std::string must_name;
+  };
+  const std::vector<Case> cases = {
+      {kCheckedServices, {"no.such.property=1"}, "No such configuration property: \"no.such.property\""},
+      {kCheckedServices, {"compression.type=banana"}, "compression.type"},
+      // Checked by librdkafka only when a client is created: the check creates one without brokers.
+      {kCheckedServices, {"max.in.flight.requests.per.connection=10"}, "max.in.flight"},
+      {{"payment-service", "notification-service"}, {"fetch.max.bytes=1000"}, "fetch.max.bytes"},
+  };
+  for (const auto& c : cases) {
+    for (const auto& bin : c.bins) {
+      std::vector<std::string> x;
+      for (const auto& kv : c.x) x.insert(x.end(), {"-X", kv});
+      SCOPED_TRACE(describe(bin, x));
+      auto check_args = x;
+      check_args.insert(check_args.begin(), "--check-config");
+      const auto check = run(bin, check_args, {}, 20s);
+      EXPECT_EQ(check.code, 2) << check.output;
+      EXPECT_NE(check.output.find(c.must_name), std::string::npos) << check.output;
+      EXPECT_LT(check.seconds, 5.0);
+      // A start with the same configuration fails with the same message.
+      auto start_args = x;
+      start_args.insert(start_args.end(), {"--brokers", kUnreachable, "--metrics-address", "127.0.0.1:0",
+                                           bin == "order-producer" ? "--timeout-s" : "--startup-timeout-s", "3"});
+      const auto start = run(bin, start_args, {}, 20s);
+      EXPECT_EQ(start.code, 2) << start.output;
+      EXPECT_FALSE(logged_error(check.output).empty()) << check.output;
+      EXPECT_EQ(logged_error(check.output), logged_error(start.output)) << check.output << "---\n" << start.output;
+    }
+  }
+  const auto missing = run("order-producer", {"--check-config", "--from-file", "/nonexistent/orders.jsonl"});
+  EXPECT_EQ(missing.code, 2) << missing.output;
+  EXPECT_NE(missing.output.find("--from-file: cannot open /nonexistent/orders.jsonl"), std::string::npos)
+      << missing.output;
 }
 
 }  // namespace

@@ -5,12 +5,16 @@
 #   (c) the Grafana dashboard is valid JSON and every metric its queries use is exported by the services,
 #       as scraped from payment-service, notification-service and order-producer running against
 #       kafka-dev-broker (loopback only) with traffic flowing, so that lazily created series exist
-#   (d) every env var (and flag) compose gives our services is one the binary accepts (its --help)
+#   (d) every env var (and flag) compose gives our services is one the binary accepts (its --help), and
+#       the binary, run through the image's entrypoint with exactly the service's compose environment
+#       (as `docker-compose config` resolves it with an empty shell environment) and command plus
+#       --check-config, accepts every value: exit 0 (it validates without contacting a broker)
 #   (e) every shared library of every binary in BIN_DIR comes from scripts/runtime-packages.txt or from
 #       the debian:bookworm-slim base (BASE_PACKAGES below)
 #   (f) cross-file consistency (Kafka image = tools/kafka-local/KAFKA_VERSION, Prometheus ports =
-#       METRICS_ADDRESS, group ids have .retry/.dlq topics, …), the Dockerfile's shape, the image's
-#       entrypoint script; the healthcheck script runs against the live payment-service in (c)
+#       METRICS_ADDRESS, group ids have .retry/.dlq topics, …), the Dockerfile's shape (its build stage
+#       installs `scripts/install-deps.sh --build-only`, the [build] subset of scripts/build-packages.txt),
+#       the image's entrypoint script; the healthcheck script runs against the live payment-service in (c)
 # Prints one line per item; a failure names the offending item. Exit 0 only when nothing failed.
 set -uo pipefail
 
@@ -170,7 +174,7 @@ if [[ $failures -eq 0 || -x $bin/kafka-dev-broker ]]; then
 fi
 
 # ----------------------------------------------------------------------------------------------- (d)
-section "(d) compose environment variables and flags vs. each binary's --help"
+section "(d) compose environment and flags vs. each binary's --help and its --check-config"
 "${py[@]}" compose-env "$bin" "${compose_files[@]}" || failures=$((failures + 1))
 
 # ----------------------------------------------------------------------------------------------- (e)
@@ -252,7 +256,25 @@ section "(f) consistency, Dockerfile, image scripts"
 df=deploy/Dockerfile
 grep -Eq '^FROM .*debian:bookworm-slim|^ARG DEBIAN_IMAGE=debian:bookworm-slim' "$df" && ok "$df: based on debian:bookworm-slim" || fail "$df: not based on debian:bookworm-slim"
 [[ $(grep -c '^FROM ' "$df") -ge 2 ]] && ok "$df: multi-stage" || fail "$df: not multi-stage"
-grep -q 'scripts/install-deps.sh' "$df" && ok "$df: build stage installs through scripts/install-deps.sh" || fail "$df: build stage does not run scripts/install-deps.sh"
+# The build stage installs the [build] subset of scripts/build-packages.txt (the one package list), not the
+# developer set (JDK, Maven, Prometheus, docker-compose, clang: large, and OpenJDK's postinst fails on slim).
+if grep -q 'scripts/install-deps.sh --build-only' "$df"; then
+  ok "$df: build stage installs through scripts/install-deps.sh --build-only"
+else
+  fail "$df: build stage does not run scripts/install-deps.sh --build-only"
+fi
+if ! build_pkgs=$(scripts/install-deps.sh --build-only --list 2>&1) || [[ -z $build_pkgs ]]; then
+  fail "scripts/install-deps.sh --build-only --list: ${build_pkgs:-no packages tagged [build] in scripts/build-packages.txt}"
+else
+  ok "scripts/build-packages.txt [build]: $(tr '\n' ' ' <<<"$build_pkgs")"
+  all_pkgs=" $(scripts/install-deps.sh --list | tr '\n' ' ') "
+  for p in $build_pkgs; do
+    [[ $all_pkgs == *" $p "* ]] || fail "install-deps.sh --build-only selects $p, which the full list lacks"
+    if command -v apt-cache >/dev/null 2>&1 && ! dpkg-query -W "$p" >/dev/null 2>&1 && ! apt-cache show "$p" >/dev/null 2>&1; then
+      fail "scripts/build-packages.txt: '$p' [build] is not a known Debian package (dpkg-query/apt-cache)"
+    fi
+  done
+fi
 grep -q 'runtime-packages.txt' "$df" && ok "$df: runtime stage installs scripts/runtime-packages.txt" || fail "$df: runtime stage does not use scripts/runtime-packages.txt"
 user=$(awk '/^USER /{u=$2} END{print u}' "$df")
 [[ -n $user && $user != root && $user != 0 && $user != 0:* ]] && ok "$df: runs as USER $user" || fail "$df: final USER is '${user:-unset}' (must be non-root)"

@@ -3,9 +3,12 @@
 an item fails (naming it). Needs only the standard library and PyYAML (python3-yaml, a docker-compose
 dependency)."""
 import json
+import os
 import re
+import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 failures = 0
@@ -32,18 +35,22 @@ def load_yaml(path):
 
 
 def interpolate(value):
-    """Compose-style ${VAR:-default} / ${VAR-default} / ${VAR} with an empty environment."""
-    s = str(value)
-    s = re.sub(r"\$\{[A-Za-z_][A-Za-z0-9_]*:?-([^}]*)\}", r"\1", s)
-    s = re.sub(r"\$\{[A-Za-z_][A-Za-z0-9_]*\}", "", s)
-    return s.replace("$$", "$")
+    """Compose-style ${VAR:-default} / ${VAR-default} / ${VAR} / $VAR with an empty environment; $$ is a '$'."""
+    def one(m):
+        if m.group(0) == "$$":
+            return "$"
+        return interpolate(m.group(1)) if m.group(1) is not None else ""
+    return re.sub(r"\$\$|\$\{[A-Za-z_][A-Za-z0-9_]*(?::?-([^}]*))?\}|\$[A-Za-z_][A-Za-z0-9_]*", one, str(value))
 
 
-def env_of(service):
+def env_of(service, resolved=False):
+    """A service's `environment:` as the container gets it. `resolved`: the service comes from
+    `docker-compose config`, which has interpolated already (and keeps a literal '$' as '$$'). A variable
+    without a value (`FOO:`, `- FOO`) is passed from the shell, empty here, so it is not set at all."""
     env = service.get("environment") or {}
     if isinstance(env, list):
-        env = dict((e.split("=", 1) + [""])[:2] for e in env)
-    return {k: interpolate(v) for k, v in env.items()}
+        env = dict((e.split("=", 1) + [None])[:2] for e in env)
+    return {k: (str(v).replace("$$", "$") if resolved else interpolate(v)) for k, v in env.items() if v is not None}
 
 
 # ------------------------------------------------------------------------------------------------ metrics
@@ -154,16 +161,61 @@ def ours(service):
     return dockerfile.endswith("deploy/Dockerfile") or str(service.get("image", "")).startswith("orderflow:")
 
 
+# The PATH of a container made from debian:bookworm-slim (the image sets no other variable).
+IMAGE_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+
+def compose_tool():
+    if shutil.which("docker-compose"):
+        return ["docker-compose"]
+    if shutil.which("docker") and subprocess.run(["docker", "compose", "version"], capture_output=True).returncode == 0:
+        return ["docker", "compose"]
+    return None
+
+
+def resolved_services(compose):
+    """(services, how): the compose file's services as Compose resolves them with an empty environment
+    (the files must work with their defaults alone): `docker-compose config`'s own output when the tool is
+    installed — every profile enabled, so that jobs such as order-producer are included — else PyYAML
+    (anchors and `<<` merge keys resolved as Compose does) with env_of() interpolating."""
+    raw = load_yaml(compose)
+    tool = compose_tool()
+    if tool:
+        profiles = sorted({p for svc in (raw.get("services") or {}).values() for p in (svc.get("profiles") or [])})
+        args = tool + ["-f", compose] + [a for p in profiles for a in ("--profile", p)] + ["config"]
+        with tempfile.TemporaryDirectory() as home:
+            out = subprocess.run(args, capture_output=True, text=True, timeout=120,
+                                 env={"PATH": os.environ.get("PATH", IMAGE_PATH), "HOME": home})
+        if out.returncode == 0:
+            import yaml
+            services = (yaml.safe_load(out.stdout) or {}).get("services") or {}
+            return {n: dict(svc, environment=env_of(svc, resolved=True)) for n, svc in services.items()}, \
+                " ".join(args)
+        print(f"      {' '.join(args)} failed ((a) reports it); resolving with PyYAML instead")
+    return ({n: dict(svc, environment=env_of(svc)) for n, svc in (raw.get("services") or {}).items()},
+            "PyYAML + Compose-style interpolation (no docker-compose)")
+
+
 def cmd_compose_env(bindir, *composes):
+    """Every compose service that runs one of our binaries: (1) each variable of its `environment:` and each
+    flag of its `command:` is one the binary lists under --help (a misspelt variable would be ignored
+    silently, so this stays), and (2) the binary, started the way the image starts it (deploy/docker/
+    entrypoint.sh, which defaults INSTANCE_ID) with exactly that environment and command plus
+    --check-config, accepts the configuration: exit 0. --check-config parses, validates and builds the Kafka
+    clients' configuration as a start does, without contacting a broker, so a bad value (RETRY_ORDERING,
+    PROCESSING_GUARANTEE, a librdkafka property in KAFKA_PROPERTIES …) fails here."""
     cache = {}
     for compose in composes:
-        doc = load_yaml(compose)
-        for name, svc in (doc.get("services") or {}).items():
+        services, how = resolved_services(compose)
+        print(f"      {compose}: environment resolved by {how}")
+        entrypoint = Path(compose).resolve().parent / "docker" / "entrypoint.sh"
+        for name, svc in services.items():
             if not ours(svc):
                 continue
             command = svc.get("command") or ["payment-service"]   # the image's default CMD
             if isinstance(command, str):
                 command = command.split()
+            command = [str(a) for a in command]
             binary = command[0]
             path = Path(bindir) / binary
             if not path.exists():
@@ -172,7 +224,7 @@ def cmd_compose_env(bindir, *composes):
             if binary not in cache:
                 cache[binary] = accepted(path)
             envs, flags = cache[binary]
-            env = env_of(svc)
+            env = svc["environment"]
             bad = sorted(set(env) - envs)
             for var in bad:
                 fail(f"{compose}: service {name} sets {var}, which {binary} does not accept "
@@ -180,13 +232,30 @@ def cmd_compose_env(bindir, *composes):
             if not bad:
                 ok(f"{compose}: {name} ({binary}) env {' '.join(sorted(env))}: all accepted")
             for arg in command[1:]:
-                flag = str(arg).split("=", 1)[0]
+                flag = arg.split("=", 1)[0]
                 if flag.startswith("--") and flag not in flags:
                     fail(f"{compose}: service {name} passes {flag}, which {binary} does not accept")
             replicas = int((svc.get("deploy") or {}).get("replicas", 1) or 1)
             if replicas > 1 and "INSTANCE_ID" in env and "$" not in str(env["INSTANCE_ID"]):
                 fail(f"{compose}: {name} has {replicas} replicas but one fixed INSTANCE_ID={env['INSTANCE_ID']}: "
                      f"exactly-once needs a distinct instance id per replica")
+            # (2) the values: the binary itself with exactly the compose environment.
+            run_env = {"PATH": IMAGE_PATH}
+            run_env.update(env)
+            argv = ["/bin/sh", str(entrypoint), str(path.resolve())] + command[1:] + ["--check-config"]
+            shown = " ".join([binary] + command[1:] + ["--check-config"])
+            try:
+                out = subprocess.run(argv, env=run_env, capture_output=True, text=True, timeout=30,
+                                     stdin=subprocess.DEVNULL)
+            except subprocess.TimeoutExpired:
+                fail(f"{compose}: {name}: `{shown}` did not finish within 30 s")
+                continue
+            if out.returncode == 0:
+                settings = [l for l in out.stdout.splitlines() if l and not l.startswith("#")]
+                ok(f"{compose}: {name}: `{shown}` with its compose environment: exit 0 ({len(settings)} settings)")
+            else:
+                why = " | ".join(l.strip() for l in (out.stderr + out.stdout).strip().splitlines()[-3:])
+                fail(f"{compose}: {name}: `{shown}` with its compose environment exited {out.returncode}: {why}")
     sys.stdout.flush()
 
 

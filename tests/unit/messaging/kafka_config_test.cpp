@@ -1,12 +1,20 @@
 // KafkaProperties (ordered, later wins, -X parsing, secret masking) and make_conf (librdkafka's own errors).
 #include <gtest/gtest.h>
 
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <chrono>
 #include <string>
+#include <thread>
 
 #include "orderflow/messaging/kafka_config.h"
 
 namespace {
 
+using orderflow::messaging::check_client_config;
+using orderflow::messaging::ClientKind;
 using orderflow::messaging::ConfigError;
 using orderflow::messaging::is_secret_property;
 using orderflow::messaging::KafkaProperties;
@@ -158,6 +166,94 @@ TEST(MakeConfTest, ErrorForAMistypedSecretDoesNotEchoItsValue) {
     EXPECT_NE(what.find("sasl.pasword"), std::string::npos) << what;
     EXPECT_EQ(what.find("hunter2"), std::string::npos) << what;
   }
+}
+
+// ---- check_client_config (--check-config) ----------------------------------------------------------------------
+
+// A loopback listener that only records whether anything connected to it.
+class Listener {
+ public:
+  Listener() {
+    fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    EXPECT_EQ(::bind(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+    EXPECT_EQ(::listen(fd_, 16), 0);
+    socklen_t len = sizeof addr;
+    ::getsockname(fd_, reinterpret_cast<sockaddr*>(&addr), &len);
+    port_ = ntohs(addr.sin_port);
+  }
+  ~Listener() { ::close(fd_); }
+  Listener(const Listener&) = delete;
+  Listener& operator=(const Listener&) = delete;
+  [[nodiscard]] std::string address() const { return "127.0.0.1:" + std::to_string(port_); }
+  [[nodiscard]] bool connected() const {
+    const int c = ::accept(fd_, nullptr, nullptr);
+    if (c >= 0) ::close(c);
+    return c >= 0;
+  }
+
+ private:
+  int fd_ = -1;
+  int port_ = 0;
+};
+
+std::string check_error(ClientKind kind, const KafkaProperties& p) {
+  try {
+    check_client_config(kind, p);
+  } catch (const ConfigError& e) {
+    return e.what();
+  }
+  return {};
+}
+
+TEST(KafkaPropertiesTest, EraseRemovesOnlyThatKey) {
+  KafkaProperties p;
+  p.set("a", "1");
+  p.set("b", "2");
+  p.erase("a");
+  p.erase("missing");
+  ASSERT_EQ(p.entries().size(), 1U);
+  EXPECT_EQ(p.entries().front().first, "b");
+}
+
+TEST(CheckClientConfigTest, ValidConfigurationPassesWithoutContactingTheBroker) {
+  Listener broker;
+  KafkaProperties p;
+  p.set("bootstrap.servers", broker.address());
+  p.set("enable.idempotence", "true");
+  p.set("transactional.id", "g-0");
+  EXPECT_EQ(check_error(ClientKind::Producer, p), "");
+  p.erase("transactional.id");
+  p.erase("enable.idempotence");
+  p.set("group.id", "g");
+  p.set("isolation.level", "read_committed");
+  EXPECT_EQ(check_error(ClientKind::Consumer, p), "");
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  EXPECT_FALSE(broker.connected()) << "a configuration check connected to the broker";
+}
+
+TEST(CheckClientConfigTest, ReportsWhatLibrdkafkaChecksOnlyWhenCreatingAClient) {
+  KafkaProperties p;
+  p.set("bootstrap.servers", "127.0.0.1:1");
+  p.set("enable.idempotence", "true");
+  p.set("max.in.flight.requests.per.connection", "10");
+  EXPECT_NE(check_error(ClientKind::Producer, p).find("cannot create Kafka producer: `max.in.flight`"), std::string::npos)
+      << check_error(ClientKind::Producer, p);
+  KafkaProperties c;
+  c.set("group.id", "g");
+  c.set("fetch.max.bytes", "1000");
+  EXPECT_NE(check_error(ClientKind::Consumer, c).find("cannot create Kafka consumer: `fetch.max.bytes`"), std::string::npos)
+      << check_error(ClientKind::Consumer, c);
+}
+
+TEST(CheckClientConfigTest, ReportsAnInvalidPropertyAsMakeConfDoes) {
+  KafkaProperties p;
+  p.set("bootstrap.servers", "127.0.0.1:1");
+  p.set("acks", "sometimes");
+  const auto what = check_error(ClientKind::Producer, p);
+  EXPECT_EQ(what.rfind("invalid Kafka property acks", 0), 0U) << what;
 }
 
 }  // namespace

@@ -11,6 +11,7 @@
 #include <fstream>
 #include <map>
 #include <optional>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -439,6 +440,103 @@ TEST_F(CliTest, ValidLogLevelsAndFormatsAreAccepted) {
       EXPECT_EQ(c.log_format, format);
     }
   }
+}
+
+// ---- --check-config --------------------------------------------------------------------------------------------
+
+std::string effective_config(rt::CommandLine& cli, const rt::ParseResult& result) {
+  std::ostringstream out;
+  rt::print_effective_config(out, cli, result.vm);
+  return out.str();
+}
+
+// The lines that are not comments: what a --config file made from the output would set.
+std::vector<std::string> settings(const std::string& text) {
+  std::vector<std::string> lines;
+  std::istringstream in(text);
+  for (std::string line; std::getline(in, line);) {
+    if (!line.empty() && line.front() != '#') lines.push_back(line);
+  }
+  return lines;
+}
+
+TEST_F(CliTest, CheckConfigIsOffByDefaultAndNotAnEnvironmentVariable) {
+  EXPECT_FALSE(common({}).check_config);
+  EXPECT_TRUE(common({"--check-config"}).check_config);
+  auto cli = producer_cli();
+  auto o = parse(cli, {"--check-config"});
+  ASSERT_FALSE(o.result.exit_code.has_value()) << o.err;
+  EXPECT_TRUE(rt::read_common_options(o.result.vm, false).check_config);
+  for (const auto& [option, var] : consumer_cli().env) EXPECT_NE(option, "check-config") << var;
+}
+
+TEST_F(CliTest, EffectiveConfigShowsEverySourceAndMasksSecrets) {
+  const auto path = write_config("group-id = file-group\nkafka-property = ssl.key.password=FileSecret\n");
+  set_env("PROCESSING_GUARANTEE", "exactly-once");
+  set_env("KAFKA_PROPERTIES", "sasl.username=u;sasl.password=EnvSecret");
+  auto cli = consumer_cli();
+  auto o = parse(cli, {"--config", path, "--brokers", "flag:9092", "-X", "linger.ms=7", "-X", "linger.ms=8",
+                       "--check-config"});
+  ASSERT_FALSE(o.result.exit_code.has_value()) << o.err;
+  const auto text = effective_config(cli, o.result);
+  EXPECT_EQ(text.find("FileSecret"), std::string::npos) << text;
+  EXPECT_EQ(text.find("EnvSecret"), std::string::npos) << text;
+  EXPECT_EQ(text.rfind("# payment-service ", 0), 0U) << text;
+  EXPECT_NE(text.find("# read --config " + path + "\n"), std::string::npos) << text;
+  const auto lines = settings(text);
+  EXPECT_EQ(lines, (std::vector<std::string>{
+                       "brokers = flag:9092",                         // flag
+                       "metrics-address = 0.0.0.0:9102",              // default
+                       "kafka-property = ssl.key.password=***",       // --config
+                       "kafka-property = sasl.username=u",            // KAFKA_PROPERTIES
+                       "kafka-property = sasl.password=***",
+                       "kafka-property = linger.ms=8",                // -X, the last one wins
+                       "log-level = info",
+                       "log-format = text",
+                       "group-id = file-group",                       // --config
+                       "guarantee = exactly-once",                    // environment
+                   }))
+      << text;
+}
+
+TEST_F(CliTest, EffectiveConfigIsItselfAConfigFile) {
+  std::string first;
+  {
+    auto cli = consumer_cli();
+    cli.options.add_options()("rate", rt::po::value<double>()->default_value(0.25), "")(
+        "count", rt::po::value<long long>()->default_value(-7), "")("seed", rt::po::value<unsigned long long>(), "");
+    auto o = parse(cli, {"--group-id", "g", "-X", "client.id=a", "-X", "acks=all", "--rate", "1.5"});
+    ASSERT_FALSE(o.result.exit_code.has_value()) << o.err;
+    first = effective_config(cli, o.result);
+  }
+  EXPECT_NE(first.find("rate = 1.5\n"), std::string::npos) << first;
+  EXPECT_NE(first.find("count = -7\n"), std::string::npos) << first;
+  EXPECT_NE(first.find("# seed: not set\n"), std::string::npos) << first;
+  const auto path = write_config(first);
+  auto cli = consumer_cli();
+  cli.options.add_options()("rate", rt::po::value<double>()->default_value(0.25), "")(
+      "count", rt::po::value<long long>()->default_value(-7), "")("seed", rt::po::value<unsigned long long>(), "");
+  auto o = parse(cli, {"--config", path});
+  ASSERT_FALSE(o.result.exit_code.has_value()) << o.err;
+  EXPECT_EQ(settings(effective_config(cli, o.result)), settings(first));
+}
+
+TEST_F(CliTest, CheckConfigPrintsOnSuccessAndReturnsTwoOnAConfigError) {
+  auto cli = consumer_cli();
+  auto o = parse(cli, {"-X", "sasl.password=Hidden"});
+  ASSERT_FALSE(o.result.exit_code.has_value()) << o.err;
+  ::testing::internal::CaptureStdout();
+  EXPECT_EQ(rt::check_config(cli, o.result.vm, [] {}), 0);
+  const auto out = ::testing::internal::GetCapturedStdout();
+  EXPECT_NE(out.find("kafka-property = sasl.password=***\n"), std::string::npos) << out;
+  EXPECT_EQ(out.find("Hidden"), std::string::npos) << out;
+
+  ::testing::internal::CaptureStdout();
+  ::testing::internal::CaptureStderr();
+  EXPECT_EQ(rt::check_config(cli, o.result.vm, [] { throw orderflow::messaging::ConfigError("invalid Kafka property x"); }), 2);
+  const auto failed = ::testing::internal::GetCapturedStdout() + ::testing::internal::GetCapturedStderr();
+  EXPECT_NE(failed.find("invalid Kafka property x"), std::string::npos) << failed;
+  EXPECT_EQ(failed.find("brokers ="), std::string::npos) << "no configuration is printed on an error: " << failed;
 }
 
 }  // namespace

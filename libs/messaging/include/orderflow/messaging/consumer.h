@@ -44,6 +44,9 @@ struct ConsumerOptions {
 class Consumer {
  public:
   Consumer(const ConsumerOptions& options, RebalanceListener& listener);
+  // Everything the constructor validates, without contacting a broker (check_client_config); throws
+  // the same ConfigError. For --check-config.
+  static void check_config(const ConsumerOptions& options);
   ~Consumer();
   Consumer(const Consumer&) = delete;
   Consumer& operator=(const Consumer&) = delete;

@@ -27,6 +27,8 @@ class KafkaProperties {
   // Parses "key=value" (the -X flag); throws ConfigError when '=' is missing or the key is empty.
   void set_assignment(std::string_view key_equals_value);
   [[nodiscard]] const std::string* find(std::string_view key) const;
+  // Removes `key` (no-op when absent).
+  void erase(std::string_view key);
   [[nodiscard]] const std::vector<std::pair<std::string, std::string>>& entries() const { return entries_; }
   // "k1=v1 k2=v2" with secrets masked; safe to log.
   [[nodiscard]] std::string to_log_string() const;
@@ -40,5 +42,14 @@ bool is_secret_property(std::string_view key);
 
 // Builds an RdKafka::Conf of type CONF_GLOBAL from properties; throws ConfigError naming the property.
 std::unique_ptr<RdKafka::Conf> make_conf(const KafkaProperties& props);
+
+// --check-config: validates a client's complete properties as creating the client would — every
+// property (make_conf), then the checks librdkafka makes only when a client is created (combinations
+// such as idempotence with max.in.flight > 5, fetch.max.bytes < message.max.bytes, SSL/SASL set-up) —
+// without contacting any broker: the client is created without bootstrap.servers and destroyed at once.
+// librdkafka's configuration warnings are logged as a real client logs them. Throws ConfigError with
+// the message the real client's constructor gives ("cannot create Kafka producer: …").
+enum class ClientKind { Producer, Consumer };
+void check_client_config(ClientKind kind, const KafkaProperties& props);
 
 }  // namespace orderflow::messaging

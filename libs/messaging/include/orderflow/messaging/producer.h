@@ -46,6 +46,9 @@ class Producer {
   // Applies the reliable defaults (idempotence, acks=all, long message timeout, batching) under the
   // caller's properties, then validates: idempotence without acks=all is rejected (ConfigError).
   Producer(const ProducerOptions& options, DeliveryHandler on_delivery);
+  // Everything the constructor validates, without contacting a broker (check_client_config); throws
+  // the same ConfigError. For --check-config.
+  static void check_config(const ProducerOptions& options);
   ~Producer();
   Producer(const Producer&) = delete;
   Producer& operator=(const Producer&) = delete;

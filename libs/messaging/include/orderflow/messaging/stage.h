@@ -113,6 +113,10 @@ class StageRunner final : public RebalanceListener {
   StageRunner(StageOptions options, RecordHandler& handler, StageObserver& observer);
   ~StageRunner() override;
 
+  // What the constructor validates (the producer's and the consumer's configuration, see
+  // Producer::check_config), without contacting a broker; throws the same ConfigError. --check-config.
+  static void check_config(const StageOptions& options);
+
   // Runs until `stop` becomes true or a fatal error; drains, commits, leaves the group. Exit code.
   int run(const std::atomic<bool>& stop);
 

@@ -6,6 +6,8 @@
 
 #include <boost/program_options.hpp>
 
+#include <functional>
+#include <iosfwd>
 #include <map>
 #include <optional>
 #include <string>
@@ -33,7 +35,7 @@ struct ParseResult {
 
 ParseResult parse_command_line(CommandLine& cli, int argc, const char* const* argv);
 
-// Adds --brokers, --metrics-address, -X, --log-level, --log-format (and --group-id,
+// Adds --brokers, --metrics-address, -X, --log-level, --log-format, --check-config (and --group-id,
 // --guarantee for consumers) with their environment variables.
 struct CommonDefaults {
   std::string metrics_address;  // e.g. "0.0.0.0:9102"
@@ -50,6 +52,7 @@ struct CommonOptions {
   std::string guarantee;
   std::string log_level;
   std::string log_format;
+  bool check_config = false;  // --check-config
 };
 
 // Reads the common options; throws UsageError (→ exit 2) on an invalid value.
@@ -65,5 +68,18 @@ class UsageError : public std::runtime_error {
 
 // Prints "<program>: <message>" to stderr and returns 2 (for UsageError in main()).
 int usage_error(const std::string& program, const std::string& message);
+
+// The effective configuration as `key = value` lines (option names without --, so the output is itself
+// a valid --config file), in declaration order: every option's value wherever it came from (flag,
+// environment, --config, default), "# name: not set" for an option without a value, and the merged -X
+// entries as `kafka-property = key=value`. Values of secret properties (is_secret_property: passwords,
+// keys, tokens …) are printed as ***. --help, --version, --config and --check-config are left out.
+void print_effective_config(std::ostream& out, const CommandLine& cli, const po::variables_map& vm);
+
+// --check-config, after every check main() makes before contacting a broker: runs `validate` (the
+// Kafka clients' configuration checks; it throws messaging::ConfigError), then prints the effective
+// configuration to stdout and returns 0; on a ConfigError it logs the message as a start would and
+// returns 2. Never connects to anything.
+int check_config(const CommandLine& cli, const po::variables_map& vm, const std::function<void()>& validate);
 
 }  // namespace orderflow::runtime

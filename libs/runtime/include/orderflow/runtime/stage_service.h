@@ -22,6 +22,11 @@ messaging::StageOptions read_stage_options(const po::variables_map& vm, const Co
                                            const std::string& service,
                                            std::vector<std::string> input_topics);
 
+// --check-config of a consuming service: check_config() with the stage's producer and consumer checks
+// (messaging::StageRunner::check_config, the clients configured as run_stage_service() configures them).
+// 0 (configuration printed) or 2 (ConfigError logged). Never contacts a broker or opens a port.
+int check_stage_config(const CommandLine& cli, const po::variables_map& vm, messaging::StageOptions options);
+
 // Starts the HTTP endpoint and runs the stage until SIGINT/SIGTERM. Returns the exit code:
 // 0 clean stop, 1 runtime failure (broker unreachable, metrics port in use, fatal Kafka error).
 int run_stage_service(const messaging::StageOptions& options, const CommonOptions& common,
