@@ -7,6 +7,8 @@ SANITIZE ?=
 JOBS ?= $(shell nproc)
 KAFKA ?= mock
 CTEST_ARGS ?=
+# Unit and integration tests run two at a time; fault tests and the real-Kafka tests run alone (RUN_SERIAL).
+TEST_JOBS ?= 2
 
 CMAKE_GEN := $(shell command -v ninja >/dev/null 2>&1 && echo "-G Ninja")
 
@@ -28,7 +30,7 @@ kafka-jars: deps
 	@tools/kafka-local/fetch-jars.sh $(BUILD_DIR)/kafka
 
 test: build kafka-jars
-	@cd $(BUILD_DIR) && ctest --output-on-failure --timeout 600 $(CTEST_ARGS)
+	@cd $(BUILD_DIR) && ctest --output-on-failure --timeout 600 -j $(TEST_JOBS) $(CTEST_ARGS)
 
 test-unit: build
 	@cd $(BUILD_DIR) && ctest --output-on-failure -L unit $(CTEST_ARGS)

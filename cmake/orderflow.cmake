@@ -58,4 +58,9 @@ function(orderflow_test)
   add_test(NAME ${ARG_NAME} COMMAND ${ARG_NAME})
   set_tests_properties(${ARG_NAME} PROPERTIES LABELS "${ARG_LABELS}" TIMEOUT ${ARG_TIMEOUT}
     ENVIRONMENT "ORDERFLOW_BIN_DIR=${CMAKE_BINARY_DIR}/bin;ORDERFLOW_SOURCE_DIR=${CMAKE_SOURCE_DIR};${ARG_ENVIRONMENT}")
+  # `make test` runs CTest with -j2: fault tests measure windows around kills and injected errors and
+  # run alone, so another test's load cannot widen them.
+  if("fault" IN_LIST ARG_LABELS)
+    set_tests_properties(${ARG_NAME} PROPERTIES RUN_SERIAL TRUE)
+  endif()
 endfunction()
