@@ -38,7 +38,7 @@ test-unit: build
 # Sanitizer build of the unit and integration tests (ASan + UBSan) in its own build directory.
 test-asan:
 	@$(MAKE) --no-print-directory build BUILD_DIR=build-asan BUILD_TYPE=Debug SANITIZE=address,undefined
-	@cd build-asan && ctest --output-on-failure -L 'unit|integration' -LE kafka $(CTEST_ARGS)
+	@cd build-asan && ctest --output-on-failure -j $(TEST_JOBS) -L 'unit|integration' -LE kafka $(CTEST_ARGS)
 
 run: build
 	@KAFKA=$(KAFKA) scripts/run-demo.sh $(BUILD_DIR)
