@@ -5,11 +5,23 @@
 #include <algorithm>
 #include <limits>
 
+#include "orderflow/messaging/trace_context.h"
+
 namespace orderflow::messaging {
 
 using Clock = std::chrono::steady_clock;
 
 namespace {
+
+// The input's headers for its retry or dead-letter record: that record is a hop of its own, so it gets a
+// new span of the same trace (W3C traceparent), like a result record; the other headers pass as they are.
+Headers hop_headers(const RdKafka::Message& msg) {
+  Headers h = all_headers(msg);
+  for (auto& [name, value] : h) {
+    if (name == header::kTraceparent) value = child_traceparent(value);
+  }
+  return h;
+}
 
 // Structured log fields naming a record, in the sinks' format (runtime::log_fields(): TAB + a JSON
 // object), written here because messaging sits below runtime. The order id comes from the
@@ -363,13 +375,13 @@ void StageRunner::park(InFlight* ctx, RdKafka::Message& msg, bool from_retry, in
                         "parked behind an earlier record of the same key on the retry path", options_.service,
                         now, now};
   ctx->outcome = "retried";
-  if (!send(ctx, retry_topic_, key_ptr, value, failure_headers(in, all_headers(msg)))) ctx->failed = true;
+  if (!send(ctx, retry_topic_, key_ptr, value, failure_headers(in, hop_headers(msg)))) ctx->failed = true;
 }
 
 void StageRunner::route_failure(InFlight* ctx, RdKafka::Message& msg, bool from_retry,
                                 const Failure& failure, int attempt) {
   const Origin origin = origin_of(msg, from_retry);
-  Headers passthrough = all_headers(msg);
+  const Headers passthrough = hop_headers(msg);
   const auto key = message_key(msg);
   const std::string* key_ptr = key ? &*key : nullptr;
   std::string_view value(static_cast<const char*>(msg.payload()), msg.len());

@@ -1,7 +1,7 @@
 // StageRunner against an in-process mock cluster with a handler that throws: whatever a handler
 // throws — a std::exception or anything else — is a transient failure: the record goes to
 // <group>.retry with its error message, is processed again after its backoff, and the stage keeps
-// running. Poison goes to <group>.dlq at once.
+// running. Poison goes to <group>.dlq at once. Both carry a new span of the input's trace.
 #include <gtest/gtest.h>
 
 #include <atomic>
@@ -88,8 +88,10 @@ TEST(StageRunnerTest, AnyExceptionFromAHandlerIsTransientAndRetried) {
     }
   } joiner{stop, loop};
 
-  produce(cluster.bootstrap(), "in",
-          {{"k1", "throw-int"}, {"k2", "throw-std"}, {"k3", "poison"}, {"k4", "plain"}});
+  const std::string trace = "0af7651916cd43dd8448eb211c80319c";
+  const std::string parent = "00-" + trace + "-b7ad6b7169203331-01";
+  produce(cluster.bootstrap(), "in", {{"k1", "throw-int"}, {"k2", "throw-std"}, {"k3", "poison"}, {"k4", "plain"}},
+          {{"traceparent", parent}, {"x-correlation-id", "order-1"}});
 
   TopicReader out(cluster.bootstrap(), "out");
   ASSERT_TRUE(out.wait_for_count(3, 60s)) << out.records().size() << " of 3 outputs";
@@ -113,6 +115,18 @@ TEST(StageRunnerTest, AnyExceptionFromAHandlerIsTransientAndRetried) {
   EXPECT_NE(header_of(*retried["throw-std"], "x-error-message").value_or("").find("gateway exploded"),
             std::string::npos);
   EXPECT_EQ(header_of(*retried["throw-int"], "x-attempt"), "1");
+
+  // A retry or dead-letter record is a hop: a new span of the same trace; other headers pass as they are.
+  const auto expect_child_span = [&](const Record& r) {
+    const auto tp = header_of(r, "traceparent");
+    ASSERT_TRUE(tp.has_value()) << r.topic;
+    EXPECT_EQ(tp->size(), parent.size()) << *tp;
+    EXPECT_EQ(tp->substr(0, 3 + trace.size()), "00-" + trace) << *tp;
+    EXPECT_NE(*tp, parent) << r.topic << ": the input's span was passed on instead of a new one";
+    EXPECT_EQ(header_of(r, "x-correlation-id"), "order-1") << r.topic;
+  };
+  for (const auto& r : retry.records()) expect_child_span(r);
+  for (const auto& r : dlq.records()) expect_child_span(r);
 
   ASSERT_EQ(dlq.records().size(), 1U);
   EXPECT_EQ(dlq.records()[0].value, "poison");
