@@ -4,6 +4,22 @@
 
 namespace orderflow::runtime {
 
+namespace {
+
+// The "type" value near the top of a statistics document, found without parsing it (the callback
+// must stay cheap). librdkafka writes "name", "client_id", "type" first.
+std::string client_type_of(std::string_view json) {
+  const auto head = json.substr(0, 512);
+  const auto at = head.find("\"type\"");
+  if (at == std::string_view::npos) return "unknown";
+  const auto open = head.find('"', head.find(':', at + 6) + 1);
+  if (open == std::string_view::npos) return "unknown";
+  const auto close = head.find('"', open + 1);
+  if (close == std::string_view::npos) return "unknown";
+  return std::string(head.substr(open + 1, close - open - 1));
+}
+
+}  // namespace
 
 std::optional<KafkaStatsSample> parse_kafka_stats(std::string_view json) try {
   const auto doc = nlohmann::json::parse(json, nullptr, false);
@@ -59,46 +75,23 @@ KafkaStatsGauges::KafkaStatsGauges(prometheus::Registry& registry, const std::st
                   .Add({})) {}
 
 void KafkaStatsGauges::offer(std::string_view json) {
-  auto sample = parse_kafka_stats(json);
+  auto type = client_type_of(json);
   const std::lock_guard lock(pending_mutex_);
-  if (!sample) {
-    ++malformed_;
-    return;
-  }
-  connectivity_[sample->type] = {sample->brokers_up, sample->brokers_failing};
-  auto type = sample->type;
-  pending_.insert_or_assign(std::move(type), std::move(*sample));
+  pending_[std::move(type)].assign(json.data(), json.size());
 }
 
-std::optional<std::string> KafkaStatsGauges::broker_problem() const {
-  const std::lock_guard lock(pending_mutex_);
-  // A consumer, when there is one, speaks for the service: it always keeps connections open (fetch,
-  // group coordinator), while a producer with nothing to send may find an idle connection closed by
-  // the broker (connections.max.idle.ms) without anything being wrong.
-  const bool has_consumer = connectivity_.count("consumer") != 0;
-  for (const auto& [type, c] : connectivity_) {
-    if (has_consumer && type != "consumer") continue;
-    const auto [up, failing] = c;
-    if (up == 0 && failing > 0) {
-      return "not ready: the Kafka " + type + " has no working connection to any broker (" + std::to_string(failing) +
-             " down or reconnecting)";
-    }
-  }
-  return std::nullopt;
-}
-
-void KafkaStatsGauges::refresh() {
-  std::map<std::string, KafkaStatsSample, std::less<>> samples;
-  std::uint64_t malformed = 0;
+void KafkaStatsGauges::absorb_pending() {
+  std::map<std::string, std::string, std::less<>> docs;
   {
     const std::lock_guard lock(pending_mutex_);
-    samples.swap(pending_);
-    std::swap(malformed, malformed_);
+    docs.swap(pending_);
   }
-  const std::lock_guard lock(gauges_mutex_);
-  if (malformed > 0) errors_.Increment(static_cast<double>(malformed));
-  for (const auto& [type, s] : samples) {
-    const auto* sample = &s;
+  for (const auto& [type, json] : docs) {
+    auto sample = parse_kafka_stats(json);
+    if (!sample) {
+      errors_.Increment();
+      continue;
+    }
     if (sample->type == "producer") {
       if (queue_ == nullptr) queue_ = &queue_family_.Add({});
       queue_->Set(static_cast<double>(sample->queue_messages));
@@ -112,7 +105,31 @@ void KafkaStatsGauges::refresh() {
       }
       it->second->Set(seconds);
     }
+    auto sample_type = sample->type;
+    latest_.insert_or_assign(std::move(sample_type), std::move(*sample));
   }
+}
+
+void KafkaStatsGauges::refresh() {
+  const std::lock_guard lock(state_mutex_);
+  absorb_pending();
+}
+
+std::optional<std::string> KafkaStatsGauges::broker_problem() {
+  const std::lock_guard lock(state_mutex_);
+  absorb_pending();
+  // A consumer, when there is one, speaks for the service: it always keeps connections open (fetch,
+  // group coordinator), while a producer with nothing to send may find an idle connection closed by
+  // the broker (connections.max.idle.ms) without anything being wrong.
+  const bool has_consumer = latest_.count("consumer") != 0;
+  for (const auto& [type, sample] : latest_) {
+    if (has_consumer && type != "consumer") continue;
+    if (sample.brokers_up == 0 && sample.brokers_failing > 0) {
+      return "not ready: the Kafka " + type + " has no working connection to any broker (" +
+             std::to_string(sample.brokers_failing) + " down or reconnecting)";
+    }
+  }
+  return std::nullopt;
 }
 
 }  // namespace orderflow::runtime

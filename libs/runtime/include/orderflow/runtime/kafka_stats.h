@@ -1,10 +1,10 @@
 // librdkafka statistics (`statistics.interval.ms`, delivered as EVENT_STATS JSON) turned into gauges:
 // orderflow_producer_queue_messages and orderflow_broker_rtt_seconds{client,broker}, and into the
-// broker-connectivity part of readiness (broker_problem()). offer() runs in librdkafka's callback
-// (the poll thread, every statistics interval: 5 s by default) and parses the document once; the
-// gauges are set from the latest sample per client type in refresh(), which ServiceMetrics calls on
-// the metrics HTTP thread at scrape time. All thread-safe. Malformed documents are ignored (counted
-// in orderflow_kafka_stats_errors_total).
+// broker-connectivity part of readiness (broker_problem()). offer() runs in librdkafka's callback (the
+// stage's poll thread) and only copies the latest document per client type; the documents are parsed
+// when someone asks — refresh() at scrape time, broker_problem() at a readiness probe, both on the
+// metrics HTTP thread. All thread-safe. Malformed documents are ignored (counted in
+// orderflow_kafka_stats_errors_total).
 #pragma once
 
 #include <prometheus/counter.h>
@@ -40,19 +40,20 @@ class KafkaStatsGauges {
  public:
   KafkaStatsGauges(prometheus::Registry& registry, const std::string& service);
 
-  void offer(std::string_view json);  // parses; keeps the latest sample per client type
-  void refresh();                     // sets the gauges from the samples offered since the last call
+  void offer(std::string_view json);  // cheap: one string copy under a mutex
+  void refresh();                     // parses what was offered since the last call into the gauges
   // Readiness: a one-line reason when the latest statistics of the consumer (or, without one, of any
   // client) show no working connection to any broker while it is trying to reach one; nullopt when
-  // connected, idle, or before any statistics.
-  [[nodiscard]] std::optional<std::string> broker_problem() const;
+  // connected, idle, or before any statistics. Parses what was offered since the last call first.
+  [[nodiscard]] std::optional<std::string> broker_problem();
 
  private:
-  mutable std::mutex pending_mutex_;
-  std::map<std::string, KafkaStatsSample, std::less<>> pending_;  // client type → latest sample
-  std::map<std::string, std::pair<int, int>, std::less<>> connectivity_;  // client type → (up, failing)
-  std::uint64_t malformed_ = 0;  // counted into errors_ at the next refresh
-  std::mutex gauges_mutex_;
+  void absorb_pending();  // with state_mutex_ held
+
+  std::mutex pending_mutex_;
+  std::map<std::string, std::string, std::less<>> pending_;  // client type → latest document
+  std::mutex state_mutex_;
+  std::map<std::string, KafkaStatsSample, std::less<>> latest_;  // client type → latest parsed sample
   prometheus::Family<prometheus::Gauge>& queue_family_;
   prometheus::Family<prometheus::Gauge>& rtt_family_;
   prometheus::Counter& errors_;

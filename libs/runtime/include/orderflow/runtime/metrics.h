@@ -66,8 +66,9 @@ class ServiceMetrics final : public messaging::StageObserver {
   // One librdkafka statistics document (EVENT_STATS). Thread-safe and cheap: it is copied here and
   // parsed at the next scrape. Set statistics.interval.ms on the client to get them.
   void kafka_stats(std::string_view json) { kafka_stats_.offer(json); }
-  // Readiness: why the clients reporting statistics cannot reach any broker, if they cannot.
-  [[nodiscard]] std::optional<std::string> broker_problem() const { return kafka_stats_.broker_problem(); }
+  // Readiness: why the clients reporting statistics cannot reach any broker, if they cannot (parses the
+  // documents offered since the last scrape or probe, on the caller's thread).
+  [[nodiscard]] std::optional<std::string> broker_problem() { return kafka_stats_.broker_problem(); }
 
   void end_to_end_seconds(std::string_view kind, double seconds);
   void dedupe_hit();
