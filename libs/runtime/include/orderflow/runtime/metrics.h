@@ -64,7 +64,7 @@ class ServiceMetrics final : public messaging::StageObserver {
   void key_gate(std::size_t keys, std::uint64_t overflowed) override;
 
   // One librdkafka statistics document (EVENT_STATS). Thread-safe and cheap: it is copied here and
-  // parsed at the next scrape. Set statistics.interval.ms on the client to get them.
+  // parsed at the next scrape or readiness probe. Set statistics.interval.ms on the client to get them.
   void kafka_stats(std::string_view json) { kafka_stats_.offer(json); }
   // Readiness: why the clients reporting statistics cannot reach any broker, if they cannot (parses the
   // documents offered since the last scrape or probe, on the caller's thread).
