@@ -4,9 +4,6 @@
 // or the address, and comes within a bound. Secrets passed with -X never appear in output, /metrics or
 // --help.
 #include <gtest/gtest.h>
-#include <netinet/in.h>
-#include <poll.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -16,9 +13,9 @@
 #include <map>
 #include <sstream>
 #include <string>
-#include <thread>
 #include <vector>
 
+#include "orderflow/testing/held_port.h"
 #include "orderflow/testing/paths.h"
 #include "orderflow/testing/process.h"
 #include "orderflow/testing/wait.h"
@@ -71,37 +68,6 @@ std::string describe(const std::string& bin, const std::vector<std::string>& arg
 std::size_t lines(const std::string& text) {
   return static_cast<std::size_t>(std::count(text.begin(), text.end(), '\n'));
 }
-
-// A listening socket that holds a port for the duration of a test.
-class HeldPort {
- public:
-  HeldPort() {
-    fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (::bind(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 || ::listen(fd_, 1) != 0) {
-      throw std::runtime_error("HeldPort: bind/listen failed");
-    }
-    socklen_t len = sizeof addr;
-    ::getsockname(fd_, reinterpret_cast<sockaddr*>(&addr), &len);
-    port_ = ntohs(addr.sin_port);
-  }
-  ~HeldPort() { ::close(fd_); }
-  HeldPort(const HeldPort&) = delete;
-  HeldPort& operator=(const HeldPort&) = delete;
-  int port() const { return port_; }
-  std::string address() const { return "127.0.0.1:" + std::to_string(port_); }
-  // Whether a connection is waiting to be accepted: someone connected (nobody accepts here).
-  bool connected() const {
-    pollfd p{fd_, POLLIN, 0};
-    return ::poll(&p, 1, 0) > 0;
-  }
-
- private:
-  int fd_ = -1;
-  int port_ = 0;
-};
 
 struct UsageCase {
   std::string bin;
@@ -416,7 +382,7 @@ TEST(BadConfigTest, CheckConfigExitsZeroPrintingTheConfigurationWithSecretsMaske
     }
   }
   std::filesystem::remove(conf);
-  std::this_thread::sleep_for(200ms);
+  // Every run has exited: a connection it made would be waiting in the backlog now.
   EXPECT_FALSE(broker.connected()) << "--check-config connected to the broker";
 }
 
