@@ -111,38 +111,30 @@ int main(int argc, char** argv) {
     return runtime::usage_error(cli.program, e.what());
   }
   runtime::setup_logging("order-producer", common.log_level, common.log_format);
-  if (common.check_config) {
-    return runtime::check_config(cli, vm, [&] {
-      messaging::ProducerOptions popts;
-      popts.properties = props;
-      popts.on_stats = [](std::string_view) {};  // as below: statistics.interval.ms
-      messaging::Producer::check_config(popts);
-      if (!s.from_file.empty() && !std::ifstream(s.from_file)) {
-        throw messaging::ConfigError("--from-file: cannot open " + s.from_file);
-      }
-    });
-  }
-
+  // A file that cannot be read is a configuration error, for a start and for --check-config alike.
   std::ifstream input;
   if (!s.from_file.empty()) {
     input.open(s.from_file);
     if (!input) {
       spdlog::error("--from-file: cannot open {}", s.from_file);
-      return 1;
+      return 2;
     }
+  }
+  runtime::ServiceMetrics metrics("order-producer");
+  messaging::ProducerOptions popts;
+  popts.properties = props;
+  popts.on_stats = [&metrics](std::string_view json) { metrics.kafka_stats(json); };
+  if (common.check_config) {
+    return runtime::check_config(cli, vm, [&popts] { messaging::Producer::check_config(popts); });
   }
 
   runtime::ShutdownSignal shutdown;
-  runtime::ServiceMetrics metrics("order-producer");
   Counters c;
   auto& failed_counter = metrics.counter("orderflow_produce_failures_total", "Records the broker did not acknowledge");
   // The producer first: a configuration librdkafka or our checks reject (e.g. acks=1 with idempotence) is a
   // usage error before any waiting for brokers.
   std::unique_ptr<messaging::Producer> producer;
   try {
-    messaging::ProducerOptions popts;
-    popts.properties = props;
-    popts.on_stats = [&metrics](std::string_view json) { metrics.kafka_stats(json); };
     producer = std::make_unique<messaging::Producer>(popts, [&](const messaging::DeliveryReport& r) {
       if (r.ok()) {
         ++c.delivered;

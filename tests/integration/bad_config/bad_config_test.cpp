@@ -445,6 +445,11 @@ TEST(BadConfigTest, CheckConfigExitsTwoOnABadKafkaPropertyWithTheStartsMessage) 
   EXPECT_EQ(missing.code, 2) << missing.output;
   EXPECT_NE(missing.output.find("--from-file: cannot open /nonexistent/orders.jsonl"), std::string::npos)
       << missing.output;
+  // A start says the same, with the same exit code, before any waiting for brokers.
+  const auto start = run("order-producer", {"--from-file", "/nonexistent/orders.jsonl", "--brokers", kUnreachable,
+                                            "--metrics-address", "127.0.0.1:0", "--timeout-s", "3"});
+  EXPECT_EQ(start.code, 2) << start.output;
+  EXPECT_EQ(logged_error(start.output), logged_error(missing.output)) << start.output;
 }
 
 }  // namespace
