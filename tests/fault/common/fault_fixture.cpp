@@ -211,49 +211,50 @@ std::map<int32_t, int64_t> high_watermarks(const std::string& bootstrap, const s
   return out;
 }
 
-std::set<int32_t> held_partitions(const std::string& log, const std::string& topic) {
-  std::set<int32_t> held;
+namespace {
+
+// Calls on_event(assigned, partition) for each partition of `topic` in the consumer's "partitions
+// assigned: …" (assigned = true) and "partitions revoked|lost: …" (false) log lines, in log order.
+template <typename OnEvent>
+void partition_events(const std::string& log, const std::string& topic, OnEvent on_event) {
   std::istringstream in(log);
   const std::string prefix = topic + "[";
   for (std::string line; std::getline(in, line);) {
-    int sign = 0;
+    bool assigned = false;
     std::size_t at = std::string::npos;
     if ((at = line.find("partitions assigned: ")) != std::string::npos) {
-      sign = 1;
-    } else if ((at = line.find("partitions revoked: ")) != std::string::npos ||
-               (at = line.find("partitions lost: ")) != std::string::npos) {
-      sign = -1;
-    } else {
+      assigned = true;
+    } else if ((at = line.find("partitions revoked: ")) == std::string::npos &&
+               (at = line.find("partitions lost: ")) == std::string::npos) {
       continue;
     }
     std::istringstream items(line.substr(line.find(": ", at) + 2));
     for (std::string item; std::getline(items, item, ',');) {
-      const auto b = item.find(prefix);
-      if (b != 0) continue;  // another topic (the retry topic) or the "(… protocol)" tail
-      const int32_t p = std::atoi(item.c_str() + prefix.size());
-      if (sign > 0) {
-        held.insert(p);
-      } else {
-        held.erase(p);
-      }
+      if (item.find(prefix) != 0) continue;  // another topic (the retry topic) or the "(… protocol)" tail
+      on_event(assigned, static_cast<int32_t>(std::atoi(item.c_str() + prefix.size())));
     }
   }
+}
+
+}  // namespace
+
+std::set<int32_t> held_partitions(const std::string& log, const std::string& topic) {
+  std::set<int32_t> held;
+  partition_events(log, topic, [&](bool assigned, int32_t p) {
+    if (assigned) {
+      held.insert(p);
+    } else {
+      held.erase(p);
+    }
+  });
   return held;
 }
 
 std::map<int32_t, int> assignment_counts(const std::string& log, const std::string& topic) {
   std::map<int32_t, int> counts;
-  std::istringstream in(log);
-  const std::string prefix = topic + "[";
-  for (std::string line; std::getline(in, line);) {
-    const auto at = line.find("partitions assigned: ");
-    if (at == std::string::npos) continue;
-    std::istringstream items(line.substr(line.find(": ", at) + 2));
-    for (std::string item; std::getline(items, item, ',');) {
-      if (item.find(prefix) != 0) continue;
-      ++counts[std::atoi(item.c_str() + prefix.size())];
-    }
-  }
+  partition_events(log, topic, [&](bool assigned, int32_t p) {
+    if (assigned) ++counts[p];
+  });
   return counts;
 }
 
