@@ -44,6 +44,7 @@ int run(const db::Options& options) {
     return 1;
   }
 
+  db::set_fetch_wait_cap(options.fetch_wait_cap);
   db::MockCluster cluster(options.brokers);
   std::string topics_line;
   for (const auto* list : {&db::standard_topics(), &options.extra_topics}) {
@@ -87,10 +88,12 @@ int run(const db::Options& options) {
   }
   fmt::print(stderr,
              "kafka-dev-broker {}: mock brokers {}; bootstrap 127.0.0.1:{}{} -> broker 1; "
-             "tcp_nodelay={}; topics ({} partitions each, others auto-created with {}): {}\n",
+             "tcp_nodelay={}; fetch wait cap {}; topics ({} partitions each, others auto-created with {}): {}\n",
              ORDERFLOW_VERSION, broker_list, forwarder->port(),
              forwarder->listens_on_ipv6() ? fmt::format(" and [::1]:{}", forwarder->port()) : "",
-             nodelay ? (*nodelay ? "on" : "off") : "unknown", options.partitions,
+             nodelay ? (*nodelay ? "on" : "off") : "unknown",
+             options.fetch_wait_cap.count() > 0 ? fmt::format("{} ms", options.fetch_wait_cap.count()) : "off",
+             options.partitions,
              db::kMockAutoCreatePartitions, topics_line);
   std::fflush(stderr);
   fmt::print("ready bootstrap=localhost:{}\n", forwarder->port());

@@ -58,6 +58,7 @@ ParseOutcome parse_options(int argc, const char* const argv[]) {
   int brokers = 1;
   int partitions = kDefaultPartitions;
   int watermark_ms = 2000;
+  int fetch_wait_ms = static_cast<int>(kDefaultFetchWaitCap.count());
   std::vector<std::string> topics;
   std::vector<std::string> positional;
 
@@ -71,7 +72,11 @@ ParseOutcome parse_options(int argc, const char* const argv[]) {
       "topic", po::value<std::vector<std::string>>(&topics)->composing(),
       "also create this topic (repeatable)")(
       "watermark-interval-ms", po::value<int>(&watermark_ms)->default_value(2000),
-      "how often to check for records dropped by the mock's retention (0 = never)");
+      "how often to check for records dropped by the mock's retention (0 = never)")(
+      "fetch-max-wait-ms", po::value<int>(&fetch_wait_ms)->default_value(fetch_wait_ms),
+      "answer a fetch that finds no records after at most this long, whatever the client's\n"
+      "fetch.wait.max.ms (the mock cannot answer early when a record arrives, a real broker\n"
+      "does); 0 = wait as long as the client asks");
   po::options_description hidden;
   hidden.add_options()("positional", po::value<std::vector<std::string>>(&positional));
   po::options_description all;
@@ -118,11 +123,16 @@ ParseOutcome parse_options(int argc, const char* const argv[]) {
     return fail(fmt::format("--watermark-interval-ms: must be >= 0, got {}", watermark_ms));
   }
 
+  if (!in_range(fetch_wait_ms, 0, 300000)) {
+    return fail(fmt::format("--fetch-max-wait-ms: must be between 0 and 300000, got {}", fetch_wait_ms));
+  }
+
   Options options;
   options.port = static_cast<std::uint16_t>(port);
   options.brokers = brokers;
   options.partitions = partitions;
   options.watermark_interval = std::chrono::milliseconds(watermark_ms);
+  options.fetch_wait_cap = std::chrono::milliseconds(fetch_wait_ms);
   for (auto& t : topics) {
     const bool legal_chars = std::all_of(t.begin(), t.end(), [](char c) {
       return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||

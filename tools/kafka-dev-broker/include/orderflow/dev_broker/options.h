@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "orderflow/dev_broker/fetch_wait_cap.h"
 #include "orderflow/dev_broker/standard_topics.h"
 
 namespace orderflow::dev_broker {
@@ -18,6 +19,7 @@ struct Options {
   int partitions = kDefaultPartitions;                 // for the standard topics and every --topic
   std::vector<std::string> extra_topics;               // --topic, in order, without duplicates
   std::chrono::milliseconds watermark_interval{2000};  // 0 = no retention check
+  std::chrono::milliseconds fetch_wait_cap = kDefaultFetchWaitCap;  // 0 = clients' MaxWaitMs as sent
 };
 
 struct ParseOutcome {
