@@ -116,7 +116,7 @@ class Consumer::EventBridge : public RdKafka::EventCb {
 };
 
 KafkaProperties consumer_properties(const ConsumerOptions& options) {
-  KafkaProperties p;
+  KafkaProperties p = client_defaults();
   p.set("enable.auto.commit", "false");
   p.set("enable.auto.offset.store", "false");
   p.set("auto.offset.reset", "earliest");

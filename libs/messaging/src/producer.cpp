@@ -64,7 +64,7 @@ class Producer::EventBridge : public RdKafka::EventCb {
 namespace {
 
 KafkaProperties with_defaults(const ProducerOptions& options) {
-  KafkaProperties p;
+  KafkaProperties p = client_defaults();
   p.set("enable.idempotence", "true");
   p.set("acks", "all");
   // A long delivery timeout: a record that timed out locally but reached the broker and is then

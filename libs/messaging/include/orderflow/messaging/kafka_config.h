@@ -37,6 +37,9 @@ class KafkaProperties {
   std::vector<std::pair<std::string, std::string>> entries_;
 };
 
+// The settings every producer and consumer of ours starts from (before their own and the user's -X).
+KafkaProperties client_defaults();
+
 // True for property names whose values must never be logged (passwords, keys, secrets, tokens).
 bool is_secret_property(std::string_view key);
 
