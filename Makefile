@@ -56,7 +56,7 @@ kafka-up: kafka-jars
 kafka-down:
 	@tools/kafka-local/kafka-local.sh stop
 
-bench: build
+bench: build kafka-jars
 	@bench/run-pipeline-bench.sh $(BUILD_DIR)
 
 lint: configure
