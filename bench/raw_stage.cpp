@@ -198,14 +198,15 @@ int main(int argc, char** argv) {
   set(pconf, "queue.buffering.max.messages", "200000");
   set(pconf, "compression.type", "none");
   set(pconf, "partitioner", "murmur2_random");
+  set(pconf, "socket.nagle.disable", "true");
   for (const auto& [k, v] : overrides) set(pconf, k, v);
   rd_kafka_conf_set_dr_msg_cb(pconf, on_delivery);
   rd_kafka_t* producer = rd_kafka_new(RD_KAFKA_PRODUCER, pconf, err, sizeof err);
   if (producer == nullptr) die(std::string("producer: ") + err);
   rd_kafka_topic_t* out_topic = rd_kafka_topic_new(producer, output.c_str(), nullptr);
 
-  // Consumer: the same settings as orderflow::messaging::Consumer, except the prefetch queue, left at
-  // librdkafka's default (64 MiB) so that the baseline stays the ceiling of a stage (bench/README.md).
+  // Consumer: the same settings as orderflow::messaging::Consumer (its 64 MiB prefetch queue is
+  // librdkafka's default; its 2 MiB fetch.max.bytes is not copied, so the baseline stays the ceiling).
   rd_kafka_conf_t* cconf = rd_kafka_conf_new();
   set(cconf, "bootstrap.servers", brokers);
   set(cconf, "group.id", group);
@@ -214,6 +215,7 @@ int main(int argc, char** argv) {
   set(cconf, "auto.offset.reset", "earliest");
   set(cconf, "partition.assignment.strategy", "cooperative-sticky");
   set(cconf, "enable.partition.eof", "false");
+  set(cconf, "socket.nagle.disable", "true");
   for (const auto& [k, v] : overrides) set(cconf, k, v);
   rd_kafka_t* consumer = rd_kafka_new(RD_KAFKA_CONSUMER, cconf, err, sizeof err);
   if (consumer == nullptr) die(std::string("consumer: ") + err);
