@@ -35,6 +35,25 @@ TEST(ConsumerPropertiesTest, Defaults) {
   EXPECT_EQ(p.find("statistics.interval.ms"), nullptr);
 }
 
+TEST(ConsumerPropertiesTest, FetchQueueBackoffOnlyWhereLibrdkafkaHasIt) {
+  // librdkafka 2.0.x (Debian 12) has no fetch.queue.backoff.ms (setting it fails); 2.2 added it.
+  EXPECT_EQ(consumer_properties(options(), 0x020002ff).find("fetch.queue.backoff.ms"), nullptr);
+  EXPECT_EQ(consumer_properties(options(), 0x020100ff).find("fetch.queue.backoff.ms"), nullptr);
+  const auto p22 = consumer_properties(options(), 0x020200ff);
+  ASSERT_NE(p22.find("fetch.queue.backoff.ms"), nullptr);
+  EXPECT_EQ(*p22.find("fetch.queue.backoff.ms"), "10");
+  const auto p28 = consumer_properties(options(), 0x020800ff);
+  ASSERT_NE(p28.find("fetch.queue.backoff.ms"), nullptr);
+  // The linked library: the property is set exactly when librdkafka accepts it.
+  const auto linked = consumer_properties(options());
+  EXPECT_NO_THROW(orderflow::messaging::make_conf(linked));
+  EXPECT_EQ(linked.find("fetch.queue.backoff.ms") != nullptr, RdKafka::version() >= 0x020200ff);
+  // A user's -X wins.
+  auto o = options();
+  o.properties.set("fetch.queue.backoff.ms", "50");
+  EXPECT_EQ(*consumer_properties(o, 0x020800ff).find("fetch.queue.backoff.ms"), "50");
+}
+
 TEST(ConsumerPropertiesTest, CallerPropertiesWinOverDefaults) {
   auto o = options();
   o.properties.set("queued.max.messages.kbytes", "20480");

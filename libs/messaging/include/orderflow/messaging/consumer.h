@@ -38,8 +38,11 @@ struct ConsumerOptions {
 
 // The consumer's librdkafka properties: our defaults, then options.properties (-X wins), then the
 // group id and isolation level. fetch.max.bytes defaults to 2 MiB, or message.max.bytes when that is
-// set higher. Throws ConfigError for enable.auto.commit=true.
-[[nodiscard]] KafkaProperties consumer_properties(const ConsumerOptions& options);
+// set higher; with a librdkafka that has fetch.queue.backoff.ms (2.2+, `librdkafka_version` as
+// rd_kafka_version() gives it) the fetcher re-checks a full prefetch queue after 10 ms instead of 1 s.
+// Throws ConfigError for enable.auto.commit=true.
+[[nodiscard]] KafkaProperties consumer_properties(const ConsumerOptions& options, int librdkafka_version);
+[[nodiscard]] KafkaProperties consumer_properties(const ConsumerOptions& options);  // the linked librdkafka
 
 class Consumer {
  public:
