@@ -7,7 +7,11 @@
 // orderflow's code, not of Kafka.
 //
 //   raw-stage --brokers HOST:PORT --group G --input T --output T2 [--expect N]
-//             [--commit-interval-ms 1000] [-X key=value]...
+//             [--commit-interval-ms 1000] [--no-nudge] [-X key=value]...
+//
+// Like the services' consumer on librdkafka before 2.2 (libs/messaging/src/fetch_nudger.h), a second
+// thread wakes the fetcher while records are consumed quickly, so a full prefetch queue is refilled as it
+// drains instead of up to a second later; --no-nudge turns that off.
 //
 // With --expect N it stops by itself once N records were acknowledged (and committed); otherwise on
 // SIGINT/SIGTERM. Prints one JSON line on stdout: consumed, delivered, first_consumed_ms,
@@ -27,6 +31,7 @@
 #include <deque>
 #include <map>
 #include <string>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -34,6 +39,31 @@ namespace {
 
 std::atomic<bool> g_stop{false};
 void on_signal(int /*sig*/) { g_stop = true; }
+std::atomic<std::uint64_t> g_consumed{0};  // for the nudge thread
+
+// Every 20 ms, when >= 32 records were consumed meanwhile: ask one assigned partition's leader for its
+// watermarks (round robin), which wakes that broker's thread to look at the prefetch queue again.
+void nudge_fetcher(rd_kafka_t* consumer, const std::atomic<bool>& done) {
+  std::uint64_t seen = 0;
+  std::size_t next = 0;
+  while (!done && !g_stop) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    const auto consumed = g_consumed.load(std::memory_order_relaxed);
+    if (consumed - seen < 32) {
+      seen = consumed;
+      continue;
+    }
+    seen = consumed;
+    rd_kafka_topic_partition_list_t* assignment = nullptr;
+    if (rd_kafka_assignment(consumer, &assignment) == RD_KAFKA_RESP_ERR_NO_ERROR && assignment->cnt > 0) {
+      const auto& tp = assignment->elems[next++ % static_cast<std::size_t>(assignment->cnt)];
+      std::int64_t low = 0;
+      std::int64_t high = 0;
+      (void)rd_kafka_query_watermark_offsets(consumer, tp.topic, tp.partition, &low, &high, 200);
+    }
+    if (assignment != nullptr) rd_kafka_topic_partition_list_destroy(assignment);
+  }
+}
 
 std::int64_t unix_ms() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -150,6 +180,7 @@ int main(int argc, char** argv) {
   std::string output = "raw-stage-out";
   std::uint64_t expect = 0;
   int commit_interval_ms = 1000;
+  bool nudge = true;
   std::vector<std::pair<std::string, std::string>> overrides;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
@@ -169,6 +200,8 @@ int main(int argc, char** argv) {
       expect = std::strtoull(next().c_str(), nullptr, 10);
     } else if (a == "--commit-interval-ms") {
       commit_interval_ms = std::atoi(next().c_str());
+    } else if (a == "--no-nudge") {
+      nudge = false;
     } else if (a == "-X") {
       const auto kv = next();
       const auto eq = kv.find('=');
@@ -176,7 +209,7 @@ int main(int argc, char** argv) {
       overrides.emplace_back(kv.substr(0, eq), kv.substr(eq + 1));
     } else if (a == "--help" || a == "-h") {
       std::puts("raw-stage --brokers HOST:PORT --group G --input T --output T2 [--expect N] "
-                "[--commit-interval-ms MS] [-X key=value]...");
+                "[--commit-interval-ms MS] [--no-nudge] [-X key=value]...");
       return 0;
     } else {
       die("unknown flag " + a);
@@ -227,6 +260,9 @@ int main(int argc, char** argv) {
   }
   rd_kafka_topic_partition_list_destroy(subs);
 
+  std::atomic<bool> done{false};
+  std::thread nudger;
+  if (nudge) nudger = std::thread(nudge_fetcher, consumer, std::cref(done));
   using Clock = std::chrono::steady_clock;
   auto next_commit = Clock::now() + std::chrono::milliseconds(commit_interval_ms);
   while (!g_stop && !(expect > 0 && g_state.delivered >= expect)) {
@@ -236,6 +272,7 @@ int main(int argc, char** argv) {
     if (m != nullptr) {
       if (m->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
         if (g_state.consumed++ == 0) g_state.first_consumed_ms = unix_ms();
+        g_consumed.fetch_add(1, std::memory_order_relaxed);
         g_state.parts[m->partition].begin(m->offset);
         rd_kafka_headers_t* hdrs = nullptr;
         rd_kafka_headers_t* copy = nullptr;
@@ -271,6 +308,8 @@ int main(int argc, char** argv) {
       next_commit = Clock::now() + std::chrono::milliseconds(commit_interval_ms);
     }
   }
+  done = true;
+  if (nudger.joinable()) nudger.join();
   rd_kafka_flush(producer, 30000);
   commit(consumer, input, true);
   std::printf(

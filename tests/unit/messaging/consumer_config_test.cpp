@@ -24,7 +24,7 @@ TEST(ConsumerPropertiesTest, Defaults) {
   EXPECT_EQ(*p.find("enable.auto.commit"), "false");
   EXPECT_EQ(*p.find("enable.auto.offset.store"), "false");
   ASSERT_NE(p.find("queued.max.messages.kbytes"), nullptr);
-  EXPECT_EQ(*p.find("queued.max.messages.kbytes"), "65536");
+  EXPECT_EQ(*p.find("queued.max.messages.kbytes"), "20480");
   ASSERT_NE(p.find("socket.nagle.disable"), nullptr);
   EXPECT_EQ(*p.find("socket.nagle.disable"), "true");
   ASSERT_NE(p.find("fetch.max.bytes"), nullptr);
@@ -56,11 +56,11 @@ TEST(ConsumerPropertiesTest, FetchQueueBackoffOnlyWhereLibrdkafkaHasIt) {
 
 TEST(ConsumerPropertiesTest, CallerPropertiesWinOverDefaults) {
   auto o = options();
-  o.properties.set("queued.max.messages.kbytes", "20480");
+  o.properties.set("queued.max.messages.kbytes", "65536");
   o.properties.set("auto.offset.reset", "latest");
   o.properties.set("socket.nagle.disable", "false");
   const auto p = consumer_properties(o);
-  EXPECT_EQ(*p.find("queued.max.messages.kbytes"), "20480");
+  EXPECT_EQ(*p.find("queued.max.messages.kbytes"), "65536");
   EXPECT_EQ(*p.find("socket.nagle.disable"), "false");
   EXPECT_EQ(*p.find("auto.offset.reset"), "latest");
   EXPECT_NO_THROW(orderflow::messaging::make_conf(p));

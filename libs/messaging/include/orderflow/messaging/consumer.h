@@ -7,6 +7,7 @@
 #include <librdkafka/rdkafkacpp.h>
 
 #include <chrono>
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <string>
@@ -34,6 +35,9 @@ struct ConsumerOptions {
   // librdkafka statistics JSON (EVENT_STATS), called from poll(): keep it cheap. When set,
   // statistics.interval.ms defaults to 5000 (a -X override wins).
   std::function<void(std::string_view json)> on_stats;
+  // librdkafka before 2.2 only: while records are consumed quickly, wake the fetcher this often so that
+  // a full prefetch queue is refilled as it drains, not a second later (see fetch_nudger.h). 0 = off.
+  std::chrono::milliseconds fetch_nudge_interval{20};
 };
 
 // The consumer's librdkafka properties: our defaults, then options.properties (-X wins), then the
@@ -43,6 +47,8 @@ struct ConsumerOptions {
 // Throws ConfigError for enable.auto.commit=true.
 [[nodiscard]] KafkaProperties consumer_properties(const ConsumerOptions& options, int librdkafka_version);
 [[nodiscard]] KafkaProperties consumer_properties(const ConsumerOptions& options);  // the linked librdkafka
+
+class FetchNudger;
 
 class Consumer {
  public:
@@ -72,6 +78,9 @@ class Consumer {
   // (high watermark − position) for an assigned partition, from librdkafka's cached watermarks.
   std::int64_t lag(const std::string& topic, std::int32_t partition);
 
+  // How often the fetcher was woken for a draining prefetch queue (0 without a nudger).
+  [[nodiscard]] std::uint64_t fetch_nudges() const;
+
   // Leaves the group (runs the revoke callback for what is still assigned). Idempotent.
   void close();
   RdKafka::KafkaConsumer& handle() { return *consumer_; }
@@ -85,6 +94,7 @@ class Consumer {
   std::unique_ptr<CommitBridge> commits_;
   std::unique_ptr<EventBridge> events_;
   std::unique_ptr<RdKafka::KafkaConsumer> consumer_;
+  std::unique_ptr<FetchNudger> nudger_;  // stopped before consumer_ is closed
   std::size_t assigned_ = 0;
   bool closed_ = false;
 };
