@@ -22,7 +22,7 @@ void add_stage_options(CommandLine& cli) {
       ("startup-timeout-s", po::value<int>()->default_value(30), "exit 1 when the brokers do not answer within this")
       ("instance-id", po::value<std::string>()->default_value("0"),
        "exactly-once: stable per instance; transactional.id = <group-id>-<instance-id>")
-      ("txn-max-records", po::value<int>()->default_value(500), "exactly-once: records per transaction")
+      ("txn-max-records", po::value<int>()->default_value(2000), "exactly-once: records per transaction")
       ("txn-max-ms", po::value<int>()->default_value(100), "exactly-once: longest transaction");
   cli.env["commit-interval-ms"] = "COMMIT_INTERVAL_MS";
   cli.env["retry-backoff-ms"] = "RETRY_BACKOFF_MS";
