@@ -472,7 +472,23 @@ void StageRunner::resume_due() {
   if (paused_.size() != before) observer_.retry_paused(paused_.size());
 }
 
+bool StageRunner::flush_side_effects() {
+  std::optional<std::string> error;
+  try {
+    error = handler_.before_commit();
+  } catch (const std::exception& e) {
+    error = e.what();
+  }
+  if (!error) return true;
+  spdlog::critical("{}: cannot make the handled records' side effects durable ({}); stopping without committing",
+                   options_.service, *error);
+  fatal_ = true;
+  exit_code_ = 1;
+  return false;
+}
+
 void StageRunner::commit_async() {
+  if (!flush_side_effects()) return;
   auto offsets = tracker_.take_committable();
   if (offsets.empty()) return;
   const auto err = consumer_->commit(offsets, false);
@@ -483,6 +499,7 @@ void StageRunner::commit_async() {
 }
 
 void StageRunner::commit_sync(const std::vector<TopicPartitionKey>* only) {
+  if (!flush_side_effects()) return;
   auto offsets = only ? tracker_.take_committable(*only) : tracker_.take_committable();
   if (offsets.empty()) return;
   const auto err = consumer_->commit(offsets, true);
@@ -550,6 +567,10 @@ void StageRunner::txn_maybe_begin() {
 
 void StageRunner::txn_commit(const char* why) {
   if (!txn_open_) return;
+  if (!flush_side_effects()) {
+    txn_abort_and_rewind("the handled records' side effects could not be made durable");
+    return;
+  }
   std::vector<RdKafka::TopicPartition*> offsets;
   for (const auto& [tp, next] : txn_offsets_) {
     offsets.push_back(RdKafka::TopicPartition::create(tp.topic, tp.partition, next));

@@ -27,6 +27,7 @@ class NotificationHandler final : public messaging::RecordHandler {
   messaging::HandlerResult handle(const messaging::InputRecord& record) override;
   std::optional<messaging::Failure> precheck(const messaging::InputRecord& record) override;
   void on_rewind() override { dedupe_.clear(); }
+  std::optional<std::string> before_commit() override { return sink_->flush(); }
 
  private:
   NotificationConfig config_;

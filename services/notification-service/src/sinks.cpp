@@ -22,7 +22,10 @@ class LogSink final : public Sink {
     std::fputc('\n', stdout);
     return std::nullopt;
   }
-  void flush() override { std::fflush(stdout); }
+  std::optional<std::string> flush() override {
+    if (std::fflush(stdout) != 0) return std::string("cannot write notifications to stdout: ") + std::strerror(errno);
+    return std::nullopt;
+  }
   [[nodiscard]] std::string channel() const override { return "log"; }
 };
 
@@ -39,10 +42,13 @@ class FileSink final : public Sink {
   FileSink(const FileSink&) = delete;
   FileSink& operator=(const FileSink&) = delete;
   std::optional<std::string> deliver(std::string_view json) override {
-    if (std::fwrite(json.data(), 1, json.size(), file_) != json.size() || std::fputc('\n', file_) == EOF ||
-        std::fflush(file_) != 0) {
+    if (std::fwrite(json.data(), 1, json.size(), file_) != json.size() || std::fputc('\n', file_) == EOF) {
       return "cannot write " + path_ + ": " + std::strerror(errno);
     }
+    return std::nullopt;
+  }
+  std::optional<std::string> flush() override {
+    if (std::fflush(file_) != 0) return "cannot write " + path_ + ": " + std::strerror(errno);
     return std::nullopt;
   }
   [[nodiscard]] std::string channel() const override { return "file"; }
@@ -143,7 +149,7 @@ class FailingSink final : public Sink {
     }
     return inner_->deliver(json);
   }
-  void flush() override { inner_->flush(); }
+  std::optional<std::string> flush() override { return inner_->flush(); }
   [[nodiscard]] std::string channel() const override { return inner_->channel(); }
 
  private:

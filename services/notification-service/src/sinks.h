@@ -1,7 +1,9 @@
 // Where notifications are delivered before they are published: `log` (one JSON line per
-// notification on stdout), `file:PATH` (JSON lines appended to PATH, flushed per record) or
-// `webhook:URL` (HTTP POST, non-2xx or timeout = transient failure). `deliver` returns an error
-// text on a (transient) failure. Not thread-safe; one per stage thread.
+// notification on stdout), `file:PATH` (JSON lines appended to PATH) or `webhook:URL` (HTTP POST,
+// non-2xx or timeout = transient failure). `deliver` returns an error text on a (transient) failure.
+// The log and file sinks buffer: `flush` makes everything delivered so far durable (written to the
+// operating system) and is called before the offsets of those records are committed, never per record.
+// Not thread-safe; one per stage thread.
 #pragma once
 
 #include <chrono>
@@ -19,7 +21,8 @@ class Sink {
   virtual ~Sink() = default;
   // nullopt on success, else why it failed.
   virtual std::optional<std::string> deliver(std::string_view notification_json) = 0;
-  virtual void flush() {}
+  // nullopt when everything delivered so far has been written out, else why not.
+  virtual std::optional<std::string> flush() { return std::nullopt; }
   [[nodiscard]] virtual std::string channel() const = 0;
 };
 

@@ -1,7 +1,8 @@
 // StageRunner against an in-process mock cluster with a handler that throws: whatever a handler
 // throws — a std::exception or anything else — is a transient failure: the record goes to
 // <group>.retry with its error message, is processed again after its backoff, and the stage keeps
-// running. Poison goes to <group>.dlq at once. Both carry a new span of the input's trace.
+// running. Poison goes to <group>.dlq at once. Both carry a new span of the input's trace. A handler
+// whose side effects cannot be made durable before a commit stops the stage with nothing committed.
 #include <gtest/gtest.h>
 
 #include <atomic>
@@ -16,6 +17,7 @@
 #include "orderflow/testing/mock_cluster.h"
 #include "orderflow/testing/produce.h"
 #include "orderflow/testing/topic_reader.h"
+#include "orderflow/testing/wait.h"
 
 namespace orderflow::testing {
 namespace {
@@ -141,6 +143,66 @@ TEST(StageRunnerTest, AnyExceptionFromAHandlerIsTransientAndRetried) {
   stop = true;
   loop.join();
   EXPECT_EQ(rc, 0);
+}
+
+// Echoes every record; its side effects can never be made durable (a sink whose flush fails).
+class UnflushableHandler final : public messaging::RecordHandler {
+ public:
+  HandlerResult handle(const InputRecord& r) override {
+    HandlerResult ok;
+    ok.outputs.push_back(messaging::OutRecord{"out", std::nullopt, std::string(r.value), {}});
+    return ok;
+  }
+  std::optional<std::string> before_commit() override {
+    ++flushes;
+    return std::string("disk full");
+  }
+  std::atomic<int> flushes{0};
+};
+
+TEST(StageRunnerTest, SideEffectsThatCannotBeMadeDurableStopTheStageWithoutCommitting) {
+  MockCluster cluster(1, 1, {"in", "out", "g2.retry", "g2.dlq"});
+  messaging::StageOptions options;
+  options.service = "stage-runner-test";
+  options.group_id = "g2";
+  options.input_topics = {"in"};
+  options.output_topics = {"out"};
+  options.kafka.set("bootstrap.servers", cluster.bootstrap());
+  options.commit_interval = 100ms;
+  options.drain_timeout = 5s;
+  options.startup_timeout = 10s;
+  produce(cluster.bootstrap(), "in", {{"k1", "a"}, {"k2", "b"}, {"k3", "c"}});
+
+  UnflushableHandler handler;
+  messaging::StageObserver observer;
+  std::atomic<bool> stop{false};
+  std::atomic<bool> returned{false};
+  int rc = -1;
+  messaging::StageRunner runner(options, handler, observer);
+  std::thread loop([&] {
+    rc = runner.run(stop);
+    returned = true;
+  });
+  // It stops by itself at its first commit.
+  const bool stopped = wait_until([&] { return returned.load(); }, 30s);
+  stop = true;
+  loop.join();
+  ASSERT_TRUE(stopped) << "the stage kept running although it could not make its side effects durable";
+  EXPECT_EQ(rc, 1);
+  EXPECT_GE(handler.flushes.load(), 1);
+
+  // Nothing was committed for the group: the records are read again after a restart.
+  std::string err;
+  std::unique_ptr<RdKafka::Conf> conf(RdKafka::Conf::create(RdKafka::Conf::CONF_GLOBAL));
+  conf->set("bootstrap.servers", cluster.bootstrap(), err);
+  conf->set("group.id", "g2", err);
+  std::unique_ptr<RdKafka::KafkaConsumer> probe(RdKafka::KafkaConsumer::create(conf.get(), err));
+  ASSERT_TRUE(probe) << err;
+  std::vector<RdKafka::TopicPartition*> parts{RdKafka::TopicPartition::create("in", 0)};
+  ASSERT_EQ(probe->committed(parts, 10000), RdKafka::ERR_NO_ERROR);
+  EXPECT_LT(parts[0]->offset(), 0) << "offset " << parts[0]->offset() << " was committed";
+  RdKafka::TopicPartition::destroy(parts);
+  probe->close();
 }
 
 }  // namespace

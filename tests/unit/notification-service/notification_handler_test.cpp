@@ -40,7 +40,14 @@ class ScriptedSink final : public Sink {
     delivered.emplace_back(json);
     return std::nullopt;
   }
+  std::optional<std::string> flush() override {
+    ++flushes;
+    if (fail_flush) return std::string("disk full");
+    return std::nullopt;
+  }
   [[nodiscard]] std::string channel() const override { return "scripted"; }
+  int flushes = 0;
+  bool fail_flush = false;
   int fail_next = 0;
   int calls = 0;
   std::vector<std::string> delivered;
@@ -134,6 +141,20 @@ TEST(NotificationHandlerTest, OrderGivesOrderReceivedPublishedAndDelivered) {
   const auto tp = header_of(out, "traceparent");
   ASSERT_TRUE(tp.has_value());
   EXPECT_EQ(msg::trace_id_of(*tp), "4bf92f3577b34da6a3ce929d0e0e4736");
+}
+
+TEST(NotificationHandlerTest, TheSinkIsFlushedBeforeACommitNotPerRecord) {
+  Fixture f;
+  for (int i = 0; i < 3; ++i) {
+    const FakeMessage m("orders", ev::to_json(order("order-" + std::to_string(i))), "customer-42");
+    ASSERT_FALSE(f.handle(m).failure.has_value());
+  }
+  EXPECT_EQ(f.sink->delivered.size(), 3U);
+  EXPECT_EQ(f.sink->flushes, 0);
+  EXPECT_EQ(f.handler->before_commit(), std::nullopt);
+  EXPECT_EQ(f.sink->flushes, 1);
+  f.sink->fail_flush = true;
+  EXPECT_EQ(f.handler->before_commit(), std::optional<std::string>("disk full")) << "the stage stops without committing";
 }
 
 TEST(NotificationHandlerTest, NoTraceparentStartsANewTrace) {

@@ -91,6 +91,10 @@ class RecordHandler {
   virtual std::optional<Failure> precheck(const InputRecord& /*record*/) { return std::nullopt; }
   // Exactly-once: the open transaction was aborted and input rewound; forget state built since.
   virtual void on_rewind() {}
+  // Called before offsets are committed (and before a transaction commits): make the side effects of
+  // every record handled so far durable (flush buffered sinks). An error stops the stage without
+  // committing, so those records are read again after a restart.
+  virtual std::optional<std::string> before_commit() { return std::nullopt; }
 };
 
 // Metrics hooks; all called on the stage thread.
@@ -139,6 +143,7 @@ class StageRunner final : public RebalanceListener {
   void finish_one(InFlight* ctx);
   void on_delivery(const DeliveryReport& report);
   void resume_due();
+  bool flush_side_effects();
   void commit_async();
   void commit_sync(const std::vector<TopicPartitionKey>* only);
   void report_lag();
