@@ -61,19 +61,25 @@ std::optional<std::string> header_of(const Record& r, std::string_view name) {
   return std::nullopt;
 }
 
-TEST(StageRunnerTest, AnyExceptionFromAHandlerIsTransientAndRetried) {
-  MockCluster cluster(1, 1, {"in", "out", "g.retry", "g.dlq"});
+// A stage from `in` to `out` as group `group` on `cluster`, with fast commits and bounded waits.
+messaging::StageOptions stage_options(MockCluster& cluster, const std::string& group) {
   messaging::StageOptions options;
   options.service = "stage-runner-test";
-  options.group_id = "g";
+  options.group_id = group;
   options.input_topics = {"in"};
   options.output_topics = {"out"};
   options.kafka.set("bootstrap.servers", cluster.bootstrap());
-  options.retry.backoff = 200ms;
-  options.retry.max_attempts = 3;
   options.commit_interval = 100ms;
   options.drain_timeout = 5s;
   options.startup_timeout = 10s;
+  return options;
+}
+
+TEST(StageRunnerTest, AnyExceptionFromAHandlerIsTransientAndRetried) {
+  MockCluster cluster(1, 1, {"in", "out", "g.retry", "g.dlq"});
+  auto options = stage_options(cluster, "g");
+  options.retry.backoff = 200ms;
+  options.retry.max_attempts = 3;
 
   ThrowingHandler handler;
   messaging::StageObserver observer;
@@ -162,15 +168,7 @@ class UnflushableHandler final : public messaging::RecordHandler {
 
 TEST(StageRunnerTest, SideEffectsThatCannotBeMadeDurableStopTheStageWithoutCommitting) {
   MockCluster cluster(1, 1, {"in", "out", "g2.retry", "g2.dlq"});
-  messaging::StageOptions options;
-  options.service = "stage-runner-test";
-  options.group_id = "g2";
-  options.input_topics = {"in"};
-  options.output_topics = {"out"};
-  options.kafka.set("bootstrap.servers", cluster.bootstrap());
-  options.commit_interval = 100ms;
-  options.drain_timeout = 5s;
-  options.startup_timeout = 10s;
+  const auto options = stage_options(cluster, "g2");
   produce(cluster.bootstrap(), "in", {{"k1", "a"}, {"k2", "b"}, {"k3", "c"}});
 
   UnflushableHandler handler;
