@@ -1,7 +1,9 @@
 // A bounded de-duplication window over notification ids: remembers the most recent `capacity` ids and
 // evicts the least recently seen. A notification's id is derived from (order_id, kind) (CONTRACT §5,
-// events::notification_id_for), so remembering ids is remembering those pairs — in 16 bytes each
-// instead of two copies of a ~40-character string: ≈ 10 MiB instead of ≈ 26 MiB at the default 100,000.
+// events::notification_id_for), so remembering ids is remembering those pairs, in 16 bytes each.
+// Flat storage, allocated once: the entries and their recency list live in one vector (indices instead
+// of pointers) and an open-addressing index (linear probing, no tombstones) maps a key to its entry, so
+// a lookup costs about two cache misses and no division; ≈ 3.5 MiB at the default 100,000.
 // In memory only: after a restart, duplicates older than the restart are caught by downstream consumers
 // through the same notification_id. Not thread-safe.
 #pragma once
@@ -9,10 +11,8 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
-#include <cstring>
-#include <list>
 #include <string_view>
-#include <unordered_map>
+#include <vector>
 
 namespace orderflow::notification {
 
@@ -20,13 +20,13 @@ class DedupeWindow {
  public:
   using Key = std::array<std::uint8_t, 16>;
 
-  explicit DedupeWindow(std::size_t capacity) : capacity_(capacity == 0 ? 1 : capacity) {}
+  explicit DedupeWindow(std::size_t capacity);
 
-  [[nodiscard]] bool contains(const Key& key) const { return index_.count(key) != 0; }
-  // Remembers key; returns how many entries were evicted to make room (0 or 1).
+  [[nodiscard]] bool contains(const Key& key) const { return index_[find(key)] != kNone; }
+  // Remembers key (or refreshes it); returns how many entries were evicted to make room (0 or 1).
   std::size_t insert(const Key& key);
   void clear();
-  [[nodiscard]] std::size_t size() const { return index_.size(); }
+  [[nodiscard]] std::size_t size() const { return size_; }
   [[nodiscard]] std::uint64_t evictions() const { return evictions_; }
 
   // The 16 bytes of a canonical UUID text (8-4-4-4-12 hex digits, either case), such as a
@@ -34,17 +34,26 @@ class DedupeWindow {
   static Key key_of(std::string_view notification_id);
 
  private:
-  struct KeyHash {
-    std::size_t operator()(const Key& k) const noexcept {
-      // Derived ids are SHA-1 output: any 8 of their bytes are already uniformly distributed.
-      std::uint64_t h = 0;
-      std::memcpy(&h, k.data(), sizeof h);
-      return static_cast<std::size_t>(h);
-    }
+  static constexpr std::uint32_t kNone = 0xffffffffU;
+  struct Entry {
+    Key key;
+    std::uint32_t newer;  // towards head_
+    std::uint32_t older;  // towards tail_
   };
+  // The index position holding `key`, or the empty position where it would go.
+  [[nodiscard]] std::size_t find(const Key& key) const;
+  [[nodiscard]] std::size_t home(const Key& key) const;
+  void erase_at(std::size_t pos);  // backward-shift deletion
+  void unlink(std::uint32_t e);
+  void push_front(std::uint32_t e);
+
   std::size_t capacity_;
-  std::list<Key> order_;  // front = newest
-  std::unordered_map<Key, std::list<Key>::iterator, KeyHash> index_;
+  std::vector<Entry> entries_;        // capacity_ of them; the first size_ are in use
+  std::vector<std::uint32_t> index_;  // power of two ≥ 2 × capacity_; kNone = empty
+  std::size_t mask_;
+  std::size_t size_ = 0;
+  std::uint32_t head_ = kNone;  // newest
+  std::uint32_t tail_ = kNone;  // oldest
   std::uint64_t evictions_ = 0;
 };
 

@@ -2,8 +2,11 @@
 // and key_of (canonical UUID text → 16 bytes).
 #include <gtest/gtest.h>
 
+#include <list>
+#include <random>
 #include <stdexcept>
 #include <string>
+#include <unordered_map>
 
 #include "dedupe_window.h"
 #include "orderflow/events/identity.h"
@@ -118,6 +121,44 @@ TEST(DedupeWindowTest, LargeStreamKeepsTheNewestCapacityKeys) {
   EXPECT_EQ(w.size(), 1000U);
   for (int i = 0; i < 4000; ++i) ASSERT_FALSE(w.contains(k("order-" + std::to_string(i)))) << i;
   for (int i = 4000; i < 5000; ++i) ASSERT_TRUE(w.contains(k("order-" + std::to_string(i)))) << i;
+}
+
+TEST(DedupeWindowTest, AgreesWithAReferenceLruUnderRandomInsertsAndRefreshes) {
+  // Small windows over a small key space: the open-addressing index sees long probe runs, wrap-around
+  // and many deletions (evictions), and every answer must match a plain list + map LRU.
+  std::mt19937 rng(7);
+  for (const std::size_t capacity : {1U, 2U, 7U, 50U, 300U}) {
+    DedupeWindow w(capacity);
+    std::list<int> order;  // front = newest
+    std::unordered_map<int, std::list<int>::iterator> where;
+    std::uint64_t evictions = 0;
+    const int key_space = static_cast<int>(capacity) * 3 + 5;
+    for (int step = 0; step < 20000; ++step) {
+      const int id = static_cast<int>(rng() % static_cast<unsigned>(key_space));
+      const auto key = k("key-" + std::to_string(id));
+      ASSERT_EQ(w.contains(key), where.count(id) == 1) << "capacity " << capacity << " step " << step;
+      std::size_t expect_evicted = 0;
+      if (auto it = where.find(id); it != where.end()) {
+        order.erase(it->second);
+      } else if (where.size() == capacity) {
+        where.erase(order.back());
+        order.pop_back();
+        expect_evicted = 1;
+        ++evictions;
+      }
+      order.push_front(id);
+      where[id] = order.begin();
+      ASSERT_EQ(w.insert(key), expect_evicted) << "capacity " << capacity << " step " << step;
+      ASSERT_EQ(w.size(), where.size());
+      if (step % 997 == 0) {
+        for (int other = 0; other < key_space; ++other) {
+          ASSERT_EQ(w.contains(k("key-" + std::to_string(other))), where.count(other) == 1)
+              << "capacity " << capacity << " step " << step << " key " << other;
+        }
+      }
+    }
+    EXPECT_EQ(w.evictions(), evictions);
+  }
 }
 
 }  // namespace
