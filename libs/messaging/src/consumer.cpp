@@ -131,7 +131,7 @@ KafkaProperties consumer_properties(const ConsumerOptions& options, int librdkaf
   // The prefetch queue is most of a service's peak memory on a backlog. librdkafka looks at a full queue
   // again only after fetch.queue.backoff.ms (2.2+; we set 10 ms) or, before 2.2, when its broker thread
   // next wakes (about once a second; FetchNudger wakes it while the queue drains). Either way 20 MiB keeps
-  // a stage fed: payment-service drains a backlog as fast as with 64 MiB at ≈ 40 MiB less peak RSS
+  // a stage fed: payment-service drains a backlog as fast as with 64 MiB at ≈ 35-40 MiB less peak RSS
   // (README, "Producer and consumer settings, and why").
   p.set("queued.max.messages.kbytes", "20480");
   if (librdkafka_version >= FetchNudger::kFetchQueueBackoffSince) p.set("fetch.queue.backoff.ms", "10");

@@ -169,7 +169,8 @@ int main(int argc, char** argv) {
   reached = true;
   // Without the topic's partitions known up front, librdkafka holds every record sent to it until its
   // next once-a-second topic scan: the first second of orders waited up to 1 s before anyone could read them.
-  producer->prepare_topics({s.topic}, std::chrono::seconds(s.timeout_s));
+  // Best effort, bounded like the stages' (StageRunner::run): the broker already answered wait_for_broker.
+  producer->prepare_topics({s.topic}, std::chrono::seconds(5));
 
   spdlog::info("sending {} orders to {} at {} (seed {})", s.count == 0 ? std::string("unbounded") : std::to_string(s.count),
                s.topic, s.rate > 0 ? fmt::format("{}/s", s.rate) : std::string("full speed"), s.seed);
