@@ -12,21 +12,23 @@ DedupeWindow::DedupeWindow(std::size_t capacity) : capacity_(capacity == 0 ? 1 :
   entries_.resize(capacity_);
   std::size_t slots = 2;
   while (slots < 2 * capacity_) slots *= 2;
-  index_.assign(slots, kNone);
+  index_.assign(slots, Slot{kNone, 0});
   mask_ = slots - 1;
 }
 
-std::size_t DedupeWindow::home(const Key& key) const {
-  // Derived ids are SHA-1 output: any 8 of their bytes are already uniformly distributed.
-  std::uint64_t h = 0;
+std::uint32_t DedupeWindow::hash_of(const Key& key) {
+  // Derived ids are SHA-1 output: any 4 of their bytes are already uniformly distributed.
+  std::uint32_t h = 0;
   std::memcpy(&h, key.data(), sizeof h);
-  return static_cast<std::size_t>(h) & mask_;
+  return h;
 }
 
-std::size_t DedupeWindow::find(const Key& key) const {
-  auto pos = home(key);
-  while (index_[pos] != kNone && entries_[index_[pos]].key != key) pos = (pos + 1) & mask_;
-  return pos;
+std::size_t DedupeWindow::find(const Key& key, std::uint32_t hash) const {
+  auto pos = static_cast<std::size_t>(hash) & mask_;
+  for (;; pos = (pos + 1) & mask_) {
+    const Slot& slot = index_[pos];
+    if (slot.entry == kNone || (slot.hash == hash && entries_[slot.entry].key == key)) return pos;
+  }
 }
 
 void DedupeWindow::erase_at(std::size_t pos) {
@@ -34,16 +36,16 @@ void DedupeWindow::erase_at(std::size_t pos) {
   auto next = pos;
   for (;;) {
     next = (next + 1) & mask_;
-    if (index_[next] == kNone) break;
-    const auto want = home(entries_[index_[next]].key);
-    // The entry at `next` may fill the hole unless its home lies cyclically in (pos, next].
+    if (index_[next].entry == kNone) break;
+    const auto want = static_cast<std::size_t>(index_[next].hash) & mask_;
+    // The slot at `next` may fill the hole unless its home lies cyclically in (pos, next].
     const bool stays = pos <= next ? (pos < want && want <= next) : (pos < want || want <= next);
     if (!stays) {
       index_[pos] = index_[next];
       pos = next;
     }
   }
-  index_[pos] = kNone;
+  index_[pos].entry = kNone;
 }
 
 void DedupeWindow::unlink(std::uint32_t e) {
@@ -67,9 +69,10 @@ void DedupeWindow::push_front(std::uint32_t e) {
 }
 
 std::size_t DedupeWindow::insert(const Key& key) {
-  auto pos = find(key);
-  if (index_[pos] != kNone) {
-    const auto e = index_[pos];
+  const auto hash = hash_of(key);
+  auto pos = find(key, hash);
+  if (index_[pos].entry != kNone) {
+    const auto e = index_[pos].entry;
     if (e != head_) {
       unlink(e);
       push_front(e);
@@ -83,53 +86,56 @@ std::size_t DedupeWindow::insert(const Key& key) {
   } else {
     // Full: the oldest entry makes room.
     e = tail_;
-    erase_at(find(entries_[e].key));
+    erase_at(find(entries_[e].key, hash_of(entries_[e].key)));
     unlink(e);
     ++evictions_;
     evicted = 1;
-    pos = find(key);  // the deletion may have moved the empty position this key probes to
+    pos = find(key, hash);  // the deletion may have moved the empty position this key probes to
   }
   entries_[e].key = key;
-  index_[pos] = e;
+  index_[pos] = Slot{e, hash};
   push_front(e);
   return evicted;
 }
 
 void DedupeWindow::clear() {
-  std::fill(index_.begin(), index_.end(), kNone);
+  std::fill(index_.begin(), index_.end(), Slot{kNone, 0});
   size_ = 0;
   head_ = kNone;
   tail_ = kNone;
 }
 
 namespace {
-int hex_digit(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
+// Hex digit values (either case), -1 for every other byte: one load per character, no branch on its class.
+constexpr std::array<std::int8_t, 256> kHexValue = [] {
+  std::array<std::int8_t, 256> t{};
+  t.fill(-1);
+  for (int c = '0'; c <= '9'; ++c) t[static_cast<std::size_t>(c)] = static_cast<std::int8_t>(c - '0');
+  for (int c = 'a'; c <= 'f'; ++c) t[static_cast<std::size_t>(c)] = static_cast<std::int8_t>(c - 'a' + 10);
+  for (int c = 'A'; c <= 'F'; ++c) t[static_cast<std::size_t>(c)] = static_cast<std::int8_t>(c - 'A' + 10);
+  return t;
+}();
+// Where each byte's two digits start in the 8-4-4-4-12 text.
+constexpr std::array<std::uint8_t, 16> kDigitPairAt = {0, 2, 4, 6, 9, 11, 14, 16, 19, 21, 24, 26, 28, 30, 32, 34};
 }  // namespace
 
 DedupeWindow::Key DedupeWindow::key_of(std::string_view notification_id) {
   Key key{};
-  const auto bad = [&] {
-    return std::invalid_argument("dedupe key: not a canonical UUID: '" +
-                                 std::string(notification_id.substr(0, 64)) + "'");
-  };
-  if (notification_id.size() != 36) throw bad();
-  std::size_t byte = 0;
-  for (std::size_t i = 0; i < notification_id.size();) {
-    if (i == 8 || i == 13 || i == 18 || i == 23) {
-      if (notification_id[i] != '-') throw bad();
-      ++i;
-      continue;
+  bool ok = notification_id.size() == 36 && notification_id[8] == '-' && notification_id[13] == '-' &&
+            notification_id[18] == '-' && notification_id[23] == '-';
+  if (ok) {
+    int bad = 0;  // ORed sign bits: any -1 makes it negative
+    for (std::size_t b = 0; b < key.size(); ++b) {
+      const int high = kHexValue[static_cast<unsigned char>(notification_id[kDigitPairAt[b]])];
+      const int low = kHexValue[static_cast<unsigned char>(notification_id[kDigitPairAt[b] + 1])];
+      bad |= high | low;
+      key[b] = static_cast<std::uint8_t>((high << 4) | (low & 0x0F));
     }
-    const int high = hex_digit(notification_id[i]);
-    const int low = hex_digit(notification_id[i + 1]);
-    if (high < 0 || low < 0) throw bad();
-    key[byte++] = static_cast<std::uint8_t>((high << 4) | low);
-    i += 2;
+    ok = bad >= 0;
+  }
+  if (!ok) {
+    throw std::invalid_argument("dedupe key: not a canonical UUID: '" + std::string(notification_id.substr(0, 64)) +
+                                "'");
   }
   return key;
 }

@@ -2,8 +2,10 @@
 // evicts the least recently seen. A notification's id is derived from (order_id, kind) (CONTRACT §5,
 // events::notification_id_for), so remembering ids is remembering those pairs, in 16 bytes each.
 // Flat storage, allocated once: the entries and their recency list live in one vector (indices instead
-// of pointers) and an open-addressing index (linear probing, no tombstones) maps a key to its entry, so
-// a lookup costs about two cache misses and no division; ≈ 3.5 MiB at the default 100,000.
+// of pointers) and an open-addressing index (linear probing, no tombstones) maps a key to its entry. An
+// index slot keeps 32 bits of its key's hash next to the entry number, so probing and deletion compare
+// and re-home slots without reading the entries: a miss costs one cache miss, a hit two, and no division;
+// ≈ 4.4 MiB at the default 100,000.
 // In memory only: after a restart, duplicates older than the restart are caught by downstream consumers
 // through the same notification_id. Not thread-safe.
 #pragma once
@@ -22,7 +24,7 @@ class DedupeWindow {
 
   explicit DedupeWindow(std::size_t capacity);
 
-  [[nodiscard]] bool contains(const Key& key) const { return index_[find(key)] != kNone; }
+  [[nodiscard]] bool contains(const Key& key) const { return index_[find(key, hash_of(key))].entry != kNone; }
   // Remembers key (or refreshes it); returns how many entries were evicted to make room (0 or 1).
   std::size_t insert(const Key& key);
   void clear();
@@ -40,16 +42,20 @@ class DedupeWindow {
     std::uint32_t newer;  // towards head_
     std::uint32_t older;  // towards tail_
   };
-  // The index position holding `key`, or the empty position where it would go.
-  [[nodiscard]] std::size_t find(const Key& key) const;
-  [[nodiscard]] std::size_t home(const Key& key) const;
+  struct Slot {
+    std::uint32_t entry;  // kNone = empty
+    std::uint32_t hash;   // hash_of(entries_[entry].key); its low bits are the slot's home
+  };
+  static std::uint32_t hash_of(const Key& key);
+  // The index position holding `key` (whose hash is `hash`), or the empty position where it would go.
+  [[nodiscard]] std::size_t find(const Key& key, std::uint32_t hash) const;
   void erase_at(std::size_t pos);  // backward-shift deletion
   void unlink(std::uint32_t e);
   void push_front(std::uint32_t e);
 
   std::size_t capacity_;
   std::vector<Entry> entries_;        // capacity_ of them; the first size_ are in use
-  std::vector<std::uint32_t> index_;  // power of two ≥ 2 × capacity_; kNone = empty
+  std::vector<Slot> index_;  // power of two ≥ 2 × capacity_ slots
   std::size_t mask_;
   std::size_t size_ = 0;
   std::uint32_t head_ = kNone;  // newest
