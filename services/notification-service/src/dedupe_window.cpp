@@ -95,7 +95,17 @@ std::size_t DedupeWindow::insert(const Key& key) {
   entries_[e].key = key;
   index_[pos] = Slot{e, hash};
   push_front(e);
+  // The next eviction reads this entry: start loading it now (see prefetch()).
+  if (size_ == capacity_) __builtin_prefetch(&entries_[tail_]);
   return evicted;
+}
+
+void DedupeWindow::prefetch(const Key& key) const {
+  __builtin_prefetch(&index_[static_cast<std::size_t>(hash_of(key)) & mask_]);
+  if (size_ == capacity_) {
+    // insert() loaded the entry at the tail ahead of time; its key leads to the slot the eviction erases.
+    __builtin_prefetch(&index_[static_cast<std::size_t>(hash_of(entries_[tail_].key)) & mask_]);
+  }
 }
 
 void DedupeWindow::clear() {

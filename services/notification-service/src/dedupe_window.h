@@ -27,6 +27,10 @@ class DedupeWindow {
   [[nodiscard]] bool contains(const Key& key) const { return index_[find(key, hash_of(key))].entry != kNone; }
   // Remembers key (or refreshes it); returns how many entries were evicted to make room (0 or 1).
   std::size_t insert(const Key& key);
+  // A hint, no effect on the contents: starts loading what contains(key) and insert(key) will read (the
+  // key's index slot and, when full, the slot of the entry insert would evict), so that a caller with
+  // other work to do first does not wait on those cache misses later.
+  void prefetch(const Key& key) const;
   void clear();
   [[nodiscard]] std::size_t size() const { return size_; }
   [[nodiscard]] std::uint64_t evictions() const { return evictions_; }

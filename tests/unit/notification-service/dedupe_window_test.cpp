@@ -1,5 +1,6 @@
 // DedupeWindow: bounded LRU over notification ids — eviction order, eviction count, refresh on re-insert,
 // and key_of (canonical UUID text → 16 bytes).
+#include <cctype>
 #include <gtest/gtest.h>
 
 #include <list>
@@ -110,6 +111,17 @@ TEST(DedupeWindowTest, KeyOfRejectsNonUuids) {
                           "0e9b5b41ee1f-5afc-8514-8617269bdd00-"}) {
     EXPECT_THROW(DedupeWindow::key_of(bad), std::invalid_argument) << bad;
   }
+  // Every byte that is not a hex digit, at the first and the last digit's place (the neighbours of the
+  // digit ranges '/', ':', '@', 'G', '`', 'g' among them, and bytes above 0x7f).
+  const std::string good = "0e9b5b41-ee1f-5afc-8514-8617269bdd00";
+  for (int c = 0; c < 256; ++c) {
+    if (std::isxdigit(c) != 0) continue;
+    for (const std::size_t at : {std::size_t{0}, good.size() - 1}) {
+      auto bad = good;
+      bad[at] = static_cast<char>(c);
+      EXPECT_THROW(DedupeWindow::key_of(bad), std::invalid_argument) << "byte " << c << " at " << at;
+    }
+  }
 }
 
 TEST(DedupeWindowTest, LargeStreamKeepsTheNewestCapacityKeys) {
@@ -136,6 +148,7 @@ TEST(DedupeWindowTest, AgreesWithAReferenceLruUnderRandomInsertsAndRefreshes) {
     for (int step = 0; step < 20000; ++step) {
       const int id = static_cast<int>(rng() % static_cast<unsigned>(key_space));
       const auto key = k("key-" + std::to_string(id));
+      w.prefetch(key);  // a hint: never changes an answer
       ASSERT_EQ(w.contains(key), where.count(id) == 1) << "capacity " << capacity << " step " << step;
       std::size_t expect_evicted = 0;
       if (auto it = where.find(id); it != where.end()) {
