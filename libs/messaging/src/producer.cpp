@@ -144,6 +144,7 @@ bool Producer::produce(const std::string& topic, const std::string* key, const v
   // The C API: RdKafka::Headers wraps the C list in one more object per record, and the C++ produce()
   // only forwards to rd_kafka_producev (bench: BM_ProduceHeadersCpp vs BM_ProduceHeadersC).
   rd_kafka_t* rk = producer_->c_ptr();
+  RdKafka::Topic* handle = topic_handle(topic);
   const void* key_data = key != nullptr ? key->data() : nullptr;
   const std::size_t key_size = key != nullptr ? key->size() : 0;
   for (;;) {
@@ -157,11 +158,14 @@ bool Producer::produce(const std::string& topic, const std::string* key, const v
     }
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wold-style-cast"  // librdkafka's RD_KAFKA_V_* macros are C casts
-    const rd_kafka_resp_err_t err = rd_kafka_producev(
-        rk, RD_KAFKA_V_TOPIC(topic.c_str()), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-        RD_KAFKA_V_VALUE(const_cast<void*>(value), len),
-        RD_KAFKA_V_KEY(key_data, key_size),
-        RD_KAFKA_V_HEADERS(hdrs), RD_KAFKA_V_OPAQUE(context), RD_KAFKA_V_END);
+    const rd_kafka_resp_err_t err =
+        handle != nullptr
+            ? rd_kafka_producev(rk, RD_KAFKA_V_RKT(handle->c_ptr()), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                                RD_KAFKA_V_VALUE(const_cast<void*>(value), len), RD_KAFKA_V_KEY(key_data, key_size),
+                                RD_KAFKA_V_HEADERS(hdrs), RD_KAFKA_V_OPAQUE(context), RD_KAFKA_V_END)
+            : rd_kafka_producev(rk, RD_KAFKA_V_TOPIC(topic.c_str()), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                                RD_KAFKA_V_VALUE(const_cast<void*>(value), len), RD_KAFKA_V_KEY(key_data, key_size),
+                                RD_KAFKA_V_HEADERS(hdrs), RD_KAFKA_V_OPAQUE(context), RD_KAFKA_V_END);
 #pragma GCC diagnostic pop
     if (err == RD_KAFKA_RESP_ERR_NO_ERROR) return true;  // librdkafka owns hdrs now
     if (hdrs != nullptr) rd_kafka_headers_destroy(hdrs);
@@ -190,24 +194,41 @@ bool Producer::produce(const std::string& topic, const std::string* key, const v
   }
 }
 
+RdKafka::Topic* Producer::topic_handle(const std::string& name, std::string* error) {
+  for (const auto& t : topics_) {
+    if (t.name == name) return t.topic.get();
+  }
+  if (topics_.size() >= kMaxTopicHandles) {
+    if (error != nullptr) *error = "too many topics for cached handles";
+    return nullptr;
+  }
+  std::string err;
+  std::unique_ptr<RdKafka::Topic> topic(RdKafka::Topic::create(producer_.get(), name, nullptr, err));
+  if (!topic) {
+    if (error != nullptr) *error = err;
+    return nullptr;
+  }
+  topics_.push_back(TopicHandle{name, std::move(topic)});
+  return topics_.back().topic.get();
+}
+
 bool Producer::prepare_topics(const std::vector<std::string>& topics, std::chrono::milliseconds timeout) {
   bool ok = true;
   for (const auto& name : topics) {
     std::string err;
-    std::unique_ptr<RdKafka::Topic> topic(RdKafka::Topic::create(producer_.get(), name, nullptr, err));
-    if (!topic) {
+    RdKafka::Topic* topic = topic_handle(name, &err);
+    if (topic == nullptr) {
       spdlog::warn("producer: no handle for topic {}: {}", name, err);
       ok = false;
       continue;
     }
     RdKafka::Metadata* raw = nullptr;
-    const auto rc = producer_->metadata(false, topic.get(), &raw, static_cast<int>(timeout.count()));
+    const auto rc = producer_->metadata(false, topic, &raw, static_cast<int>(timeout.count()));
     const std::unique_ptr<RdKafka::Metadata> metadata(raw);
     if (rc != RdKafka::ERR_NO_ERROR) {
       spdlog::warn("producer: metadata of {} not available yet: {}", name, RdKafka::err2str(rc));
       ok = false;
     }
-    prepared_.push_back(std::move(topic));
   }
   return ok;
 }

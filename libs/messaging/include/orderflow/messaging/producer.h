@@ -101,7 +101,17 @@ class Producer {
   std::unique_ptr<DeliveryBridge> bridge_;  // outlives producer_ (declared first, destroyed last)
   std::unique_ptr<EventBridge> events_;
   std::unique_ptr<RdKafka::Producer> producer_;
-  std::vector<std::unique_ptr<RdKafka::Topic>> prepared_;  // keeps prepare_topics()' handles known
+  // Topic handles by name (prepare_topics() and produce()); destroyed before producer_. Producing to a
+  // handle skips librdkafka's lookup of the topic by name (a string compare per topic under a lock).
+  struct TopicHandle {
+    std::string name;
+    std::unique_ptr<RdKafka::Topic> topic;
+  };
+  std::vector<TopicHandle> topics_;
+  // The handle of `name`, created on first use; nullptr when librdkafka refuses one (produce() then
+  // names the topic and reports librdkafka's error) or when kMaxTopicHandles are kept already.
+  RdKafka::Topic* topic_handle(const std::string& name, std::string* error = nullptr);
+  static constexpr std::size_t kMaxTopicHandles = 64;
 };
 
 // A transactional call failed. `abortable`: abort and retry the batch; `fatal`: the producer is
