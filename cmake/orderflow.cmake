@@ -39,6 +39,7 @@ endfunction()
 function(orderflow_use_service_allocator target)
   if(ORDERFLOW_JEMALLOC)
     target_link_libraries(${target} PRIVATE PkgConfig::JEMALLOC)
+    target_sources(${target} PRIVATE "${PROJECT_SOURCE_DIR}/libs/runtime/src/jemalloc_conf.cpp")
   endif()
 endfunction()
 
