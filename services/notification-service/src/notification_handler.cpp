@@ -24,6 +24,8 @@ std::optional<messaging::Failure> NotificationHandler::precheck(const messaging:
 }
 
 messaging::HandlerResult NotificationHandler::handle(const messaging::InputRecord& record) {
+  // One clock read per record: the notification's occurred_at and the end of the end-to-end latency
+  // (the sink's write follows within microseconds; the histogram's smallest bucket is 100 µs).
   const auto now = std::chrono::system_clock::now();
   events::NotificationSent note;
   std::string scratch;
@@ -60,7 +62,7 @@ messaging::HandlerResult NotificationHandler::handle(const messaging::InputRecor
   if (dedupe_.insert(key) > 0 && metrics_ != nullptr) metrics_->dedupe_evicted();
   if (metrics_ != nullptr && order_time) {
     metrics_->end_to_end_seconds(events::to_string(note.kind),
-                                 std::chrono::duration<double>(std::chrono::system_clock::now() - *order_time).count());
+                                 std::chrono::duration<double>(now - *order_time).count());
   }
   messaging::OutRecord out;
   out.topic = config_.notifications_topic;

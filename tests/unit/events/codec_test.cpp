@@ -3,6 +3,7 @@
 
 #include <gtest/gtest.h>
 
+#include <cctype>
 #include <chrono>
 #include <string>
 
@@ -56,6 +57,26 @@ TEST(ParseOrderCreated, ReadsEveryField) {
   auto r = ev::parse_order_created(kOrder);
   ASSERT_TRUE(r.has_value()) << r.error().message();
   EXPECT_EQ(r.value(), typical_order());
+}
+
+TEST(ParseOrderCreated, EventIdMustBeHexDigitsAndDashesAtTheirPlaces) {
+  const std::string id = "0b7e3a52-6d1f-4c1e-9a3e-2f5d8c9b1a01";
+  EXPECT_EQ(order_error(replace(kOrder, id, "0B7E3A52-6D1F-4C1E-9A3E-2F5D8C9B1A01")), "OK") << "either case";
+  // Every printable ASCII byte that is not a hex digit, at a digit's place (first, after a dash, last);
+  // a dash moved off its place.
+  for (int c = 0x20; c < 0x7f; ++c) {
+    if (std::isxdigit(c) != 0 || c == '"' || c == '\\') continue;
+    for (const std::size_t at : {std::size_t{0}, std::size_t{9}, id.size() - 1}) {
+      auto bad = id;
+      bad[at] = static_cast<char>(c);
+      EXPECT_NE(order_error(replace(kOrder, id, bad)), "OK") << "byte " << c << " at " << at;
+    }
+  }
+  for (const std::size_t dash : {std::size_t{8}, std::size_t{13}, std::size_t{18}, std::size_t{23}}) {
+    auto bad = id;
+    std::swap(bad[dash], bad[dash - 1]);
+    EXPECT_NE(order_error(replace(kOrder, id, bad)), "OK") << "dash at " << dash - 1;
+  }
 }
 
 TEST(ParseOrderCreated, ExactMessages) {

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <set>
+#include <string>
 
 namespace {
 
@@ -14,6 +15,15 @@ TEST(UuidV5, StableValues) {
   EXPECT_EQ(ev::uuid_v5(""), "87f999ba-ea72-5c5e-a625-9784e8d1efa4");
   EXPECT_EQ(ev::uuid_v5("hello"), "eb466596-e038-5053-9500-353c57f70883");
   EXPECT_EQ(ev::uuid_v5("caf\xc3\xa9"), "122a523e-9eef-572c-9abb-a39f95679c4e");
+}
+
+TEST(UuidV5, NamesAroundTheJoinedBufferSize) {
+  // 16 namespace bytes + 240 = 256 bytes are hashed in one update, 241 and more in pieces: same values.
+  EXPECT_EQ(ev::uuid_v5(std::string(240, 'x')), "d858fc95-a71b-5448-9816-cde5abdfacb8");
+  EXPECT_EQ(ev::uuid_v5(std::string(241, 'x')), "01ddccff-3712-5995-9b2b-2432e2a48830");
+  EXPECT_EQ(ev::uuid_v5(std::string(1000, 'x')), "b0ace6be-e45c-523f-85ec-6bdee6d0aba4");
+  EXPECT_EQ(ev::notification_id_for(std::string(64, 'o'), ev::NotificationKind::PaymentDeclined),
+            "5c42aa2e-8daa-5f4a-91fa-c17fe81af14c");
 }
 
 TEST(UuidV5, DerivedIdentities) {
