@@ -44,7 +44,7 @@ consumed / last delivered times as a cross-check.
 
 No librdkafka tuning is passed to any client (--X adds some, for experiments): the services and
 order-producer run with their own defaults, raw_stage with the same client settings. The dev broker
-answers an empty fetch within 10 ms (its fetch wait cap) like a real broker answers one at once, and
+answers an empty fetch within 5 ms (its fetch wait cap) like a real broker answers one at once, and
 every client of ours disables Nagle itself.
 Everything else is the services' own defaults (linger.ms=5, batch.num.messages=10000, idempotence,
 acks=all, manual commits after delivery every 1 s).

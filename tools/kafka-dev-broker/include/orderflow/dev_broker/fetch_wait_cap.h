@@ -15,9 +15,10 @@ struct iovec;
 
 namespace orderflow::dev_broker {
 
-// 10 ms: an idle consumer costs the mock ~100 empty fetches a second per broker connection, and a
-// record waits ≤ 10 ms for the next one. 0 = leave requests as the clients sent them.
-inline constexpr std::chrono::milliseconds kDefaultFetchWaitCap{10};
+// 5 ms: an idle consumer costs the mock ~200 empty fetches a second per broker connection, and a
+// record waits ≤ 5 ms for the next fetch; each hop of a chain pays that wait once. 0 = leave requests as
+// the clients sent them.
+inline constexpr std::chrono::milliseconds kDefaultFetchWaitCap{5};
 
 void set_fetch_wait_cap(std::chrono::milliseconds cap);  // process-wide; thread-safe
 [[nodiscard]] std::chrono::milliseconds fetch_wait_cap();
