@@ -38,6 +38,10 @@ ParseResult parse_command_line(CommandLine& cli, int argc, const char* const* ar
         std::cout << "Environment variables (a flag wins over its variable, a variable over --config):\n";
         for (const auto& [opt, var] : cli.env) std::cout << "  " << var << "  → --" << opt << "\n";
       }
+      if (!cli.example.empty()) {
+        if (!cli.env.empty()) std::cout << "\n";
+        std::cout << "Example (a Kafka broker on localhost:9092):\n  " << cli.example << "\n";
+      }
       result.exit_code = 0;
       return result;
     }
@@ -116,8 +120,9 @@ void add_common_options(CommandLine& cli, const CommonDefaults& d) {
        "serve /metrics, /healthz, /readyz here; port 0 disables")
       ("kafka-property,X", po::value<std::vector<std::string>>()->composing()->value_name("KEY=VALUE"),
        "librdkafka property, repeatable (security.protocol, sasl.*, ssl.*, compression.type, …)")
-      ("log-level", po::value<std::string>()->default_value("info"), "trace|debug|info|warn|error")
-      ("log-format", po::value<std::string>()->default_value("text"), "text|json")
+      ("log-level", po::value<std::string>()->default_value("info")->value_name("LEVEL"),
+       "trace|debug|info|warn|error")
+      ("log-format", po::value<std::string>()->default_value("text")->value_name("FORMAT"), "text|json")
       ("check-config", po::bool_switch(),
        "validate the configuration (flags, environment, --config, -X) as a start would, without contacting "
        "Kafka; print it as key = value lines, secrets masked, and exit 0 (2 on a configuration error)");
@@ -128,8 +133,10 @@ void add_common_options(CommandLine& cli, const CommonDefaults& d) {
   cli.env["kafka-property"] = "KAFKA_PROPERTIES";  // "k=v;k=v", parsed below
   if (d.consumer) {
     cli.options.add_options()
-        ("group-id", po::value<std::string>()->default_value(d.group_id), "consumer group id; also names the .retry and .dlq topics")
-        ("guarantee", po::value<std::string>()->default_value("at-least-once"), "at-least-once|exactly-once");
+        ("group-id", po::value<std::string>()->default_value(d.group_id)->value_name("GROUP"),
+         "consumer group id; also names the .retry and .dlq topics")
+        ("guarantee", po::value<std::string>()->default_value("at-least-once")->value_name("MODE"),
+         "at-least-once|exactly-once");
     cli.env["group-id"] = "KAFKA_GROUP_ID";
     cli.env["guarantee"] = "PROCESSING_GUARANTEE";
   }

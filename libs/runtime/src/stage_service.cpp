@@ -11,19 +11,27 @@ namespace orderflow::runtime {
 
 void add_stage_options(CommandLine& cli) {
   cli.options.add_options()
-      ("commit-interval-ms", po::value<int>()->default_value(1000), "commit completed offsets this often")
-      ("retry-backoff-ms", po::value<int>()->default_value(1000), "first retry delay; doubles per attempt")
-      ("max-attempts", po::value<int>()->default_value(4), "attempts before a transient failure is dead-lettered")
-      ("retry-ordering", po::value<std::string>()->default_value("none"),
+      ("commit-interval-ms", po::value<int>()->default_value(1000)->value_name("MS"),
+       "commit completed offsets this often")
+      ("retry-backoff-ms", po::value<int>()->default_value(1000)->value_name("MS"),
+       "first retry delay; doubles per attempt")
+      ("max-attempts", po::value<int>()->default_value(4)->value_name("N"),
+       "attempts before a transient failure is dead-lettered")
+      ("retry-ordering", po::value<std::string>()->default_value("none")->value_name("MODE"),
        "none|key: with key, later records of a key in retry follow it, keeping per-key order")
-      ("retry-ordering-max-keys", po::value<int>()->default_value(100000), "bound of the retry-ordering key map")
-      ("max-record-bytes", po::value<int>()->default_value(1048576), "larger records are dead-lettered as poison")
-      ("drain-timeout-ms", po::value<int>()->default_value(30000), "on shutdown/rebalance, wait this long for deliveries")
-      ("startup-timeout-s", po::value<int>()->default_value(30), "exit 1 when the brokers do not answer within this")
-      ("instance-id", po::value<std::string>()->default_value("0"),
+      ("retry-ordering-max-keys", po::value<int>()->default_value(100000)->value_name("N"),
+       "bound of the retry-ordering key map")
+      ("max-record-bytes", po::value<int>()->default_value(1048576)->value_name("BYTES"),
+       "larger records are dead-lettered as poison")
+      ("drain-timeout-ms", po::value<int>()->default_value(30000)->value_name("MS"),
+       "on shutdown/rebalance, wait this long for deliveries")
+      ("startup-timeout-s", po::value<int>()->default_value(30)->value_name("S"),
+       "exit 1 when the brokers do not answer within this")
+      ("instance-id", po::value<std::string>()->default_value("0")->value_name("ID"),
        "exactly-once: stable per instance; transactional.id = <group-id>-<instance-id>")
-      ("txn-max-records", po::value<int>()->default_value(2000), "exactly-once: records per transaction")
-      ("txn-max-ms", po::value<int>()->default_value(100), "exactly-once: longest transaction");
+      ("txn-max-records", po::value<int>()->default_value(2000)->value_name("N"),
+       "exactly-once: records per transaction")
+      ("txn-max-ms", po::value<int>()->default_value(100)->value_name("MS"), "exactly-once: longest transaction");
   cli.env["commit-interval-ms"] = "COMMIT_INTERVAL_MS";
   cli.env["retry-backoff-ms"] = "RETRY_BACKOFF_MS";
   cli.env["max-attempts"] = "MAX_ATTEMPTS";

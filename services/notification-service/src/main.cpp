@@ -18,18 +18,27 @@ int main(int argc, char** argv) {
       "Consumes `orders` and `payments`; for each valid order sends ORDER_RECEIVED and for each payment\n"
       "PAYMENT_AUTHORIZED or PAYMENT_DECLINED through the sink, then publishes NotificationSent to\n"
       "`notifications`. De-duplicates on (order_id, kind) within a bounded window.";
+  cli.example = "notification-service --sink file:notifications.jsonl";
   runtime::add_common_options(cli, {"0.0.0.0:9103", true, "notification-service"});
   runtime::add_stage_options(cli);
+  namespace po = runtime::po;
   cli.options.add_options()
-      ("orders-topic", runtime::po::value<std::string>()->default_value("orders"), "input topic of orders")
-      ("payments-topic", runtime::po::value<std::string>()->default_value("payments"), "input topic of payments")
-      ("notifications-topic", runtime::po::value<std::string>()->default_value("notifications"), "output topic")
-      ("sink", runtime::po::value<std::string>()->default_value("log"), "log | file:PATH | webhook:URL")
-      ("sink-failure-rate", runtime::po::value<double>()->default_value(0.0), "simulated transient sink failures, 0..1")
-      ("webhook-timeout-ms", runtime::po::value<int>()->default_value(2000), "webhook request timeout")
-      ("channel", runtime::po::value<std::string>()->default_value("email"), "channel written into notifications")
-      ("dedupe-window", runtime::po::value<int>()->default_value(100000), "(order_id, kind) pairs remembered for de-duplication")
-      ("seed", runtime::po::value<unsigned long long>()->default_value(42), "seed of the sink failure simulation");
+      ("orders-topic", po::value<std::string>()->default_value("orders")->value_name("TOPIC"),
+       "input topic of orders")
+      ("payments-topic", po::value<std::string>()->default_value("payments")->value_name("TOPIC"),
+       "input topic of payments")
+      ("notifications-topic", po::value<std::string>()->default_value("notifications")->value_name("TOPIC"),
+       "output topic")
+      ("sink", po::value<std::string>()->default_value("log")->value_name("SINK"), "log | file:PATH | webhook:URL")
+      ("sink-failure-rate", po::value<double>()->default_value(0.0)->value_name("RATIO"),
+       "simulated transient sink failures, 0..1")
+      ("webhook-timeout-ms", po::value<int>()->default_value(2000)->value_name("MS"), "webhook request timeout")
+      ("channel", po::value<std::string>()->default_value("email")->value_name("NAME"),
+       "channel written into notifications")
+      ("dedupe-window", po::value<int>()->default_value(100000)->value_name("N"),
+       "(order_id, kind) pairs remembered for de-duplication")
+      ("seed", po::value<unsigned long long>()->default_value(42)->value_name("N"),
+       "seed of the sink failure simulation");
   cli.env["sink"] = "NOTIFICATION_SINK";
   cli.env["sink-failure-rate"] = "SINK_FAILURE_RATE";
   cli.env["dedupe-window"] = "DEDUPE_WINDOW";

@@ -60,21 +60,28 @@ std::optional<std::string> string_field(const nlohmann::json& j, const char* nam
 int main(int argc, char** argv) {
   runtime::CommandLine cli;
   cli.program = "order-producer";
-  cli.usage = "order-producer --count N [--rate R] [--customers K] [--seed S] [--invalid-ratio P] [--from-file F.jsonl]";
+  cli.usage =
+      "order-producer [--count N] [--rate N] [--customers N] [--seed N] [--invalid-ratio RATIO]\n"
+      "                      [--from-file F.jsonl] [--topic TOPIC] [--brokers HOST:PORT,…] [options]";
   cli.description =
       "Sends OrderCreated events to `orders`, keyed by customer_id, with an idempotent producer\n"
       "(enable.idempotence=true, acks=all). Prints `sent=N delivered=N failed=N elapsed_s=… rate=…/s`\n"
       "and exits 0 only when the broker acknowledged every record.";
+  cli.example = "order-producer --count 5000 --rate 1000";
   runtime::add_common_options(cli, {"0.0.0.0:9101", false, ""});
   cli.options.add_options()
-      ("count", po::value<long long>()->default_value(1000), "orders to send; 0 = until stopped (with --from-file: the whole file unless --count is given)")
-      ("rate", po::value<double>()->default_value(0), "orders per second; 0 = as fast as possible")
-      ("customers", po::value<int>()->default_value(1000), "size of the customer pool")
-      ("seed", po::value<unsigned long long>(), "seed for a reproducible stream (default: random)")
-      ("invalid-ratio", po::value<double>()->default_value(0), "fraction of deliberately malformed orders, 0..1")
-      ("from-file", po::value<std::string>()->value_name("F.jsonl"), "send the lines of F as they are (one order per line)")
-      ("topic", po::value<std::string>()->default_value("orders"), "destination topic")
-      ("timeout-s", po::value<int>()->default_value(30), "exit 1 when the brokers cannot be reached within this");
+      ("count", po::value<long long>()->default_value(1000)->value_name("N"),
+       "orders to send; 0 = until stopped (with --from-file: the whole file unless --count is given)")
+      ("rate", po::value<double>()->default_value(0)->value_name("N"), "orders per second; 0 = as fast as possible")
+      ("customers", po::value<int>()->default_value(1000)->value_name("N"), "size of the customer pool")
+      ("seed", po::value<unsigned long long>()->value_name("N"), "seed for a reproducible stream (default: random)")
+      ("invalid-ratio", po::value<double>()->default_value(0)->value_name("RATIO"),
+       "fraction of deliberately malformed orders, 0..1")
+      ("from-file", po::value<std::string>()->value_name("F.jsonl"),
+       "send the lines of F as they are (one order per line)")
+      ("topic", po::value<std::string>()->default_value("orders")->value_name("TOPIC"), "destination topic")
+      ("timeout-s", po::value<int>()->default_value(30)->value_name("S"),
+       "exit 1 when the brokers cannot be reached within this");
   cli.env["count"] = "ORDER_COUNT";
   cli.env["rate"] = "ORDER_RATE";
   cli.env["customers"] = "ORDER_CUSTOMERS";

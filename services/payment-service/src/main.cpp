@@ -17,15 +17,20 @@ int main(int argc, char** argv) {
       "Consumes OrderCreated events from `orders`, authorises or declines each payment and publishes\n"
       "PaymentProcessed to `payments` (keyed by customer_id). Offsets are committed only after the\n"
       "result (or its retry / dead-letter record) is acknowledged by the broker.";
+  cli.example = "payment-service --brokers localhost:9092";
   runtime::add_common_options(cli, {"0.0.0.0:9102", true, "payment-service"});
   runtime::add_stage_options(cli);
+  namespace po = runtime::po;
   cli.options.add_options()
-      ("orders-topic", runtime::po::value<std::string>()->default_value("orders"), "input topic")
-      ("payments-topic", runtime::po::value<std::string>()->default_value("payments"), "output topic")
-      ("max-amount-cents", runtime::po::value<long long>()->default_value(500000), "decline orders above this amount")
-      ("gateway-failure-rate", runtime::po::value<double>()->default_value(0.0), "simulated transient gateway failures, 0..1")
-      ("gateway-latency-ms", runtime::po::value<int>()->default_value(0), "simulated gateway latency per call")
-      ("seed", runtime::po::value<unsigned long long>()->default_value(42), "seed of the gateway simulation");
+      ("orders-topic", po::value<std::string>()->default_value("orders")->value_name("TOPIC"), "input topic")
+      ("payments-topic", po::value<std::string>()->default_value("payments")->value_name("TOPIC"), "output topic")
+      ("max-amount-cents", po::value<long long>()->default_value(500000)->value_name("CENTS"),
+       "decline orders above this amount")
+      ("gateway-failure-rate", po::value<double>()->default_value(0.0)->value_name("RATIO"),
+       "simulated transient gateway failures, 0..1")
+      ("gateway-latency-ms", po::value<int>()->default_value(0)->value_name("MS"),
+       "simulated gateway latency per call")
+      ("seed", po::value<unsigned long long>()->default_value(42)->value_name("N"), "seed of the gateway simulation");
   cli.env["max-amount-cents"] = "MAX_AMOUNT_CENTS";
   cli.env["gateway-failure-rate"] = "GATEWAY_FAILURE_RATE";
   cli.env["gateway-latency-ms"] = "GATEWAY_LATENCY_MS";

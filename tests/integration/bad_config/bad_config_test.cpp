@@ -11,6 +11,8 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <regex>
+#include <set>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -97,6 +99,64 @@ TEST(BadConfigTest, HelpAndVersionExitZero) {
     EXPECT_EQ(version.code, 0) << version.output;
     EXPECT_EQ(version.output.rfind(bin + " ", 0), 0U) << version.output;
     EXPECT_EQ(lines(version.output), 1U) << version.output;
+  }
+}
+
+// --help reads well (issue 18): every option that takes a value names it (no Boost "arg" placeholder), the
+// usage line shows as required only the options without a default, and the help ends with one example
+// invocation built from options it lists.
+TEST(BadConfigTest, HelpNamesValuesAndEndsWithAnExample) {
+  // The flags a usage line may show outside [...]: the ones without a default that every run needs.
+  const std::map<std::string, std::set<std::string>> required = {{"dlq-tool", {"--topic"}}};
+  const std::regex arg_placeholder(R"(\barg\b)");
+  const std::regex flag(R"(--[a-z][a-z0-9-]*)");
+  const std::regex bracketed(R"(\[[^\]]*\])");
+  auto flags_in = [&flag](const std::string& text) {
+    std::set<std::string> found;
+    for (auto it = std::sregex_iterator(text.begin(), text.end(), flag); it != std::sregex_iterator(); ++it) {
+      found.insert(it->str());
+    }
+    return found;
+  };
+  for (const auto& bin : kAll) {
+    SCOPED_TRACE(bin);
+    const auto help = run(bin, {"--help"});
+    ASSERT_EQ(help.code, 0) << help.output;
+    std::vector<std::string> text;
+    std::istringstream in(help.output);
+    for (std::string line; std::getline(in, line);) text.push_back(line);
+    while (!text.empty() && text.back().empty()) text.pop_back();
+    ASSERT_GE(text.size(), 3U) << help.output;
+
+    // Option lines ("  --name VALUE (=default)   description", "  -X [ --long ] VALUE …").
+    std::set<std::string> options;
+    for (const auto& line : text) {
+      if (line.rfind("  -", 0) != 0) continue;
+      EXPECT_FALSE(std::regex_search(line, arg_placeholder)) << "value without a name: " << line;
+      std::smatch m;
+      if (std::regex_search(line, m, flag)) options.insert(m.str());
+    }
+    EXPECT_GT(options.size(), 3U) << help.output;
+    EXPECT_EQ(help.output.find("arg (="), std::string::npos) << help.output;
+
+    // The usage line (and its continuation lines, up to the first blank line).
+    ASSERT_EQ(text.front().rfind("Usage: " + bin, 0), 0U) << help.output;
+    std::string usage;
+    for (const auto& line : text) {
+      if (line.empty()) break;
+      usage += line + " ";
+    }
+    for (const auto& f : flags_in(usage)) EXPECT_EQ(options.count(f), 1U) << "usage names unknown " << f;
+    const auto it = required.find(bin);
+    EXPECT_EQ(flags_in(std::regex_replace(usage, bracketed, "")),
+              it == required.end() ? std::set<std::string>{} : it->second)
+        << "shown as required in: " << usage;
+
+    // The example: the last line, under a line starting "Example", using only listed options.
+    const auto& example = text.back();
+    EXPECT_EQ(text[text.size() - 2].rfind("Example", 0), 0U) << help.output;
+    EXPECT_EQ(example.rfind("  " + bin + " ", 0), 0U) << help.output;
+    for (const auto& f : flags_in(example)) EXPECT_EQ(options.count(f), 1U) << "example uses unknown " << f;
   }
 }
 

@@ -11,11 +11,13 @@
 #include <fstream>
 #include <map>
 #include <optional>
+#include <regex>
 #include <sstream>
 #include <string>
 #include <vector>
 
 #include "orderflow/runtime/cli.h"
+#include "orderflow/runtime/stage_service.h"
 
 namespace {
 
@@ -266,6 +268,27 @@ TEST_F(CliTest, HelpExitsZeroAndListsOptionsAndVariables) {
     EXPECT_NE(o.out.find(s), std::string::npos) << s << " missing from:\n" << o.out;
   }
   EXPECT_EQ(o.err, "");
+}
+
+TEST_F(CliTest, HelpNamesEveryValueAndEndsWithTheExample) {
+  auto cli = consumer_cli();
+  rt::add_stage_options(cli);
+  cli.example = "payment-service --brokers localhost:9092";
+  const auto o = parse(cli, {"--help"});
+  ASSERT_TRUE(o.result.exit_code.has_value());
+  EXPECT_EQ(*o.result.exit_code, 0);
+  // Boost shows "arg" for a value without value_name(); every common and stage option names its value.
+  EXPECT_FALSE(std::regex_search(o.out, std::regex(R"(\barg\b)"))) << o.out;
+  for (const char* s : {"--log-level LEVEL (=info)", "--log-format FORMAT (=text)", "--group-id GROUP",
+                        "--guarantee MODE", "--commit-interval-ms MS", "--max-attempts N", "--instance-id ID"}) {
+    EXPECT_NE(o.out.find(s), std::string::npos) << s << " missing from:\n" << o.out;
+  }
+  const std::string tail = "\nExample (a Kafka broker on localhost:9092):\n  payment-service --brokers localhost:9092\n";
+  ASSERT_GE(o.out.size(), tail.size());
+  EXPECT_EQ(o.out.substr(o.out.size() - tail.size()), tail) << o.out;
+
+  auto plain = producer_cli();  // no example set: no Example section
+  EXPECT_EQ(parse(plain, {"--help"}).out.find("Example"), std::string::npos);
 }
 
 TEST_F(CliTest, ShortHelpExitsZero) {

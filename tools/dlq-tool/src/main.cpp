@@ -14,8 +14,9 @@ int main(int argc, char** argv) {
   runtime::CommandLine cli;
   cli.program = "dlq-tool";
   cli.usage =
-      "dlq-tool list|count|replay --topic T [--to TOPIC] [--filter-error-class C] [--limit N] [--json]\n"
-      "                [--dry-run] [--brokers HOST:PORT] [-X key=value]...";
+      "dlq-tool list|count|replay --topic TOPIC [--to TOPIC] [--filter-error-class CLASS] [--limit N]\n"
+      "                [--json] [--dry-run] [--replay-group GROUP] [--timeout-s S] [--brokers HOST:PORT,…]\n"
+      "                [-X KEY=VALUE]...";
   cli.description =
       "Inspect, count and replay a dead-letter topic (e.g. payment-service.dlq). Reads are bounded: every\n"
       "partition is read up to the end offsets seen at start, without joining a consumer group.\n"
@@ -33,6 +34,7 @@ int main(int argc, char** argv) {
       "          `replayed=N skipped=M topic=T`.\n"
       "\n"
       "Exit codes: 0 done; 1 brokers unreachable, topic missing, or a record not replayed; 2 usage.";
+  cli.example = "dlq-tool count --topic payment-service.dlq";
   dlq::add_tool_options(cli);
 
   auto split = dlq::split_subcommand(cli.options, argc, argv);

@@ -58,8 +58,9 @@ void add_tool_options(runtime::CommandLine& cli) {
        "Kafka bootstrap servers")
       ("kafka-property,X", po::value<std::vector<std::string>>()->composing()->value_name("KEY=VALUE"),
        "librdkafka property, repeatable (security.protocol, sasl.*, ssl.*, …)")
-      ("log-level", po::value<std::string>()->default_value("warn"), "trace|debug|info|warn|error")
-      ("log-format", po::value<std::string>()->default_value("text"), "text|json");
+      ("log-level", po::value<std::string>()->default_value("warn")->value_name("LEVEL"),
+       "trace|debug|info|warn|error")
+      ("log-format", po::value<std::string>()->default_value("text")->value_name("FORMAT"), "text|json");
   // Not --group-id / KAFKA_GROUP_ID: in a service's container (its environment, its --config file)
   // that would make replay commit into the service's own consumer group.
   cli.env["brokers"] = "KAFKA_BROKERS";

@@ -17,7 +17,8 @@ constexpr int kMaxPartitions = 10000;
 
 std::string help_text(const po::options_description& visible) {
   std::ostringstream os;
-  os << "Usage: kafka-dev-broker [--port 9092] [--brokers 1] [--partitions 6] [--topic NAME]...\n"
+  os << "Usage: kafka-dev-broker [--port PORT] [--brokers N] [--partitions N] [--topic TOPIC]...\n"
+        "                        [--watermark-interval-ms MS] [--fetch-max-wait-ms MS]\n"
         "\n"
         "An in-memory Kafka for development, demos and tests: librdkafka's mock cluster behind a\n"
         "bootstrap forwarder on localhost:PORT. Prints 'ready bootstrap=localhost:PORT' on stdout "
@@ -41,7 +42,10 @@ std::string help_text(const po::options_description& visible) {
         "not write transaction markers, and it does not support the Admin API (CreateTopics "
         "etc.).\n"
         "\n"
-     << visible;
+     << visible
+     << "\n"
+        "Example (a broker on localhost:9092, the other binaries' default --brokers):\n"
+        "  kafka-dev-broker --port 9092\n";
   return os.str();
 }
 
@@ -63,17 +67,18 @@ ParseOutcome parse_options(int argc, const char* const argv[]) {
   std::vector<std::string> positional;
 
   po::options_description visible("Options");
-  visible.add_options()("help,h", "show this help and exit")(
-      "version", "show the version and exit")("port", po::value<int>(&port)->default_value(9092),
-                                              "bootstrap port on 127.0.0.1 (0 = pick a free port)")(
-      "brokers", po::value<int>(&brokers)->default_value(1), "number of mock brokers (ids 1..N)")(
-      "partitions", po::value<int>(&partitions)->default_value(kDefaultPartitions),
+  visible.add_options()("help,h", "show this help and exit")("version", "show the version and exit")(
+      "port", po::value<int>(&port)->default_value(9092)->value_name("PORT"),
+      "bootstrap port on 127.0.0.1 (0 = pick a free port)")(
+      "brokers", po::value<int>(&brokers)->default_value(1)->value_name("N"),
+      "number of mock brokers (ids 1..N)")(
+      "partitions", po::value<int>(&partitions)->default_value(kDefaultPartitions)->value_name("N"),
       "partitions of every pre-created topic")(
-      "topic", po::value<std::vector<std::string>>(&topics)->composing(),
+      "topic", po::value<std::vector<std::string>>(&topics)->composing()->value_name("TOPIC"),
       "also create this topic (repeatable)")(
-      "watermark-interval-ms", po::value<int>(&watermark_ms)->default_value(2000),
+      "watermark-interval-ms", po::value<int>(&watermark_ms)->default_value(2000)->value_name("MS"),
       "how often to check for records dropped by the mock's retention (0 = never)")(
-      "fetch-max-wait-ms", po::value<int>(&fetch_wait_ms)->default_value(fetch_wait_ms),
+      "fetch-max-wait-ms", po::value<int>(&fetch_wait_ms)->default_value(fetch_wait_ms)->value_name("MS"),
       "answer a fetch that finds no records after at most this long, whatever the client's\n"
       "fetch.wait.max.ms (the mock cannot answer early when a record arrives, a real broker\n"
       "does); 0 = wait as long as the client asks");

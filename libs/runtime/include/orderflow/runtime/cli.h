@@ -23,6 +23,7 @@ struct CommandLine {
   std::string program;      // "payment-service"
   std::string usage;        // "payment-service [options]"
   std::string description;  // one paragraph for --help
+  std::string example;      // one invocation against a local broker, printed last by --help
   po::options_description options{"Options"};
   std::map<std::string, std::string> env;  // option name → environment variable
 };
