@@ -12,7 +12,10 @@ TEST_JOBS ?= 2
 
 CMAKE_GEN := $(shell command -v ninja >/dev/null 2>&1 && echo "-G Ninja")
 
-.PHONY: all deps configure build test test-unit test-asan run up down bench lint format kafka-up kafka-down kafka-jars fuzz clean
+# What `make run` and `make up` run: built alone (no tests, benchmarks or fuzz targets) by `make build-run`.
+RUN_TARGETS := kafka-dev-broker order-producer payment-service notification-service dlq-tool
+
+.PHONY: all deps deps-run configure configure-run build build-run test test-unit test-asan run up down bench lint format kafka-up kafka-down kafka-jars fuzz clean
 
 all: build
 
@@ -21,10 +24,26 @@ deps:
 
 configure: deps
 	@cmake -S . -B $(BUILD_DIR) $(CMAKE_GEN) -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) \
-	  -DORDERFLOW_WERROR=$(WERROR) -DORDERFLOW_SANITIZE="$(SANITIZE)" >/dev/null
+	  -DORDERFLOW_WERROR=$(WERROR) -DORDERFLOW_SANITIZE="$(SANITIZE)" \
+	  -DORDERFLOW_BUILD_TESTS=ON -DORDERFLOW_BUILD_BENCH=ON >/dev/null
 
 build: configure
 	@cmake --build $(BUILD_DIR) -j $(JOBS)
+
+# The demo's path: the packages that building and running need (not those of tests, benchmarks, the JDK
+# unless KAFKA=real, lint), a build tree configured without tests when it is new (an existing one keeps its
+# settings), and only RUN_TARGETS built.
+deps-run:
+	@scripts/install-deps.sh --run $(if $(filter real,$(KAFKA)),--kafka)
+
+configure-run: deps-run
+	@if [ -f $(BUILD_DIR)/CMakeCache.txt ]; then cmake -S . -B $(BUILD_DIR) >/dev/null; \
+	else cmake -S . -B $(BUILD_DIR) $(CMAKE_GEN) -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) \
+	  -DORDERFLOW_WERROR=$(WERROR) -DORDERFLOW_SANITIZE="$(SANITIZE)" \
+	  -DORDERFLOW_BUILD_TESTS=OFF -DORDERFLOW_BUILD_BENCH=OFF >/dev/null; fi
+
+build-run: configure-run
+	@cmake --build $(BUILD_DIR) -j $(JOBS) --target $(RUN_TARGETS)
 
 kafka-jars: deps
 	@tools/kafka-local/fetch-jars.sh $(BUILD_DIR)/kafka
@@ -40,11 +59,11 @@ test-asan:
 	@$(MAKE) --no-print-directory build BUILD_DIR=build-asan BUILD_TYPE=Debug SANITIZE=address,undefined
 	@cd build-asan && ctest --output-on-failure -j $(TEST_JOBS) -L 'unit|integration' -LE kafka $(CTEST_ARGS)
 
-run: build
+run: build-run
 	@KAFKA=$(KAFKA) scripts/run-demo.sh $(BUILD_DIR)
 
 # Starts the dev broker in the background (for running the services by hand); `make down` stops it.
-up: build
+up: build-run
 	@scripts/dev-broker.sh start $(BUILD_DIR)
 
 down:

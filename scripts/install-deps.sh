@@ -3,16 +3,22 @@
 #   scripts/install-deps.sh               everything that building, testing and running orderflow needs (make deps)
 #   scripts/install-deps.sh --build-only  only the packages tagged [build]: what compiling the binaries needs
 #                                         (no tests, benchmarks, JDK, lint or deploy tools; deploy/Dockerfile)
-#   scripts/install-deps.sh [--build-only] --list   print the selected package names, install nothing
+#   scripts/install-deps.sh --run         [build] and [run]: what `make run` needs (the demo's tools, no tests)
+#   scripts/install-deps.sh --run --kafka also [kafka]: the JDK and Maven of the real broker (make run KAFKA=real)
+#   scripts/install-deps.sh [...] --list  print the selected package names, install nothing
 # Quiet when everything is already present. Needs root (or passwordless sudo) only when something is missing.
 set -euo pipefail
 
-usage() { sed -n '2,6s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"; }
+usage() { sed -n '2,8s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"; }
 build_only=0
+run_only=0
+with_kafka=0
 list_only=0
 for arg in "$@"; do
   case "$arg" in
     --build-only) build_only=1 ;;
+    --run) run_only=1 ;;
+    --kafka) with_kafka=1 ;;
     --list) list_only=1 ;;
     -h | --help) usage; exit 0 ;;
     *) echo "install-deps: unknown argument '$arg'" >&2; usage >&2; exit 2 ;;
@@ -21,14 +27,26 @@ done
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 list="${here}/build-packages.txt"
+if [ "$build_only" -eq 1 ] && [ "$run_only" -eq 1 ]; then
+  echo "install-deps: --build-only and --run exclude each other" >&2
+  exit 2
+fi
+if [ "$with_kafka" -eq 1 ] && [ "$run_only" -eq 0 ]; then
+  echo "install-deps: --kafka goes with --run (without either, everything is installed)" >&2
+  exit 2
+fi
 # "name [tag]" per line after comments are removed; an unknown tag is a typo that would silently drop a
-# package from --build-only, so it is an error.
-if bad=$(sed 's/#.*//' "$list" | awk 'NF > 2 || (NF == 2 && $2 != "[build]")') && [ -n "$bad" ]; then
-  echo "install-deps: ${list}: expected 'package' or 'package [build]', got: ${bad}" >&2
+# package from a subset, so it is an error.
+if bad=$(sed 's/#.*//' "$list" | awk 'NF > 2 || (NF == 2 && $2 != "[build]" && $2 != "[run]" && $2 != "[kafka]")') &&
+  [ -n "$bad" ]; then
+  echo "install-deps: ${list}: expected 'package' or 'package [build|run|kafka]', got: ${bad}" >&2
   exit 2
 fi
 if [ "$build_only" -eq 1 ]; then
   mapfile -t packages < <(sed 's/#.*//' "$list" | awk '$2 == "[build]" {print $1}')
+elif [ "$run_only" -eq 1 ]; then
+  mapfile -t packages < <(sed 's/#.*//' "$list" |
+    awk -v kafka="$with_kafka" '$2 == "[build]" || $2 == "[run]" || (kafka == 1 && $2 == "[kafka]") {print $1}')
 else
   mapfile -t packages < <(sed 's/#.*//' "$list" | awk 'NF {print $1}')
 fi
