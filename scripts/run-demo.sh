@@ -1,18 +1,30 @@
 #!/usr/bin/env bash
-# `make run`: starts a broker (the embedded dev broker, or the real Kafka with KAFKA=real), the two
-# consuming services, injects orders, waits until every valid order has its two notifications, prints
-# a summary and stops everything. Logs go to run/logs/ (DEMO_RUN_DIR=DIR: DIR/logs/, and DIR/kafka for
-# KAFKA=real; a relative DIR is relative to the repository root).
+# `make run`: starts a broker (the embedded dev broker, or the real Kafka with KAFKA=real) and the two
+# consuming services, then two phases, each watched live (sent / paid / notified / dead-lettered a second):
+#   1. steady: DEMO_ORDERS orders (default DEMO_RATE × 5) at DEMO_RATE orders/s (default 2000, what a
+#      2-core machine sustains with room to spare) — the end-to-end latency of the summary is this phase's;
+#   2. backlog: DEMO_BURST orders (default 30000; 0 skips it) injected at once — how fast a backlog drains.
+# Prints a summary and where to look next, and stops everything. Logs go to run/logs/ (DEMO_RUN_DIR=DIR:
+# DIR/logs/, and DIR/kafka for KAFKA=real; a relative DIR is relative to the repository root).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD_DIR="${1:-build}"
 BIN="$BUILD_DIR/bin"
 KAFKA="${KAFKA:-mock}"
 PORT="${DEMO_KAFKA_PORT:-9092}"
-ORDERS="${DEMO_ORDERS:-10000}"
+RATE="${DEMO_RATE:-2000}"
+ORDERS="${DEMO_ORDERS:-$((RATE * 5))}"
+BURST="${DEMO_BURST:-30000}"
 INVALID_RATIO="${DEMO_INVALID_RATIO:-0.002}"
+PROD_METRICS="${DEMO_PRODUCER_METRICS:-127.0.0.1:9101}"
 PAY_METRICS="${DEMO_PAYMENT_METRICS:-127.0.0.1:9102}"
 NOTE_METRICS="${DEMO_NOTIFICATION_METRICS:-127.0.0.1:9103}"
+for v in RATE ORDERS BURST; do
+  if ! [[ "${!v}" =~ ^[0-9]+$ ]] || { [ "$v" != BURST ] && [ "${!v}" -eq 0 ]; }; then
+    echo "run-demo: DEMO_$v must be a positive whole number${v/#BURST/ (0 skips the backlog phase)}, got '${!v}'" >&2
+    exit 2
+  fi
+done
 RUN_DIR="${DEMO_RUN_DIR:-run}"
 LOGS="$RUN_DIR/logs"
 mkdir -p "$LOGS"
@@ -37,7 +49,7 @@ cleanup() {
 trap cleanup EXIT
 
 port_busy() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-for p in "$PORT" "${PAY_METRICS##*:}" "${NOTE_METRICS##*:}"; do
+for p in "$PORT" "${PROD_METRICS##*:}" "${PAY_METRICS##*:}" "${NOTE_METRICS##*:}"; do
   if port_busy "$p"; then
     echo "run-demo: port $p is already in use (is 'make up' or another demo running? try 'make down')" >&2
     exit 1
@@ -97,55 +109,83 @@ ready() { all_alive && curl -sf --noproxy '*' --max-time 2 "http://$1/readyz" >/
 wait_for 60 "payment-service /readyz" ready "$PAY_METRICS"
 wait_for 60 "notification-service /readyz" ready "$NOTE_METRICS"
 
-echo "== injecting $ORDERS orders (invalid ratio $INVALID_RATIO)"
-start_ns=$(date +%s%N)
-"$BIN/order-producer" --brokers "$BROKERS" --count "$ORDERS" --invalid-ratio "$INVALID_RATIO" --seed 42 \
-  --metrics-address 127.0.0.1:0 2>"$LOGS/order-producer.log" | tee "$LOGS/order-producer.summary"
-sent=$(sed -n 's/^sent=\([0-9]*\).*/\1/p' "$LOGS/order-producer.summary")
+echo "   while it runs: http://$PROD_METRICS/metrics (order-producer), http://$PAY_METRICS/metrics (payment-service),"
+echo "   http://$NOTE_METRICS/metrics (notification-service)"
 
 m() { scripts/metrics.py value "http://$1/metrics" "${@:2}"; }
-pay_done() {
-  local done
-  all_alive
-  done=$(m "$PAY_METRICS" orderflow_events_processed_total outcome=success)
-  done=$((done + $(m "$PAY_METRICS" orderflow_events_processed_total outcome=declined)))
-  done=$((done + $(m "$PAY_METRICS" orderflow_events_processed_total outcome=dead_lettered)))
-  [ "$done" -ge "$sent" ]
+# inject_and_watch PHASE COUNT RATE TOTAL: order-producer in the background (COUNT orders at RATE/s, 0 = at
+# once), the live line until TOTAL orders (all phases) are sent, paid or dead-lettered, and notified.
+# Sets phase_wall (seconds, inject → last notification).
+inject_and_watch() {
+  local phase=$1 count=$2 rate=$3 total=$4 start_ns end_ns prod_pid rc=0
+  start_ns=$(date +%s%N)
+  "$BIN/order-producer" --brokers "$BROKERS" --count "$count" --rate "$rate" --invalid-ratio "$INVALID_RATIO" \
+    --seed $((41 + phase)) --metrics-address "$PROD_METRICS" >"$LOGS/order-producer-$phase.summary" \
+    2>"$LOGS/order-producer-$phase.log" &
+  prod_pid=$!
+  pids+=("$prod_pid")
+  scripts/metrics.py watch --producer "http://$PROD_METRICS/metrics" --payment "http://$PAY_METRICS/metrics" \
+    --notification "http://$NOTE_METRICS/metrics" --orders "$total" --timeout 120 \
+    --pid "$pay_pid" --pid "$note_pid" || rc=$?
+  end_ns=$(date +%s%N)
+  if [ "$rc" -eq 3 ]; then all_alive; fi
+  if ! wait "$prod_pid"; then
+    echo "run-demo: order-producer failed (phase $phase); end of $LOGS/order-producer-$phase.log:" >&2
+    tail -n 20 "$LOGS/order-producer-$phase.log" >&2
+    exit 1
+  fi
+  unset 'pids[-1]'
+  cat "$LOGS/order-producer-$phase.summary"
+  if [ "$rc" -ne 0 ]; then echo "run-demo: phase $phase did not complete (see $LOGS/)" >&2; exit 1; fi
+  phase_wall=$(awk -v a="$start_ns" -v b="$end_ns" 'BEGIN { printf "%.2f", (b - a) / 1e9 }')
 }
-notes_done() {
-  local payments notes pay_dlq note_dlq
-  all_alive
-  payments=$(m "$PAY_METRICS" orderflow_messages_produced_total topic=payments)
-  notes=$(m "$NOTE_METRICS" orderflow_messages_produced_total topic=notifications)
-  pay_dlq=$(m "$PAY_METRICS" orderflow_events_processed_total outcome=dead_lettered)
-  note_dlq=$(m "$NOTE_METRICS" orderflow_events_processed_total outcome=dead_lettered)
-  [ "$notes" -ge $((2 * payments)) ] && [ "$note_dlq" -ge "$pay_dlq" ]
-}
-wait_for 120 "every order to be paid" pay_done
-wait_for 120 "every notification" notes_done
-end_ns=$(date +%s%N)
-wall=$(awk -v a="$start_ns" -v b="$end_ns" 'BEGIN { printf "%.2f", (b - a) / 1e9 }')
+
+echo "== phase 1, steady: $ORDERS orders at $RATE orders/s (invalid ratio $INVALID_RATIO)"
+inject_and_watch 1 "$ORDERS" "$RATE" "$ORDERS"
+steady_wall=$phase_wall
+# The end-to-end latency at the steady rate: read before the backlog phase adds its queueing to it.
+latency=$(scripts/metrics.py quantiles "http://$NOTE_METRICS/metrics" orderflow_end_to_end_latency_seconds)
+sent=$ORDERS
+if [ "$BURST" -gt 0 ]; then
+  echo "== phase 2, backlog: $BURST orders injected at once"
+  inject_and_watch 2 "$BURST" 0 $((ORDERS + BURST))
+  burst_wall=$phase_wall
+  sent=$((ORDERS + BURST))
+fi
 
 authorized=$(m "$PAY_METRICS" orderflow_events_processed_total outcome=success)
 declined=$(m "$PAY_METRICS" orderflow_events_processed_total outcome=declined)
 pay_dlq=$(m "$PAY_METRICS" orderflow_messages_produced_total topic=payment-service.dlq)
 notes=$(m "$NOTE_METRICS" orderflow_messages_produced_total topic=notifications)
 note_dlq=$(m "$NOTE_METRICS" orderflow_messages_produced_total topic=notification-service.dlq)
-latency=$(scripts/metrics.py quantiles "http://$NOTE_METRICS/metrics" orderflow_end_to_end_latency_seconds)
-throughput=$(awk -v n="$sent" -v w="$wall" 'BEGIN { printf "%.0f", n / w }')
 
 echo
 echo "== orderflow demo summary"
-printf '  %-34s %s\n' "broker" "$KAFKA ($BROKERS)" \
+printf '  %-36s %s\n' "broker" "$KAFKA ($BROKERS)" \
   "orders sent" "$sent" \
   "payments authorized" "$authorized" \
   "payments declined" "$declined" \
   "notifications" "$notes" \
   "dead letters (payment-service)" "$pay_dlq" \
   "dead letters (notification-service)" "$note_dlq" \
-  "wall time (inject → last notification)" "${wall}s" \
-  "throughput" "${throughput} orders/s" \
-  "end-to-end latency" "$latency"
+  "steady phase" "$ORDERS orders at $RATE orders/s in ${steady_wall}s (inject → last notification)" \
+  "end-to-end latency at $RATE orders/s" "$latency (order occurred_at → notification)"
+if [ "$BURST" -gt 0 ]; then
+  printf '  %-36s %s\n' "backlog drain" "$BURST orders in ${burst_wall}s = $(awk -v n="$BURST" -v w="$burst_wall" \
+    'BEGIN { printf "%.0f", n / w }') orders/s (injected at once → last notification)"
+fi
+echo
+echo "== where to look next"
+printf '  %s\n' \
+  "logs:          $LOGS/ (payment-service.log, notification-service.log, notifications.jsonl, …)" \
+  "keep it running, each service in its own terminal (README: Running each service by hand):" \
+  "  make up      # the dev broker on localhost:9092, in the background ('make down' stops it)" \
+  "  $BIN/payment-service --brokers localhost:9092        # metrics: http://127.0.0.1:9102/metrics" \
+  "  $BIN/notification-service --brokers localhost:9092 --sink log   # metrics: http://127.0.0.1:9103/metrics" \
+  "  $BIN/order-producer --brokers localhost:9092 --count 1000 --rate 200" \
+  "dead letters:  $BIN/dlq-tool count --topic payment-service.dlq" \
+  "               $BIN/dlq-tool list --topic payment-service.dlq --limit 3" \
+  "a topic:       kcat -b localhost:9092 -C -t payments -o -3 -e   (README: Inspecting topics)"
 echo
 
 echo "== stopping"

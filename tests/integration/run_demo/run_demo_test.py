@@ -5,15 +5,19 @@ run-demo.sh runs as `make run` runs it, against BUILD_DIR's binaries and the dev
 ports picked at run time, with DEMO_RUN_DIR in a temporary directory (the repository's run/ is left alone)
 and with the services' environment variables removed (only flags from the script count).
 
-  demo          DEMO_ORDERS=500: exit 0; the summary is printed and its figures add up (orders sent = 500,
-                authorized + declined + dead letters = sent, notifications = 2 × payments, both services
-                dead-letter the same invalid orders, throughput = sent / wall time); the notifications
+  demo          DEMO_ORDERS=500 at DEMO_RATE=500/s, then a backlog of DEMO_BURST=500: exit 0; a live line
+                per phase; the summary is printed and its figures add up (orders sent = 1000, authorized +
+                declined + dead letters = sent, notifications = 2 × payments, both services dead-letter the
+                same invalid orders, the steady phase took at least DEMO_ORDERS / DEMO_RATE, backlog rate =
+                DEMO_BURST / its wall time); "where to look next" follows; the notifications
                 file holds exactly one ORDER_RECEIVED and one PAYMENT_* for every paid order, and
                 nothing of an earlier run (whose files the test leaves in DEMO_RUN_DIR first); every
                 process the demo started is gone afterwards (pids, process session, ports). With a
                 dead http_proxy in the environment: the demo talks to its own loopback endpoints only.
-  port in use   for each of its three ports in turn, a socket of this test listens on it: exit non-zero
+  port in use   for each of its four ports in turn, a socket of this test listens on it: exit non-zero
                 with "run-demo: port N is already in use", nothing started.
+  bad knob      DEMO_RATE=fast: exit 2 with "run-demo: DEMO_RATE must be a positive whole number", nothing
+                started.
   broker fails  the broker port is bound but not listening (run-demo's probe sees it free, the broker
                 cannot bind it): exit non-zero with the broker's own log, well before the 15 s start-up
                 timeout.
@@ -36,7 +40,9 @@ from collections import Counter, defaultdict
 from pathlib import Path
 
 ORDERS = 500
-INVALID_RATIO = "0.02"  # seed 42 (fixed in run-demo.sh): a few malformed orders, so the dead-letter path runs
+RATE = 500
+BURST = 500
+INVALID_RATIO = "0.02"  # seeds 42 and 43 (fixed in run-demo.sh): a few malformed orders, so the dead-letter path runs
 DEMO_BUDGET_S = 90      # the demo itself takes ~10 s on 2 cores; CTest's TIMEOUT is 180
 QUICK_BUDGET_S = 10     # runs that must fail before starting anything
 TERM_GRACE_S = 20       # run-demo.sh's cleanup gives each process up to 10 s after SIGTERM
@@ -44,8 +50,8 @@ BROKER_START_TIMEOUT_S = 15  # run-demo.sh's own wait for the dev broker
 PROXY_VARS = ("http_proxy", "https_proxy", "all_proxy", "no_proxy")  # either case
 BINARIES = ("kafka-dev-broker", "payment-service", "notification-service", "order-producer")
 SUMMARY_LABELS = ("broker", "orders sent", "payments authorized", "payments declined", "notifications",
-                  "dead letters (payment-service)", "dead letters (notification-service)",
-                  "wall time (inject → last notification)", "throughput", "end-to-end latency")
+                  "dead letters (payment-service)", "dead letters (notification-service)", "steady phase",
+                  f"end-to-end latency at {RATE} orders/s", "backlog drain")
 
 failures = []
 
@@ -237,7 +243,8 @@ def service_env_vars(bin_dir):
 def demo_env(base, ports, run_dir, **extra):
     env = dict(base)
     env.update(KAFKA="mock", DEMO_KAFKA_PORT=str(ports[0]), DEMO_PAYMENT_METRICS=f"127.0.0.1:{ports[1]}",
-               DEMO_NOTIFICATION_METRICS=f"127.0.0.1:{ports[2]}", DEMO_ORDERS=str(ORDERS),
+               DEMO_NOTIFICATION_METRICS=f"127.0.0.1:{ports[2]}", DEMO_PRODUCER_METRICS=f"127.0.0.1:{ports[3]}",
+               DEMO_ORDERS=str(ORDERS), DEMO_RATE=str(RATE), DEMO_BURST=str(BURST),
                DEMO_INVALID_RATIO=INVALID_RATIO, DEMO_RUN_DIR=str(run_dir))
     env.update(extra)
     return env
@@ -269,15 +276,16 @@ def as_int(values, label):
 
 # ------------------------------------------------------------------------------------------------ cases
 def case_demo(source_dir, build_dir, tmp, base_env):
-    print("\n== demo: DEMO_ORDERS=%d, free ports, DEMO_RUN_DIR in %s" % (ORDERS, tmp), flush=True)
+    print("\n== demo: DEMO_ORDERS=%d at %d/s, DEMO_BURST=%d, free ports, DEMO_RUN_DIR in %s"
+          % (ORDERS, RATE, BURST, tmp), flush=True)
     work = tmp / "demo"
     run_dir = work / "run"
     work.mkdir()
-    ports = free_ports(4)
-    kport, pport, nport, dead_proxy = ports
+    ports = free_ports(5)
+    kport, pport, nport, prport, dead_proxy = ports
     # A proxy nobody listens on: requests to the demo's own endpoints must not go through it.
     proxy = f"http://127.0.0.1:{dead_proxy}"
-    env = demo_env(base_env, ports, run_dir, http_proxy=proxy, HTTP_PROXY=proxy, all_proxy=proxy)
+    env = demo_env(base_env, ports[:4], run_dir, http_proxy=proxy, HTTP_PROXY=proxy, all_proxy=proxy)
     # What an earlier demo in the same DEMO_RUN_DIR leaves behind: a broker log with its ready line, and
     # its notifications. Neither may count for this run.
     (run_dir / "logs").mkdir(parents=True)
@@ -300,7 +308,7 @@ def case_demo(source_dir, build_dir, tmp, base_env):
     s = parse_summary(run.stdout)
     if check(s is not None, "the summary is printed ('== orderflow demo summary')"):
         missing = [l for l in SUMMARY_LABELS if l not in s]
-        check(not missing and "?" not in s, "the summary has its ten lines",
+        check(not missing and "?" not in s, f"the summary has its {len(SUMMARY_LABELS)} lines",
               f"missing {missing}, unexpected {s.get('?')}")
         check(s.get("broker") == f"mock (localhost:{kport})", f"broker: mock (localhost:{kport})",
               repr(s.get("broker")))
@@ -313,10 +321,11 @@ def case_demo(source_dir, build_dir, tmp, base_env):
         if check(None not in nums, "the summary's counts are integers", repr(s)):
             print(f"      sent={sent} authorized={authorized} declined={declined} notifications={notes} "
                   f"dlq payment={pay_dlq} notification={note_dlq}")
-            check(sent == ORDERS, f"orders sent = DEMO_ORDERS = {ORDERS}", f"{sent}")
-            producer = re.search(r"^sent=(\d+) delivered=(\d+) failed=(\d+) ", run.stdout, re.M)
-            check(producer and producer.groups() == (str(sent), str(sent), "0"),
-                  f"order-producer: sent={sent} delivered={sent} failed=0", producer and producer[0])
+            check(sent == ORDERS + BURST, f"orders sent = DEMO_ORDERS + DEMO_BURST = {ORDERS + BURST}", f"{sent}")
+            producers = re.findall(r"^sent=(\d+) delivered=(\d+) failed=(\d+) ", run.stdout, re.M)
+            check(producers == [(str(ORDERS), str(ORDERS), "0"), (str(BURST), str(BURST), "0")],
+                  f"order-producer, each phase: sent=N delivered=N failed=0 ({ORDERS}, then {BURST})",
+                  repr(producers))
             check(authorized > 0, "some payments authorized", f"{authorized}")
             check(pay_dlq > 0, f"some orders dead-lettered (DEMO_INVALID_RATIO={INVALID_RATIO})", f"{pay_dlq}")
             check(authorized + declined + pay_dlq == sent,
@@ -328,17 +337,24 @@ def case_demo(source_dir, build_dir, tmp, base_env):
                   f"{notes} != {2 * (authorized + declined)}")
             check(note_dlq == pay_dlq, "notification-service dead-lettered the same invalid orders",
                   f"{note_dlq} != {pay_dlq}")
-        wall = re.fullmatch(r"(\d+\.\d\d)s", s.get("wall time (inject → last notification)", ""))
-        thr = re.fullmatch(r"(\d+) orders/s", s.get("throughput", ""))
-        if check(wall and thr and float(wall[1]) > 0, "wall time and throughput are printed",
-                 f"{s.get('wall time (inject → last notification)')!r}, {s.get('throughput')!r}") and sent:
-            w, t = float(wall[1]), int(thr[1])
-            expect = sent / w  # the script divides by the printed (rounded) wall time
-            check(abs(t - expect) <= 0.51, f"throughput {t} orders/s = orders sent / wall time ({sent} / {w} s)",
+        steady = re.fullmatch(rf"{ORDERS} orders at {RATE} orders/s in (\d+\.\d\d)s \(inject → last notification\)",
+                              s.get("steady phase", ""))
+        if check(steady, "the steady phase is reported", repr(s.get("steady phase"))):
+            # order-producer paces the orders over ORDERS / RATE seconds: the phase cannot be shorter.
+            check(float(steady[1]) >= 0.9 * ORDERS / RATE,
+                  f"the steady phase took at least DEMO_ORDERS / DEMO_RATE = {ORDERS / RATE:.1f} s", steady[1])
+        drain = re.fullmatch(rf"{BURST} orders in (\d+\.\d\d)s = (\d+) orders/s \(injected at once → last notification\)",
+                             s.get("backlog drain", ""))
+        if check(drain and float(drain[1]) > 0, "the backlog drain is reported", repr(s.get("backlog drain"))):
+            w, t = float(drain[1]), int(drain[2])
+            expect = BURST / w  # the script divides by the printed (rounded) wall time
+            check(abs(t - expect) <= 0.51, f"backlog rate {t} orders/s = DEMO_BURST / wall time ({BURST} / {w} s)",
                   f"expected {expect:.1f}")
-        lat = re.fullmatch(r"p50=([\d.]+)ms p95=([\d.]+)ms p99=([\d.]+)ms", s.get("end-to-end latency", ""))
+        lat_label = f"end-to-end latency at {RATE} orders/s"
+        lat = re.fullmatch(r"p50=([\d.]+)ms p95=([\d.]+)ms p99=([\d.]+)ms \(order occurred_at → notification\)",
+                           s.get(lat_label, ""))
         check(lat and 0 <= float(lat[1]) <= float(lat[2]) <= float(lat[3]),
-              "end-to-end latency p50 ≤ p95 ≤ p99", repr(s.get("end-to-end latency")))
+              "end-to-end latency p50 ≤ p95 ≤ p99", repr(s.get(lat_label)))
 
         # The notifications themselves (the sink file of this run): one of each kind per paid order.
         sink = run_dir / "logs" / "notifications.jsonl"
@@ -363,6 +379,15 @@ def case_demo(source_dir, build_dir, tmp, base_env):
                   f"{len(kinds)} orders, expected {authorized + declined}; e.g. {list(wrong.items())[:3]}")
             check(per_kind["PAYMENT_AUTHORIZED"] == authorized and per_kind["PAYMENT_DECLINED"] == declined,
                   "PAYMENT_AUTHORIZED / PAYMENT_DECLINED notifications match the summary", f"{dict(per_kind)}")
+    # The live view: a line a second while each phase runs (stdout is not a terminal: one line each).
+    live = re.findall(r"^  t=\s*[\d.]+s  sent\s+(\d+) \(\s*\d+/s\)  paid\s+(\d+) .* dead-lettered (\d+)$",
+                      run.stdout, re.M)
+    check(len(live) >= 2, "live lines (t=…s sent … paid … notified … dead-lettered …) are printed",
+          f"{len(live)} found")
+    check(bool(live) and int(live[-1][0]) == ORDERS + BURST, "the last live line shows every order sent",
+          repr(live[-1:]))
+    check("== where to look next" in run.stdout and "dlq-tool count --topic payment-service.dlq" in run.stdout,
+          "'where to look next' names the logs, the by-hand commands and dlq-tool")
     check("== stopping" in run.stdout, "the demo stopped its services ('== stopping')")
 
     # Nothing of the demo is left: the processes it ran, its session, anything naming its ports or dir.
@@ -371,11 +396,11 @@ def case_demo(source_dir, build_dir, tmp, base_env):
           "the broker and both services were seen running in the demo's session", f"seen {sorted(names)}")
     left = run.leftovers()
     check(not left, f"none of the {len(run.seen)} processes of the demo is still running", "; ".join(left))
-    markers = [str(run_dir), f"127.0.0.1:{pport}", f"127.0.0.1:{nport}", f"--port {kport}"]
+    markers = [str(run_dir), f"127.0.0.1:{pport}", f"127.0.0.1:{nport}", f"127.0.0.1:{prport}", f"--port {kport}"]
     stray = demo_processes_anywhere(markers)
     check(not stray, "no process anywhere names the demo's run dir or ports", "; ".join(stray))
-    busy = [p for p in (kport, pport, nport) if listening(p)]
-    check(not busy, f"ports {kport}, {pport}, {nport} are free again", f"still listening: {busy}")
+    busy = [p for p in (kport, pport, nport, prport) if listening(p)]
+    check(not busy, f"ports {kport}, {pport}, {nport}, {prport} are free again", f"still listening: {busy}")
     run.kill_leftovers()
 
     # Its files went to DEMO_RUN_DIR, none to the repository's run/.
@@ -393,7 +418,8 @@ def case_demo(source_dir, build_dir, tmp, base_env):
 
 
 def case_port_in_use(source_dir, build_dir, tmp, base_env):
-    for i, what in enumerate(("DEMO_KAFKA_PORT", "DEMO_PAYMENT_METRICS", "DEMO_NOTIFICATION_METRICS")):
+    for i, what in enumerate(("DEMO_KAFKA_PORT", "DEMO_PAYMENT_METRICS", "DEMO_NOTIFICATION_METRICS",
+                              "DEMO_PRODUCER_METRICS")):
         print(f"\n== port in use: a socket of this test listens on the {what} port", flush=True)
         work = tmp / f"busy-{i}"
         run_dir = work / "run"
@@ -401,7 +427,7 @@ def case_port_in_use(source_dir, build_dir, tmp, base_env):
         holder = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         holder.bind(("127.0.0.1", 0))
         holder.listen(8)
-        ports = free_ports(3)
+        ports = free_ports(4)
         ports[i] = holder.getsockname()[1]
         port = ports[i]
         try:
@@ -423,6 +449,25 @@ def case_port_in_use(source_dir, build_dir, tmp, base_env):
             dump(run, run_dir / "logs")
 
 
+def case_bad_knob(source_dir, build_dir, tmp, base_env):
+    print("\n== bad knob: DEMO_RATE=fast", flush=True)
+    work = tmp / "bad-knob"
+    run_dir = work / "run"
+    work.mkdir()
+    env = demo_env(base_env, free_ports(4), run_dir, DEMO_RATE="fast")
+    run = DemoRun(source_dir, build_dir, work, env, QUICK_BUDGET_S)
+    before = len(failures)
+    check(not run.timed_out and run.rc == 2, f"run-demo.sh exited 2 ({run.rc}) in {run.elapsed:.1f} s",
+          "timed out" if run.timed_out else f"exit code {run.rc}")
+    check("run-demo: DEMO_RATE must be a positive whole number" in run.stderr,
+          "stderr says 'run-demo: DEMO_RATE must be a positive whole number'", repr(run.stderr[-300:]))
+    started = sorted(n for n in run.names_seen() if n in BINARIES)
+    check(not started, "nothing was started", f"started {started}")
+    run.kill_leftovers()
+    if len(failures) > before:
+        dump(run, run_dir / "logs")
+
+
 def case_broker_fails(source_dir, build_dir, tmp, base_env):
     print("\n== broker fails to start: its port is bound (not listening) by this test", flush=True)
     work = tmp / "broker-fails"
@@ -430,7 +475,7 @@ def case_broker_fails(source_dir, build_dir, tmp, base_env):
     work.mkdir()
     blocker = socket.socket(socket.AF_INET, socket.SOCK_STREAM)  # no SO_REUSEADDR: the broker's bind fails
     blocker.bind(("127.0.0.1", 0))
-    ports = free_ports(3)
+    ports = free_ports(4)
     ports[0] = blocker.getsockname()[1]
     try:
         run = DemoRun(source_dir, build_dir, work, demo_env(base_env, ports, run_dir),
@@ -476,6 +521,7 @@ def main():
     try:
         demo_s = case_demo(source_dir, build_dir, tmp, base_env)
         case_port_in_use(source_dir, build_dir, tmp, base_env)
+        case_bad_knob(source_dir, build_dir, tmp, base_env)
         case_broker_fails(source_dir, build_dir, tmp, base_env)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
