@@ -3,11 +3,13 @@
 the sum of matching samples; `metrics.py quantiles URL METRIC` prints p50/p95/p99 (ms) estimated from
 the histogram buckets (summed over labels), the way Prometheus' histogram_quantile does.
 
-`metrics.py watch --producer URL --payment URL --notification URL --orders N [--timeout S] [--pid P]...`
-(the demo's live view): prints a line a second — orders sent, paid, notified, dead-lettered, each with its
-rate over the last second (in place on a terminal, a line each otherwise) — and exits 0 once N orders were
-sent and every one of them was paid or dead-lettered and notified; 1 at the timeout; 3 when a --pid is gone.
-Counters are cumulative: N counts the orders of earlier phases too."""
+`metrics.py watch --producer URL --payment URL --notification URL --orders N [--timeout S] [--pid P]...
+[--elapsed-file F] [--stdout F] [--stderr F] -- PRODUCER COMMAND...` (the demo's live view of one phase):
+reads the services' counters, starts the producer's command, prints a line a second — orders sent, paid,
+notified, dead-lettered in this phase, with their rates over the last second (in place on a terminal, a
+line each otherwise) — and exits 0 once N orders were paid or dead-lettered and notified and the producer
+exited 0, writing the seconds from its start to that moment to F; 1 at the timeout, 3 when a --pid is
+gone, 4 when the producer failed."""
 import os
 import sys
 import time
@@ -103,60 +105,101 @@ def pipeline_counts(producer, payment, notification):
 
 def watch(argv):
     import argparse
+    import subprocess
     ap = argparse.ArgumentParser(prog="metrics.py watch")
     ap.add_argument("--producer", required=True)
     ap.add_argument("--payment", required=True)
     ap.add_argument("--notification", required=True)
-    ap.add_argument("--orders", type=int, required=True, help="orders sent in all, this phase included")
+    ap.add_argument("--orders", type=int, required=True, help="orders this phase sends")
     ap.add_argument("--timeout", type=float, default=120)
     ap.add_argument("--pid", type=int, action="append", default=[])
+    ap.add_argument("--elapsed-file", help="where to write the seconds from the command's start to done")
+    ap.add_argument("--stdout", help="the command's stdout goes here")
+    ap.add_argument("--stderr", help="the command's stderr goes here")
+    ap.add_argument("command", nargs=argparse.REMAINDER, help="-- the producer's command line")
     a = ap.parse_args(argv)
+    command = a.command[1:] if a.command[:1] == ["--"] else a.command
+    if not command:
+        ap.error("the producer's command line is missing (after --)")
     tty = sys.stdout.isatty()
-    start = time.monotonic()
+
+    def end_line():
+        if tty:
+            print()
+
+    # The services' counters before this phase: the live line and the end condition count this phase only.
+    base = None
+    deadline = time.monotonic() + 30
+    while base is None:
+        _, pay, note = pipeline_counts(a.producer, a.payment, a.notification)
+        if pay is not None and note is not None:
+            base = {**pay, **note}
+        elif time.monotonic() >= deadline:
+            print("metrics.py watch: the services' /metrics do not answer", file=sys.stderr)
+            return 1
+        else:
+            time.sleep(0.05)
+    with open(a.stdout or os.devnull, "wb") as out, open(a.stderr or os.devnull, "wb") as err:
+        start = time.monotonic()
+        proc = subprocess.Popen(command, stdout=out, stderr=err, stdin=subprocess.DEVNULL)
     deadline = start + a.timeout
     next_line = start + 1.0
     last = {"sent": 0.0, "paid": 0.0, "notified": 0.0}
     last_t = start
     sent = 0.0  # the producer's endpoint closes when it exits: keep its last answer
-    first = True
     while True:
         for pid in a.pid:
             try:
                 os.kill(pid, 0)
             except ProcessLookupError:
-                if tty:
-                    print()
+                end_line()
+                proc.kill()
+                proc.wait()
                 return 3
+        rc = proc.poll()
+        if rc is not None and rc != 0:
+            end_line()
+            print(f"metrics.py watch: {os.path.basename(command[0])} exited {rc}", file=sys.stderr)
+            return 4
         prod, pay, note = pipeline_counts(a.producer, a.payment, a.notification)
         if prod is not None:
             sent = prod["sent"]
         now = time.monotonic()
         if pay is not None and note is not None:
-            handled = pay["pay_done_ok"] + pay["pay_done_declined"] + pay["pay_dlq"]
+            cur = {k: v - base[k] for k, v in {**pay, **note}.items()}
+            handled = cur["pay_done_ok"] + cur["pay_done_declined"] + cur["pay_dlq"]
             # An order is handled only after it was sent (acknowledged): the producer's endpoint closes
             # when it exits, so its last scrape may be behind what the services have seen.
             sent = max(sent, handled)
-            done = handled >= a.orders and note["notified"] >= 2 * pay["paid"] and note["note_dlq"] >= pay["pay_dlq"]
-            if first:
-                last = {"sent": sent, "paid": pay["paid"], "notified": note["notified"]}
-                first = False
+            done = handled >= a.orders and cur["notified"] >= 2 * cur["paid"] and cur["note_dlq"] >= cur["pay_dlq"]
             if now >= next_line or done:
                 dt = max(now - last_t, 1e-3)
-                cur = {"sent": sent, "paid": pay["paid"], "notified": note["notified"]}
-                rate = {k: (cur[k] - last[k]) / dt for k in cur}
+                shown = {"sent": sent, "paid": cur["paid"], "notified": cur["notified"]}
+                rate = {k: (shown[k] - last[k]) / dt for k in shown}
                 line = ("  t=%4.1fs  sent %7d (%6d/s)  paid %7d (%6d/s)  notified %7d (%6d/s)  dead-lettered %d"
-                        % (now - start, cur["sent"], rate["sent"], cur["paid"], rate["paid"], cur["notified"],
-                           rate["notified"], pay["pay_dlq"]))
+                        % (now - start, shown["sent"], rate["sent"], shown["paid"], rate["paid"],
+                           shown["notified"], rate["notified"], cur["pay_dlq"]))
                 print(("\r" + line) if tty else line, end="" if tty else "\n", flush=True)
-                last, last_t = cur, now
+                last, last_t = shown, now
                 next_line = now + 1.0
             if done:
-                if tty:
-                    print()
+                end_line()
+                if a.elapsed_file:
+                    with open(a.elapsed_file, "w") as f:
+                        f.write("%.2f\n" % (now - start))
+                try:
+                    rc = proc.wait(timeout=max(1.0, deadline - time.monotonic()))
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+                    rc = proc.wait()
+                if rc != 0:
+                    print(f"metrics.py watch: {os.path.basename(command[0])} exited {rc}", file=sys.stderr)
+                    return 4
                 return 0
         if now >= deadline:
-            if tty:
-                print()
+            end_line()
+            proc.kill()
+            proc.wait()
             print(f"metrics.py watch: not done after {a.timeout:.0f} s (sent {sent:.0f} of {a.orders})",
                   file=sys.stderr)
             return 1

@@ -113,42 +113,37 @@ echo "   while it runs: http://$PROD_METRICS/metrics (order-producer), http://$P
 echo "   http://$NOTE_METRICS/metrics (notification-service)"
 
 m() { scripts/metrics.py value "http://$1/metrics" "${@:2}"; }
-# inject_and_watch PHASE COUNT RATE TOTAL: order-producer in the background (COUNT orders at RATE/s, 0 = at
-# once), the live line until TOTAL orders (all phases) are sent, paid or dead-lettered, and notified.
-# Sets phase_wall (seconds, inject → last notification).
+# inject_and_watch PHASE COUNT RATE: order-producer (COUNT orders at RATE/s, 0 = at once) under metrics.py
+# watch, which prints the live line and returns once every order of the phase is paid or dead-lettered and
+# notified. Sets phase_wall (seconds, producer start → last notification).
 inject_and_watch() {
-  local phase=$1 count=$2 rate=$3 total=$4 start_ns end_ns prod_pid rc=0
-  start_ns=$(date +%s%N)
-  "$BIN/order-producer" --brokers "$BROKERS" --count "$count" --rate "$rate" --invalid-ratio "$INVALID_RATIO" \
-    --seed $((41 + phase)) --metrics-address "$PROD_METRICS" >"$LOGS/order-producer-$phase.summary" \
-    2>"$LOGS/order-producer-$phase.log" &
-  prod_pid=$!
-  pids+=("$prod_pid")
+  local phase=$1 count=$2 rate=$3 rc=0
   scripts/metrics.py watch --producer "http://$PROD_METRICS/metrics" --payment "http://$PAY_METRICS/metrics" \
-    --notification "http://$NOTE_METRICS/metrics" --orders "$total" --timeout 120 \
-    --pid "$pay_pid" --pid "$note_pid" || rc=$?
-  end_ns=$(date +%s%N)
+    --notification "http://$NOTE_METRICS/metrics" --orders "$count" --timeout 120 \
+    --pid "$pay_pid" --pid "$note_pid" --elapsed-file "$LOGS/phase-$phase.seconds" \
+    --stdout "$LOGS/order-producer-$phase.summary" --stderr "$LOGS/order-producer-$phase.log" -- \
+    "$BIN/order-producer" --brokers "$BROKERS" --count "$count" --rate "$rate" --invalid-ratio "$INVALID_RATIO" \
+    --seed $((41 + phase)) --metrics-address "$PROD_METRICS" || rc=$?
   if [ "$rc" -eq 3 ]; then all_alive; fi
-  if ! wait "$prod_pid"; then
+  if [ "$rc" -eq 4 ]; then
     echo "run-demo: order-producer failed (phase $phase); end of $LOGS/order-producer-$phase.log:" >&2
     tail -n 20 "$LOGS/order-producer-$phase.log" >&2
     exit 1
   fi
-  unset 'pids[-1]'
-  cat "$LOGS/order-producer-$phase.summary"
   if [ "$rc" -ne 0 ]; then echo "run-demo: phase $phase did not complete (see $LOGS/)" >&2; exit 1; fi
-  phase_wall=$(awk -v a="$start_ns" -v b="$end_ns" 'BEGIN { printf "%.2f", (b - a) / 1e9 }')
+  cat "$LOGS/order-producer-$phase.summary"
+  phase_wall=$(cat "$LOGS/phase-$phase.seconds")
 }
 
 echo "== phase 1, steady: $ORDERS orders at $RATE orders/s (invalid ratio $INVALID_RATIO)"
-inject_and_watch 1 "$ORDERS" "$RATE" "$ORDERS"
+inject_and_watch 1 "$ORDERS" "$RATE"
 steady_wall=$phase_wall
 # The end-to-end latency at the steady rate: read before the backlog phase adds its queueing to it.
 latency=$(scripts/metrics.py quantiles "http://$NOTE_METRICS/metrics" orderflow_end_to_end_latency_seconds)
 sent=$ORDERS
 if [ "$BURST" -gt 0 ]; then
   echo "== phase 2, backlog: $BURST orders injected at once"
-  inject_and_watch 2 "$BURST" 0 $((ORDERS + BURST))
+  inject_and_watch 2 "$BURST" 0
   burst_wall=$phase_wall
   sent=$((ORDERS + BURST))
 fi
@@ -168,11 +163,11 @@ printf '  %-36s %s\n' "broker" "$KAFKA ($BROKERS)" \
   "notifications" "$notes" \
   "dead letters (payment-service)" "$pay_dlq" \
   "dead letters (notification-service)" "$note_dlq" \
-  "steady phase" "$ORDERS orders at $RATE orders/s in ${steady_wall}s (inject → last notification)" \
+  "steady phase" "$ORDERS orders at $RATE orders/s in ${steady_wall}s (producer start → last notification)" \
   "end-to-end latency at $RATE orders/s" "$latency (order occurred_at → notification)"
 if [ "$BURST" -gt 0 ]; then
   printf '  %-36s %s\n' "backlog drain" "$BURST orders in ${burst_wall}s = $(awk -v n="$BURST" -v w="$burst_wall" \
-    'BEGIN { printf "%.0f", n / w }') orders/s (injected at once → last notification)"
+    'BEGIN { printf "%.0f", n / w }') orders/s (injected at once; producer start → last notification)"
 fi
 echo
 echo "== where to look next"
