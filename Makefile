@@ -10,7 +10,7 @@ CTEST_ARGS ?=
 # Unit and integration tests run two at a time; fault tests and the real-Kafka tests run alone (RUN_SERIAL).
 TEST_JOBS ?= 2
 
-CMAKE_GEN := $(shell command -v ninja >/dev/null 2>&1 && echo "-G Ninja")
+CMAKE_GEN = $(shell command -v ninja >/dev/null 2>&1 && echo "-G Ninja")
 
 # What `make run` and `make up` run: built alone (no tests, benchmarks or fuzz targets) by `make build-run`.
 RUN_TARGETS := kafka-dev-broker order-producer payment-service notification-service dlq-tool
