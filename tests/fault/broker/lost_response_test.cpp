@@ -9,7 +9,7 @@
 // Injection: the test starts its own single-node Kafka (kafka-local.sh) that advertises a KafkaProxy's
 // port, so every client connection after bootstrap runs through the proxy. Mid-stream the proxy
 // swallows, one at a time, the responses to Produce requests whose client.id is payment-service's own.
-// Real Kafka ONLY: the librdkafka 2.0.2 mock appends a re-sent batch again (KAFKA-NOTES), and its
+// Real Kafka ONLY: the librdkafka 2.0.2 mock appends a re-sent batch again (docs/dev-broker.md), and its
 // brokers cannot advertise another address. Registered only as the kafka variant
 // (fault_lost_response_test_kafka), which needs the jars the real_kafka fixture fetched.
 #include <fmt/core.h>
@@ -84,7 +84,7 @@ class OwnKafka {
 TEST(LostResponseTest, ProduceResponsesLostOnTheWayToPaymentServiceDoNotDuplicatePayments) {
   if (env_or_empty("ORDERFLOW_TEST_BROKER") != "real") {
     GTEST_SKIP()
-        << "real Kafka only: the librdkafka 2.0.2 mock appends a re-sent batch again (see KAFKA-NOTES); "
+        << "real Kafka only: the librdkafka 2.0.2 mock appends a re-sent batch again (see docs/dev-broker.md); "
            "run `ctest -R fault_lost_response_test_kafka`";
   }
   const auto script = env_or_empty("ORDERFLOW_KAFKA_LOCAL");

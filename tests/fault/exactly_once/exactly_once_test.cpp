@@ -4,7 +4,7 @@
 // a read_committed reader sees exactly one payment per valid order, exactly one dead letter per
 // invalid order, and exactly two notifications per valid order — zero duplicates, zero loss.
 // Real Kafka ONLY: the librdkafka 2.0.2 mock writes no transaction markers and does not store offsets
-// sent to a transaction (KAFKA-NOTES), so the tests skip themselves on the dev broker.
+// sent to a transaction (docs/dev-broker.md), so the tests skip themselves on the dev broker.
 #include <gtest/gtest.h>
 
 #include <random>
@@ -33,7 +33,7 @@ class ExactlyOnceTest : public ::testing::Test {
   void SetUp() override {
     if (!broker.is_real()) {
       GTEST_SKIP() << "real Kafka only: the librdkafka 2.0.2 mock has no transaction markers "
-                      "(see KAFKA-NOTES); run the fault_exactly_once_test_kafka variant";
+                      "(see docs/dev-broker.md); run the fault_exactly_once_test_kafka variant";
     }
     pipe = std::make_unique<Pipeline>(broker);
     svc = Services::of(*pipe);
