@@ -15,7 +15,7 @@ CMAKE_GEN = $(shell command -v ninja >/dev/null 2>&1 && echo "-G Ninja")
 # What `make run` and `make up` run: built alone (no tests, benchmarks or fuzz targets) by `make build-run`.
 RUN_TARGETS := kafka-dev-broker order-producer payment-service notification-service dlq-tool
 
-.PHONY: all deps deps-run configure configure-run build build-run test test-unit test-asan run up down bench lint format kafka-up kafka-down kafka-jars fuzz clean
+.PHONY: all deps deps-run configure configure-run build build-run test test-unit test-asan run up down bench lint format kafka-up kafka-down kafka-jars fuzz clean images compose-test
 
 all: build
 
@@ -74,6 +74,15 @@ kafka-up: kafka-jars
 
 kafka-down:
 	@tools/kafka-local/kafka-local.sh stop
+
+# The images of deploy/compose*.yaml from Debian's mirror and the Maven jars (no registry needed; see
+# deploy/README.md). Needs a Docker daemon (compose_test starts one when none answers).
+images: deps kafka-jars
+	@deploy/images/build-images.sh $(BUILD_DIR)
+
+# The container test alone (it is part of `make test`).
+compose-test: build kafka-jars
+	@cd $(BUILD_DIR) && ctest --output-on-failure -L compose $(CTEST_ARGS)
 
 bench: build kafka-jars
 	@bench/run-pipeline-bench.sh $(BUILD_DIR)

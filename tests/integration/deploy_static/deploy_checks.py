@@ -14,6 +14,13 @@ from pathlib import Path
 failures = 0
 
 
+
+def image_of(service):
+    """The service's image as compose resolves it without an environment: ${VAR:-default} gives default
+    (the compose files name the official images by default and take KAFKA_IMAGE, PROMETHEUS_IMAGE, ... to
+    run the locally built ones: `make images`)."""
+    return re.sub(r"\$\{[A-Za-z_][A-Za-z0-9_]*:-([^}]*)\}", r"\1", str(service.get("image", "")))
+
 def ok(msg):
     print(f"ok:   {msg}")
 
@@ -158,7 +165,7 @@ def accepted(binary):
 def ours(service):
     build = service.get("build") or {}
     dockerfile = build.get("dockerfile", "") if isinstance(build, dict) else ""
-    return dockerfile.endswith("deploy/Dockerfile") or str(service.get("image", "")).startswith("orderflow:")
+    return dockerfile.endswith("deploy/Dockerfile") or image_of(service).startswith("orderflow:")
 
 
 # The PATH of a container made from debian:bookworm-slim (the image sets no other variable).
@@ -294,7 +301,7 @@ def cmd_consistency(src):
         services = doc.get("services") or {}
         groups = set()
         for name, svc in services.items():
-            image = str(svc.get("image", ""))
+            image = image_of(svc)
             if image.startswith("apache/kafka"):
                 tag = image.split(":", 1)[1] if ":" in image else "latest"
                 if tag == version:
@@ -341,7 +348,7 @@ def cmd_consistency(src):
             cond = init["depends_on"][dep].get("condition") if isinstance(init["depends_on"], dict) else None
             if cond != "service_healthy":
                 fail(f"{compose}: kafka-init depends on {dep} without condition: service_healthy")
-        kafkas = [n for n, s in services.items() if str(s.get("image", "")).startswith("apache/kafka") and n != "kafka-init"]
+        kafkas = [n for n, s in services.items() if image_of(s).startswith("apache/kafka") and n != "kafka-init"]
         for k in kafkas:
             if not services[k].get("healthcheck"):
                 fail(f"{compose}: {k} has no healthcheck")

@@ -1,0 +1,251 @@
+#!/usr/bin/env python3
+"""compose_test.py SOURCE_DIR BUILD_DIR — the container path end to end: `make compose-test`.
+
+Builds the images with deploy/images/build-images.sh (`make images`: Debian base from the machine's mirror,
+orderflow:dev from deploy/Dockerfile as shipped, Kafka from the Maven jars, Prometheus from Debian), starts a
+Docker daemon when none answers (and stops only the one it started), and runs deploy/compose.yaml (project
+name of its own, the locally built images through KAFKA_IMAGE / PROMETHEUS_IMAGE; Grafana is left out: no
+local image) with docker-compose:
+  - the three brokers and Prometheus healthy, kafka-init exited 0, every service healthy through the image's
+    HEALTHCHECK;
+  - N orders injected with `docker-compose run order-producer` while one broker is killed (`docker kill`,
+    replication 3, min ISR 2) and started again;
+  - a reader outside the services (kcat on the published listener, 127.0.0.1:29092) finds every order that
+    was not dead-lettered with a payment and its two notifications, and the dead-lettered ones in both
+    DLQs; duplicates are counted and printed (at-least-once);
+  - Prometheus (the container) reports every scrape target up;
+  - `down -v` at the end, also on failure: no container, network or volume of the project is left.
+Published ports are the compose file's (127.0.0.1:29092-29094, 9090): the test fails at once when one is
+taken. Every wait is bounded; exit 0 only when every check passed.
+"""
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections import Counter, defaultdict
+from pathlib import Path
+
+ORDERS = 3000
+RATE = 600             # orders/s: the injection lasts ~5 s, long enough to kill a broker in the middle
+INVALID_RATIO = "0.02"
+PORTS = (29092, 29093, 29094, 9090)
+BOOTSTRAP = "127.0.0.1:29092"
+failures = []
+
+
+def ok(msg):
+    print(f"ok:   {msg}", flush=True)
+
+
+def check(cond, msg, detail=""):
+    if cond:
+        ok(msg)
+    else:
+        failures.append(msg)
+        print(f"FAIL: {msg}{(': ' + detail) if detail else ''}", flush=True)
+    return cond
+
+
+def run(cmd, timeout, env=None, check_rc=True):
+    p = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env)
+    if check_rc and p.returncode != 0:
+        raise RuntimeError(f"{' '.join(cmd)} exited {p.returncode}:\n{p.stdout[-2000:]}\n{p.stderr[-2000:]}")
+    return p
+
+
+def wait_until(what, timeout, pred, interval=0.5):
+    deadline = time.monotonic() + timeout
+    while True:
+        v = pred()
+        if v:
+            return v
+        if time.monotonic() >= deadline:
+            raise RuntimeError(f"timed out after {timeout} s waiting for {what}")
+        time.sleep(interval)  # polling interval of a bounded wait on a condition
+
+
+def port_taken(port):
+    with socket.socket() as s:
+        s.settimeout(1)
+        return s.connect_ex(("127.0.0.1", port)) == 0
+
+
+class Daemon:
+    """A Docker daemon: the one that answers, or one started here (and stopped by stop())."""
+
+    def __init__(self, logs):
+        self.proc = None
+        if run(["docker", "info"], 30, check_rc=False).returncode == 0:
+            ok("a Docker daemon answers")
+            return
+        self.proc = subprocess.Popen(["dockerd"], stdout=open(logs / "dockerd.log", "w"), stderr=subprocess.STDOUT)
+        wait_until("dockerd", 60, lambda: run(["docker", "info"], 10, check_rc=False).returncode == 0)
+        ok(f"started dockerd (pid {self.proc.pid})")
+
+    def stop(self):
+        if self.proc is not None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+            ok("stopped the dockerd this test started")
+
+
+def kcat_records(topic, fmt="%p\t%o\t%h\t%s\n"):
+    """Every record of topic now (bounded read, no group): list of (partition, offset, headers, value)."""
+    p = run(["kcat", "-b", BOOTSTRAP, "-C", "-t", topic, "-o", "beginning", "-e", "-q", "-f", fmt], 60,
+            check_rc=False)
+    if p.returncode != 0:
+        return None
+    out = []
+    for line in p.stdout.splitlines():
+        parts = line.split("\t", 3)
+        if len(parts) == 4:
+            hdrs = dict(h.split("=", 1) for h in parts[2].split(",") if "=" in h)
+            out.append((int(parts[0]), int(parts[1]), hdrs, parts[3]))
+    return out
+
+
+def main():
+    if len(sys.argv) != 3:
+        print(__doc__.splitlines()[0], file=sys.stderr)
+        return 2
+    src, build = Path(sys.argv[1]).resolve(), Path(sys.argv[2]).resolve()
+    logs = build / "compose-test-logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    t_start = time.monotonic()
+    taken = [p for p in PORTS if port_taken(p)]
+    if taken:
+        print(f"FAIL: loopback port(s) {taken} already in use: the compose stack publishes them")
+        return 1
+    daemon = Daemon(logs)
+    project = f"oftest{os.getpid()}"
+    compose = ["docker-compose", "-p", project, "-f", str(src / "deploy/compose.yaml")]
+    env = dict(os.environ)
+    try:
+        t = time.monotonic()
+        p = run([str(src / "deploy/images/build-images.sh"), str(build)], 1800)
+        images = dict(kv.split("=", 1) for kv in p.stdout.split())
+        env.update(images)
+        ok(f"images built in {time.monotonic() - t:.0f} s: {images}")
+        (logs / "images.log").write_text(p.stderr)
+
+        t = time.monotonic()
+        services = ["kafka-1", "kafka-2", "kafka-3", "kafka-init", "payment-service", "notification-service",
+                    "prometheus"]
+        run(compose + ["up", "-d"] + services, 600, env=env)
+
+        def container(name, index=1):
+            return f"{project}_{name}_{index}"
+
+        def health(c):
+            p = run(["docker", "inspect", "-f", "{{if .State.Health}}{{.State.Health.Status}}{{else}}{{.State.Status}}{{end}}",
+                     c], 30, check_rc=False)
+            return p.stdout.strip()
+
+        healthy = [container(n) for n in ("kafka-1", "kafka-2", "kafka-3", "payment-service",
+                                          "notification-service", "prometheus")]
+        if run(["docker", "inspect", container("payment-service", 2)], 30, check_rc=False).returncode == 0:
+            healthy.append(container("payment-service", 2))
+        wait_until("every container healthy", 300, lambda: all(health(c) == "healthy" for c in healthy), 1.0)
+        init_rc = run(["docker", "inspect", "-f", "{{.State.ExitCode}} {{.State.Status}}", container("kafka-init")],
+                      30).stdout.split()
+        check(init_rc == ["0", "exited"], "kafka-init exited 0", repr(init_rc))
+        ok(f"stack healthy in {time.monotonic() - t:.0f} s: {', '.join(healthy)}")
+
+        # Orders through `docker-compose run`, a broker killed while they flow.
+        t = time.monotonic()
+        producer = subprocess.Popen(
+            compose + ["run", "--rm", "-e", f"ORDER_COUNT={ORDERS}", "-e", f"ORDER_RATE={RATE}",
+                       "-e", f"INVALID_RATIO={INVALID_RATIO}", "-e", "LOG_FORMAT=text", "order-producer"],
+            env=env, stdout=open(logs / "order-producer.log", "w"), stderr=subprocess.STDOUT)
+        wait_until("a third of the orders", 120,
+                   lambda: len(kcat_records("orders", "%p\t%o\t\t\n") or []) >= ORDERS // 3)
+        run(["docker", "kill", container("kafka-2")], 60)
+        ok("killed kafka-2 while orders flow")
+        rc = producer.wait(timeout=300)
+        check(rc == 0, "order-producer (docker-compose run) exited 0", (logs / "order-producer.log").read_text()[-800:])
+        run(["docker", "start", container("kafka-2")], 60)
+        wait_until("kafka-2 healthy again", 180, lambda: health(container("kafka-2")) == "healthy", 1.0)
+        ok(f"kafka-2 back; injection with the kill took {time.monotonic() - t:.0f} s")
+
+        # The reader outside the services.
+        def settled():
+            orders = kcat_records("orders")
+            pay_dlq = kcat_records("payment-service.dlq")
+            payments = kcat_records("payments")
+            notes = kcat_records("notifications")
+            note_dlq = kcat_records("notification-service.dlq")
+            if None in (orders, pay_dlq, payments, notes, note_dlq):
+                return None
+            dead = {(int(h.get("x-original-partition", -1)), int(h.get("x-original-offset", -1)))
+                    for _, _, h, _ in pay_dlq}
+            valid = {}
+            for p_, o_, _, v in orders:
+                if (p_, o_) in dead:
+                    continue
+                try:
+                    valid[json.loads(v)["order_id"]] = (p_, o_)
+                except (ValueError, KeyError):
+                    valid[f"unparsed@{p_}/{o_}"] = (p_, o_)
+            paid = Counter(json.loads(v)["order_id"] for _, _, _, v in payments)
+            kinds = defaultdict(list)
+            for _, _, _, v in notes:
+                n = json.loads(v)
+                kinds[n["order_id"]].append(n["kind"])
+            missing_pay = [o for o in valid if paid[o] == 0]
+            missing_note = [o for o in valid if "ORDER_RECEIVED" not in kinds[o] or
+                            not any(k.startswith("PAYMENT_") for k in kinds[o])]
+            state = dict(orders=len(orders), valid=len(valid), dead=len(dead), note_dead=len(note_dlq),
+                         payments=len(payments), dup_payments=sum(c - 1 for c in paid.values() if c > 1),
+                         notifications=len(notes), missing_pay=missing_pay[:5], n_missing_pay=len(missing_pay),
+                         n_missing_note=len(missing_note))
+            settled.last = state
+            return state if not missing_pay and not missing_note and len(note_dlq) >= len(dead) else None
+
+        settled.last = None
+        t = time.monotonic()
+        try:
+            s = wait_until("every valid order paid and notified", 240, settled, 2.0)
+        except RuntimeError as e:
+            s = None
+            check(False, str(e), repr(settled.last))
+        if s:
+            print(f"      {s}", flush=True)
+            check(s["orders"] == ORDERS, f"orders topic holds the {ORDERS} orders sent", str(s["orders"]))
+            check(s["dead"] > 0 and s["note_dead"] == s["dead"],
+                  f"the invalid orders are in both DLQs ({s['dead']} / {s['note_dead']})")
+            check(s["valid"] + s["dead"] == ORDERS, "every order is either valid or dead-lettered")
+            ok(f"every one of {s['valid']} valid orders has a payment and two notifications "
+               f"({time.monotonic() - t:.0f} s after the injection; duplicate payments: {s['dup_payments']})")
+
+        targets = json.loads(run(["curl", "-sf", "--noproxy", "*", "http://127.0.0.1:9090/api/v1/targets"],
+                                 30).stdout)["data"]["activeTargets"]
+        down = [(x["labels"].get("job"), x["health"]) for x in targets if x["health"] != "up"]
+        check(targets and not down, f"Prometheus: all {len(targets)} scrape targets up", repr(down))
+    except (RuntimeError, subprocess.TimeoutExpired) as e:
+        check(False, "the compose run", str(e)[-3000:])
+    finally:
+        for name in ("kafka-1", "kafka-2", "kafka-3", "kafka-init", "payment-service", "notification-service",
+                     "prometheus"):
+            p = run(compose + ["logs", "--no-color", name], 60, env=env, check_rc=False)
+            (logs / f"{name}.log").write_text(p.stdout + p.stderr)
+        run(compose + ["down", "-v", "--remove-orphans", "-t", "40"], 300, env=env, check_rc=False)
+        label = f"label=com.docker.compose.project={project}"
+        left = [run(["docker", kind, "ls", "-q", "--filter", label] + (["-a"] if kind == "container" else []),
+                    30, check_rc=False).stdout.split() for kind in ("container", "network", "volume")]
+        check(not any(left), "down -v left no container, network or volume of the project", repr(left))
+        daemon.stop()
+    print(f"\ncompose_test: {time.monotonic() - t_start:.0f} s; logs in {logs}")
+    if failures:
+        print(f"compose_test: {len(failures)} check(s) FAILED:\n  " + "\n  ".join(failures))
+        return 1
+    print("compose_test: all checks passed")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
