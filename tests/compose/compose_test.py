@@ -14,6 +14,9 @@ local image) with docker-compose:
     was not dead-lettered with a payment and its two notifications, and the dead-lettered ones in both
     DLQs; duplicates are counted and printed (at-least-once);
   - Prometheus (the container) reports every scrape target up;
+  - both services stopped (`docker-compose stop`: SIGTERM, drain) while ORDERS2 more orders arrive: the
+    OrderflowServiceDown alert (deploy/prometheus/alerts.yml) fires for notification-service; started again,
+    they process every order (nothing lost, duplicates counted);
   - `down -v` at the end, also on failure: no container, network or volume of the project is left.
 Published ports are the compose file's (127.0.0.1:29092-29094, 9090): the test fails at once when one is
 taken. Every wait is bounded; exit 0 only when every check passed.
@@ -29,6 +32,8 @@ from pathlib import Path
 
 ORDERS = 3000
 RATE = 600             # orders/s: the injection lasts ~5 s, long enough to kill a broker in the middle
+ORDERS2 = 1000         # the second injection, while both services are stopped (SIGTERM) and started again
+RATE2 = 200
 INVALID_RATIO = "0.02"
 PORTS = (29092, 29093, 29094, 9090)
 BOOTSTRAP = "127.0.0.1:29092"
@@ -173,7 +178,7 @@ def main():
         ok(f"kafka-2 back; injection with the kill took {time.monotonic() - t:.0f} s")
 
         # The reader outside the services.
-        def settled():
+        def settled(total):
             orders = kcat_records("orders")
             pay_dlq = kcat_records("payment-service.dlq")
             payments = kcat_records("payments")
@@ -204,12 +209,13 @@ def main():
                          notifications=len(notes), missing_pay=missing_pay[:5], n_missing_pay=len(missing_pay),
                          n_missing_note=len(missing_note))
             settled.last = state
-            return state if not missing_pay and not missing_note and len(note_dlq) >= len(dead) else None
+            complete = len(orders) >= total and not missing_pay and not missing_note and len(note_dlq) >= len(dead)
+            return state if complete else None
 
         settled.last = None
         t = time.monotonic()
         try:
-            s = wait_until("every valid order paid and notified", 240, settled, 2.0)
+            s = wait_until("every valid order paid and notified", 240, lambda: settled(ORDERS), 2.0)
         except RuntimeError as e:
             s = None
             check(False, str(e), repr(settled.last))
@@ -226,6 +232,48 @@ def main():
                                  30).stdout)["data"]["activeTargets"]
         down = [(x["labels"].get("job"), x["health"]) for x in targets if x["health"] != "up"]
         check(targets and not down, f"Prometheus: all {len(targets)} scrape targets up", repr(down))
+
+        # Both services stopped (drain on SIGTERM) while more orders arrive; the alert fires; both started.
+        t = time.monotonic()
+        producer = subprocess.Popen(
+            compose + ["run", "--rm", "-e", f"ORDER_COUNT={ORDERS2}", "-e", f"ORDER_RATE={RATE2}",
+                       "-e", f"INVALID_RATIO={INVALID_RATIO}", "-e", "LOG_FORMAT=text", "order-producer"],
+            env=env, stdout=open(logs / "order-producer-2.log", "w"), stderr=subprocess.STDOUT)
+        wait_until("the second injection to start", 120,
+                   lambda: len(kcat_records("orders", "%p\t%o\t\t\n") or []) >= ORDERS + ORDERS2 // 4)
+        stop = run(compose + ["stop", "-t", "40", "payment-service", "notification-service"], 120, env=env)
+        ok(f"stopped payment-service and notification-service while orders flow "
+           f"({time.monotonic() - t:.0f} s)")
+        exited = [run(["docker", "inspect", "-f", "{{.State.ExitCode}}", c], 30).stdout.strip()
+                  for c in (container("payment-service"), container("notification-service"))]
+        check(exited == ["0", "0"], "both drained and exited 0 on SIGTERM", repr(exited) + stop.stderr[-300:])
+        rc = producer.wait(timeout=300)
+        check(rc == 0, "the second order-producer run exited 0", (logs / "order-producer-2.log").read_text()[-800:])
+
+        def firing():
+            alerts = json.loads(run(["curl", "-sf", "--noproxy", "*", "http://127.0.0.1:9090/api/v1/alerts"],
+                                    30, check_rc=False).stdout or "{}").get("data", {}).get("alerts", [])
+            return [a for a in alerts if a["labels"].get("alertname") == "OrderflowServiceDown" and
+                    a["labels"].get("job") == "notification-service" and a.get("state") == "firing"]
+        try:
+            a = wait_until("OrderflowServiceDown to fire for notification-service", 180, firing, 2.0)
+            ok(f"alert OrderflowServiceDown fired for notification-service ({time.monotonic() - t:.0f} s after "
+               f"the stop): {a[0]['annotations'].get('summary')}")
+        except RuntimeError as e:
+            check(False, str(e))
+        run(compose + ["start", "payment-service", "notification-service"], 120, env=env)
+        try:
+            s = wait_until("every valid order of both injections paid and notified", 300,
+                           lambda: settled(ORDERS + ORDERS2), 2.0)
+        except RuntimeError as e:
+            s = None
+            check(False, str(e), repr(settled.last))
+        if s:
+            print(f"      {s}", flush=True)
+            check(s["orders"] == ORDERS + ORDERS2, f"orders topic holds the {ORDERS + ORDERS2} orders sent",
+                  str(s["orders"]))
+            ok(f"after the stop and start, every one of {s['valid']} valid orders has a payment and two "
+               f"notifications; duplicate payments: {s['dup_payments']}")
     except (RuntimeError, subprocess.TimeoutExpired) as e:
         check(False, "the compose run", str(e)[-3000:])
     finally:

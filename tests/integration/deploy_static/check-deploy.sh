@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # check-deploy.sh SOURCE_DIR BIN_DIR — static checks of deploy/ (CTest: deploy_static_test).
 #   (a) docker-compose config -q of deploy/compose.yaml and deploy/compose.dev.yaml
-#   (b) promtool check config deploy/prometheus/prometheus.yml
+#   (b) promtool check config deploy/prometheus/prometheus.yml, check rules alerts.yml, test rules alerts_test.yml
 #   (c) the Grafana dashboard is valid JSON and every metric its queries use is exported by the services,
 #       as scraped from payment-service, notification-service and order-producer running against
 #       kafka-dev-broker (loopback only) with traffic flowing, so that lazily created series exist
@@ -91,6 +91,19 @@ elif out=$(promtool check config deploy/prometheus/prometheus.yml 2>&1); then
   ok "promtool check config deploy/prometheus/prometheus.yml"
 else
   fail "promtool check config deploy/prometheus/prometheus.yml: $out"
+fi
+if command -v promtool >/dev/null 2>&1; then
+  if out=$(promtool check rules deploy/prometheus/alerts.yml 2>&1); then
+    ok "promtool check rules deploy/prometheus/alerts.yml"
+  else
+    fail "promtool check rules deploy/prometheus/alerts.yml: $out"
+  fi
+  # Each alert fires on the series it is meant for and stays quiet otherwise (synthetic series).
+  if out=$(cd deploy/prometheus && promtool test rules alerts_test.yml 2>&1); then
+    ok "promtool test rules deploy/prometheus/alerts_test.yml"
+  else
+    fail "promtool test rules deploy/prometheus/alerts_test.yml: $out"
+  fi
 fi
 
 # ----------------------------------------------------------------------------------------------- (c)
