@@ -15,7 +15,7 @@ CMAKE_GEN = $(shell command -v ninja >/dev/null 2>&1 && echo "-G Ninja")
 # What `make run` and `make up` run: built alone (no tests, benchmarks or fuzz targets) by `make build-run`.
 RUN_TARGETS := kafka-dev-broker order-producer payment-service notification-service dlq-tool
 
-.PHONY: all deps deps-run configure configure-run build build-run test test-unit test-asan run up down bench lint format kafka-up kafka-down kafka-jars fuzz clean images compose-test
+.PHONY: all deps deps-run configure configure-run build build-run test test-unit test-asan run up down bench lint format kafka-up kafka-down kafka-jars fuzz clean images compose-up compose-down compose-test
 
 all: build
 
@@ -79,6 +79,13 @@ kafka-down:
 # deploy/README.md). Needs a Docker daemon (compose_test starts one when none answers).
 images: deps kafka-jars
 	@deploy/images/build-images.sh $(BUILD_DIR)
+
+# deploy/compose.yaml on the images above; returns once every container is healthy. compose-down removes it.
+compose-up: images
+	@deploy/stack.sh up $(BUILD_DIR)
+
+compose-down:
+	@deploy/stack.sh down
 
 # The container test alone (it is part of `make test`).
 compose-test: build kafka-jars
