@@ -9,7 +9,8 @@
 #      TOPIC_MIN_INSYNC_REPLICAS (2); TOPIC_RETENTION_MS (7 d); DLQ_RETENTION_MS (14 d);
 #      MAIN_TOPICS ("orders payments notifications");
 #      SERVICE_GROUPS ("payment-service notification-service"): each group id gets <group>.retry and
-#      <group>.dlq, so a service run with another KAFKA_GROUP_ID needs its group listed here.
+#      <group>.dlq, so a service run with another KAFKA_GROUP_ID needs its group listed here;
+#      KAFKA_INIT_ATTEMPTS (10): tries of the first request while the brokers settle.
 set -eu
 
 bootstrap=${BOOTSTRAP_SERVERS:?BOOTSTRAP_SERVERS must name the brokers}
@@ -24,7 +25,20 @@ bin=${KAFKA_BIN:-/opt/kafka/bin}
 
 log() { echo "kafka-init: $*"; }
 
-existing=$("$bin/kafka-topics.sh" --bootstrap-server "$bootstrap" --list)
+# The brokers report healthy before their metadata has settled: the first request is retried, up to
+# KAFKA_INIT_ATTEMPTS times (default 10, 3 s apart), instead of failing the one-shot job.
+attempts=${KAFKA_INIT_ATTEMPTS:-10}
+n=1
+while ! existing=$("$bin/kafka-topics.sh" --bootstrap-server "$bootstrap" --list 2>/tmp/kafka-init.err); do
+  if [ "$n" -ge "$attempts" ]; then
+    log "ERROR: the brokers did not answer after $attempts attempts:"
+    cat /tmp/kafka-init.err >&2
+    exit 1
+  fi
+  log "brokers not answering yet (attempt $n of $attempts); retrying in 3 s"
+  n=$((n + 1))
+  sleep 3
+done
 
 ensure() { # topic retention_ms
   topic=$1

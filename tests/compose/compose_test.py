@@ -13,7 +13,9 @@ local image) with docker-compose:
   - a reader outside the services (kcat on the published listener, 127.0.0.1:29092) finds every order that
     was not dead-lettered with a payment and its two notifications, and the dead-lettered ones in both
     DLQs; duplicates are counted and printed (at-least-once);
-  - Prometheus (the container) reports every scrape target up;
+  - Prometheus (the container) reports every scrape target up, and every query of every panel of the Grafana
+    dashboard (deploy/grafana/dashboards/orderflow.json; $__rate_interval = 5m, $service = all) returns
+    data from it — the dashboard would show data;
   - both services stopped (`docker-compose stop`: SIGTERM, drain) while ORDERS2 more orders arrive: the
     OrderflowServiceDown alert (deploy/prometheus/alerts.yml) fires for notification-service; started again,
     they process every order (nothing lost, duplicates counted);
@@ -232,6 +234,35 @@ def main():
                                  30).stdout)["data"]["activeTargets"]
         down = [(x["labels"].get("job"), x["health"]) for x in targets if x["health"] != "up"]
         check(targets and not down, f"Prometheus: all {len(targets)} scrape targets up", repr(down))
+
+        # The dashboard's queries, as Grafana would send them, answered by this Prometheus.
+        dash = json.loads((src / "deploy/grafana/dashboards/orderflow.json").read_text())
+
+        def panel_targets(panels):
+            for pnl in panels:
+                yield from panel_targets(pnl.get("panels", []))
+                for tgt in pnl.get("targets", []):
+                    if tgt.get("expr"):
+                        yield pnl.get("title", "?"), tgt["expr"]
+
+        def has_data(expr):
+            q = expr.replace("$__rate_interval", "5m").replace("$service", ".+")
+            p = run(["curl", "-sf", "--noproxy", "*", "--get", "http://127.0.0.1:9090/api/v1/query",
+                     "--data-urlencode", f"query={q}"], 30, check_rc=False)
+            try:
+                return bool(json.loads(p.stdout)["data"]["result"])
+            except (ValueError, KeyError):
+                return False
+
+        queries = list(panel_targets(dash.get("panels", [])))
+        empty = []
+        for title, expr in queries:
+            try:
+                wait_until(f"data for '{title}'", 30, lambda: has_data(expr), 2.0)
+            except RuntimeError:
+                empty.append(f"{title}: {expr}")
+        check(queries and not empty, f"Grafana dashboard: {len(queries) - len(empty)} of {len(queries)} panel "
+              "queries return data from Prometheus", "; ".join(empty))
 
         # Both services stopped (drain on SIGTERM) while more orders arrive; the alert fires; both started.
         t = time.monotonic()
