@@ -19,6 +19,9 @@ local image) with docker-compose:
   - both services stopped (`docker-compose stop`: SIGTERM, drain) while ORDERS2 more orders arrive: the
     OrderflowServiceDown alert (deploy/prometheus/alerts.yml) fires for notification-service; started again,
     they process every order (nothing lost, duplicates counted);
+  - payment-service scaled to 3 replicas (`up --scale`): each replica holds orders partitions (PARTITIONS
+    between them, seen in each instance's consumer-lag series through Prometheus) and every order of a
+    third injection is paid and notified;
   - `down -v` at the end, also on failure: no container, network or volume of the project is left.
 Published ports are the compose file's (127.0.0.1:29092-29094, 9090): the test fails at once when one is
 taken. Every wait is bounded; exit 0 only when every check passed.
@@ -36,6 +39,9 @@ ORDERS = 3000
 RATE = 600             # orders/s: the injection lasts ~5 s, long enough to kill a broker in the middle
 ORDERS2 = 1000         # the second injection, while both services are stopped (SIGTERM) and started again
 RATE2 = 200
+ORDERS3 = 600          # the third, after payment-service is scaled to 3 replicas
+RATE3 = 200
+PARTITIONS = 12        # deploy/compose.yaml TOPIC_PARTITIONS default
 INVALID_RATIO = "0.02"
 PORTS = (29092, 29093, 29094, 9090)
 BOOTSTRAP = "127.0.0.1:29092"
@@ -305,6 +311,46 @@ def main():
                   str(s["orders"]))
             ok(f"after the stop and start, every one of {s['valid']} valid orders has a payment and two "
                f"notifications; duplicate payments: {s['dup_payments']}")
+
+        # Scale payment-service to 3: the group spreads the orders partitions over the replicas.
+        t = time.monotonic()
+        run(compose + ["up", "-d", "--no-recreate", "--scale", "payment-service=3", "payment-service"], 300, env=env)
+        replicas = [container("payment-service", i) for i in (1, 2, 3)]
+        wait_until("3 payment-service replicas healthy", 180, lambda: all(health(c) == "healthy" for c in replicas), 1.0)
+        producer = subprocess.Popen(
+            compose + ["run", "--rm", "-e", f"ORDER_COUNT={ORDERS3}", "-e", f"ORDER_RATE={RATE3}",
+                       "-e", f"INVALID_RATIO={INVALID_RATIO}", "-e", "LOG_FORMAT=text", "order-producer"],
+            env=env, stdout=open(logs / "order-producer-3.log", "w"), stderr=subprocess.STDOUT)
+
+        def spread():
+            q = 'count by (instance) (orderflow_consumer_lag{job="payment-service", topic="orders"})'
+            p = run(["curl", "-sf", "--noproxy", "*", "--get", "http://127.0.0.1:9090/api/v1/query",
+                     "--data-urlencode", f"query={q}"], 30, check_rc=False)
+            try:
+                got = {r["metric"]["instance"]: int(float(r["value"][1])) for r in json.loads(p.stdout)["data"]["result"]}
+            except (ValueError, KeyError):
+                return None
+            spread.last = got
+            return got if len(got) == 3 and sum(got.values()) == PARTITIONS and min(got.values()) > 0 else None
+
+        spread.last = None
+        try:
+            got = wait_until("the orders partitions spread over 3 replicas", 120, spread, 2.0)
+            ok(f"payment-service ×3: orders partitions per replica {sorted(got.values())} "
+               f"({time.monotonic() - t:.0f} s after the scale)")
+        except RuntimeError as e:
+            check(False, str(e), repr(spread.last))
+        rc = producer.wait(timeout=300)
+        check(rc == 0, "the third order-producer run exited 0", (logs / "order-producer-3.log").read_text()[-800:])
+        try:
+            s = wait_until("every valid order of the three injections paid and notified", 240,
+                           lambda: settled(ORDERS + ORDERS2 + ORDERS3), 2.0)
+            check(s["orders"] == ORDERS + ORDERS2 + ORDERS3,
+                  f"orders topic holds the {ORDERS + ORDERS2 + ORDERS3} orders sent", str(s["orders"]))
+            ok(f"with 3 replicas, every one of {s['valid']} valid orders has a payment and two notifications; "
+               f"duplicate payments: {s['dup_payments']}")
+        except RuntimeError as e:
+            check(False, str(e), repr(settled.last))
     except (RuntimeError, subprocess.TimeoutExpired) as e:
         check(False, "the compose run", str(e)[-3000:])
     finally:
