@@ -5,8 +5,9 @@
 # start: fetches the jars into KAFKA_DIR/lib if needed (no-op when present), starts a fresh broker on a free
 #   port with its data in TEST_DIR/broker, creates the contract topics and writes `127.0.0.1:PORT` to
 #   TEST_DIR/bootstrap. Exit 77 (CTest SKIP_RETURN_CODE) when there is deliberately no real broker:
-#   ORDERFLOW_TEST_BROKER=mock, or no jars because Maven Central / java / mvn are unavailable. Exit 1 when
-#   the jars are there but the broker does not come up: that is a failure, not a skip.
+#   ORDERFLOW_TEST_BROKER=mock, or no jars because Maven Central / java / mvn are unavailable — exit 1
+#   instead under ORDERFLOW_REQUIRE_ALL=1 (CI). Exit 1 when the jars are there but the broker does not come
+#   up: that is a failure, not a skip.
 # stop: stops the broker (SIGTERM, then SIGKILL), removes TEST_DIR/broker and TEST_DIR/bootstrap, keeps the
 #   broker's logs in TEST_DIR/last-run-logs.
 #
@@ -15,6 +16,16 @@
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 skip=77
+# ORDERFLOW_REQUIRE_ALL=1 (.ci/run sets it): a real broker that cannot be had is a failure, not a skip — the
+# dependents then do not run and count as failed, so a green run always includes the real-Kafka tests.
+no_broker() { # no_broker REASON...: skip (77), or fail under ORDERFLOW_REQUIRE_ALL=1
+  if [[ ${ORDERFLOW_REQUIRE_ALL:-0} == 1 ]]; then
+    echo "FAIL (ORDERFLOW_REQUIRE_ALL=1, a skip is a failure): $*"
+    exit 1
+  fi
+  echo "SKIP: $*"
+  exit $skip
+}
 
 usage() { echo "usage: $(basename "$0") start TEST_DIR KAFKA_DIR | stop TEST_DIR" >&2; exit 2; }
 [[ $# -ge 2 ]] || usage
@@ -29,14 +40,12 @@ case $cmd in
     mkdir -p "$test_dir"
     rm -f "$bootstrap_file" # a file from an earlier run must never make the dependents think we are up
     if [[ ${ORDERFLOW_TEST_BROKER:-} == mock ]]; then
-      echo "SKIP: ORDERFLOW_TEST_BROKER=mock, the real-Kafka tests are skipped"
-      exit $skip
+      no_broker "ORDERFLOW_TEST_BROKER=mock, the real-Kafka tests are skipped"
     fi
     "$here/fetch-jars.sh" "$kafka_dir" # exits 0 with a warning when Maven Central cannot be reached
     if [[ ! -f $kafka_dir/lib/.stamp ]]; then
-      echo "SKIP: no Kafka jars in $kafka_dir/lib (Maven Central, java or mvn unavailable: see the warning" \
+      no_broker "no Kafka jars in $kafka_dir/lib (Maven Central, java or mvn unavailable: see the warning" \
         "above); run 'make kafka-jars' once online"
-      exit $skip
     fi
     # A broker left by an interrupted run (its watchdog would get it too, but not before this start).
     "$here/kafka-local.sh" stop --dir "$broker_dir" --wipe >/dev/null 2>&1 || true
