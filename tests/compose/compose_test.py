@@ -151,6 +151,13 @@ def main():
                     "prometheus"]
         run(compose + ["up", "-d"] + services, 600, env=env)
 
+        def inject(count, rate, log_name):
+            """order-producer through `docker-compose run`, in the background; its output in logs/log_name."""
+            return subprocess.Popen(
+                compose + ["run", "--rm", "-e", f"ORDER_COUNT={count}", "-e", f"ORDER_RATE={rate}",
+                           "-e", f"INVALID_RATIO={INVALID_RATIO}", "-e", "LOG_FORMAT=text", "order-producer"],
+                env=env, stdout=open(logs / log_name, "w"), stderr=subprocess.STDOUT)
+
         def container(name, index=1):
             return f"{project}_{name}_{index}"
 
@@ -171,10 +178,7 @@ def main():
 
         # Orders through `docker-compose run`, a broker killed while they flow.
         t = time.monotonic()
-        producer = subprocess.Popen(
-            compose + ["run", "--rm", "-e", f"ORDER_COUNT={ORDERS}", "-e", f"ORDER_RATE={RATE}",
-                       "-e", f"INVALID_RATIO={INVALID_RATIO}", "-e", "LOG_FORMAT=text", "order-producer"],
-            env=env, stdout=open(logs / "order-producer.log", "w"), stderr=subprocess.STDOUT)
+        producer = inject(ORDERS, RATE, "order-producer.log")
         wait_until("a third of the orders", 120,
                    lambda: len(kcat_records("orders", "%p\t%o\t\t\n") or []) >= ORDERS // 3)
         run(["docker", "kill", container("kafka-2")], 60)
@@ -272,10 +276,7 @@ def main():
 
         # Both services stopped (drain on SIGTERM) while more orders arrive; the alert fires; both started.
         t = time.monotonic()
-        producer = subprocess.Popen(
-            compose + ["run", "--rm", "-e", f"ORDER_COUNT={ORDERS2}", "-e", f"ORDER_RATE={RATE2}",
-                       "-e", f"INVALID_RATIO={INVALID_RATIO}", "-e", "LOG_FORMAT=text", "order-producer"],
-            env=env, stdout=open(logs / "order-producer-2.log", "w"), stderr=subprocess.STDOUT)
+        producer = inject(ORDERS2, RATE2, "order-producer-2.log")
         wait_until("the second injection to start", 120,
                    lambda: len(kcat_records("orders", "%p\t%o\t\t\n") or []) >= ORDERS + ORDERS2 // 4)
         stop = run(compose + ["stop", "-t", "40", "payment-service", "notification-service"], 120, env=env)
@@ -317,10 +318,7 @@ def main():
         run(compose + ["up", "-d", "--no-recreate", "--scale", "payment-service=3", "payment-service"], 300, env=env)
         replicas = [container("payment-service", i) for i in (1, 2, 3)]
         wait_until("3 payment-service replicas healthy", 180, lambda: all(health(c) == "healthy" for c in replicas), 1.0)
-        producer = subprocess.Popen(
-            compose + ["run", "--rm", "-e", f"ORDER_COUNT={ORDERS3}", "-e", f"ORDER_RATE={RATE3}",
-                       "-e", f"INVALID_RATIO={INVALID_RATIO}", "-e", "LOG_FORMAT=text", "order-producer"],
-            env=env, stdout=open(logs / "order-producer-3.log", "w"), stderr=subprocess.STDOUT)
+        producer = inject(ORDERS3, RATE3, "order-producer-3.log")
 
         def spread():
             q = 'count by (instance) (orderflow_consumer_lag{job="payment-service", topic="orders"})'
