@@ -144,7 +144,12 @@ bool Producer::produce(const std::string& topic, const std::string* key, const v
   // The C API: RdKafka::Headers wraps the C list in one more object per record, and the C++ produce()
   // only forwards to rd_kafka_producev (bench: BM_ProduceHeadersCpp vs BM_ProduceHeadersC).
   rd_kafka_t* rk = producer_->c_ptr();
-  RdKafka::Topic* handle = topic_handle(topic);
+  std::string handle_error;
+  RdKafka::Topic* handle = topic_handle(topic, &handle_error);
+  if (handle == nullptr) {
+    if (error != nullptr) *error = "no handle for topic " + topic + ": " + handle_error;
+    return false;
+  }
   const void* key_data = key != nullptr ? key->data() : nullptr;
   const std::size_t key_size = key != nullptr ? key->size() : 0;
   for (;;) {
@@ -158,14 +163,10 @@ bool Producer::produce(const std::string& topic, const std::string* key, const v
     }
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wold-style-cast"  // librdkafka's RD_KAFKA_V_* macros are C casts
-    const rd_kafka_resp_err_t err =
-        handle != nullptr
-            ? rd_kafka_producev(rk, RD_KAFKA_V_RKT(handle->c_ptr()), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-                                RD_KAFKA_V_VALUE(const_cast<void*>(value), len), RD_KAFKA_V_KEY(key_data, key_size),
-                                RD_KAFKA_V_HEADERS(hdrs), RD_KAFKA_V_OPAQUE(context), RD_KAFKA_V_END)
-            : rd_kafka_producev(rk, RD_KAFKA_V_TOPIC(topic.c_str()), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-                                RD_KAFKA_V_VALUE(const_cast<void*>(value), len), RD_KAFKA_V_KEY(key_data, key_size),
-                                RD_KAFKA_V_HEADERS(hdrs), RD_KAFKA_V_OPAQUE(context), RD_KAFKA_V_END);
+    const rd_kafka_resp_err_t err = rd_kafka_producev(
+        rk, RD_KAFKA_V_RKT(handle->c_ptr()), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+        RD_KAFKA_V_VALUE(const_cast<void*>(value), len), RD_KAFKA_V_KEY(key_data, key_size),
+        RD_KAFKA_V_HEADERS(hdrs), RD_KAFKA_V_OPAQUE(context), RD_KAFKA_V_END);
 #pragma GCC diagnostic pop
     if (err == RD_KAFKA_RESP_ERR_NO_ERROR) return true;  // librdkafka owns hdrs now
     if (hdrs != nullptr) rd_kafka_headers_destroy(hdrs);
@@ -197,10 +198,6 @@ bool Producer::produce(const std::string& topic, const std::string* key, const v
 RdKafka::Topic* Producer::topic_handle(const std::string& name, std::string* error) {
   for (const auto& t : topics_) {
     if (t.name == name) return t.topic.get();
-  }
-  if (topics_.size() >= kMaxTopicHandles) {
-    if (error != nullptr) *error = "too many topics for cached handles";
-    return nullptr;
   }
   std::string err;
   std::unique_ptr<RdKafka::Topic> topic(RdKafka::Topic::create(producer_.get(), name, nullptr, err));

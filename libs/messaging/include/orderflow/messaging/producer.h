@@ -108,10 +108,9 @@ class Producer {
     std::unique_ptr<RdKafka::Topic> topic;
   };
   std::vector<TopicHandle> topics_;
-  // The handle of `name`, created on first use; nullptr when librdkafka refuses one (produce() then
-  // names the topic and reports librdkafka's error) or when kMaxTopicHandles are kept already.
-  RdKafka::Topic* topic_handle(const std::string& name, std::string* error = nullptr);
-  static constexpr std::size_t kMaxTopicHandles = 64;
+  // The handle of `name`, created on first use and kept (a stage writes to a handful of topics); nullptr
+  // with librdkafka's reason in `error` when it refuses one (e.g. an invalid topic name).
+  RdKafka::Topic* topic_handle(const std::string& name, std::string* error);
 };
 
 // A transactional call failed. `abortable`: abort and retry the batch; `fatal`: the producer is
