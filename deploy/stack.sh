@@ -20,7 +20,7 @@ docker info >/dev/null 2>&1 ||
 case "$cmd" in
   up)
     eval "export $("$root/deploy/images/build-images.sh" "$build_dir")"
-    services=(kafka-1 kafka-2 kafka-3 kafka-init payment-service notification-service prometheus)
+    services=(kafka-1 kafka-2 kafka-3 kafka-init payment-service notification-service lag-exporter prometheus)
     grafana="${GRAFANA_IMAGE:-grafana/grafana:12.1.0}"
     if docker image inspect "$grafana" >/dev/null 2>&1; then
       services+=(grafana)

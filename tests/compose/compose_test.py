@@ -17,8 +17,9 @@ local image) with docker-compose:
     dashboard (deploy/grafana/dashboards/orderflow.json; $__rate_interval = 5m, $service = all) returns
     data from it — the dashboard would show data;
   - both services stopped (`docker-compose stop`: SIGTERM, drain) while ORDERS2 more orders arrive: the
-    OrderflowServiceDown alert (deploy/prometheus/alerts.yml) fires for notification-service; started again,
-    they process every order (nothing lost, duplicates counted);
+    OrderflowServiceDown alert (deploy/prometheus/alerts.yml) fires for notification-service; the group's lag
+    stays measured (lag-exporter's orderflow_group_lag in Prometheus equals the lag kafka-consumer-groups.sh
+    reads); started again, they process every order (nothing lost, duplicates counted);
   - payment-service scaled to 3 replicas (`up --scale`): each replica holds orders partitions (PARTITIONS
     between them, seen in each instance's consumer-lag series through Prometheus) and every order of a
     third injection is paid and notified;
@@ -148,7 +149,7 @@ def main():
 
         t = time.monotonic()
         services = ["kafka-1", "kafka-2", "kafka-3", "kafka-init", "payment-service", "notification-service",
-                    "prometheus"]
+                    "lag-exporter", "prometheus"]
         run(compose + ["up", "-d"] + services, 600, env=env)
 
         def inject(count, rate, log_name):
@@ -167,7 +168,7 @@ def main():
             return p.stdout.strip()
 
         healthy = [container(n) for n in ("kafka-1", "kafka-2", "kafka-3", "payment-service",
-                                          "notification-service", "prometheus")]
+                                          "notification-service", "lag-exporter", "prometheus")]
         if run(["docker", "inspect", container("payment-service", 2)], 30, check_rc=False).returncode == 0:
             healthy.append(container("payment-service", 2))
         wait_until("every container healthy", 300, lambda: all(health(c) == "healthy" for c in healthy), 1.0)
@@ -287,6 +288,34 @@ def main():
         check(exited == ["0", "0"], "both drained and exited 0 on SIGTERM", repr(exited) + stop.stderr[-300:])
         rc = producer.wait(timeout=300)
         check(rc == 0, "the second order-producer run exited 0", (logs / "order-producer-2.log").read_text()[-800:])
+
+        # No consumer runs: the lag is still measured (lag-exporter, through Prometheus) and equals what
+        # Kafka's own kafka-consumer-groups.sh reads from the brokers.
+        def tool_lag():
+            p = run(["docker", "exec", "-e", "KAFKA_HEAP_OPTS=-Xmx128m", container("kafka-1"),
+                     "/opt/kafka/bin/kafka-consumer-groups.sh", "--bootstrap-server", "localhost:9092",
+                     "--describe", "--group", "payment-service"], 120, check_rc=False)
+            rows = [line.split() for line in p.stdout.splitlines()]
+            lags = [int(r[5]) for r in rows if len(r) >= 6 and r[1] == "orders" and r[5].isdigit()]
+            return sum(lags) if len(lags) == 12 else None
+
+        def prometheus_lag():
+            p = run(["curl", "-sf", "--noproxy", "*", "--get", "http://127.0.0.1:9090/api/v1/query",
+                     "--data-urlencode", 'query=sum(orderflow_group_lag{group="payment-service", topic="orders"})'],
+                    30, check_rc=False)
+            try:
+                return int(float(json.loads(p.stdout)["data"]["result"][0]["value"][1]))
+            except (ValueError, KeyError, IndexError):
+                return None
+        expected = tool_lag()
+        try:
+            got = wait_until("Prometheus to show the stopped group's lag", 60,
+                             lambda: expected is not None and prometheus_lag() == expected, 2.0)
+            ok(f"consumers down: payment-service's lag on orders is {expected} in Prometheus (lag-exporter) and in "
+               f"kafka-consumer-groups.sh")
+            check(got and expected > 0, "the orders sent while no consumer ran are counted as lag", str(expected))
+        except RuntimeError as e:
+            check(False, str(e), f"kafka-consumer-groups.sh: {expected}, Prometheus: {prometheus_lag()}")
 
         def firing():
             alerts = json.loads(run(["curl", "-sf", "--noproxy", "*", "http://127.0.0.1:9090/api/v1/alerts"],

@@ -30,7 +30,7 @@ using namespace std::chrono_literals;
 using Clock = std::chrono::steady_clock;
 
 const std::vector<std::string> kAll = {"order-producer", "payment-service", "notification-service",
-                                       "dlq-tool", "kafka-dev-broker"};
+                                       "dlq-tool", "lag-exporter", "kafka-dev-broker"};
 const std::vector<std::string> kServices = {"payment-service", "notification-service"};
 constexpr const char* kUnreachable = "127.0.0.1:1";
 constexpr const char* kSecret = "SuperSecret123";
@@ -176,7 +176,7 @@ TEST(BadConfigTest, UnknownAndMalformedFlagsExitTwoNamingTheFlag) {
   cases.push_back({"notification-service", {"--dedupe-window", "many"}, "--dedupe-window"});
   cases.push_back({"dlq-tool", {"--limit", "abc"}, "--limit"});
   cases.push_back({"kafka-dev-broker", {"--port", "abc"}, "--port"});
-  for (const auto& bin : {"order-producer", "payment-service", "notification-service", "dlq-tool"}) {
+  for (const auto& bin : {"order-producer", "payment-service", "notification-service", "dlq-tool", "lag-exporter"}) {
     cases.push_back({bin, {"-X"}, "kafka-property"});         // value missing
     cases.push_back({bin, {"-X", "novalue"}, "-X novalue"});  // not key=value
     cases.push_back({bin, {"--log-level", "loud"}, "--log-level"});
@@ -219,6 +219,8 @@ TEST(BadConfigTest, InvalidValuesExitTwoNamingTheFlag) {
       {"dlq-tool", {"--limit", "-1"}, "--limit"},
       {"dlq-tool", {"--timeout-s", "0"}, "--timeout-s"},
       {"dlq-tool", {"--filter-error-class", "fatal"}, "--filter-error-class"},
+      {"lag-exporter", {"--interval-ms", "0"}, "--interval-ms"},
+      {"lag-exporter", {"--groups", "payment-service:orders+"}, "--groups"},
       {"kafka-dev-broker", {"--partitions", "-1"}, "--partitions"},
       {"kafka-dev-broker", {"--brokers", "0"}, "--brokers"},
       {"kafka-dev-broker", {"--port", "-1"}, "--port"},
@@ -230,7 +232,7 @@ TEST(BadConfigTest, InvalidValuesExitTwoNamingTheFlag) {
 }
 
 TEST(BadConfigTest, UnknownKafkaPropertyExitsTwoWithLibrdkafkasMessage) {
-  for (const auto& bin : {"order-producer", "payment-service", "notification-service", "dlq-tool"}) {
+  for (const auto& bin : {"order-producer", "payment-service", "notification-service", "dlq-tool", "lag-exporter"}) {
     const std::vector<std::string> args = {"--brokers",   kUnreachable, "--metrics-address",
                                            "127.0.0.1:0", "-X",         "no.such.property=1"};
     const bool dlq = std::string(bin) == "dlq-tool";

@@ -110,7 +110,7 @@ fi
 section "(c) Grafana dashboard: JSON + metric names against a live scrape"
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
 scrape() { curl -fsS --noproxy '*' --max-time 3 "http://127.0.0.1:$1/metrics" 2>/dev/null; }
-for b in kafka-dev-broker payment-service notification-service order-producer; do
+for b in kafka-dev-broker payment-service notification-service order-producer lag-exporter; do
   [[ -x $bin/$b ]] || fail "(c) $bin/$b is missing (build first: cmake --build build)"
 done
 live=0
@@ -129,7 +129,7 @@ if [[ $failures -eq 0 || -x $bin/kafka-dev-broker ]]; then
     fail "(c) kafka-dev-broker did not print 'ready bootstrap=…' within 15 s: $(tail -n 3 "$tmp/broker.err")"
   else
     ok "kafka-dev-broker ready at $bootstrap"
-    pay_port=$(free_port); note_port=$(free_port); prod_port=$(free_port)
+    pay_port=$(free_port); note_port=$(free_port); prod_port=$(free_port); lag_port=$(free_port)
     # Failure rates and short backoffs so that the retry and dead-letter paths (and their lazily
     # created series) run too.
     "$bin/payment-service" --brokers "$bootstrap" --metrics-address "127.0.0.1:$pay_port" --log-level warn \
@@ -143,22 +143,27 @@ if [[ $failures -eq 0 || -x $bin/kafka-dev-broker ]]; then
     "$bin/order-producer" --brokers "$bootstrap" --metrics-address "127.0.0.1:$prod_port" --log-level warn \
       --count 0 --rate 200 --invalid-ratio 0.2 --customers 20 --seed 7 >"$tmp/producer.log" 2>&1 &
     pids+=($!)
+    "$bin/lag-exporter" --brokers "$bootstrap" --metrics-address "127.0.0.1:$lag_port" --log-level warn \
+      --interval-ms 500 >"$tmp/lag-exporter.log" 2>&1 &
+    pids+=($!)
     deadline=$((SECONDS + 60))
     while ((SECONDS < deadline)); do
       scrape "$pay_port" >"$tmp/payment.prom" || true
       scrape "$note_port" >"$tmp/notification.prom" || true
       scrape "$prod_port" >"$tmp/producer.prom" || true
+      scrape "$lag_port" >"$tmp/lag-exporter.prom" || true
       if grep -q '^orderflow_end_to_end_latency_seconds_bucket' "$tmp/notification.prom" &&
          grep -q '^orderflow_consumer_lag' "$tmp/payment.prom" &&
          grep -q '^orderflow_messages_produced_total.*\.dlq' "$tmp/payment.prom" &&
-         grep -q '^orderflow_messages_produced_total' "$tmp/producer.prom"; then
+         grep -q '^orderflow_messages_produced_total' "$tmp/producer.prom" &&
+         grep -q '^orderflow_group_lag' "$tmp/lag-exporter.prom"; then
         live=1
         break
       fi
       sleep 0.5
     done
     if ((live)); then
-      ok "scraped the three services with traffic flowing (e2e latency, lag and dead-letter series present) [t=${SECONDS}s]"
+      ok "scraped the three services and lag-exporter with traffic flowing (e2e latency, lag and dead-letter series present) [t=${SECONDS}s]"
     else
       fail "(c) within 60 s the services did not export every lazily created series (e2e latency / lag / dlq);" \
         "payment log: $(tail -n 2 "$tmp/payment.log" | tr '\n' ' ') notification log: $(tail -n 2 "$tmp/notification.log" | tr '\n' ' ')"

@@ -52,9 +52,10 @@ TEST(LagExporterTest, LagStaysExactWhileTheConsumersAreDown) {
   ASSERT_TRUE(payments.wait_for_count(300, 60s)) << pay.output();
 
   const std::string groups = p.payment_group + ":" + p.orders + "+" + p.payment_retry();
-  auto exporter = Process::start(bin_path("lag-exporter"), {"--brokers", broker.bootstrap(), "--metrics-address",
-                                                           "127.0.0.1:" + std::to_string(lag_port), "--interval-ms",
-                                                           "200", "--groups", groups});
+  auto exporter =
+      Process::start(bin_path("lag-exporter"),
+                     {"--brokers", broker.bootstrap(), "--metrics-address",
+                      "127.0.0.1:" + std::to_string(lag_port), "--interval-ms", "200", "--groups", groups});
   ASSERT_TRUE(wait_ready(lag_port, 30s)) << exporter.output();
   // Every partition of both topics has a series (6 + 6), and the drained group has no lag once its
   // commits (every 200 ms here) caught up.
@@ -86,10 +87,10 @@ TEST(LagExporterTest, LagStaysExactWhileTheConsumersAreDown) {
     // A group named without topics: the topics it has committed on, as the broker lists them (the mock
     // cluster lists none).
     const int found_port = free_port();
-    auto found = Process::start(bin_path("lag-exporter"),
-                                {"--brokers", broker.bootstrap(), "--metrics-address",
-                                 "127.0.0.1:" + std::to_string(found_port), "--interval-ms", "200", "--groups",
-                                 p.payment_group});
+    auto found =
+        Process::start(bin_path("lag-exporter"), {"--brokers", broker.bootstrap(), "--metrics-address",
+                                                  "127.0.0.1:" + std::to_string(found_port), "--interval-ms",
+                                                  "200", "--groups", p.payment_group});
     ASSERT_TRUE(wait_ready(found_port, 30s)) << found.output();
     const auto discovered = scrape_lag(found_port, p.payment_group);
     ASSERT_TRUE(discovered.has_value());
@@ -114,9 +115,9 @@ TEST(LagExporterTest, LagStaysExactWhileTheConsumersAreDown) {
 
 TEST(LagExporterTest, UnreachableBrokerKeepsReadyzAt503WithTheReason) {
   const int lag_port = free_port();
-  auto exporter = Process::start(bin_path("lag-exporter"),
-                                 {"--brokers", "127.0.0.1:" + std::to_string(free_port()), "--metrics-address",
-                                  "127.0.0.1:" + std::to_string(lag_port), "--interval-ms", "500"});
+  auto exporter = Process::start(
+      bin_path("lag-exporter"), {"--brokers", "127.0.0.1:" + std::to_string(free_port()), "--metrics-address",
+                                 "127.0.0.1:" + std::to_string(lag_port), "--interval-ms", "500"});
   std::pair<int, std::string> readyz;
   // First "first read pending", then, once a read timed out, the reason naming what failed.
   ASSERT_TRUE(wait_until(
@@ -131,9 +132,11 @@ TEST(LagExporterTest, UnreachableBrokerKeepsReadyzAt503WithTheReason) {
 }
 
 TEST(LagExporterTest, MalformedGroupsAndIntervalExitTwoNamingTheFlag) {
-  for (const std::vector<std::string>& args :
-       {std::vector<std::string>{"--groups", ""}, {"--groups", "payment-service:"},
-        {"--groups", ":orders"}, {"--groups", "g:orders++retry"}, {"--interval-ms", "5"}}) {
+  for (const std::vector<std::string>& args : {std::vector<std::string>{"--groups", ""},
+                                               {"--groups", "payment-service:"},
+                                               {"--groups", ":orders"},
+                                               {"--groups", "g:orders++retry"},
+                                               {"--interval-ms", "5"}}) {
     auto p = Process::start(bin_path("lag-exporter"), args);
     const auto rc = p.wait(10s);
     ASSERT_TRUE(rc.has_value());

@@ -13,7 +13,9 @@ namespace orderflow::lag {
 
 namespace {
 
-int to_ms(std::chrono::milliseconds d) { return static_cast<int>(std::max<std::int64_t>(1, d.count())); }
+int to_ms(std::chrono::milliseconds d) {
+  return static_cast<int>(std::max<std::int64_t>(1, d.count()));
+}
 
 struct QueueDeleter {
   void operator()(rd_kafka_queue_t* q) const { rd_kafka_queue_destroy(q); }
@@ -25,7 +27,9 @@ struct OptionsDeleter {
   void operator()(rd_kafka_AdminOptions_t* o) const { rd_kafka_AdminOptions_destroy(o); }
 };
 struct RequestDeleter {
-  void operator()(rd_kafka_ListConsumerGroupOffsets_t* r) const { rd_kafka_ListConsumerGroupOffsets_destroy(r); }
+  void operator()(rd_kafka_ListConsumerGroupOffsets_t* r) const {
+    rd_kafka_ListConsumerGroupOffsets_destroy(r);
+  }
 };
 
 struct PartitionListDeleter {
@@ -36,7 +40,8 @@ using Offsets = std::map<std::pair<std::string, std::int32_t>, std::int64_t>;
 
 // Committed offsets of one group on `partitions` (nullptr: wherever it has any); a partition without a
 // commit is absent. librdkafka 2.0 takes one group per ListConsumerGroupOffsets request.
-Offsets committed_offsets(rd_kafka_t* rk, const std::string& group, const rd_kafka_topic_partition_list_t* partitions,
+Offsets committed_offsets(rd_kafka_t* rk, const std::string& group,
+                          const rd_kafka_topic_partition_list_t* partitions,
                           std::chrono::milliseconds timeout, std::string& error) {
   Offsets out;
   std::unique_ptr<rd_kafka_queue_t, QueueDeleter> queue(rd_kafka_queue_new(rk));
@@ -102,7 +107,9 @@ std::vector<std::string> split(const std::string& text, char sep) {
 
 }  // namespace
 
-std::int64_t PartitionLag::lag() const { return std::max<std::int64_t>(0, high - (committed >= 0 ? committed : low)); }
+std::int64_t PartitionLag::lag() const {
+  return std::max<std::int64_t>(0, high - (committed >= 0 ? committed : low));
+}
 
 LagReader::LagReader(const messaging::KafkaProperties& props) {
   messaging::ProducerOptions options;
@@ -114,7 +121,8 @@ LagReader::LagReader(const messaging::KafkaProperties& props) {
 
 LagReader::~LagReader() = default;
 
-std::vector<GroupLag> LagReader::read(const std::vector<GroupSpec>& groups, std::chrono::milliseconds timeout) {
+std::vector<GroupLag> LagReader::read(const std::vector<GroupSpec>& groups,
+                                      std::chrono::milliseconds timeout) {
   auto& handle = client_->handle();
   std::vector<GroupLag> out(groups.size());
 
@@ -131,7 +139,8 @@ std::vector<GroupLag> LagReader::read(const std::vector<GroupSpec>& groups, std:
   }
   std::map<std::string, std::int32_t> partitions;
   for (const auto* t : *metadata->topics()) {
-    if (t->err() == RdKafka::ERR_NO_ERROR) partitions[t->topic()] = static_cast<std::int32_t>(t->partitions()->size());
+    if (t->err() == RdKafka::ERR_NO_ERROR)
+      partitions[t->topic()] = static_cast<std::int32_t>(t->partitions()->size());
   }
 
   std::vector<Offsets> committed(groups.size());
@@ -148,7 +157,8 @@ std::vector<GroupLag> LagReader::read(const std::vector<GroupSpec>& groups, std:
           g.error = "topic " + topic + " does not exist";
           break;
         }
-        for (std::int32_t p = 0; p < it->second; ++p) rd_kafka_topic_partition_list_add(list.get(), topic.c_str(), p);
+        for (std::int32_t p = 0; p < it->second; ++p)
+          rd_kafka_topic_partition_list_add(list.get(), topic.c_str(), p);
         topics[i].insert(topic);
       }
       if (!g.error.empty()) continue;
@@ -202,7 +212,8 @@ std::vector<GroupSpec> parse_group_specs(const std::string& text) {
     const auto colon = entry.find(':');
     spec.group = trim(entry.substr(0, colon));
     if (colon != std::string::npos) spec.topics = split(entry.substr(colon + 1), '+');
-    const bool empty_topic = std::any_of(spec.topics.begin(), spec.topics.end(), [](const auto& t) { return t.empty(); });
+    const bool empty_topic =
+        std::any_of(spec.topics.begin(), spec.topics.end(), [](const auto& t) { return t.empty(); });
     if (spec.group.empty() || empty_topic) {
       throw std::invalid_argument("'" + entry + "' is not GROUP or GROUP:TOPIC+TOPIC");
     }

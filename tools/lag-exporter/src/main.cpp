@@ -31,7 +31,8 @@ class LagMetrics {
   explicit LagMetrics(prometheus::Registry& registry)
       : lag_(prometheus::BuildGauge()
                  .Name("orderflow_group_lag")
-                 .Help("Records a consumer group has still to consume: high watermark - committed offset (log start "
+                 .Help("Records a consumer group has still to consume: high watermark - committed offset "
+                       "(log start "
                        "offset without a commit), read from the brokers")
                  .Register(registry)),
         refreshes_(prometheus::BuildCounter()
@@ -41,7 +42,15 @@ class LagMetrics {
         last_ok_(prometheus::BuildGauge()
                      .Name("orderflow_lag_exporter_last_success_timestamp_seconds")
                      .Help("Unix time of the last complete read of a group")
-                     .Register(registry)) {}
+                     .Register(registry)) {
+    prometheus::BuildGauge()
+        .Name("orderflow_build_info")
+        .Help("Build information")
+        .Labels({{"service", "lag-exporter"}})
+        .Register(registry)
+        .Add({{"version", ORDERFLOW_VERSION}})
+        .Set(1);
+  }
 
   void update(const lag::GroupLag& g) {
     refreshes_.Add({{"group", g.group}, {"result", g.error.empty() ? "ok" : "error"}}).Increment();
@@ -51,7 +60,8 @@ class LagMetrics {
     std::map<Key, prometheus::Gauge*> now;
     for (const auto& p : g.partitions) {
       Key key{g.group, p.topic, p.partition};
-      auto& gauge = lag_.Add({{"group", g.group}, {"topic", p.topic}, {"partition", std::to_string(p.partition)}});
+      auto& gauge =
+          lag_.Add({{"group", g.group}, {"topic", p.topic}, {"partition", std::to_string(p.partition)}});
       gauge.Set(static_cast<double>(p.lag()));
       now.emplace(std::move(key), &gauge);
     }
@@ -79,7 +89,8 @@ class LagMetrics {
 int main(int argc, char** argv) {
   runtime::CommandLine cli;
   cli.program = "lag-exporter";
-  cli.usage = "lag-exporter [--groups GROUP[:TOPIC+…],…] [--interval-ms MS] [--brokers HOST:PORT,…] [options]";
+  cli.usage =
+      "lag-exporter [--groups GROUP[:TOPIC+…],…] [--interval-ms MS] [--brokers HOST:PORT,…] [options]";
   cli.description =
       "Publishes the lag of consumer groups as orderflow_group_lag{group,topic,partition} on /metrics: for\n"
       "every partition of the topics a group consumes, the high watermark minus the committed offset (minus\n"
@@ -90,18 +101,19 @@ int main(int argc, char** argv) {
       "is the body).\n"
       "\n"
       "Exit codes: 0 stopped by SIGINT/SIGTERM; 1 metrics address unusable; 2 usage.";
-  cli.example = "lag-exporter --groups payment-service:orders+payment-service.retry --metrics-address 127.0.0.1:9104";
+  cli.example =
+      "lag-exporter --groups payment-service:orders+payment-service.retry --metrics-address 127.0.0.1:9104";
   runtime::add_common_options(cli, {"0.0.0.0:9104", false, ""});
-  cli.options.add_options()
-      ("groups",
-       po::value<std::string>()
-           ->default_value("payment-service:orders+payment-service.retry,"
-                           "notification-service:orders+payments+notification-service.retry")
-           ->value_name("GROUP[:TOPIC+…],…"),
-       "consumer groups to watch and the topics each consumes; a group without topics: those it has committed "
-       "offsets on (not listed by the mock cluster)")
-      ("interval-ms", po::value<int>()->default_value(5000)->value_name("MS"),
-       "time between reads; each read is bounded by it too (at most 10 s)");
+  cli.options.add_options()(
+      "groups",
+      po::value<std::string>()
+          ->default_value("payment-service:orders+payment-service.retry,"
+                          "notification-service:orders+payments+notification-service.retry")
+          ->value_name("GROUP[:TOPIC+…],…"),
+      "consumer groups to watch and the topics each consumes; a group without topics: those it has committed "
+      "offsets on (not listed by the mock cluster)")(
+      "interval-ms", po::value<int>()->default_value(5000)->value_name("MS"),
+      "time between reads; each read is bounded by it too (at most 10 s)");
   cli.env["groups"] = "LAG_GROUPS";
   cli.env["interval-ms"] = "LAG_INTERVAL_MS";
 
@@ -129,9 +141,8 @@ int main(int argc, char** argv) {
   }
   runtime::setup_logging(cli.program, common.log_level, common.log_format);
   if (common.check_config) {
-    return runtime::check_config(cli, vm, [&props] {
-      messaging::check_client_config(messaging::ClientKind::Producer, props);
-    });
+    return runtime::check_config(
+        cli, vm, [&props] { messaging::check_client_config(messaging::ClientKind::Producer, props); });
   }
 
   runtime::ShutdownSignal shutdown;
@@ -148,10 +159,11 @@ int main(int argc, char** argv) {
   std::optional<std::string> not_ready = std::string("not ready: first read of the groups pending");
   std::unique_ptr<runtime::HttpServer> http;
   try {
-    http = std::make_unique<runtime::HttpServer>(common.metrics_address, registry, [&]() -> std::optional<std::string> {
-      const std::lock_guard<std::mutex> lock(mutex);
-      return not_ready;
-    });
+    http = std::make_unique<runtime::HttpServer>(common.metrics_address, registry,
+                                                 [&]() -> std::optional<std::string> {
+                                                   const std::lock_guard<std::mutex> lock(mutex);
+                                                   return not_ready;
+                                                 });
   } catch (const std::exception& e) {
     spdlog::error("{}", e.what());
     return 1;
@@ -185,7 +197,8 @@ int main(int argc, char** argv) {
     }
     // Sliced so that a stop is seen within 100 ms.
     while (!shutdown.requested() && Clock::now() < started + interval) {
-      std::this_thread::sleep_for(std::min<Clock::duration>(std::chrono::milliseconds(100), started + interval - Clock::now()));
+      std::this_thread::sleep_for(
+          std::min<Clock::duration>(std::chrono::milliseconds(100), started + interval - Clock::now()));
     }
   }
   spdlog::info("stopped");
