@@ -13,48 +13,46 @@ namespace orderflow::events::detail {
 namespace {
 
 constexpr std::array<std::string_view, 3> kItemFields = {"sku", "quantity", "unit_price_cents"};
-constexpr std::size_t kMaxKeyInPath = 64;
-
-std::string key_path(std::string_view key) {
-  if (key.empty()) return "\"\"";  // an empty member name: say so rather than an empty path
-  if (key.size() <= kMaxKeyInPath) return std::string(key);
-  // Cut at a code point boundary: the path ends up in x-error-message, whose value must stay UTF-8.
-  std::size_t cut = kMaxKeyInPath - 3;
-  while (cut > 0 && (static_cast<unsigned char>(key[cut]) & 0xC0U) == 0x80U) --cut;
-  return std::string(key.substr(0, cut)) + "...";
-}
+constexpr std::size_t kMaxQuotedKeyBytes = 64;  // of a duplicate key, in its error message
 
 // Receives the reader's events and keeps only what the rules need; everything else is skipped while still
-// checked for duplicate keys.
+// checked for duplicate keys. A member the contract does not name is skipped the same way at every level
+// (top level, inside an item, inside a skipped subtree): forward compatibility, so a producer may add a
+// field without breaking any consumer. Nothing of it is kept, so to_json never writes it back.
 class Capturer {
  public:
   Capturer(const Layout& layout, Captured& out) : layout_(layout), out_(out) {}
 
   // --- JsonReader handler interface ------------------------------------------------------------------
   bool null() {
+    if (ignored()) return true;
     Field f;
     f.kind = Kind::Null;
     return scalar(std::move(f));
   }
   bool boolean(bool value) {
+    if (ignored()) return true;
     Field f;
     f.kind = Kind::Bool;
     f.text = value ? "true" : "false";
     return scalar(std::move(f));
   }
   bool number_integer(std::int64_t value) {
+    if (ignored()) return true;
     Field f;
     f.kind = Kind::Integer;
     f.integer = value;
     return scalar(std::move(f));
   }
   bool number_unsigned(std::uint64_t value) {
+    if (ignored()) return true;
     Field f;
     f.kind = Kind::BigInteger;  // the reader only reports unsigned values that do not fit int64
     f.text = std::to_string(value);
     return scalar(std::move(f));
   }
   bool number_float(double value, std::string_view token) {
+    if (ignored()) return true;
     Field f;
     // JSON Schema 2020-12 counts 1.0 and 1e2 as integers: so do we, within int64 (see README).
     constexpr double kTwo63 = 9223372036854775808.0;
@@ -70,17 +68,16 @@ class Capturer {
     return scalar(std::move(f));
   }
   bool string(std::string_view value) {
-    if (where_ == Where::Top || where_ == Where::Item) {
-      if (target_ != nullptr) {
-        target_->kind = Kind::String;
-        target_->text.assign(value);
-        target_ = nullptr;
-      }
+    if (ignored()) return true;
+    if (target_ != nullptr) {
+      target_->kind = Kind::String;
+      target_->text.assign(value);
+      target_ = nullptr;
       return true;
     }
     Field f;
     f.kind = Kind::String;
-    if (where_ != Where::Skip) f.text = value;  // only for an error message
+    f.text = value;  // only for an error message
     return scalar(std::move(f));
   }
   bool start_object() { return open(true); }
@@ -105,6 +102,23 @@ class Capturer {
 
  private:
   enum class Where : std::uint8_t { Root, Top, Items, Item, Skip, Done };
+
+  // A scalar nobody reads: the value of an unknown member, or one inside a skipped subtree. Returning before
+  // a Field is built keeps skipping free of copies and number formatting, whatever the value's type.
+  bool ignored() const noexcept {
+    switch (where_) {
+      case Where::Top:
+      case Where::Item:
+        return target_ == nullptr;
+      case Where::Skip:
+      case Where::Done:
+        return true;
+      case Where::Root:
+      case Where::Items:
+        break;
+    }
+    return false;
+  }
 
   bool fail(std::string reason) {
     out_.document_error = error("$", std::move(reason));
@@ -220,7 +234,7 @@ class Capturer {
 
   bool duplicate(std::string_view key) {
     std::string quoted;
-    append_json_string(quoted, key.substr(0, kMaxKeyInPath));
+    append_json_string(quoted, key.substr(0, kMaxQuotedKeyBytes));
     return fail("duplicate key " + quoted);
   }
 
@@ -234,9 +248,9 @@ class Capturer {
         return true;
       }
     }
+    // Not named by the contract: ignored, but a duplicate is still a document error.
     if (std::find(unknown_keys_.begin(), unknown_keys_.end(), key) != unknown_keys_.end()) return duplicate(key);
     unknown_keys_.emplace_back(key);
-    if (!out_.unknown_field) out_.unknown_field = key_path(key);
     target_ = nullptr;
     return true;
   }
@@ -258,6 +272,7 @@ class Capturer {
         return true;
       }
     }
+    // Not named by the contract: ignored, as at the top level.
     if (std::find(item_unknown_keys_.begin(), item_unknown_keys_.end(), key) != item_unknown_keys_.end()) {
       return duplicate(key);
     }
@@ -269,10 +284,6 @@ class Capturer {
   void end_item() {
     const std::size_t index = out_.item_count++;
     if (out_.item_error || index >= kMaxItems) return;  // the result is an error anyway
-    if (!item_unknown_keys_.empty()) {
-      out_.item_error = error(item_path(index, key_path(item_unknown_keys_.front())), "unknown field");
-      return;
-    }
     Item item;
     // Paths are only built when something is wrong.
     Check e;

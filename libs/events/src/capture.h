@@ -1,6 +1,7 @@
 // One SAX pass over a record: checks the document-level rules (one JSON object, no duplicate keys, bounded
 // depth, nothing after it) and captures the top-level fields (and OrderCreated items) for the rules.
-// No DOM is built; unknown subtrees are skipped (still checked for duplicate keys and depth).
+// No DOM is built; members the contract does not name are skipped at every level (still checked for
+// duplicate keys and depth) and not kept.
 #pragma once
 
 #include <array>
@@ -27,7 +28,6 @@ struct Layout {
 struct Captured {
   std::array<Field, kMaxTopLevelFields> fields;
   std::optional<ValidationError> document_error;  // "$": not JSON, not an object, duplicate key, too deep
-  std::optional<std::string> unknown_field;       // first unknown top-level key, in document order
   // OrderCreated items (Layout::items_index >= 0 and the field is an array).
   std::size_t item_count = 0;
   std::vector<Item> items;                    // the first kMaxItems items, valid ones only

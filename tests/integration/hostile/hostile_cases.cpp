@@ -58,7 +58,10 @@ std::vector<HostileCase> stored_cases() {
       throw std::runtime_error("cases.tsv: bad line: " + line);
     const std::string file = line.substr(0, t1);
     listed.insert(file);
-    out.push_back(make(file, read_file(dir / file), line.substr(t1 + 1, t2 - t1 - 1), line.substr(t2 + 1)));
+    const std::string on_orders = line.substr(t1 + 1, t2 - t1 - 1);
+    const bool processed = on_orders == "processed";
+    out.push_back(make(file, read_file(dir / file), processed ? "" : on_orders, line.substr(t2 + 1)));
+    out.back().processed_on_orders = processed;
   }
   for (const auto& e : fs::directory_iterator(dir)) {
     const auto name = e.path().filename().string();

@@ -21,6 +21,7 @@ struct HostileCase {
   std::optional<std::string> value;  // nullopt: a null value
   std::vector<std::pair<std::string, std::optional<std::string>>> headers;
   std::string on_orders;                    // exact x-error-message when it arrives on `orders`
+  bool processed_on_orders = false;         // a valid order on `orders` (cases.tsv: "processed"), no message
   std::string on_payments;                  // ... on `payments` (notification-service)
   bool big = false;                         // produced in a phase of its own (see hostile_test.cpp)
   std::optional<std::string> payments_key;  // key of the copy sent to `payments`; nullopt: same as key
@@ -32,6 +33,8 @@ int murmur2_partition(const std::string& key, int partitions);
 inline constexpr std::size_t kDefaultMaxRecordBytes = 1048576;  // --max-record-bytes default
 
 // tests/data/hostile/* as listed in cases.tsv (every file must be listed, and every listed file exist).
+// A file whose `orders` column says "processed" is a valid order (it only carries fields the contract does
+// not name): processed_on_orders is set and on_orders left empty.
 std::vector<HostileCase> stored_cases();
 // 100,000 nested arrays and objects, a 10 MiB and a 512 KiB string, 1,000 headers, null value, null key.
 std::vector<HostileCase> generated_cases();

@@ -1,7 +1,9 @@
 // Parse + validate event records (bytes from Kafka) into typed events, and serialise them back to JSON.
 // Stateless free functions: thread-safe. Failures are values (Result) naming the field path and the reason;
 // only the FIRST error is reported, in a fixed order (see README of libs/events): document-level ("$"),
-// then event_type, schema_version, unknown fields, then the fields in schema order, then cross-field rules.
+// then event_type, schema_version, then the fields in schema order, then cross-field rules. Members the
+// contract does not name are ignored at every level (forward compatibility) and not kept: to_json writes
+// the typed fields only.
 #pragma once
 
 #include <string>
