@@ -11,6 +11,8 @@
 #include <map>
 #include <memory>
 
+#include "orderflow/messaging/topic_admin.h"
+#include "orderflow/testing/mock_cluster.h"
 #include "orderflow/testing/paths.h"
 #include "orderflow/testing/produce.h"
 #include "orderflow/testing/wait.h"
@@ -293,6 +295,42 @@ TEST(TopicCheckTest, NotificationServiceNamesItsMissingOutputAndOwnTopics) {
   EXPECT_EQ(body.find(n.orders), std::string::npos) << "names an input that exists: " << body;
   EXPECT_EQ(body.find(n.payments), std::string::npos) << "names an input that exists: " << body;
   EXPECT_EQ(service.stop(), 0) << service.output();
+}
+
+// The librdkafka facts the check rests on, measured on the mock cluster in this process (re-check them after
+// a librdkafka upgrade): all-topics metadata lists topics without creating any, a metadata request naming a
+// topic creates it even with allow.auto.create.topics=false, and CreateTopics gets no answer.
+TEST(TopicCheckTest, TopicAdminSeesTopicsWithoutCreatingThemAndTheMockHasNoCreateTopics) {
+  MockCluster cluster(1, 3, {"present"});
+  messaging::KafkaProperties props;
+  props.set("bootstrap.servers", cluster.bootstrap());
+  messaging::TopicAdmin admin(props);
+  const auto now = [&admin] {
+    std::string error;
+    auto topics = admin.partition_counts(10s, &error);
+    EXPECT_TRUE(topics) << error;
+    return topics.value_or(std::map<std::string, int>{});
+  };
+  const auto topics = now();
+  EXPECT_EQ(topics.count("present") == 1 ? topics.at("present") : 0, 3);
+  EXPECT_EQ(topics.count("absent"), 0U);
+  EXPECT_EQ(now().count("absent"), 0U) << "asking twice created it";
+
+  auto c = client(cluster.bootstrap(), "named-metadata");
+  std::string err;
+  std::unique_ptr<RdKafka::Topic> named(RdKafka::Topic::create(c.get(), "absent", nullptr, err));
+  RdKafka::Metadata* raw = nullptr;
+  ASSERT_EQ(c->metadata(false, named.get(), &raw, 10000), RdKafka::ERR_NO_ERROR);
+  delete raw;
+  named.reset();
+  c->close();
+  EXPECT_EQ(now().count("absent"), 1U) << "the mock no longer auto-creates";
+
+  const auto created = admin.create({"never"}, 3, 2s);
+  ASSERT_EQ(created.size(), 1U);
+  EXPECT_FALSE(created[0].error.empty())
+      << "the mock answered CreateTopics: --create-topics can be tested on it";
+  EXPECT_EQ(now().count("never"), 0U);
 }
 
 // The environment form of the flag, as --check-config shows it (no broker needed).
