@@ -111,6 +111,11 @@ def xargs():
     return out
 
 
+def own_topics(group):
+    """The retry and dead-letter topics of a service's consumer group."""
+    return [f"{group}.retry", f"{group}.dlq"]
+
+
 def spawn(cmd, log_path, stdout=None):
     logf = open(log_path, "w")
     p = subprocess.Popen(cmd, stdout=stdout if stdout is not None else logf, stderr=logf,
@@ -583,10 +588,14 @@ class Bench:
         res["exit_code"] = p.returncode
         return res
 
+    def stage_group(self, stage, rep):
+        """The fresh consumer group of one drain run; its .retry/.dlq topics are created with the broker."""
+        return f"bench-{stage}-{self.run_id}-{rep}"
+
     def run_payment(self, rep, eos=False):
         stage = "payment_eos" if eos else "payment"
         out_topic = f"payments-eos-r{rep}" if eos else f"payments-r{rep}"
-        group = f"bench-{stage}-{self.run_id}-{rep}"
+        group = self.stage_group(stage, rep)
         cmd = [str(self.bin / "payment-service"), "--group-id", group, "--orders-topic", "orders",
                "--payments-topic", out_topic]
         if eos:
@@ -599,7 +608,7 @@ class Bench:
 
     def run_notification(self, rep):
         out_topic = f"notifications-r{rep}"
-        group = f"bench-notification-{self.run_id}-{rep}"
+        group = self.stage_group("notification", rep)
         cmd = [str(self.bin / "notification-service"), "--group-id", group, "--orders-topic", "orders",
                "--payments-topic", "payments-r1", "--notifications-topic", out_topic, "--sink", "log"]
         return self.run_service("notification", rep, cmd, out_topic, 2 * self.a.orders,
@@ -634,10 +643,11 @@ class Bench:
                 "pay_group": f"bench-{phase}-pay-{self.run_id}", "note_group": f"bench-{phase}-note-{self.run_id}"}
 
     @staticmethod
-    def real_topics(t):
-        """Topics the real broker needs for a chain run (no auto-creation): the services' .retry/.dlq too."""
-        return [t["orders"], t["payments"], t["notifications"]] + \
-            [f"{g}.{kind}" for g in (t["pay_group"], t["note_group"]) for kind in ("retry", "dlq")]
+    def chain_topics(t):
+        """Topics a chain run needs, the services' .retry/.dlq too: the services wait until every topic they read
+        or write exists, and neither broker creates one for them (the dev broker's only on --topic)."""
+        return [t["orders"], t["payments"], t["notifications"]] + own_topics(t["pay_group"]) + \
+            own_topics(t["note_group"])
 
     def start_services(self, t, tag, timeout=90):
         """payment-service and notification-service on the chain's topics, waited on for /readyz 200."""
@@ -741,7 +751,7 @@ class Bench:
         t = self.chain_names(phase)
         tag = f"{phase}-{kind}"
         if kind == "dev":
-            self.start_broker(self.a.latency_partitions, [t["orders"], t["payments"], t["notifications"]],
+            self.start_broker(self.a.latency_partitions, self.chain_topics(t),
                               "dev-broker-trickle")
         log(f"{phase} on the {kind} broker ({self.brokers}, {self.a.latency_partitions} partitions per topic): "
             f"{count} orders at {rate:g}/s through the whole chain, "
@@ -771,7 +781,7 @@ class Bench:
         t = self.chain_names("lat")
         tag = f"latency-{kind}"
         if kind == "dev":
-            self.start_broker(self.a.latency_partitions, [t["orders"], t["payments"], t["notifications"]],
+            self.start_broker(self.a.latency_partitions, self.chain_topics(t),
                               "dev-broker-latency")
         log(f"latency run: {count} orders at {rate}/s through the whole chain "
             f"({'fresh dev' if kind == 'dev' else 'real'} broker at {self.brokers}, "
@@ -843,8 +853,9 @@ class Bench:
             topics = []
             for r in range(1, self.a.reps + 1):
                 topics += [f"raw-r{r}", f"payments-r{r}", f"notifications-r{r}"]
+                topics += own_topics(self.stage_group("payment", r)) + own_topics(self.stage_group("notification", r))
             for r in range(1, self.a.eos_reps + 1):
-                topics += [f"payments-eos-r{r}"]
+                topics += [f"payments-eos-r{r}"] + own_topics(self.stage_group("payment_eos", r))
             self.start_broker(self.a.partitions, topics, "dev-broker-drain")
             log(f"dev broker at {self.brokers} ({self.a.partitions} partitions per topic)")
             meta["prefill"] = self.prefill()
@@ -868,9 +879,9 @@ class Bench:
                 latency = self.latency_run("dev")
         self.stop_dev_broker()
         if "real" in self.under_test and (trickle_on or latency_on):
-            topics = (self.real_topics(self.chain_names("trickle")) if trickle_on else []) + \
-                     (self.real_topics(self.chain_names("lat")) if latency_on else []) + \
-                     (self.real_topics(self.chain_names("warmup")) if self.a.real_warmup > 0 else [])
+            topics = (self.chain_topics(self.chain_names("trickle")) if trickle_on else []) + \
+                     (self.chain_topics(self.chain_names("lat")) if latency_on else []) + \
+                     (self.chain_topics(self.chain_names("warmup")) if self.a.real_warmup > 0 else [])
             meta["real_broker_start_s"] = self.start_real_broker(topics, self.a.latency_partitions)
             if trickle_on:
                 trickle["real"] = self.trickle_run("real")

@@ -1,15 +1,21 @@
 #include "orderflow/runtime/stage_service.h"
 
+#include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+#include <mutex>
+#include <set>
 #include <thread>
 
+#include "orderflow/messaging/topic_admin.h"
 #include "orderflow/runtime/http_server.h"
 #include "orderflow/runtime/shutdown.h"
 
 namespace orderflow::runtime {
 
 void add_stage_options(CommandLine& cli) {
+  // clang-format off
   cli.options.add_options()
       ("commit-interval-ms", po::value<int>()->default_value(1000)->value_name("MS"),
        "commit completed offsets this often")
@@ -31,18 +37,26 @@ void add_stage_options(CommandLine& cli) {
        "exactly-once: stable per instance; transactional.id = <group-id>-<instance-id>")
       ("txn-max-records", po::value<int>()->default_value(2000)->value_name("N"),
        "exactly-once: records per transaction")
-      ("txn-max-ms", po::value<int>()->default_value(100)->value_name("MS"), "exactly-once: longest transaction");
+      ("txn-max-ms", po::value<int>()->default_value(100)->value_name("MS"), "exactly-once: longest transaction")
+      ("create-topics", po::bool_switch(),
+       "create a missing <group-id>.retry or <group-id>.dlq topic at start (Admin API: as many partitions as "
+       "the input topic, the broker's default replication factor) instead of waiting for it, e.g. "
+       "--group-id canary --create-topics");
+  // clang-format on
   cli.env["commit-interval-ms"] = "COMMIT_INTERVAL_MS";
   cli.env["retry-backoff-ms"] = "RETRY_BACKOFF_MS";
   cli.env["max-attempts"] = "MAX_ATTEMPTS";
   cli.env["retry-ordering"] = "RETRY_ORDERING";
   cli.env["instance-id"] = "INSTANCE_ID";
+  cli.env["create-topics"] = "ORDERFLOW_CREATE_TOPICS";
 }
 
 namespace {
 int positive(const po::variables_map& vm, const char* name, int min = 1) {
   const int v = vm[name].as<int>();
-  if (v < min) throw UsageError(std::string("--") + name + ": must be at least " + std::to_string(min) + ", got " + std::to_string(v));
+  if (v < min)
+    throw UsageError(std::string("--") + name + ": must be at least " + std::to_string(min) + ", got " +
+                     std::to_string(v));
   return v;
 }
 }  // namespace
@@ -76,6 +90,7 @@ messaging::StageOptions read_stage_options(const po::variables_map& vm, const Co
   o.txn_max_records = static_cast<std::size_t>(positive(vm, "txn-max-records"));
   o.txn_max_ms = std::chrono::milliseconds(positive(vm, "txn-max-ms"));
   o.startup_timeout = std::chrono::seconds(positive(vm, "startup-timeout-s"));
+  o.create_topics = vm.count("create-topics") != 0 && vm["create-topics"].as<bool>();
   return o;
 }
 
@@ -89,8 +104,10 @@ bool wait_for_broker(const messaging::KafkaProperties& props, std::chrono::secon
   const auto deadline = std::chrono::steady_clock::now() + timeout;
   while (std::chrono::steady_clock::now() < deadline) {
     RdKafka::Metadata* md = nullptr;
-    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
-    const auto rc = probe->metadata(false, nullptr, &md, static_cast<int>(std::max<long>(100, std::min<long>(2000, left.count()))));
+    const auto left =
+        std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    const auto rc = probe->metadata(
+        false, nullptr, &md, static_cast<int>(std::max<long>(100, std::min<long>(2000, left.count()))));
     std::unique_ptr<RdKafka::Metadata> owned(md);
     if (rc == RdKafka::ERR_NO_ERROR) return true;
   }
@@ -98,6 +115,148 @@ bool wait_for_broker(const messaging::KafkaProperties& props, std::chrono::secon
   spdlog::error("cannot reach Kafka at {} within {} s", servers ? *servers : "?", timeout.count());
   return false;
 }
+
+namespace {
+
+// How often a start waiting for missing topics looks again (one all-topics metadata request each time).
+constexpr auto kTopicRecheck = std::chrono::seconds(5);
+constexpr auto kTopicRequestTimeout = std::chrono::seconds(5);
+// The missing-topics warning is repeated this often while it does not change, so it stays visible in logs.
+constexpr auto kTopicWarningRepeat = std::chrono::seconds(60);
+
+// Sleeps up to `d`; false when `stop` was raised meanwhile.
+bool sleep_unless_stopped(std::chrono::milliseconds d, const std::atomic<bool>& stop) {
+  const auto until = std::chrono::steady_clock::now() + d;
+  while (!stop.load()) {
+    const auto now = std::chrono::steady_clock::now();
+    if (now >= until) return true;
+    std::this_thread::sleep_for(
+        std::min<std::chrono::steady_clock::duration>(until - now, std::chrono::milliseconds(100)));
+  }
+  return false;
+}
+
+// The readiness reason (one line) for `missing` topics, with the command that creates each.
+std::string missing_topics_reason(const std::vector<std::string>& missing, int partitions,
+                                  const messaging::StageOptions& options,
+                                  const std::vector<std::string>& create_failures) {
+  const auto* servers = options.kafka.find("bootstrap.servers");
+  std::vector<std::string> commands;
+  for (const auto& t : missing) {
+    commands.push_back(fmt::format("kafka-topics.sh --bootstrap-server {} --create --topic {}{}",
+                                   servers != nullptr ? *servers : "HOST:9092", t,
+                                   partitions > 0 ? fmt::format(" --partitions {}", partitions) : ""));
+  }
+  const bool own = std::any_of(missing.begin(), missing.end(), [&](const std::string& t) {
+    return t == options.retry_topic() || t == options.dlq_topic();
+  });
+  std::string reason = fmt::format(
+      "not ready: missing topic(s) {} (this service reads or writes them; nothing is consumed until they "
+      "exist): "
+      "create them, e.g. `{}`",
+      fmt::join(missing, ", "), fmt::join(commands, "; "));
+  if (!own) return reason;
+  if (!options.create_topics) {
+    reason +=
+        ", or start with --create-topics (ORDERFLOW_CREATE_TOPICS=true) to have the retry and dead-letter "
+        "topics created";
+  } else if (!create_failures.empty()) {
+    reason += fmt::format("; --create-topics failed: {}", fmt::join(create_failures, "; "));
+  } else if (partitions == 0) {
+    reason += "; --create-topics waits for an input topic (the new topics take its partition count)";
+  }
+  return reason;
+}
+
+// Start-up check that every topic the stage reads or writes exists (inputs, outputs, retry, dead letters),
+// so that a missing one is reported on /readyz before anything is consumed, not found at the first record
+// that needs it (a dead letter that cannot be written stops the stage with that record uncommitted, and it
+// would stop again after every restart). Waits, re-checking every kTopicRecheck, until they exist or `stop`
+// is raised (false); with --create-topics, creates the missing retry and dead-letter topics first.
+// `set_reason` publishes the readiness reason (nullopt once the topics exist).
+bool wait_for_topics(const messaging::StageOptions& options, const std::atomic<bool>& stop,
+                     const std::function<void(std::optional<std::string>)>& set_reason) {
+  messaging::TopicAdmin admin(options.kafka);
+  std::vector<std::string> needed;
+  for (const auto* list : {&options.input_topics, &options.output_topics}) {
+    for (const auto& t : *list) {
+      if (std::find(needed.begin(), needed.end(), t) == needed.end()) needed.push_back(t);
+    }
+  }
+  const std::vector<std::string> own = {options.retry_topic(), options.dlq_topic()};
+  needed.insert(needed.end(), own.begin(), own.end());
+  std::set<std::string> created;  // by --create-topics (or found created meanwhile): never asked for again
+  std::string last_reason;
+  auto next_warning = std::chrono::steady_clock::time_point::min();
+  while (!stop.load()) {
+    std::string error;
+    const auto existing = admin.partition_counts(kTopicRequestTimeout, &error);
+    std::string reason;
+    if (!existing) {
+      reason = "not ready: waiting for the Kafka brokers (topic metadata: " + error + ")";
+    } else {
+      std::vector<std::string> missing;
+      for (const auto& t : needed) {
+        if (existing->count(t) == 0) missing.push_back(t);
+      }
+      if (missing.empty()) {
+        if (!last_reason.empty()) spdlog::info("every topic of {} exists now: starting", options.service);
+        set_reason(std::nullopt);
+        return true;
+      }
+      // The new topics take the input's partition count, so that the retry topic spreads like the input.
+      int partitions = 0;
+      for (const auto& t : options.input_topics) {
+        if (const auto it = existing->find(t); it != existing->end())
+          partitions = std::max(partitions, it->second);
+      }
+      std::vector<std::string> failures;
+      std::vector<std::string> to_create;
+      for (const auto& t : missing) {
+        if (std::find(own.begin(), own.end(), t) != own.end() && created.count(t) == 0)
+          to_create.push_back(t);
+      }
+      if (options.create_topics && partitions > 0 && !to_create.empty()) {
+        set_reason(fmt::format("not ready: creating the missing topic(s) {} (--create-topics)",
+                               fmt::join(to_create, ", ")));
+        for (const auto& c : admin.create(to_create, partitions, kTopicRequestTimeout, &stop)) {
+          if (!c.error.empty()) {
+            failures.push_back(c.topic + ": " + c.error);
+            continue;
+          }
+          created.insert(c.topic);
+          if (c.existed) {
+            spdlog::info("topic {} was created meanwhile by someone else", c.topic);
+          } else {
+            spdlog::info(
+                "created topic {} ({} partitions, the broker's default replication factor; --create-topics)",
+                c.topic, partitions);
+          }
+        }
+        if (stop.load()) break;
+        if (failures.empty()) {
+          // Look again soon: a new topic reaches every broker's metadata within moments.
+          set_reason(fmt::format("not ready: created the topic(s) {}, waiting for them in the metadata",
+                                 fmt::join(to_create, ", ")));
+          if (!sleep_unless_stopped(std::chrono::milliseconds(500), stop)) break;
+          continue;
+        }
+      }
+      reason = missing_topics_reason(missing, partitions, options, failures);
+    }
+    set_reason(reason);
+    const auto now = std::chrono::steady_clock::now();
+    if (reason != last_reason || now >= next_warning) {
+      spdlog::warn("{}", reason);
+      next_warning = now + kTopicWarningRepeat;
+    }
+    last_reason = reason;
+    if (!sleep_unless_stopped(kTopicRecheck, stop)) break;
+  }
+  return false;
+}
+
+}  // namespace
 
 int check_stage_config(const CommandLine& cli, const po::variables_map& vm, messaging::StageOptions options) {
   // As run_stage_service() sets it (statistics.interval.ms), so that the checked clients equal the real ones.
@@ -109,16 +268,22 @@ int run_stage_service(const messaging::StageOptions& options, const CommonOption
                       messaging::RecordHandler& handler, ServiceMetrics& metrics) {
   ShutdownSignal shutdown;
   std::atomic<messaging::StageRunner*> current{nullptr};
+  // Why the start is not done yet (missing topics), for /readyz on the HTTP thread.
+  std::mutex startup_mutex;
+  std::optional<std::string> startup_reason;
   std::unique_ptr<HttpServer> http;
   try {
-    http = std::make_unique<HttpServer>(common.metrics_address, metrics.registry_ptr(),
-                                        [&current, &metrics]() -> std::optional<std::string> {
-                                          auto* r = current.load();
-                                          if (r == nullptr) return std::string("not ready: waiting for the Kafka brokers");
-                                          if (auto problem = metrics.broker_problem()) return problem;
-                                          if (r->ready()) return std::nullopt;
-                                          return std::string("not ready: no partitions assigned yet (joining the group)");
-                                        });
+    http = std::make_unique<HttpServer>(
+        common.metrics_address, metrics.registry_ptr(), [&]() -> std::optional<std::string> {
+          auto* r = current.load();
+          if (r == nullptr) {
+            const std::lock_guard lock(startup_mutex);
+            return startup_reason.value_or("not ready: waiting for the Kafka brokers");
+          }
+          if (auto problem = metrics.broker_problem()) return problem;
+          if (r->ready()) return std::nullopt;
+          return std::string("not ready: no partitions assigned yet (joining the group)");
+        });
   } catch (const std::exception& e) {
     spdlog::error("{}", e.what());
     return 1;
@@ -133,6 +298,16 @@ int run_stage_service(const messaging::StageOptions& options, const CommonOption
     // a usage error before any waiting for brokers.
     runner = std::make_unique<messaging::StageRunner>(with_stats, handler, metrics);
     if (!wait_for_broker(options.kafka, options.startup_timeout)) return 1;
+    // A missing topic is waited for (readiness 503 naming it), not an exit: it is fixed on the broker side
+    // while the service runs, as a broker lost after the start is (CONTRACT §4, §11).
+    const bool topics = wait_for_topics(options, shutdown.flag(), [&](std::optional<std::string> reason) {
+      const std::lock_guard lock(startup_mutex);
+      startup_reason = std::move(reason);
+    });
+    if (!topics) {
+      spdlog::info("{} stopped before consuming (exit code 0)", options.service);
+      return 0;
+    }
   } catch (const messaging::ConfigError& e) {
     spdlog::error("{}", e.what());
     return 2;

@@ -47,6 +47,9 @@ struct StageOptions {
   std::chrono::milliseconds commit_interval{1000};
   std::chrono::milliseconds drain_timeout{30000};
   std::chrono::seconds startup_timeout{30};  // brokers must answer within this at start-up
+  // Start-up (runtime::run_stage_service, not the runner): create the retry and dead-letter topics when
+  // they are missing, instead of only reporting them.
+  bool create_topics = false;
   std::size_t max_record_bytes = 1024 * 1024;
   Guarantee guarantee = Guarantee::AtLeastOnce;
   std::string instance_id = "0";  // exactly-once: transactional.id = <group>-<input>-<instance>
@@ -69,8 +72,8 @@ struct InputRecord {
 };
 
 struct HandlerResult {
-  std::vector<OutRecord> outputs;   // may be empty: consumed, nothing to publish (e.g. a duplicate)
-  std::optional<Failure> failure;   // set: route to retry / dead letter instead of outputs
+  std::vector<OutRecord> outputs;        // may be empty: consumed, nothing to publish (e.g. a duplicate)
+  std::optional<Failure> failure;        // set: route to retry / dead letter instead of outputs
   std::string_view outcome = "success";  // metrics label when there is no failure: success | declined
 
   static HandlerResult fail(Failure f) {
@@ -102,7 +105,7 @@ class StageObserver {
  public:
   virtual ~StageObserver() = default;
   virtual void consumed(std::string_view /*topic*/) {}
-  virtual void produced(std::string_view /*topic*/) {}  // broker-acknowledged
+  virtual void produced(std::string_view /*topic*/) {}   // broker-acknowledged
   virtual void outcome(std::string_view /*outcome*/) {}  // success|declined|retried|dead_lettered
   virtual void processing_seconds(double /*seconds*/) {}
   virtual void commit_result(bool /*ok*/) {}

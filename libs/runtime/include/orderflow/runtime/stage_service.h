@@ -14,20 +14,21 @@ namespace orderflow::runtime {
 
 // --commit-interval-ms, --retry-backoff-ms, --max-attempts, --retry-ordering, --max-record-bytes,
 // --drain-timeout-ms, --startup-timeout-s, --instance-id, --txn-max-records, --txn-max-ms,
-// --retry-ordering-max-keys.
+// --retry-ordering-max-keys, --create-topics.
 void add_stage_options(CommandLine& cli);
 
 // Throws UsageError naming the flag on an invalid value.
 messaging::StageOptions read_stage_options(const po::variables_map& vm, const CommonOptions& common,
-                                           const std::string& service,
-                                           std::vector<std::string> input_topics);
+                                           const std::string& service, std::vector<std::string> input_topics);
 
 // --check-config of a consuming service: check_config() with the stage's producer and consumer checks
 // (messaging::StageRunner::check_config, the clients configured as run_stage_service() configures them).
 // 0 (configuration printed) or 2 (ConfigError logged). Never contacts a broker or opens a port.
 int check_stage_config(const CommandLine& cli, const po::variables_map& vm, messaging::StageOptions options);
 
-// Starts the HTTP endpoint and runs the stage until SIGINT/SIGTERM. Returns the exit code:
+// Starts the HTTP endpoint and runs the stage until SIGINT/SIGTERM. Before consuming it waits until
+// every topic the stage reads or writes exists (with StageOptions::create_topics it creates the missing
+// retry and dead-letter topics), /readyz naming the missing ones meanwhile. Returns the exit code:
 // 0 clean stop, 1 runtime failure (broker unreachable, metrics port in use, fatal Kafka error).
 int run_stage_service(const messaging::StageOptions& options, const CommonOptions& common,
                       messaging::RecordHandler& handler, ServiceMetrics& metrics);
