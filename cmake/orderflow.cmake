@@ -61,13 +61,15 @@ function(orderflow_test)
   endif()
   add_executable(${ARG_NAME} ${ARG_SOURCES})
   set_target_properties(${ARG_NAME} PROPERTIES RUNTIME_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR}/tests)
-  target_link_libraries(${ARG_NAME} PRIVATE ${ARG_DEPS} GTest::gtest GTest::gtest_main)
+  target_link_libraries(${ARG_NAME} PRIVATE ${ARG_DEPS} GTest::gtest orderflow::gtest_main)
   orderflow_apply_defaults(${ARG_NAME})
   if(ARG_NO_CTEST)
     return()
   endif()
   add_test(NAME ${ARG_NAME} COMMAND ${ARG_NAME})
-  set_tests_properties(${ARG_NAME} PROPERTIES LABELS "${ARG_LABELS}" TIMEOUT ${ARG_TIMEOUT}
+  # SKIP_RETURN_CODE 77: what orderflow::gtest_main returns when tests were skipped (GTEST_SKIP) and none
+  # failed, so CTest lists the run as skipped instead of passed.
+  set_tests_properties(${ARG_NAME} PROPERTIES LABELS "${ARG_LABELS}" TIMEOUT ${ARG_TIMEOUT} SKIP_RETURN_CODE 77
     ENVIRONMENT "ORDERFLOW_BIN_DIR=${CMAKE_BINARY_DIR}/bin;ORDERFLOW_SOURCE_DIR=${CMAKE_SOURCE_DIR};${ARG_ENVIRONMENT}")
   # `make test` runs CTest with -j2: fault tests measure windows around kills and injected errors and
   # run alone, so another test's load cannot widen them.

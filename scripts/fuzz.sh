@@ -12,10 +12,13 @@
 # regressions); a crash or broken property leaves DIR/artifacts/<target>-crash-… and exits 1: minimise it
 # (`DIR/fuzz_<target> -minimize_crash=1 -runs=10000 FILE`), copy it to tests/fuzz/regressions/<target>/
 # (fuzz_regression_test replays it with g++ on every `make test-unit`), and fix the bug.
-# Exit 77 (CTest SKIP_RETURN_CODE) with the reason when clang++ or its libFuzzer runtime is missing.
+# Exit 77 (CTest SKIP_RETURN_CODE) with the reason when clang++ or its libFuzzer runtime is missing, exit 1
+# instead under ORDERFLOW_REQUIRE_ALL=1 (.ci/run): both come from scripts/build-packages.txt.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+# shellcheck source=../tests/support/require.sh
+. "$ROOT/tests/support/require.sh"
 BUILD_DIR="$ROOT/build/fuzz"
 SMOKE=0
 STRICT=0
@@ -46,16 +49,16 @@ fi
 
 CXX="${FUZZ_CXX:-$(command -v clang++ || command -v clang++-14 || true)}"
 if [ -z "$CXX" ]; then
-  echo "SKIP: clang++ not found (libFuzzer needs clang; apt-get install clang libclang-rt-14-dev)"
-  exit 77
+  unavailable "clang++ not found (libFuzzer needs clang; apt-get install clang libclang-rt-14-dev)" || exit 1
+  exit $ORDERFLOW_SKIP_CODE
 fi
 probe_dir=$(mktemp -d)
 trap 'rm -rf "$probe_dir"' EXIT
 printf 'extern "C" int LLVMFuzzerTestOneInput(const unsigned char*, unsigned long) { return 0; }\n' > "$probe_dir/p.cpp"
 if ! "$CXX" -fsanitize=fuzzer,address,undefined "$probe_dir/p.cpp" -o "$probe_dir/p" 2> "$probe_dir/err"; then
-  echo "SKIP: $CXX cannot link -fsanitize=fuzzer,address,undefined (is libclang-rt-14-dev installed?):"
   head -3 "$probe_dir/err"
-  exit 77
+  unavailable "$CXX cannot link -fsanitize=fuzzer,address,undefined (is libclang-rt-14-dev installed?)" || exit 1
+  exit $ORDERFLOW_SKIP_CODE
 fi
 
 echo "== building the fuzz targets with $CXX in $BUILD_DIR"

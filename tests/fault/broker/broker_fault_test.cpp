@@ -10,9 +10,19 @@
 // id does the same), and librdkafka counts the failed batch "implicitly acked by subsequent batch success":
 // delivered, though it never landed (1-2 of 6,000 orders missing under CPU load). The producers' default
 // of one request in flight (libs/messaging producer.cpp) is what this scenario checks.
+//
+// Each test also proves that its fault took effect, so that an injection that silently did nothing
+// cannot pass: the mock's per-broker error stack drains to 0 (every injected error was answered to a
+// Produce request); the payments partitions led by the downed broker stand still during the outage
+// while the others move; payment-service's own librdkafka statistics (orderflow_broker_rtt_seconds)
+// show the added round-trip time.
 #include <gtest/gtest.h>
 
-#include <thread>
+#include <map>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
 
 #include "fault_fixture.h"
 #include "orderflow/testing/mock_cluster.h"
@@ -24,6 +34,13 @@ namespace {
 using namespace std::chrono_literals;
 
 constexpr int16_t kProduce = 0;  // RD_KAFKAP_Produce
+
+// Records per partition.
+std::map<int32_t, std::size_t> per_partition(const std::vector<Record>& records) {
+  std::map<int32_t, std::size_t> out;
+  for (const auto& r : records) ++out[r.partition];
+  return out;
+}
 
 std::string watermarks(const std::string& bootstrap, const std::string& topic) {
   std::string out;
@@ -41,11 +58,11 @@ struct Outcome {
 class BrokerFaultTest : public ::testing::Test {
  protected:
   // Starts payment-service on `cluster` and a paced order-producer; returns once payments flow.
-  void start(MockCluster& cluster, int orders, int rate) {
+  void start(MockCluster& cluster, int orders, int rate, const std::vector<std::string>& payment_args = {}) {
     svc_.bootstrap = cluster.bootstrap();
     orders_ = orders;
     port_ = free_port();
-    pay_ = std::make_unique<Process>(svc_.start_payment(port_));
+    pay_ = std::make_unique<Process>(svc_.start_payment(port_, payment_args));
     ASSERT_TRUE(wait_ready(port_, 60s)) << tail(pay_->output());
     producer_ = std::make_unique<Process>(
         svc_.start_producer({"--count", std::to_string(orders), "--rate", std::to_string(rate), "--seed", "7",
@@ -101,18 +118,23 @@ TEST_F(BrokerFaultTest, RetriableProduceErrorsNeitherLoseNorDuplicate) {
   MockCluster cluster(1, 6);
   start(cluster, 6000, 1000);
   wait_payments(500);
-  // Rounds of the three retriable errors; every produce request (order-producer's or
-  // payment-service's) takes the next one until the stack is empty.
+  // Rounds of the three retriable errors on the only broker's stack; every produce request
+  // (order-producer's or payment-service's) takes the next one until the stack is empty.
   std::vector<rd_kafka_resp_err_t> errors;
   for (int i = 0; i < 10; ++i) {
     errors.push_back(RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION);
     errors.push_back(RD_KAFKA_RESP_ERR_REQUEST_TIMED_OUT);
     errors.push_back(RD_KAFKA_RESP_ERR_NOT_ENOUGH_REPLICAS);
   }
-  cluster.push_request_errors(kProduce, errors);
+  cluster.push_broker_request_errors(1, kProduce, errors);
   const auto at = payments_->records().size();
+  // The fault took effect: the mock answered all 30 Produce requests with the errors.
+  std::size_t left = errors.size();
+  ASSERT_TRUE(
+      wait_until([&] { return (left = cluster.broker_request_errors_left(1, kProduce)) == 0; }, 60s, 100ms))
+      << left << " of " << errors.size() << " injected Produce errors were never returned to a request\n"
+      << tail(pay_->output());
   wait_payments(at + 2000);  // progress after (through) the errors
-  cluster.clear_request_errors(kProduce);
   const auto o = finish();
   summary("broker_produce_errors", "30xProduce(NOT_LEADER,REQUEST_TIMED_OUT,NOT_ENOUGH_REPLICAS)", o.orders,
           o.payments.lost, o.payments.duplicates, duration());
@@ -125,30 +147,63 @@ TEST_F(BrokerFaultTest, BrokerDownFiveSecondsNeitherLosesNorDuplicates) {
   for (const auto* group : {"payment-service"}) {
     cluster.with_wakeups([&] { return rd_kafka_mock_coordinator_set(cluster.handle(), "group", group, 1); });
   }
+  // Known leaders of `payments`: broker 2 leads partitions 1 and 4.
+  const std::set<int32_t> on_broker2 = {1, 4};
+  for (int32_t p = 0; p < 6; ++p) cluster.set_partition_leader(svc_.payments, p, p % 3 + 1);
   start(cluster, 12000, 1000);
   wait_payments(1500);
   const auto before = payments_->records().size();
   cluster.broker_down(2);
-  std::this_thread::sleep_for(5s);  // the fault itself: five seconds of outage
+  // The fault itself: five seconds of outage, with the payments reader polling throughout. After the
+  // first second (whatever broker 2 had sent before it went down has arrived), its partitions must
+  // stand still while the others move: broker 2 really was unreachable, and only broker 2.
+  const auto no_stop = [](const std::vector<Record>&) { return false; };
+  payments_->poll_until(no_stop, 1s);
+  const auto outage_start = per_partition(payments_->records());
+  payments_->poll_until(no_stop, 4s);
+  const auto outage_end = per_partition(payments_->records());
   const auto during = payments_->records().size();
   cluster.broker_up(2);
+  std::size_t moved_on_broker2 = 0;
+  std::size_t moved_elsewhere = 0;
+  for (int32_t p = 0; p < 6; ++p) {
+    const auto count = [p](const std::map<int32_t, std::size_t>& m) { return m.count(p) ? m.at(p) : 0; };
+    (on_broker2.count(p) ? moved_on_broker2 : moved_elsewhere) += count(outage_end) - count(outage_start);
+  }
+  EXPECT_EQ(moved_on_broker2, 0U) << "payments partitions led by broker 2 grew while it was down";
+  EXPECT_GT(moved_elsewhere, 0U) << "no payments at all during the outage: not a one-broker fault";
   wait_payments(during + 2000, 90s);
   const auto o = finish();
   summary("broker_down_5s", "broker 2 of 3 down 5s", o.orders, o.payments.lost, o.payments.duplicates,
-          "payments_before=" + std::to_string(before) + " " + duration());
+          "payments_before=" + std::to_string(before) +
+              " moved_during_outage_broker2=" + std::to_string(moved_on_broker2) +
+              " elsewhere=" + std::to_string(moved_elsewhere) + " " + duration());
 }
 
 TEST_F(BrokerFaultTest, AddedRoundTripTimeBelowRequestTimeoutNeitherLosesNorDuplicates) {
   MockCluster cluster(1, 6);
-  start(cluster, 6000, 1000);
+  // Statistics every second (instead of 5 s) so that the added round trip shows within the test.
+  start(cluster, 6000, 1000, {"-X", "statistics.interval.ms=1000"});
   wait_payments(500);
   cluster.set_rtt(1, 500);
   const auto at = payments_->records().size();
+  // The fault took effect: payment-service's producer measures the round trips (librdkafka statistics,
+  // exposed as orderflow_broker_rtt_seconds); an absent series or a failed scrape does not count.
+  std::optional<double> rtt;
+  ASSERT_TRUE(wait_until(
+      [&] {
+        rtt = scrape_metric(port_, "orderflow_broker_rtt_seconds", {{"client", "producer"}});
+        return rtt.value_or(0.0) >= 0.4;
+      },
+      30s, 200ms))
+      << "payment-service's producer round trip stayed at " << (rtt ? std::to_string(*rtt) : "(no series)")
+      << " s with 500 ms injected\n"
+      << http_get(port_, "/metrics").second;
   wait_payments(at + 1500, 90s);  // progress under 500 ms round trips
   cluster.set_rtt(1, 0);
   const auto o = finish();
   summary("broker_rtt_500ms", "RTT 500ms (request.timeout.ms 30000)", o.orders, o.payments.lost,
-          o.payments.duplicates, duration());
+          o.payments.duplicates, "producer_rtt_s=" + std::to_string(rtt.value_or(-1)) + " " + duration());
 }
 
 }  // namespace

@@ -170,7 +170,12 @@ OrderIndex index_orders(const std::vector<Record>& records) {
 }
 
 double metric_value(const std::string& text, const std::string& name, const std::map<std::string, std::string>& labels) {
-  double total = 0;
+  return find_metric(text, name, labels).value_or(0.0);
+}
+
+std::optional<double> find_metric(const std::string& text, const std::string& name,
+                                  const std::map<std::string, std::string>& labels) {
+  std::optional<double> total;
   std::istringstream in(text);
   std::string line;
   while (std::getline(in, line)) {
@@ -182,9 +187,16 @@ double metric_value(const std::string& text, const std::string& name, const std:
       if (line.find(k + "=\"" + v + "\"") == std::string::npos) match = false;
     }
     if (!match) continue;
-    total += std::stod(line.substr(line.rfind(' ') + 1));
+    total = total.value_or(0.0) + std::stod(line.substr(line.rfind(' ') + 1));
   }
   return total;
+}
+
+std::optional<double> scrape_metric(int port, const std::string& name,
+                                    const std::map<std::string, std::string>& labels) {
+  const auto [status, body] = http_get(port, "/metrics");
+  if (status != 200) return std::nullopt;
+  return find_metric(body, name, labels);
 }
 
 std::optional<std::string> header(const Record& r, const std::string& name) {

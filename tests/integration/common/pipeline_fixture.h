@@ -57,9 +57,17 @@ struct OrderIndex {
 };
 OrderIndex index_orders(const std::vector<Record>& records);
 
-// Value of a metric in Prometheus text (sum over samples whose labels contain all `labels`).
+// Value of a metric in Prometheus text (sum over samples whose labels contain all `labels`); 0 when no
+// sample matches, so only for values known to be there (use find_metric / scrape_metric otherwise).
 double metric_value(const std::string& text, const std::string& name,
                     const std::map<std::string, std::string>& labels = {});
+// The same sum, nullopt when no sample matches: an absent series is not a 0.
+std::optional<double> find_metric(const std::string& text, const std::string& name,
+                                  const std::map<std::string, std::string>& labels = {});
+// GET /metrics of the service on `port` and find_metric in it: nullopt when the scrape fails (no answer,
+// not 200) or the metric is absent, so `EXPECT_EQ(scrape_metric(...), 0.0)` fails when /metrics is down.
+std::optional<double> scrape_metric(int port, const std::string& name,
+                                    const std::map<std::string, std::string>& labels = {});
 
 std::optional<std::string> header(const Record& r, const std::string& name);
 

@@ -17,6 +17,7 @@
 #include <string>
 
 #include "orderflow/dev_broker/standard_topics.h"
+#include "orderflow/testing/gtest_require.h"
 #include "orderflow/testing/paths.h"
 #include "orderflow/testing/process.h"
 #include "orderflow/testing/produce.h"
@@ -66,21 +67,6 @@ std::string ready_bootstrap(const Process& p) {
   return out.substr(begin, out.find('\n', begin) - begin);
 }
 
-// kcat's full path when it is on PATH, "" otherwise.
-std::string find_kcat() {
-  const char* path = std::getenv("PATH");
-  std::string dirs = path != nullptr ? path : "/usr/bin:/bin";
-  for (std::size_t start = 0; start <= dirs.size();) {
-    const auto end = std::min(dirs.find(':', start), dirs.size());
-    const auto candidate = dirs.substr(start, end - start) + "/kcat";
-    if (end > start && ::access(candidate.c_str(), X_OK) == 0) {
-      return candidate;
-    }
-    start = end + 1;
-  }
-  return {};
-}
-
 TEST(DevBroker, StartsOnAnEphemeralPortAndPrintsTheReadyLine) {
   DevBroker broker;
   EXPECT_GT(broker.port(), 0);
@@ -103,11 +89,8 @@ TEST(DevBroker, MetadataListsTheStandardAndExtraTopicsWithTheConfiguredPartition
   ASSERT_TRUE(topics.count("extra-topic"));
   EXPECT_EQ(topics.at("extra-topic"), 3);
 
-  const auto kcat_path = find_kcat();
-  if (kcat_path.empty()) {
-    GTEST_SKIP() << "kcat not installed: metadata checked through librdkafka only";
-  }
-  auto kcat = Process::start(kcat_path, {"-b", broker.bootstrap(), "-L"});
+  ORDERFLOW_REQUIRE_TOOL(kcat_path, "kcat", "kcat");
+  auto kcat = Process::start(*kcat_path, {"-b", broker.bootstrap(), "-L"});
   ASSERT_EQ(kcat.wait(20s), 0) << kcat.output();
   const auto listing = kcat.output();
   for (const std::string name : {"orders", "payments", "notifications"}) {

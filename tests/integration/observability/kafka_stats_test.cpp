@@ -13,6 +13,7 @@
 #include "orderflow/runtime/kafka_stats.h"
 #include "orderflow/runtime/metrics.h"
 #include "orderflow/testing/dev_broker.h"
+#include "orderflow/testing/gtest_require.h"
 #include "orderflow/testing/wait.h"
 #include "pipeline_fixture.h"
 
@@ -92,10 +93,9 @@ TEST(KafkaStatsTest, RealStatisticsBecomeQueueAndRttGauges) {
   // Nothing new offered: the next scrape keeps the values and parses nothing.
   EXPECT_EQ(metric_value(exposition(metrics), "orderflow_kafka_stats_errors_total"), 1.0);
 
-  if (const auto promtool = find_program("promtool")) {
-    const auto [rc, out] = promtool_check_metrics(*promtool, text);
-    EXPECT_EQ(rc, 0) << out << "\n" << text;
-  }
+  ORDERFLOW_REQUIRE_TOOL(promtool, "promtool", "prometheus");
+  const auto [rc, out] = promtool_check_metrics(*promtool, text);
+  EXPECT_EQ(rc, 0) << out << "\n" << text;
 }
 
 TEST(KafkaStatsTest, ParserSkipsBootstrapAndLogicalBrokers) {

@@ -38,6 +38,11 @@ class MockCluster {
   // librdkafka's rdkafka_protocol.h) fail with `errors`, in order, whichever broker serves them.
   void push_request_errors(int16_t api_key, std::vector<rd_kafka_resp_err_t> errors);
   void clear_request_errors(int16_t api_key);
+  // The same on one broker's own error stack (it takes precedence over the cluster's), whose depth the
+  // mock reports: broker_request_errors_left() falling to 0 proves every error was answered to a request.
+  void push_broker_request_errors(int32_t broker_id, int16_t api_key,
+                                  const std::vector<rd_kafka_resp_err_t>& errors);
+  std::size_t broker_request_errors_left(int32_t broker_id, int16_t api_key);
   void broker_down(int32_t id);  // ids are 1..brokers
   void broker_up(int32_t id);
   void set_rtt(int32_t broker_id, int rtt_ms);
