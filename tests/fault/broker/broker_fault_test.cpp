@@ -1,8 +1,10 @@
 // Broker faults injected into an in-process librdkafka mock cluster while orders flow through the real
 // order-producer and payment-service binaries: retriable produce errors, a broker down for 5 s, and
 // added round-trip time below request.timeout.ms. After each: no order lost, and no duplicate in
-// `payments` (the idempotent producer re-sends with the same sequence numbers; the mock rejects
-// nothing it appended, so any duplicate would be ours). Mock only (label fault).
+// `orders` or `payments` (the idempotent producer re-sends with the same sequence numbers), except where
+// the mock cannot tell a re-sent batch from a new one: a request in flight to the broker that goes down
+// can be stored twice (KAFKA-NOTES: the mock does not de-duplicate; real Kafka does). Those duplicates
+// must lie on the downed broker's partitions and stay within one request's worth. Mock only (label fault).
 //
 // The mock (librdkafka 2.0.2) checks idempotent sequence numbers only for transactional producers. With
 // several produce requests in flight, an injected error on one batch while the next is already on its way
@@ -23,6 +25,8 @@
 #include <set>
 #include <string>
 #include <vector>
+
+#include <nlohmann/json.hpp>
 
 #include "fault_fixture.h"
 #include "orderflow/testing/mock_cluster.h"
@@ -51,7 +55,8 @@ std::string watermarks(const std::string& bootstrap, const std::string& topic) {
 }
 
 struct Outcome {
-  std::size_t orders = 0;
+  std::size_t orders = 0;  // records in `orders`
+  std::size_t order_copies = 0;  // of them, second copies of an order
   PaymentTally payments;
 };
 
@@ -76,7 +81,12 @@ class BrokerFaultTest : public ::testing::Test {
         << "payments stalled at " << payments_->records().size() << "\n" << tail(pay_->output());
   }
 
-  Outcome finish() {
+  // Nothing lost, nothing duplicated. `resent` names the partitions (of `orders` and, by the same key and
+  // partition count, of `payments`) where a lost produce response may legitimately duplicate: the mock does
+  // not de-duplicate a batch an idempotent producer re-sends (a real broker does; see the file comment), so
+  // when a broker goes down with a request in flight, that one request (max.in.flight 1) can land twice.
+  // There, duplicates are allowed up to `resent_bound` records per topic, and anywhere else none.
+  Outcome finish(const std::set<int32_t>& resent = {}, std::size_t resent_bound = 0) {
     Outcome o;
     const auto rc = producer_->wait(120s);
     EXPECT_TRUE(rc.has_value()) << "order-producer did not finish";
@@ -88,14 +98,43 @@ class BrokerFaultTest : public ::testing::Test {
     payments_->drain_to_end(30s);
     o.payments = tally_payments(index, payments_->records());
     EXPECT_EQ(pay_->stop(30s), 0) << tail(pay_->output());
-    EXPECT_EQ(o.orders, static_cast<std::size_t>(orders_))
-        << "orders lost or duplicated on the way in; order-producer said:\n"
+    // Where each order landed, and the orders stored more than once.
+    std::map<std::string, int32_t> partition_of;
+    std::size_t order_copies = 0;
+    std::set<int32_t> copied_partitions;
+    for (const auto& r : order_records) {
+      const auto j = nlohmann::json::parse(r.value, nullptr, false);
+      if (!j.is_object() || !j.contains("event_id") || !j["event_id"].is_string()) continue;
+      if (!partition_of.emplace(j["event_id"].get<std::string>(), r.partition).second) {
+        ++order_copies;
+        copied_partitions.insert(r.partition);
+      }
+    }
+    std::set<int32_t> duplicated_payment_partitions;
+    for (const auto& id : o.payments.duplicated) {
+      if (const auto it = partition_of.find(id); it != partition_of.end()) {
+        duplicated_payment_partitions.insert(it->second);
+      }
+    }
+    const auto outside = [&resent](const std::set<int32_t>& partitions) {
+      std::string out;
+      for (const auto p : partitions) {
+        if (resent.count(p) == 0) out += std::to_string(p) + " ";
+      }
+      return out;
+    };
+    EXPECT_EQ(o.orders - order_copies, static_cast<std::size_t>(orders_))
+        << "orders lost on the way in; order-producer said:\n"
         << tail(producer_->output()) << "\nhigh watermarks of " << svc_.orders << ": "
         << watermarks(svc_.bootstrap, svc_.orders);
+    EXPECT_LE(order_copies, resent_bound) << "orders stored twice";
+    EXPECT_EQ(outside(copied_partitions), "") << "orders stored twice on partitions without a fault";
     EXPECT_EQ(o.payments.lost, 0U) << "orders without a payment";
-    EXPECT_EQ(o.payments.duplicates, 0U) << "duplicate payments";
+    EXPECT_LE(o.payments.duplicates, order_copies + resent_bound) << "duplicate payments";
+    EXPECT_EQ(outside(duplicated_payment_partitions), "") << "duplicate payments on partitions without a fault";
     EXPECT_EQ(o.payments.unknown, 0U);
     EXPECT_EQ(o.payments.wrong, 0U);
+    o.order_copies = order_copies;
     return o;
   }
 
@@ -141,15 +180,21 @@ TEST_F(BrokerFaultTest, RetriableProduceErrorsNeitherLoseNorDuplicate) {
 }
 
 TEST_F(BrokerFaultTest, BrokerDownFiveSecondsNeitherLosesNorDuplicates) {
-  // Three brokers: the one taken down leads a third of the partitions; the group coordinator is
-  // pinned to broker 1 so the outage tests the data path, not a coordinator fail-over.
+  // Three brokers: the one taken down leads a third of the partitions (of `orders` and `payments` alike);
+  // the group coordinator is pinned to broker 1 so the outage tests the data path, not a coordinator
+  // fail-over. A produce request in flight to broker 2 when it goes down may be appended and then re-sent:
+  // the mock stores it twice (a real broker would not), so duplicates are allowed there, bounded by what
+  // one request of each producer holds (1,000 orders/s with linger.ms 5: a few records; 50 is generous).
   MockCluster cluster(3, 6);
   for (const auto* group : {"payment-service"}) {
     cluster.with_wakeups([&] { return rd_kafka_mock_coordinator_set(cluster.handle(), "group", group, 1); });
   }
   // Known leaders of `payments`: broker 2 leads partitions 1 and 4.
   const std::set<int32_t> on_broker2 = {1, 4};
-  for (int32_t p = 0; p < 6; ++p) cluster.set_partition_leader(svc_.payments, p, p % 3 + 1);
+  for (int32_t p = 0; p < 6; ++p) {
+    cluster.set_partition_leader(svc_.orders, p, p % 3 + 1);
+    cluster.set_partition_leader(svc_.payments, p, p % 3 + 1);
+  }
   start(cluster, 12000, 1000);
   wait_payments(1500);
   const auto before = payments_->records().size();
@@ -173,9 +218,9 @@ TEST_F(BrokerFaultTest, BrokerDownFiveSecondsNeitherLosesNorDuplicates) {
   EXPECT_EQ(moved_on_broker2, 0U) << "payments partitions led by broker 2 grew while it was down";
   EXPECT_GT(moved_elsewhere, 0U) << "no payments at all during the outage: not a one-broker fault";
   wait_payments(during + 2000, 90s);
-  const auto o = finish();
+  const auto o = finish(on_broker2, 50);
   summary("broker_down_5s", "broker 2 of 3 down 5s", o.orders, o.payments.lost, o.payments.duplicates,
-          "payments_before=" + std::to_string(before) +
+          "payments_before=" + std::to_string(before) + " orders_stored_twice=" + std::to_string(o.order_copies) +
               " moved_during_outage_broker2=" + std::to_string(moved_on_broker2) +
               " elsewhere=" + std::to_string(moved_elsewhere) + " " + duration());
 }
