@@ -55,7 +55,7 @@ std::string watermarks(const std::string& bootstrap, const std::string& topic) {
 }
 
 struct Outcome {
-  std::size_t orders = 0;  // records in `orders`
+  std::size_t orders = 0;        // records in `orders`
   std::size_t order_copies = 0;  // of them, second copies of an order
   PaymentTally payments;
 };
@@ -78,7 +78,8 @@ class BrokerFaultTest : public ::testing::Test {
   // Waits until `n` payments are visible (the fault then lands mid-stream).
   void wait_payments(std::size_t n, std::chrono::seconds timeout = 60s) {
     ASSERT_TRUE(payments_->wait_for_count(n, timeout))
-        << "payments stalled at " << payments_->records().size() << "\n" << tail(pay_->output());
+        << "payments stalled at " << payments_->records().size() << "\n"
+        << tail(pay_->output());
   }
 
   // Nothing lost, nothing duplicated. `resent` names the partitions (of `orders` and, by the same key and
@@ -94,7 +95,8 @@ class BrokerFaultTest : public ::testing::Test {
     const auto order_records = read_all(svc_.bootstrap, svc_.orders, static_cast<std::size_t>(orders_), 60s);
     o.orders = order_records.size();
     const auto index = index_orders(order_records);
-    payments_->poll_until([&](const std::vector<Record>& r) { return tally_payments(index, r).lost == 0; }, 120s);
+    payments_->poll_until([&](const std::vector<Record>& r) { return tally_payments(index, r).lost == 0; },
+                          120s);
     payments_->drain_to_end(30s);
     o.payments = tally_payments(index, payments_->records());
     EXPECT_EQ(pay_->stop(30s), 0) << tail(pay_->output());
@@ -131,7 +133,8 @@ class BrokerFaultTest : public ::testing::Test {
     EXPECT_EQ(outside(copied_partitions), "") << "orders stored twice on partitions without a fault";
     EXPECT_EQ(o.payments.lost, 0U) << "orders without a payment";
     EXPECT_LE(o.payments.duplicates, order_copies + resent_bound) << "duplicate payments";
-    EXPECT_EQ(outside(duplicated_payment_partitions), "") << "duplicate payments on partitions without a fault";
+    EXPECT_EQ(outside(duplicated_payment_partitions), "")
+        << "duplicate payments on partitions without a fault";
     EXPECT_EQ(o.payments.unknown, 0U);
     EXPECT_EQ(o.payments.wrong, 0U);
     o.order_copies = order_copies;
@@ -220,7 +223,8 @@ TEST_F(BrokerFaultTest, BrokerDownFiveSecondsNeitherLosesNorDuplicates) {
   wait_payments(during + 2000, 90s);
   const auto o = finish(on_broker2, 50);
   summary("broker_down_5s", "broker 2 of 3 down 5s", o.orders, o.payments.lost, o.payments.duplicates,
-          "payments_before=" + std::to_string(before) + " orders_stored_twice=" + std::to_string(o.order_copies) +
+          "payments_before=" + std::to_string(before) +
+              " orders_stored_twice=" + std::to_string(o.order_copies) +
               " moved_during_outage_broker2=" + std::to_string(moved_on_broker2) +
               " elsewhere=" + std::to_string(moved_elsewhere) + " " + duration());
 }
