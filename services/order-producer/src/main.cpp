@@ -1,5 +1,6 @@
 // order-producer: generates (or reads from a JSONL file) orders and sends them to `orders` with an
-// idempotent producer; exits 0 only when every record was acknowledged (CONTRACT §3).
+// idempotent producer; exits 0 only when every record was acknowledged (docs/contract.md §8 Delivery
+// guarantees).
 #include <unistd.h>
 
 #include <utility>
