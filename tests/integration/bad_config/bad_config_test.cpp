@@ -353,7 +353,7 @@ TEST(BadConfigTest, MalformedSecretPropertyIsNotEchoed) {
 }
 
 // order-producer rejects "enable.idempotence=true with acks=1" at start-up, before waiting for brokers
-// (DESIGN: invalid combinations are rejected at start-up): exit 2 at once, not "cannot reach Kafka" later.
+// (docs/contract.md §8 Delivery guarantees): exit 2 at once, not "cannot reach Kafka" later.
 TEST(BadConfigTest, IdempotenceWithoutAcksAllIsRejectedBeforeConnecting) {
   for (const auto& bin : {"order-producer", "payment-service", "notification-service"}) {
     const auto timeout_flag = std::string(bin) == "order-producer" ? "--timeout-s" : "--startup-timeout-s";

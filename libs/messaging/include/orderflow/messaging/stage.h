@@ -1,4 +1,4 @@
-// The consume → process → produce loop every consuming service runs (DESIGN "The data path").
+// The consume → process → produce loop every consuming service runs (docs/design.md "The stage loop").
 // One thread drives everything: poll, the handler, produce, delivery reports, commits. A record's
 // offset is committed only after every record its processing produced (result, retry or dead letter)
 // was acknowledged. Failures: poison → <group>.dlq at once; transient → <group>.retry with
