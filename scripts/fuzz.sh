@@ -4,7 +4,6 @@
 #
 #   scripts/fuzz.sh                 every target for FUZZ_SECONDS (default 60) seconds   (make fuzz)
 #   scripts/fuzz.sh --smoke         12 s of fuzzing in total (CTest: fuzz_smoke, label unit)
-#   scripts/fuzz.sh --strict        also checks the known-bug exclusions (see events_parse_target.cpp)
 #   options: --build-dir DIR (default build/fuzz), --seconds N (per target), --target NAME (repeatable)
 #
 # Before fuzzing, every saved regression input (tests/fuzz/regressions/<target>/) is replayed.
@@ -21,17 +20,15 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 . "$ROOT/tests/support/require.sh"
 BUILD_DIR="$ROOT/build/fuzz"
 SMOKE=0
-STRICT=0
 SECONDS_EACH="${FUZZ_SECONDS:-60}"
 TARGETS=()
 while [ $# -gt 0 ]; do
   case "$1" in
     --smoke) SMOKE=1 ;;
-    --strict) STRICT=1 ;;
     --build-dir) BUILD_DIR="$2"; shift ;;
     --seconds) SECONDS_EACH="$2"; shift ;;
     --target) TARGETS+=("$2"); shift ;;
-    -h|--help) sed -n '2,17p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,15p' "$0"; exit 0 ;;
     *) echo "fuzz.sh: unknown argument '$1' (see --help)" >&2; exit 2 ;;
   esac
   shift
@@ -100,7 +97,6 @@ done
 status=0
 for t in "${TARGETS[@]}"; do
   bin="$BUILD_DIR/fuzz_$t"
-  [ "$STRICT" = 1 ] && [ -x "${bin}_strict" ] && bin="${bin}_strict"
   if [ ! -x "$bin" ]; then echo "fuzz.sh: no target '$t' (events_parse, headers)" >&2; exit 2; fi
   regressions=("$ROOT/tests/fuzz/regressions/$t"/*)
   if [ -e "${regressions[0]}" ]; then

@@ -1,9 +1,9 @@
 #!/bin/sh
-# create-topics.sh: the one-shot `kafka-init` job of deploy/compose*.yaml. Creates the CONTRACT §4
-# topics with explicit partitions, replication and retention; idempotent (existing topics get their
-# configs re-applied; a partition or replication mismatch is reported, never changed: adding partitions
-# moves keys to other partitions and breaks per-customer order).
-# Runs in the apache/kafka image (its CLI tools under /opt/kafka/bin). Exit 0 when every topic exists.
+# create-topics.sh: the one-shot `kafka-init` job of deploy/compose*.yaml. Creates the topics of docs/contract.md §4
+# Topics with explicit partitions, replication and retention; idempotent (existing topics get their configs re-applied;
+# a partition or replication mismatch is reported, never changed: adding partitions moves keys to other partitions and
+# breaks per-customer order). Runs in the apache/kafka image (its CLI tools under /opt/kafka/bin). Exit 0 when every
+# topic exists.
 #
 # Env: BOOTSTRAP_SERVERS (required); TOPIC_PARTITIONS (12); TOPIC_REPLICATION_FACTOR (3);
 #      TOPIC_MIN_INSYNC_REPLICAS (2); TOPIC_RETENTION_MS (7 d); DLQ_RETENTION_MS (14 d);

@@ -18,19 +18,6 @@
 namespace orderflow::fuzz {
 namespace {
 
-// Known bug (reported; regression input tests/fuzz/regressions/events_parse/unknown_key_split_utf8.json,
-// DISABLED_ in fuzz_regression_test): an unknown member name longer than 64 bytes is cut at byte 61 for
-// the field path, which can split a UTF-8 sequence. Only such paths end in "..."; skip them until fixed,
-// so the fuzzer keeps looking for everything else. Set ORDERFLOW_FUZZ_STRICT to check them too.
-bool known_utf8_path_bug(const events::ValidationError& e) {
-#ifdef ORDERFLOW_FUZZ_STRICT
-  (void)e;
-  return false;
-#else
-  return e.field.size() >= 3 && e.field.compare(e.field.size() - 3, 3, "...") == 0;
-#endif
-}
-
 template <class Event, class Parse, class Validate>
 void check(std::string_view input, Parse parse, Validate validate, const char* what) {
   const auto parsed = parse(input);
@@ -38,10 +25,7 @@ void check(std::string_view input, Parse parse, Validate validate, const char* w
     const auto& e = parsed.error();
     ORDERFLOW_FUZZ_CHECK(!e.reason.empty(), std::string(what) + ": an error without a reason");
     const std::string message = e.message();
-    if (!known_utf8_path_bug(e)) {
-      ORDERFLOW_FUZZ_CHECK(valid_utf8(message),
-                           std::string(what) + ": error message is not UTF-8: " + message);
-    }
+    ORDERFLOW_FUZZ_CHECK(valid_utf8(message), std::string(what) + ": error message is not UTF-8: " + message);
     const std::string bounded = messaging::bounded_message(message);
     ORDERFLOW_FUZZ_CHECK(bounded.size() <= 1024, std::string(what) + ": bounded_message longer than 1024");
     return;

@@ -95,8 +95,8 @@ TEST(FuzzRegressionTest, GeneratedHugeInputs) {
 
 // An unknown member name longer than 64 bytes of multi-byte characters: it is ignored like any unknown
 // field, so the record is accepted; the same name twice is a duplicate key whose message quotes at most 64
-// bytes of it, and must stay UTF-8 (x-error-message values are UTF-8, CONTRACT §6) where that cut falls
-// inside a character.
+// bytes of it, and must stay UTF-8 (x-error-message values are UTF-8, docs/contract.md §6 Headers) where that
+// cut falls inside a character.
 TEST(FuzzRegressionTest, UnknownLongMultibyteKeyIsIgnoredAndItsDuplicateGivesUtf8Message) {
   const auto bytes =
       read_file(source_dir() / "tests/fuzz/regressions/events_parse/unknown_key_split_utf8.json");

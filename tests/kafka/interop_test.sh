@@ -4,7 +4,8 @@
 #   interop_test.sh [--bootstrap-file F | --bootstrap H:P] [--jars DIR] [--partitions N] [--group G]
 #                   [--topic T] [--count N] [--check-only] [--wait S]
 #
-# 1. TopicCommand --describe: the CONTRACT §4 topics exist with N partitions (default 6), replication 1.
+# 1. TopicCommand --describe: the topics of docs/contract.md §4 Topics exist with N partitions (default 6),
+#    replication 1.
 # 2. kcat -P (idempotent producer) writes COUNT keyed records (default 100) to TOPIC; kcat -G consumes them
 #    back as consumer group G and the payloads must match.
 # 3. ConsumerGroupCommand --describe --group G: every partition of TOPIC has a committed offset and lag 0.

@@ -13,7 +13,8 @@
 # Defaults: --port 9092 (0 = pick a free port), --dir run/kafka, --jars build/kafka/lib (both relative to the
 # repo root), --partitions 6, --timeout 90. `start` formats the data dir on first use (random cluster id),
 # keeps it across restarts (--fresh wipes it first), waits until the broker answers a metadata request,
-# creates the CONTRACT §4 topics (unless --no-topics) and prints `ready bootstrap=127.0.0.1:P` on stdout.
+# creates the topics of docs/contract.md §4 Topics (unless --no-topics) and prints `ready bootstrap=127.0.0.1:P`
+# on stdout.
 # --advertised-port A: the broker still listens on P but tells clients (in metadata) to connect to 127.0.0.1:A,
 # e.g. a test proxy in front of it; whatever listens on A must relay to P before `start`, which creates the
 # topics through it. The bootstrap printed stays 127.0.0.1:P. Default (or 0): A = P.

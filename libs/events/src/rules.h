@@ -1,5 +1,5 @@
-// The field rules of CONTRACT §5, shared by the parse path (on captured JSON values) and the validate_*
-// functions (on built objects), so both report the same reasons in the same words.
+// The field rules of docs/contract.md §5 Events, shared by the parse path (on captured JSON values) and the
+// validate_* functions (on built objects), so both report the same reasons in the same words.
 #pragma once
 
 #include <cstddef>

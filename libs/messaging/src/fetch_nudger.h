@@ -1,9 +1,9 @@
 // Keeps librdkafka 2.0.x's fetcher going while the application drains a full prefetch queue.
 // Before librdkafka 2.2 (fetch.queue.backoff.ms) a broker thread that found the consumer's queue full
 // looks at it again only when something wakes it, about once a second: a stage that drains the queue
-// faster than that waits for the rest of the second (measured: ≈ 0.6 s of work, ≈ 0.4 s idle, every
-// second). Any request for that broker wakes its thread, which then fetches if there is room. While
-// records are being consumed quickly, a thread of its own asks one assigned partition's leader for its
+// faster than that waits for the rest of the second (under load on loopback, idle for about 0.4 s of
+// every second). Any request for that broker wakes its thread, which then fetches if there is room.
+// While records are being consumed quickly, a thread of its own asks one assigned partition's leader for its
 // watermarks every `interval` (ListOffsets; round robin over the assignment, so every leader is reached),
 // nothing when the consumer is idle or slow. consumed() is called from the polling thread; the rest is
 // internal. Errors of the watermark requests are ignored (a nudge that fails changes nothing).

@@ -73,9 +73,9 @@ ProducerOptions stage_producer_options(const StageOptions& options) {
   ProducerOptions popts;
   popts.properties = options.kafka;
   if (popts.properties.find("message.max.bytes") == nullptr) {
-    // A dead letter carries the original value (CONTRACT §6): let the producer take every record the stage
-    // accepts for processing (librdkafka's default, 1,000,000, is below --max-record-bytes' 1 MiB), plus
-    // room for the failure headers. librdkafka's maximum is 1,000,000,000.
+    // A dead letter carries the original value (docs/contract.md §7 Retries and dead letters): let the
+    // producer take every record the stage accepts for processing (librdkafka's default, 1,000,000, is below
+    // --max-record-bytes' 1 MiB), plus room for the failure headers. librdkafka's maximum is 1,000,000,000.
     const auto limit =
         std::min<std::size_t>(1000000000, std::max<std::size_t>(1000000, options.max_record_bytes + 65536));
     popts.properties.set("message.max.bytes", std::to_string(limit));

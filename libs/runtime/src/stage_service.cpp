@@ -299,7 +299,8 @@ int run_stage_service(const messaging::StageOptions& options, const CommonOption
     runner = std::make_unique<messaging::StageRunner>(with_stats, handler, metrics);
     if (!wait_for_broker(options.kafka, options.startup_timeout)) return 1;
     // A missing topic is waited for (readiness 503 naming it), not an exit: it is fixed on the broker side
-    // while the service runs, as a broker lost after the start is (CONTRACT §4, §11).
+    // while the service runs, as a broker lost after the start is (docs/contract.md §4 Topics,
+    // §11 Exit codes).
     const bool topics = wait_for_topics(options, shutdown.flag(), [&](std::optional<std::string> reason) {
       const std::lock_guard lock(startup_mutex);
       startup_reason = std::move(reason);

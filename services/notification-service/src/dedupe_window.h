@@ -1,6 +1,6 @@
 // A bounded de-duplication window over notification ids: remembers the most recent `capacity` ids and
-// evicts the least recently seen. A notification's id is derived from (order_id, kind) (CONTRACT §5,
-// events::notification_id_for), so remembering ids is remembering those pairs, in 16 bytes each.
+// evicts the least recently seen. A notification's id is derived from (order_id, kind) (docs/contract.md §5
+// Events, events::notification_id_for), so remembering ids is remembering those pairs, in 16 bytes each.
 // Flat storage, allocated once: the entries and their recency list live in one vector (indices instead
 // of pointers) and an open-addressing index (linear probing, no tombstones) maps a key to its entry. An
 // index slot keeps 32 bits of its key's hash next to the entry number, so probing and deletion compare

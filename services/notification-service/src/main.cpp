@@ -1,5 +1,6 @@
 // notification-service: consumes `orders` and `payments`, delivers notifications through a sink and
-// publishes NotificationSent to `notifications` (CONTRACT §3–7).
+// publishes NotificationSent to `notifications` (docs/contract.md §3 Flags and
+// environment to §8 Delivery guarantees).
 #include <spdlog/spdlog.h>
 
 #include "notification_handler.h"

@@ -1,5 +1,6 @@
 // order-producer: generates (or reads from a JSONL file) orders and sends them to `orders` with an
-// idempotent producer; exits 0 only when every record was acknowledged (CONTRACT §3).
+// idempotent producer; exits 0 only when every record was acknowledged (docs/contract.md §8 Delivery
+// guarantees).
 #include <unistd.h>
 
 #include <utility>
@@ -231,8 +232,8 @@ int main(int argc, char** argv) {
       // Long waits in the producer's poll, in slices of at most 100 ms that end before `due`: delivery
       // reports (and the produced counter) keep up at any rate, and a stop is seen within 100 ms even at
       // one order a minute. The last (sub-)millisecond on a precise timer: poll() counts whole
-      // milliseconds, and overshooting every send by up to 1 ms turned a smooth 5,000/s into bursts
-      // (chain latency p95 49 -> 90 ms in the benchmark).
+      // milliseconds, and overshooting every send by up to 1 ms would turn a steady rate (5,000/s) into
+      // bursts that raise the pipeline's tail latency.
       for (auto now = Clock::now(); due > now && !shutdown.requested(); now = Clock::now()) {
         const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(due - now);
         if (left >= std::chrono::milliseconds(2)) {

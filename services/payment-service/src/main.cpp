@@ -1,4 +1,5 @@
-// payment-service: consumes `orders`, decides each payment, publishes to `payments` (CONTRACT §3–7).
+// payment-service: consumes `orders`, decides each payment, publishes to `payments` (docs/contract.md §3
+// Flags and environment to §8 Delivery guarantees).
 #include <spdlog/spdlog.h>
 
 #include "orderflow/runtime/cli.h"

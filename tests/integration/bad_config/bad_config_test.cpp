@@ -1,8 +1,8 @@
-// Every binary with every kind of bad configuration (CONTRACT §1): exit 2 for usage errors (unknown or
-// malformed flag, invalid value, unknown -X property — librdkafka's own message), exit 1 for runtime
-// failures (unreachable broker, metrics port in use), 0 for --help/--version; the message names the flag
-// or the address, and comes within a bound. Secrets passed with -X never appear in output, /metrics or
-// --help.
+// Every binary with every kind of bad configuration (docs/contract.md §1 Binaries, §11 Exit codes): exit 2
+// for usage errors (unknown or malformed flag, invalid value, unknown -X property — librdkafka's own
+// message), exit 1 for runtime failures (unreachable broker, metrics port in use), 0 for --help/--version;
+// the message names the flag or the address, and comes within a bound. Secrets passed with -X never appear in
+// output, /metrics or --help.
 #include <gtest/gtest.h>
 #include <unistd.h>
 
@@ -353,7 +353,7 @@ TEST(BadConfigTest, MalformedSecretPropertyIsNotEchoed) {
 }
 
 // order-producer rejects "enable.idempotence=true with acks=1" at start-up, before waiting for brokers
-// (DESIGN: invalid combinations are rejected at start-up): exit 2 at once, not "cannot reach Kafka" later.
+// (docs/contract.md §8 Delivery guarantees): exit 2 at once, not "cannot reach Kafka" later.
 TEST(BadConfigTest, IdempotenceWithoutAcksAllIsRejectedBeforeConnecting) {
   for (const auto& bin : {"order-producer", "payment-service", "notification-service"}) {
     const auto timeout_flag = std::string(bin) == "order-producer" ? "--timeout-s" : "--startup-timeout-s";
@@ -385,7 +385,7 @@ TEST(BadConfigTest, StrayPositionalArgumentIsAUsageError) {
 
 // Regression (fixed): a malformed --metrics-address ("nonsense", port 99999) is reported only when the HTTP
 // server starts: exit 1, and the message ("expected HOST:PORT, got 'nonsense'") does not name the flag.
-// CONTRACT §1: a malformed flag exits 2 with a message naming it.
+// docs/contract.md §1 Binaries: a malformed flag exits 2 with a message naming it.
 TEST(BadConfigTest, MalformedMetricsAddressIsAUsageError) {
   for (const auto& bin : {"order-producer", "payment-service", "notification-service"}) {
     for (const auto& address : {"nonsense", "127.0.0.1:99999", "127.0.0.1:http"}) {

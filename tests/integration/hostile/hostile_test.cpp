@@ -7,12 +7,13 @@
 // inside items are ignored, so such an order is paid, not dead-lettered); both services must stay up,
 // count what they dead-lettered, keep their memory bounded, and stop cleanly.
 //
-// message.max.bytes: a dead letter carries the original value untouched (CONTRACT §6), so dead-lettering
-// the 10 MiB record means producing 10 MiB. The stages raise the producer's message.max.bytes to
-// --max-record-bytes + headroom, and a record above --max-record-bytes is dead-lettered without its value
-// (header x-value-omitted-bytes, see OversizedRecordWithDefaultKafkaLimits... below). The main test starts
-// both services with -X message.max.bytes=16777216 so that the 10 MiB corpus records are dead-lettered whole;
-// the dev broker (librdkafka 2.0.2's mock cluster) accepts such records (measured: 10 MiB in, 10 MiB out).
+// message.max.bytes: a dead letter carries the original value untouched (docs/contract.md §7 Retries and dead
+// letters), so dead-lettering the 10 MiB record means producing 10 MiB. The stages raise the producer's
+// message.max.bytes to --max-record-bytes + headroom, and a record above --max-record-bytes is dead-lettered
+// without its value (header x-value-omitted-bytes, see OversizedRecordWithDefaultKafkaLimits... below). The
+// main test starts both services with -X message.max.bytes=16777216 so that the 10 MiB corpus records are
+// dead-lettered whole; the dev broker (librdkafka 2.0.2's mock cluster) accepts such records (measured:
+// 10 MiB in, 10 MiB out).
 //
 // The mock keeps only ~5 MiB per partition and evicts whole segments: once a 10 MiB record is in a
 // partition, the next records appended there are dropped with it (measured: consumers then see "offset out

@@ -1,4 +1,5 @@
-// Retry topics, dead letters and order-preserving retries (CONTRACT §5–§7) with the real binaries:
+// Retry topics, dead letters and order-preserving retries (docs/contract.md §5 Events to §8 Delivery
+// guarantees) with the real binaries:
 // order-producer → orders → payment-service (simulated gateway failures) → payments, and
 // notification-service with a failing sink. Each test gets a fresh broker (the dev broker on an
 // ephemeral port, or the shared real Kafka with per-test topic names in the `kafka` variant) and

@@ -1,9 +1,10 @@
-// Missing topics are found at start, not at the first record that needs them (CONTRACT §4, §10): with the
-// real binaries, a service whose dead-letter topic does not exist stays unready (/readyz 503 naming the topic
-// and how to create it), consumes and commits nothing, and goes on by itself once the topic is created;
-// --create-topics creates the retry and dead-letter topics with the input's partition count. Runs on the dev
-// broker and, in the `kafka` variant, on real Kafka (no auto-creation there). Every test uses topic and group
-// names of its own, and asserts on what landed in the topics and on the group's committed offsets.
+// Missing topics are found at start, not at the first record that needs them (docs/contract.md §4 Topics, §10
+// HTTP endpoints and logs): with the real binaries, a service whose dead-letter topic does not exist stays
+// unready (/readyz 503 naming the topic and how to create it), consumes and commits nothing, and goes on by
+// itself once the topic is created; --create-topics creates the retry and dead-letter topics with the input's
+// partition count. Runs on the dev broker and, in the `kafka` variant, on real Kafka (no auto-creation
+// there). Every test uses topic and group names of its own, and asserts on what landed in the topics and on
+// the group's committed offsets.
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 #include <librdkafka/rdkafkacpp.h>

@@ -1,4 +1,4 @@
-// format_timestamp / parse_timestamp: the occurred_at format of CONTRACT §5.
+// format_timestamp / parse_timestamp: the occurred_at format of docs/contract.md §5 Events.
 #include "orderflow/events/clock.h"
 
 #include <gtest/gtest.h>

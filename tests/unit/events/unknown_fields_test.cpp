@@ -1,7 +1,7 @@
-// Forward compatibility (CONTRACT §5): fields the contract does not name are ignored at every level — the
-// top level of each event type and inside an OrderCreated item — whatever their JSON type, and they are not
-// carried through to_json. They are still part of the document: a duplicate key, invalid JSON or nesting
-// beyond the limit inside one is still a document error, and the named fields keep every rule.
+// Forward compatibility (docs/contract.md §5 Events): fields the contract does not name are ignored at every
+// level — the top level of each event type and inside an OrderCreated item — whatever their JSON type, and
+// they are not carried through to_json. They are still part of the document: a duplicate key, invalid JSON or
+// nesting beyond the limit inside one is still a document error, and the named fields keep every rule.
 #include <gtest/gtest.h>
 
 #include <string>

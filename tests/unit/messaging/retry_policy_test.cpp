@@ -1,5 +1,6 @@
-// RetryPolicy (backoff doubling, cap, exhaustion), failure_headers (CONTRACT §6 header set, order, passthrough
-// filtering) and bounded_message (bounded, never splits a UTF-8 sequence).
+// RetryPolicy (backoff doubling, cap, exhaustion: docs/contract.md §7 Retries and dead letters),
+// failure_headers (§6 Headers: header set, order, passthrough filtering) and bounded_message (bounded, never
+// splits a UTF-8 sequence).
 #include <gtest/gtest.h>
 
 #include <chrono>

@@ -1,5 +1,5 @@
 // notification_for_order / notification_for_payment: kinds, copied fields, and identities derived from
-// (order_id, kind) so that duplicates share them (CONTRACT §5).
+// (order_id, kind) so that duplicates share them (docs/contract.md §5 Events).
 #include <gtest/gtest.h>
 
 #include <chrono>

@@ -1,5 +1,5 @@
-// decide_payment (CONTRACT §5): the limit boundary, derived and stable identities, copied fields, and a
-// result that passes the PaymentProcessed schema.
+// decide_payment (docs/contract.md §5 Events, "Decisions"): the limit boundary, derived and stable
+// identities, copied fields, and a result that passes the PaymentProcessed schema.
 #include <gtest/gtest.h>
 
 #include <chrono>

@@ -1,6 +1,7 @@
-// parse_command_line + add_common_options + read_common_options + kafka_properties (CONTRACT §1, §2):
-// precedence flag > environment > --config file > default, --help/--version exit 0, bad flags exit 2 with
-// one line naming the flag, -X repeatable, invalid values rejected naming the flag.
+// parse_command_line + add_common_options + read_common_options + kafka_properties (docs/contract.md §1
+// Binaries, §2 Where settings come from): precedence flag > environment > --config file > default,
+// --help/--version exit 0, bad flags exit 2 with one line naming the flag, -X repeatable, invalid values
+// rejected naming the flag.
 #include <gtest/gtest.h>
 
 #include <unistd.h>

@@ -1,7 +1,7 @@
-// HttpServer on a loopback port (CONTRACT §8): /metrics serves the registry, /healthz 200, /readyz 503 with the
-// reason then 200, unknown paths 404, port 0 disables, a port in use fails naming the address. Also
-// split_host_port. The client is a plain POSIX socket with a receive timeout, so a broken server fails the
-// test instead of hanging it.
+// HttpServer on a loopback port (docs/contract.md §10 HTTP endpoints and logs): /metrics serves the registry,
+// /healthz 200, /readyz 503 with the reason then 200, unknown paths 404, port 0 disables, a port in use fails
+// naming the address. Also split_host_port. The client is a plain POSIX socket with a receive timeout, so a
+// broken server fails the test instead of hanging it.
 #include <gtest/gtest.h>
 
 #include <arpa/inet.h>

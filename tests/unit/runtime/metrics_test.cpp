@@ -1,5 +1,6 @@
-// ServiceMetrics (CONTRACT §8): the contract metric names, the `service` label on every family, counters by
-// topic and outcome, histogram buckets 100 µs … 10 s, lag gauges removed when a partition is revoked.
+// ServiceMetrics (docs/contract.md §9 Metrics): the contract metric names, the `service` label on every
+// family, counters by topic and outcome, histogram buckets 100 µs … 10 s, lag gauges removed when a partition
+// is revoked.
 #include <gtest/gtest.h>
 
 #include <algorithm>

@@ -34,9 +34,9 @@ struct DlqRecord {
 
 DlqRecord from_message(const RdKafka::Message& msg);
 
-// True for the headers a service adds when it gives up on a record (CONTRACT §6: x-original-*,
-// x-attempt, x-error-*, x-failed-*, x-not-before). Other headers — traceparent, x-correlation-id,
-// x-order-occurred-at, anything unknown — belong to the record and travel with a replay.
+// True for the headers a service adds when it gives up on a record (docs/contract.md §6 Headers:
+// x-original-*, x-attempt, x-error-*, x-failed-*, x-not-before). Other headers — traceparent,
+// x-correlation-id, x-order-occurred-at, anything unknown — belong to the record and travel with a replay.
 bool is_failure_header(std::string_view name);
 // The headers a replayed record carries: every non-failure header, in order.
 messaging::Headers replay_headers(const messaging::Headers& headers);

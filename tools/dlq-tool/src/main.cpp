@@ -1,4 +1,4 @@
-// dlq-tool: inspect, count and replay dead-letter topics (CONTRACT §6).
+// dlq-tool: inspect, count and replay dead-letter topics (docs/contract.md §7 Retries and dead letters).
 #include <iostream>
 #include <string>
 #include <vector>

@@ -1,4 +1,5 @@
-// kafka-dev-broker: the embedded local Kafka for development, demos and tests (CONTRACT §9).
+// kafka-dev-broker: the embedded local Kafka for development, demos and tests (docs/contract.md §1 Binaries,
+// §3 Flags and environment; what it adds to the mock and how it differs from Kafka: docs/dev-broker.md).
 #include <fmt/format.h>
 
 #include <boost/asio/io_context.hpp>

@@ -17,7 +17,7 @@ namespace orderflow::events {
 // Maximum nesting of arrays/objects accepted in a record (the root object is level 1).
 inline constexpr int kMaxNestingDepth = 64;
 
-// Parse one record and apply every rule of CONTRACT §5 and proto-schemas/*.v1.json.
+// Parse one record and apply every rule of docs/contract.md §5 Events and proto-schemas/*.v1.json.
 [[nodiscard]] Result<OrderCreated> parse_order_created(std::string_view bytes);
 [[nodiscard]] Result<PaymentProcessed> parse_payment_processed(std::string_view bytes);
 [[nodiscard]] Result<NotificationSent> parse_notification_sent(std::string_view bytes);

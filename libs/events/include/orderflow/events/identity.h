@@ -1,7 +1,8 @@
-// Event identities: random UUIDs (v4) for new events and name-based UUIDs (v5, SHA-1) for derived events,
-// so that processing the same input twice yields the same ids (CONTRACT §5). Pure functions: thread-safe
-// (uuid_v4 uses the caller's generator, which the caller must not share across threads). SHA-1 comes from
-// OpenSSL's libcrypto; the v5 functions throw std::runtime_error only if it offers no SHA-1 (a broken install).
+// Event identities: random UUIDs (v4) for new events and name-based UUIDs (v5, SHA-1) for derived events, so
+// that processing the same input twice yields the same ids (docs/contract.md §5 Events, "Derived
+// identities"). Pure functions: thread-safe (uuid_v4 uses the caller's generator, which the caller must not
+// share across threads). SHA-1 comes from OpenSSL's libcrypto; the v5 functions throw std::runtime_error only
+// if it offers no SHA-1 (a broken install).
 #pragma once
 
 #include <random>

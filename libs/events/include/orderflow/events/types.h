@@ -1,5 +1,6 @@
-// The event types of CONTRACT §5 as plain C++ values (no JSON in them), plus their enum spellings.
-// Plain data: thread-safe as values; no errors reported here (see codec.h for parsing and validation).
+// The event types of docs/contract.md §5 Events as plain C++ values (no JSON in them), plus their enum
+// spellings. Plain data: thread-safe as values; no errors reported here (see codec.h for parsing and
+// validation).
 #pragma once
 
 #include <cstdint>

@@ -23,7 +23,7 @@ struct OutRecord {
   Headers headers;
 };
 
-// Header names of the contract (CONTRACT §6) and of tracing (issue: observability).
+// Header names of the contract (docs/contract.md §6 Headers), the tracing ones included.
 namespace header {
 inline constexpr std::string_view kOriginalTopic = "x-original-topic";
 inline constexpr std::string_view kOriginalPartition = "x-original-partition";

@@ -1,6 +1,6 @@
-// Retry schedule and the headers of retry/dead-letter records (CONTRACT §6). Pure functions.
-// x-attempt on a failure record counts the attempts that have failed so far; the next processing
-// of a retry record is attempt x-attempt + 1.
+// Retry schedule and the headers of retry/dead-letter records (docs/contract.md §6 Headers, §7 Retries and
+// dead letters). Pure functions. x-attempt on a failure record counts the attempts that have failed so far;
+// the next processing of a retry record is attempt x-attempt + 1.
 #pragma once
 
 #include <chrono>

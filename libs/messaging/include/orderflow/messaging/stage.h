@@ -1,4 +1,4 @@
-// The consume → process → produce loop every consuming service runs (DESIGN "The data path").
+// The consume → process → produce loop every consuming service runs (docs/design.md "The stage loop").
 // One thread drives everything: poll, the handler, produce, delivery reports, commits. A record's
 // offset is committed only after every record its processing produced (result, retry or dead letter)
 // was acknowledged. Failures: poison → <group>.dlq at once; transient → <group>.retry with
@@ -52,7 +52,7 @@ struct StageOptions {
   bool create_topics = false;
   std::size_t max_record_bytes = 1024 * 1024;
   Guarantee guarantee = Guarantee::AtLeastOnce;
-  std::string instance_id = "0";  // exactly-once: transactional.id = <group>-<input>-<instance>
+  std::string instance_id = "0";  // exactly-once: transactional.id = <group_id>-<instance_id>
   std::size_t txn_max_records = 2000;
   std::chrono::milliseconds txn_max_ms{100};
   // librdkafka statistics of the stage's producer and consumer (see ProducerOptions::on_stats).

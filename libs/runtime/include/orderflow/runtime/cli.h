@@ -1,7 +1,7 @@
-// Command line and configuration for every orderflow binary (Boost.program_options).
-// Precedence: flag > environment variable > --config FILE > default. --help and --version exit 0;
-// an unknown or malformed flag exits 2 with one line naming it (CONTRACT §1). Not thread-safe;
-// parse once in main().
+// Command line and configuration for every orderflow binary (Boost.program_options). Precedence: flag >
+// environment variable > --config FILE > default. --help and --version exit 0; an unknown or malformed flag
+// exits 2 with one line naming it (docs/contract.md §1 Binaries, §2 Where settings come from). Not
+// thread-safe; parse once in main().
 #pragma once
 
 #include <boost/program_options.hpp>

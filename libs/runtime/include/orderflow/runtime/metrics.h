@@ -1,8 +1,8 @@
-// The contract metrics (CONTRACT §8) of one service, built once at start-up; the hot path only
-// increments cached counters. Implements the stage's observer hooks. Counters and histograms are
-// thread-safe (prometheus-cpp); the per-topic caches are filled on the stage thread only.
-// librdkafka statistics handed to kafka_stats() (any thread) are parsed when the registry is
-// collected, i.e. on the metrics HTTP thread at scrape time, never on the Kafka poll thread.
+// The contract metrics (docs/contract.md §9 Metrics) of one service, built once at start-up; the hot path
+// only increments cached counters. Implements the stage's observer hooks. Counters and histograms are
+// thread-safe (prometheus-cpp); the per-topic caches are filled on the stage thread only. librdkafka
+// statistics handed to kafka_stats() (any thread) are parsed when the registry is collected, i.e. on the
+// metrics HTTP thread at scrape time, never on the Kafka poll thread.
 #pragma once
 
 #include <prometheus/counter.h>

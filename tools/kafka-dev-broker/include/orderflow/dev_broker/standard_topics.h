@@ -1,6 +1,5 @@
-// The topics the dev broker (and the in-process test MockCluster) create before anything runs:
-// the pipeline topics and the services' retry/dead-letter topics (CONTRACT §4). Immutable;
-// thread-safe.
+// The topics the dev broker (and the in-process test MockCluster) create before anything runs: the pipeline
+// topics and the services' retry/dead-letter topics (docs/contract.md §4 Topics). Immutable; thread-safe.
 #pragma once
 
 #include <string>
