@@ -1,11 +1,15 @@
 // SIGKILL of payment-service at random points of a 20,000-order stream, restarted at once each time,
 // while notification-service runs throughout: at-least-once means every valid order still gets a
 // payment (duplicates allowed, counted) and notification-service's de-duplication keeps exactly two
-// notifications per order. Runs on the dev broker (label fault) and on the real Kafka (`kafka`).
+// notifications per order. Then the same with notification-service killed instead: nothing lost, and its
+// duplicates (its de-duplication window is in memory) bounded by what was uncommitted at each kill.
+// Runs on the dev broker (label fault) and on the real Kafka (`kafka`).
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <map>
 #include <random>
+#include <set>
 
 #include "fault_fixture.h"
 #include "orderflow/testing/wait.h"
@@ -67,22 +71,25 @@ TEST(CrashTest, SigkillPaymentServiceRepeatedlyLosesNothingAndNotificationsStayE
         },
         150s);
     ASSERT_TRUE(reached) << "payments stalled at " << payments.records().size() << " waiting for " << point
-                         << "\n" << tail(pay.output());
+                         << "\n"
+                         << tail(pay.output());
     last_kill_at = payments.records().size();
     std::string before_kill;
     if (std::getenv("ORDERFLOW_FAULT_DEBUG") != nullptr) {
       const auto m = http_get(pay_port, "/metrics").second;
       before_kill = "consumed=" + std::to_string(metric_value(m, "orderflow_messages_consumed_total")) +
-                    " commits_ok=" + std::to_string(metric_value(m, "orderflow_offset_commits_total", {{"result", "ok"}})) +
-                    " commits_failed=" + std::to_string(metric_value(m, "orderflow_offset_commits_total", {{"result", "failed"}}));
+                    " commits_ok=" +
+                    std::to_string(metric_value(m, "orderflow_offset_commits_total", {{"result", "ok"}})) +
+                    " commits_failed=" +
+                    std::to_string(metric_value(m, "orderflow_offset_commits_total", {{"result", "failed"}}));
     }
     EXPECT_EQ(kill9(pay), 128 + SIGKILL);
     kills_at += (kills_at.empty() ? "" : ",") + std::to_string(last_kill_at);
     if (std::getenv("ORDERFLOW_FAULT_DEBUG") != nullptr) {
       int64_t sum = 0;
       for (const auto& [p, o] : committed_offsets(svc.bootstrap, svc.payment_group, svc.orders, 5s)) sum += o;
-      std::cout << "kill at payments=" << last_kill_at << " committed sum=" << sum << " " << before_kill << " log=" << pay.log_file()
-                << std::endl;
+      std::cout << "kill at payments=" << last_kill_at << " committed sum=" << sum << " " << before_kill
+                << " log=" << pay.log_file() << std::endl;
     }
     pay = svc.start_payment(pay_port);  // at once: the group re-join is what takes time
   }
@@ -100,8 +107,8 @@ TEST(CrashTest, SigkillPaymentServiceRepeatedlyLosesNothingAndNotificationsStayE
   const auto valid = orders.valid_by_event_id.size();
 
   // Everything processed: every valid order paid at least once, two notifications each.
-  payments.poll_until(
-      [&](const std::vector<Record>& r) { return tally_payments(orders, r).lost == 0; }, 180s);
+  payments.poll_until([&](const std::vector<Record>& r) { return tally_payments(orders, r).lost == 0; },
+                      180s);
   payments.drain_to_end(30s);
   const auto pt = tally_payments(orders, payments.records());
   const auto notes = read_all(broker.bootstrap(), pipe.notifications, 2 * valid, 120s);
@@ -124,11 +131,131 @@ TEST(CrashTest, SigkillPaymentServiceRepeatedlyLosesNothingAndNotificationsStayE
 
   EXPECT_EQ(pay.stop(30s), 0) << tail(pay.output());
   EXPECT_EQ(note.stop(30s), 0) << tail(note.output());
-  const auto secs = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now() - started);
+  const auto secs =
+      std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now() - started);
   summary(broker.is_real() ? "crash_sigkill_payment_kafka" : "crash_sigkill_payment",
           std::to_string(kKills) + "xSIGKILL(payment-service)", kOrders, pt.lost, pt.duplicates,
           "valid=" + std::to_string(valid) + " notification_duplicates=" + std::to_string(nt.duplicates) +
               " dlq=" + std::to_string(dlq.size()) + "/" + std::to_string(orders.invalid.size()) +
+              " duration_s=" + std::to_string(secs.count()));
+}
+
+// SIGKILL of notification-service at random points, restarted at once each time, while payment-service runs
+// throughout. Its de-duplication window lives in memory, so nothing of it survives a restart: after a kill,
+// the records beyond the group's committed offsets are consumed again and their notifications sent again.
+// Nothing may be lost, and the duplicates are bounded by a figure taken outside the service: for each kill,
+// the notifications already in the topic whose source record (the order, or the payment) lies at or beyond
+// the committed offset of its partition, read from the broker right after the kill.
+TEST(CrashTest, SigkillNotificationServiceLosesNothingAndDuplicatesStayWithinTheUncommittedTail) {
+  constexpr int kNoteOrders = 10000;
+  constexpr int kNoteKills = 3;
+  const auto started = std::chrono::steady_clock::now();
+  TestBroker broker{6};
+  Pipeline pipe{broker};
+  const auto svc = Services::of(pipe);
+  std::mt19937_64 rng(test_seed("crash_sigkill_notification"));
+  // Kill points in notifications (two per valid order).
+  const auto points = kill_points(rng, kNoteKills, 2000, 2 * kNoteOrders - 3000, 1500);
+
+  const int pay_port = free_port();
+  const int note_port = free_port();
+  auto pay = svc.start_payment(pay_port);
+  auto note = svc.start_notification(note_port);
+  ASSERT_TRUE(wait_ready(pay_port, 60s)) << tail(pay.output());
+  ASSERT_TRUE(wait_ready(note_port, 60s)) << tail(note.output());
+  std::uniform_int_distribution<int> order_seed(1, 1000000);
+  auto producer = svc.start_producer({"--count", std::to_string(kNoteOrders), "--rate", "300", "--seed",
+                                      std::to_string(order_seed(rng)), "--invalid-ratio", "0"});
+
+  struct Kill {
+    std::set<std::pair<std::string, std::string>> delivered;  // (order_id, kind) in the topic at the kill
+    std::map<int32_t, int64_t> orders_committed;
+    std::map<int32_t, int64_t> payments_committed;
+  };
+  std::vector<Kill> kills;
+  TopicReader notes(broker.bootstrap(), pipe.notifications);
+  std::size_t last_kill_at = 0;
+  std::string kills_at;
+  for (const auto point : points) {
+    const bool reached = notes.poll_until(
+        [&](const std::vector<Record>& r) {
+          return r.size() >= point && r.size() > last_kill_at + 100 &&
+                 scrape_metric(note_port, "orderflow_offset_commits_total", {{"result", "ok"}}).value_or(0) >=
+                     1;
+        },
+        150s);
+    ASSERT_TRUE(reached) << "notifications stalled at " << notes.records().size() << " waiting for " << point
+                         << "\n"
+                         << tail(note.output());
+    EXPECT_EQ(kill9(note), 128 + SIGKILL);
+    Kill k;
+    k.orders_committed = committed_offsets(svc.bootstrap, svc.notification_group, svc.orders, 10s);
+    k.payments_committed = committed_offsets(svc.bootstrap, svc.notification_group, svc.payments, 10s);
+    // Whatever the killed instance had on the wire lands within moments; the restarted one cannot produce
+    // before the group has noticed the death (session.timeout.ms 6 s), so reading to the end now sees
+    // exactly the killed instance's notifications.
+    ASSERT_TRUE(notes.drain_to_end(30s));
+    for (const auto& r : notes.records()) {
+      if (auto n = events::parse_notification_sent(r.value)) {
+        k.delivered.emplace(n.value().order_id, std::string(events::to_string(n.value().kind)));
+      }
+    }
+    last_kill_at = notes.records().size();
+    kills_at += (kills_at.empty() ? "" : ",") + std::to_string(last_kill_at);
+    kills.push_back(std::move(k));
+    note = svc.start_notification(note_port);
+  }
+  std::cout << "kills at notification counts: " << kills_at << std::endl;
+
+  const auto rc = producer.wait(180s);
+  ASSERT_TRUE(rc.has_value()) << "order-producer did not finish";
+  ASSERT_EQ(*rc, 0) << tail(producer.output());
+  const auto order_records = read_all(broker.bootstrap(), pipe.orders, kNoteOrders, 60s);
+  ASSERT_EQ(order_records.size(), static_cast<std::size_t>(kNoteOrders));
+  const auto orders = index_orders(order_records);
+  const auto valid = orders.valid_by_event_id.size();
+  const auto payment_records = read_all(broker.bootstrap(), pipe.payments, valid, 120s);
+  notes.poll_until([&](const std::vector<Record>& r) { return tally_notifications(orders, r).lost == 0; },
+                   180s);
+  notes.drain_to_end(30s);
+  const auto nt = tally_notifications(orders, notes.records());
+
+  // Where each notification's source record lies: (topic, partition, offset) by (order_id, kind).
+  std::map<std::string, std::pair<int32_t, int64_t>> order_at;    // order_id → orders record
+  std::map<std::string, std::pair<int32_t, int64_t>> payment_at;  // order_id → its (first) payment record
+  for (const auto& r : order_records) {
+    if (auto o = events::parse_order_created(r.value))
+      order_at.emplace(o.value().order_id, std::make_pair(r.partition, r.offset));
+  }
+  for (const auto& r : payment_records) {
+    if (auto p = events::parse_payment_processed(r.value)) {
+      payment_at.emplace(p.value().order_id, std::make_pair(r.partition, r.offset));
+    }
+  }
+  std::size_t bound = 0;
+  for (const auto& k : kills) {
+    for (const auto& [order_id, kind] : k.delivered) {
+      const bool from_order = kind == "ORDER_RECEIVED";
+      const auto& where = from_order ? order_at : payment_at;
+      const auto& committed = from_order ? k.orders_committed : k.payments_committed;
+      const auto it = where.find(order_id);
+      if (it == where.end()) continue;
+      const auto c = committed.find(it->second.first);
+      if (c == committed.end() || it->second.second >= c->second) ++bound;  // not committed at the kill
+    }
+  }
+
+  EXPECT_EQ(nt.lost, 0U) << "missing notifications";
+  EXPECT_EQ(nt.unexpected, 0U);
+  EXPECT_LE(nt.duplicates, bound)
+      << "duplicates beyond the notifications whose source was uncommitted at a kill";
+  EXPECT_EQ(pay.stop(30s), 0) << tail(pay.output());
+  EXPECT_EQ(note.stop(30s), 0) << tail(note.output());
+  const auto secs =
+      std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now() - started);
+  summary(broker.is_real() ? "crash_sigkill_notification_kafka" : "crash_sigkill_notification",
+          std::to_string(kNoteKills) + "xSIGKILL(notification-service)", kNoteOrders, nt.lost, nt.duplicates,
+          "valid=" + std::to_string(valid) + " duplicate_bound=" + std::to_string(bound) +
               " duration_s=" + std::to_string(secs.count()));
 }
 
