@@ -109,4 +109,82 @@ std::vector<TopicAdmin::Created> TopicAdmin::create(const std::vector<std::strin
   return out;
 }
 
+std::optional<TopicAdmin::Offsets> TopicAdmin::committed_offsets(const std::string& group,
+                                                                 const std::map<std::string, int>& partitions,
+                                                                 std::chrono::milliseconds timeout,
+                                                                 std::string* error) {
+  const auto fail = [error](std::string reason) -> std::optional<Offsets> {
+    if (error != nullptr) *error = std::move(reason);
+    return std::nullopt;
+  };
+  rd_kafka_t* rk = client_->c_ptr();
+  rd_kafka_topic_partition_list_t* list = nullptr;
+  if (!partitions.empty()) {
+    list = rd_kafka_topic_partition_list_new(16);
+    for (const auto& [topic, count] : partitions) {
+      for (int p = 0; p < count; ++p) rd_kafka_topic_partition_list_add(list, topic.c_str(), p);
+    }
+  }
+  rd_kafka_ListConsumerGroupOffsets_t* request = rd_kafka_ListConsumerGroupOffsets_new(group.c_str(), list);
+  if (list != nullptr) rd_kafka_topic_partition_list_destroy(list);  // the request keeps a copy
+  std::array<char, 512> err{};
+  rd_kafka_AdminOptions_t* options =
+      rd_kafka_AdminOptions_new(rk, RD_KAFKA_ADMIN_OP_LISTCONSUMERGROUPOFFSETS);
+  rd_kafka_AdminOptions_set_request_timeout(options, static_cast<int>(timeout.count()), err.data(),
+                                            err.size());
+  rd_kafka_queue_t* queue = rd_kafka_queue_new(rk);
+  // librdkafka 2.0 takes one group per request.
+  rd_kafka_ListConsumerGroupOffsets(rk, &request, 1, options, queue);
+  // The request timeout bounds the answer; the margin covers the coordinator lookup before it.
+  rd_kafka_event_t* ev = rd_kafka_queue_poll(queue, static_cast<int>(timeout.count()) + 1000);
+  std::optional<Offsets> out;
+  if (ev == nullptr) {
+    out = fail("no answer to ListConsumerGroupOffsets within " + std::to_string(timeout.count() + 1000) +
+               " ms");
+  } else if (rd_kafka_event_error(ev) != RD_KAFKA_RESP_ERR_NO_ERROR) {
+    out = fail(rd_kafka_event_error_string(ev));
+  } else {
+    out.emplace();
+    std::size_t n = 0;
+    const rd_kafka_group_result_t** groups = rd_kafka_ListConsumerGroupOffsets_result_groups(
+        rd_kafka_event_ListConsumerGroupOffsets_result(ev), &n);
+    for (std::size_t i = 0; i < n && out; ++i) {
+      if (const rd_kafka_error_t* e = rd_kafka_group_result_error(groups[i])) {
+        out = fail(rd_kafka_error_string(e));
+        break;
+      }
+      const rd_kafka_topic_partition_list_t* parts = rd_kafka_group_result_partitions(groups[i]);
+      for (int j = 0; parts != nullptr && j < parts->cnt; ++j) {
+        const auto& tp = parts->elems[j];
+        if (tp.err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+          out = fail(std::string(tp.topic) + "[" + std::to_string(tp.partition) +
+                     "]: " + rd_kafka_err2str(tp.err));
+          break;
+        }
+        if (tp.offset >= 0) out->emplace(std::make_pair(std::string(tp.topic), tp.partition), tp.offset);
+      }
+    }
+  }
+  if (ev != nullptr) rd_kafka_event_destroy(ev);
+  rd_kafka_queue_destroy(queue);
+  rd_kafka_AdminOptions_destroy(options);
+  rd_kafka_ListConsumerGroupOffsets_destroy(request);
+  return out;
+}
+
+std::optional<std::pair<std::int64_t, std::int64_t>> TopicAdmin::watermarks(const std::string& topic,
+                                                                            std::int32_t partition,
+                                                                            std::chrono::milliseconds timeout,
+                                                                            std::string* error) {
+  std::int64_t low = 0;
+  std::int64_t high = 0;
+  const auto rc =
+      client_->query_watermark_offsets(topic, partition, &low, &high, static_cast<int>(timeout.count()));
+  if (rc != RdKafka::ERR_NO_ERROR) {
+    if (error != nullptr) *error = RdKafka::err2str(rc);
+    return std::nullopt;
+  }
+  return std::make_pair(low, high);
+}
+
 }  // namespace orderflow::messaging

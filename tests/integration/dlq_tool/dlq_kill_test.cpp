@@ -4,14 +4,14 @@
 // 1,000 → acknowledge → commit) are slowed by a 20 ms round trip on the in-process mock cluster so that the
 // kill lands between rounds or inside one.
 #include <gtest/gtest.h>
-#include <librdkafka/rdkafkacpp.h>
 
 #include <csignal>
 #include <map>
-#include <memory>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
+#include "orderflow/messaging/topic_admin.h"
 #include "orderflow/testing/mock_cluster.h"
 #include "orderflow/testing/paths.h"
 #include "orderflow/testing/process.h"
@@ -24,26 +24,17 @@ namespace {
 
 using namespace std::chrono_literals;
 
-// The committed offsets of `group` on every partition of `topic` (OffsetFetch; the group is not joined).
+// The committed offsets of `group` on every partition of `topic`, summed (the group is not joined).
 std::int64_t committed_total(const std::string& bootstrap, const std::string& group, const std::string& topic,
                              int partitions) {
-  std::string err;
-  std::unique_ptr<RdKafka::Conf> conf(RdKafka::Conf::create(RdKafka::Conf::CONF_GLOBAL));
-  conf->set("bootstrap.servers", bootstrap, err);
-  conf->set("group.id", group, err);
-  std::unique_ptr<RdKafka::KafkaConsumer> consumer(RdKafka::KafkaConsumer::create(conf.get(), err));
-  if (!consumer) throw std::runtime_error("consumer: " + err);
-  std::vector<RdKafka::TopicPartition*> tps;
-  for (int p = 0; p < partitions; ++p) tps.push_back(RdKafka::TopicPartition::create(topic, p));
-  const auto rc = consumer->committed(tps, 10000);
+  messaging::KafkaProperties props;
+  props.set("bootstrap.servers", bootstrap);
+  messaging::TopicAdmin admin(props);
+  std::string error;
+  const auto offsets = admin.committed_offsets(group, {{topic, partitions}}, 10s, &error);
+  if (!offsets) throw std::runtime_error("committed offsets of " + group + ": " + error);
   std::int64_t total = 0;
-  for (const auto* tp : tps) {
-    if (rc == RdKafka::ERR_NO_ERROR && tp->err() == RdKafka::ERR_NO_ERROR && tp->offset() >= 0)
-      total += tp->offset();
-  }
-  RdKafka::TopicPartition::destroy(tps);
-  consumer->close();
-  if (rc != RdKafka::ERR_NO_ERROR) throw std::runtime_error("committed(): " + RdKafka::err2str(rc));
+  for (const auto& [tp, offset] : *offsets) total += offset;
   return total;
 }
 

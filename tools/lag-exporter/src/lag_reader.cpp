@@ -1,93 +1,13 @@
 #include "lag_reader.h"
 
-#include <librdkafka/rdkafka.h>
-
 #include <algorithm>
 #include <map>
 #include <set>
 #include <stdexcept>
 
-#include "orderflow/messaging/producer.h"
-
 namespace orderflow::lag {
 
 namespace {
-
-int to_ms(std::chrono::milliseconds d) {
-  return static_cast<int>(std::max<std::int64_t>(1, d.count()));
-}
-
-struct QueueDeleter {
-  void operator()(rd_kafka_queue_t* q) const { rd_kafka_queue_destroy(q); }
-};
-struct EventDeleter {
-  void operator()(rd_kafka_event_t* e) const { rd_kafka_event_destroy(e); }
-};
-struct OptionsDeleter {
-  void operator()(rd_kafka_AdminOptions_t* o) const { rd_kafka_AdminOptions_destroy(o); }
-};
-struct RequestDeleter {
-  void operator()(rd_kafka_ListConsumerGroupOffsets_t* r) const {
-    rd_kafka_ListConsumerGroupOffsets_destroy(r);
-  }
-};
-
-struct PartitionListDeleter {
-  void operator()(rd_kafka_topic_partition_list_t* l) const { rd_kafka_topic_partition_list_destroy(l); }
-};
-
-using Offsets = std::map<std::pair<std::string, std::int32_t>, std::int64_t>;
-
-// Committed offsets of one group on `partitions` (nullptr: wherever it has any); a partition without a
-// commit is absent. librdkafka 2.0 takes one group per ListConsumerGroupOffsets request.
-Offsets committed_offsets(rd_kafka_t* rk, const std::string& group,
-                          const rd_kafka_topic_partition_list_t* partitions,
-                          std::chrono::milliseconds timeout, std::string& error) {
-  Offsets out;
-  std::unique_ptr<rd_kafka_queue_t, QueueDeleter> queue(rd_kafka_queue_new(rk));
-  std::unique_ptr<rd_kafka_AdminOptions_t, OptionsDeleter> options(
-      rd_kafka_AdminOptions_new(rk, RD_KAFKA_ADMIN_OP_LISTCONSUMERGROUPOFFSETS));
-  char errstr[256];
-  if (rd_kafka_AdminOptions_set_request_timeout(options.get(), to_ms(timeout), errstr, sizeof errstr) !=
-      RD_KAFKA_RESP_ERR_NO_ERROR) {
-    error = errstr;
-    return out;
-  }
-  std::unique_ptr<rd_kafka_ListConsumerGroupOffsets_t, RequestDeleter> request(
-      rd_kafka_ListConsumerGroupOffsets_new(group.c_str(), partitions));
-  rd_kafka_ListConsumerGroupOffsets_t* requests[] = {request.get()};
-  rd_kafka_ListConsumerGroupOffsets(rk, requests, 1, options.get(), queue.get());
-  // The request timeout bounds the operation; the margin only covers the result's hand-over.
-  std::unique_ptr<rd_kafka_event_t, EventDeleter> event(
-      rd_kafka_queue_poll(queue.get(), to_ms(timeout + std::chrono::seconds(1))));
-  if (!event) {
-    error = "no answer to ListConsumerGroupOffsets within " + std::to_string(timeout.count()) + " ms";
-    return out;
-  }
-  if (rd_kafka_event_error(event.get()) != RD_KAFKA_RESP_ERR_NO_ERROR) {
-    error = rd_kafka_event_error_string(event.get());
-    return out;
-  }
-  const auto* result = rd_kafka_event_ListConsumerGroupOffsets_result(event.get());
-  std::size_t count = 0;
-  const rd_kafka_group_result_t** groups = rd_kafka_ListConsumerGroupOffsets_result_groups(result, &count);
-  for (std::size_t i = 0; i < count; ++i) {
-    if (const rd_kafka_error_t* e = rd_kafka_group_result_error(groups[i])) {
-      error = rd_kafka_error_string(e);
-      return out;
-    }
-    const rd_kafka_topic_partition_list_t* parts = rd_kafka_group_result_partitions(groups[i]);
-    for (int j = 0; parts != nullptr && j < parts->cnt; ++j) {
-      const auto& tp = parts->elems[j];
-      if (tp.err != RD_KAFKA_RESP_ERR_NO_ERROR) {
-        error = std::string(tp.topic) + "[" + std::to_string(tp.partition) + "]: " + rd_kafka_err2str(tp.err);
-        return out;
-      }
-      if (tp.offset >= 0) out[{tp.topic, tp.partition}] = tp.offset;
-    }
-  }
-  return out;
-}
 
 std::string trim(const std::string& s) {
   const auto b = s.find_first_not_of(" \t");
@@ -111,93 +31,63 @@ std::int64_t PartitionLag::lag() const {
   return std::max<std::int64_t>(0, high - (committed >= 0 ? committed : low));
 }
 
-LagReader::LagReader(const messaging::KafkaProperties& props) {
-  messaging::ProducerOptions options;
-  // It never produces: no producer id to acquire (nor the IdempotentWrite permission that needs).
-  options.properties.set("enable.idempotence", "false");
-  for (const auto& [k, v] : props.entries()) options.properties.set(k, v);
-  client_ = std::make_unique<messaging::Producer>(options, [](const messaging::DeliveryReport&) {});
-}
-
-LagReader::~LagReader() = default;
+LagReader::LagReader(const messaging::KafkaProperties& props) : admin_(props) {}
 
 std::vector<GroupLag> LagReader::read(const std::vector<GroupSpec>& groups,
                                       std::chrono::milliseconds timeout) {
-  auto& handle = client_->handle();
   std::vector<GroupLag> out(groups.size());
+  for (std::size_t i = 0; i < groups.size(); ++i) out[i].group = groups[i].group;
 
-  // Partition counts of every topic, from one metadata request.
-  RdKafka::Metadata* raw = nullptr;
-  const auto err = handle.metadata(true, nullptr, &raw, to_ms(timeout));
-  const std::unique_ptr<RdKafka::Metadata> metadata(raw);
-  if (err != RdKafka::ERR_NO_ERROR) {
-    for (std::size_t i = 0; i < groups.size(); ++i) {
-      out[i].group = groups[i].group;
-      out[i].error = "metadata: " + RdKafka::err2str(err);
-    }
+  std::string error;
+  const auto partitions = admin_.partition_counts(timeout, &error);
+  if (!partitions) {
+    for (auto& g : out) g.error = "metadata: " + error;
     return out;
   }
-  std::map<std::string, std::int32_t> partitions;
-  for (const auto* t : *metadata->topics()) {
-    if (t->err() == RdKafka::ERR_NO_ERROR)
-      partitions[t->topic()] = static_cast<std::int32_t>(t->partitions()->size());
-  }
 
-  std::vector<Offsets> committed(groups.size());
-  std::vector<std::set<std::string>> topics(groups.size());
-  for (std::size_t i = 0; i < groups.size(); ++i) {
-    auto& g = out[i];
-    g.group = groups[i].group;
-    std::unique_ptr<rd_kafka_topic_partition_list_t, PartitionListDeleter> list;
-    if (!groups[i].topics.empty()) {
-      list.reset(rd_kafka_topic_partition_list_new(16));
-      for (const auto& topic : groups[i].topics) {
-        const auto it = partitions.find(topic);
-        if (it == partitions.end()) {
-          g.error = "topic " + topic + " does not exist";
-          break;
-        }
-        for (std::int32_t p = 0; p < it->second; ++p)
-          rd_kafka_topic_partition_list_add(list.get(), topic.c_str(), p);
-        topics[i].insert(topic);
-      }
-      if (!g.error.empty()) continue;
-    }
-    committed[i] = committed_offsets(handle.c_ptr(), g.group, list.get(), timeout, g.error);
-    for (const auto& [tp, offset] : committed[i]) topics[i].insert(tp.first);
-  }
-
+  // Watermarks are shared between groups that consume the same topic: one ListOffsets per partition and read.
   std::map<std::pair<std::string, std::int32_t>, std::pair<std::int64_t, std::int64_t>> watermarks;
   for (std::size_t i = 0; i < groups.size(); ++i) {
     auto& g = out[i];
-    for (const auto& topic : topics[i]) {
-      if (!g.error.empty()) break;
-      const auto it = partitions.find(topic);
-      if (it == partitions.end()) {
+    std::map<std::string, int> named;
+    for (const auto& topic : groups[i].topics) {
+      const auto it = partitions->find(topic);
+      if (it == partitions->end()) {
+        g.error = "topic " + topic + " does not exist";
+        break;
+      }
+      named.insert(*it);
+    }
+    if (!g.error.empty()) continue;
+    const auto committed = admin_.committed_offsets(g.group, named, timeout, &error);
+    if (!committed) {
+      g.error = error;
+      continue;
+    }
+    std::set<std::string> topics;
+    for (const auto& [topic, count] : named) topics.insert(topic);
+    for (const auto& [tp, offset] : *committed) topics.insert(tp.first);
+    for (const auto& topic : topics) {
+      const auto it = partitions->find(topic);
+      if (it == partitions->end()) {
         g.error = "topic " + topic + " not in the brokers' metadata";
         break;
       }
-      for (std::int32_t p = 0; p < it->second; ++p) {
+      for (std::int32_t p = 0; p < it->second && g.error.empty(); ++p) {
         auto w = watermarks.find({topic, p});
         if (w == watermarks.end()) {
-          std::int64_t low = 0;
-          std::int64_t high = 0;
-          const auto e = handle.query_watermark_offsets(topic, p, &low, &high, to_ms(timeout));
-          if (e != RdKafka::ERR_NO_ERROR) {
-            g.error = topic + "[" + std::to_string(p) + "] watermarks: " + RdKafka::err2str(e);
+          const auto read = admin_.watermarks(topic, p, timeout, &error);
+          if (!read) {
+            g.error = topic + "[" + std::to_string(p) + "] watermarks: " + error;
             break;
           }
-          w = watermarks.emplace(std::make_pair(topic, p), std::make_pair(low, high)).first;
+          w = watermarks.emplace(std::make_pair(topic, p), *read).first;
         }
-        PartitionLag pl;
-        pl.topic = topic;
-        pl.partition = p;
-        const auto c = committed[i].find({topic, p});
-        pl.committed = c == committed[i].end() ? -1 : c->second;
-        pl.low = w->second.first;
-        pl.high = w->second.second;
-        g.partitions.push_back(std::move(pl));
+        const auto c = committed->find({topic, p});
+        g.partitions.push_back(PartitionLag{topic, p, c == committed->end() ? -1 : c->second, w->second.first,
+                                            w->second.second});
       }
+      if (!g.error.empty()) break;
     }
     if (!g.error.empty()) g.partitions.clear();
   }

@@ -6,15 +6,11 @@
 
 #include <chrono>
 #include <cstdint>
-#include <memory>
 #include <string>
 #include <vector>
 
 #include "orderflow/messaging/kafka_config.h"
-
-namespace orderflow::messaging {
-class Producer;
-}
+#include "orderflow/messaging/topic_admin.h"
 
 namespace orderflow::lag {
 
@@ -50,16 +46,13 @@ class LagReader {
  public:
   // Throws messaging::ConfigError when librdkafka refuses the properties.
   explicit LagReader(const messaging::KafkaProperties& props);
-  ~LagReader();
-  LagReader(const LagReader&) = delete;
-  LagReader& operator=(const LagReader&) = delete;
 
   // One metadata request, one ListConsumerGroupOffsets per group, one ListOffsets per partition; each
   // bounded by `timeout`. A group whose offsets or watermarks could not be read has `error` set.
   std::vector<GroupLag> read(const std::vector<GroupSpec>& groups, std::chrono::milliseconds timeout);
 
  private:
-  std::unique_ptr<messaging::Producer> client_;  // for its handle: metadata, watermarks, Admin API
+  messaging::TopicAdmin admin_;
 };
 
 }  // namespace orderflow::lag

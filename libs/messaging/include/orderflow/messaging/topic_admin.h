@@ -1,13 +1,14 @@
-// Which topics exist, and creating missing ones, through librdkafka's metadata and Admin APIs on a client
-// of its own (a producer handle that never produces). A stage checks its topics with it before it consumes,
-// so that a missing retry or dead-letter topic is found at start rather than at the first failed record.
-// Not thread-safe: one owner thread.
+// Which topics exist, creating missing ones, and where consumer groups stand (committed offsets, watermarks),
+// through librdkafka's metadata and Admin APIs on a client of its own (a producer handle that never
+// produces). A stage checks its topics with it before it consumes, so that a missing retry or dead-letter
+// topic is found at start rather than at the first failed record. Not thread-safe: one owner thread.
 #pragma once
 
 #include <librdkafka/rdkafkacpp.h>
 
 #include <atomic>
 #include <chrono>
+#include <cstdint>
 #include <map>
 #include <memory>
 #include <optional>
@@ -44,6 +45,21 @@ class TopicAdmin {
   // true) reports its error on every name.
   std::vector<Created> create(const std::vector<std::string>& names, int partitions,
                               std::chrono::milliseconds timeout, const std::atomic<bool>* stop = nullptr);
+
+  // Committed offsets of consumer group `group` (Admin ListConsumerGroupOffsets: an OffsetFetch to the group
+  // coordinator, which does not join the group). `partitions`: topic → partition count to ask for; empty:
+  // every partition the broker lists a commit on (librdkafka 2.0.2's mock cluster lists none). A partition
+  // without a commit is absent. nullopt, with the reason in `error`, when the request or a partition failed.
+  using Offsets = std::map<std::pair<std::string, std::int32_t>, std::int64_t>;
+  std::optional<Offsets> committed_offsets(const std::string& group,
+                                           const std::map<std::string, int>& partitions,
+                                           std::chrono::milliseconds timeout, std::string* error);
+
+  // Log start offset and high watermark of one partition (ListOffsets); nullopt with the reason in `error`.
+  std::optional<std::pair<std::int64_t, std::int64_t>> watermarks(const std::string& topic,
+                                                                  std::int32_t partition,
+                                                                  std::chrono::milliseconds timeout,
+                                                                  std::string* error);
 
  private:
   std::unique_ptr<RdKafka::Producer> client_;
