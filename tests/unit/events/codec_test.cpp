@@ -7,7 +7,14 @@
 #include <chrono>
 #include <string>
 
+#include "sample_events.h"
+
 namespace {
+
+using orderflow::events::samples::kNotification;
+using orderflow::events::samples::kPayment;
+using orderflow::events::samples::order_error;
+using orderflow::events::samples::replace;
 
 namespace ev = orderflow::events;
 
@@ -16,30 +23,6 @@ const std::string kOrder =
     R"("occurred_at":"2026-11-23T12:00:00.123Z","order_id":"order-1","customer_id":"customer-42",)"
     R"("items":[{"sku":"SKU-1","quantity":2,"unit_price_cents":500},{"sku":"SKU-2","quantity":1,"unit_price_cents":1500},)"
     R"({"sku":"SKU-3","quantity":3,"unit_price_cents":250}],"amount_cents":3250,"currency":"EUR"})";
-
-const std::string kPayment =
-    R"({"event_id":"8fc5cc3c-cec1-565e-b8d5-c6c42db9fc2d","event_type":"PaymentProcessed","schema_version":1,)"
-    R"("occurred_at":"2026-11-23T12:00:00.123Z","payment_id":"8fc5cc3c-cec1-565e-b8d5-c6c42db9fc2d",)"
-    R"("order_id":"order-1","customer_id":"customer-42","order_event_id":"0b7e3a52-6d1f-4c1e-9a3e-2f5d8c9b1a01",)"
-    R"("status":"DECLINED","amount_cents":600000,"currency":"EUR","decline_reason":"AMOUNT_LIMIT_EXCEEDED"})";
-
-const std::string kNotification =
-    R"({"event_id":"e331c3e7-ec43-5539-ad07-81a1fab07b8a","event_type":"NotificationSent","schema_version":1,)"
-    R"("occurred_at":"2026-11-23T12:00:00.123Z","notification_id":"e331c3e7-ec43-5539-ad07-81a1fab07b8a",)"
-    R"("order_id":"order-1","customer_id":"customer-42","source_event_id":"0b7e3a52-6d1f-4c1e-9a3e-2f5d8c9b1a01",)"
-    R"("kind":"ORDER_RECEIVED","channel":"log"})";
-
-std::string replace(std::string s, const std::string& from, const std::string& to) {
-  const auto pos = s.find(from);
-  EXPECT_NE(pos, std::string::npos) << from;
-  if (pos != std::string::npos) s.replace(pos, from.size(), to);
-  return s;
-}
-
-std::string order_error(const std::string& doc) {
-  auto r = ev::parse_order_created(doc);
-  return r ? "OK" : r.error().message();
-}
 
 ev::OrderCreated typical_order() {
   ev::OrderCreated o;
@@ -92,13 +75,14 @@ TEST(ParseOrderCreated, ExactMessages) {
             R"(event_type: must be "OrderCreated", got "OrderCreated2")");
   EXPECT_EQ(order_error(replace(kOrder, R"("quantity":2)", R"("quantity":"2")")),
             R"(items[0].quantity: must be an integer, got "2")");
-  EXPECT_EQ(order_error(replace(kOrder, R"("order_id":"order-1")", R"("order_id":")" + std::string(100, 'x') + "\"")),
+  EXPECT_EQ(order_error(
+                replace(kOrder, R"("order_id":"order-1")", R"("order_id":")" + std::string(100, 'x') + "\"")),
             "order_id: must be between 1 and 64 characters long, got 100");
   EXPECT_EQ(order_error(replace(kOrder, R"("event_id":"0b7e3a52-6d1f-4c1e-9a3e-2f5d8c9b1a01")",
                                 R"("event_id":")" + std::string(50, 'e') + "\"")),
             "event_id: must be a UUID (8-4-4-4-12 hex digits), got a string of 50 characters");
-  EXPECT_EQ(order_error(kOrder + "x"),
-            "$: not valid JSON at byte " + std::to_string(kOrder.size()) + ": unexpected data after the JSON value");
+  EXPECT_EQ(order_error(kOrder + "x"), "$: not valid JSON at byte " + std::to_string(kOrder.size()) +
+                                           ": unexpected data after the JSON value");
   EXPECT_EQ(order_error("{\"a\":1,}"), "$: not valid JSON at byte 7: expected a string as object key");
   EXPECT_EQ(order_error("[]"), "$: must be a JSON object, got an array");
   EXPECT_EQ(order_error(R"({"a":"\ud800"})"), "$: not valid JSON at byte 6: lone surrogate in \\u escape");
@@ -139,7 +123,9 @@ TEST(ParseOrderCreated, FirstErrorOrder) {
   EXPECT_EQ(order_error(replace(kOrder, R"("EUR")", R"("eur",)")).substr(0, 20), "$: not valid JSON at");
 }
 
-TEST(ParseOrderCreated, WhitespaceAroundIsFine) { EXPECT_EQ(order_error(" \r\n\t" + kOrder + "\n"), "OK"); }
+TEST(ParseOrderCreated, WhitespaceAroundIsFine) {
+  EXPECT_EQ(order_error(" \r\n\t" + kOrder + "\n"), "OK");
+}
 
 TEST(ParsePaymentProcessed, ReadsEveryField) {
   auto r = ev::parse_payment_processed(kPayment);
@@ -217,7 +203,8 @@ TEST(ValidatePaymentProcessed, DeclineReasonIffDeclined) {
   auto p = ev::parse_payment_processed(kPayment).value();
   EXPECT_TRUE(ev::validate_payment_processed(p).has_value());
   p.decline_reason.reset();
-  EXPECT_EQ(ev::validate_payment_processed(p).error().message(), "decline_reason: is required when status is DECLINED");
+  EXPECT_EQ(ev::validate_payment_processed(p).error().message(),
+            "decline_reason: is required when status is DECLINED");
   p.status = ev::PaymentStatus::Authorized;
   EXPECT_TRUE(ev::validate_payment_processed(p).has_value());
 }
@@ -299,7 +286,8 @@ TEST(Limits, DeepNestingIsRejectedQuickly) {
   const std::string inside = replace(kOrder, R"("EUR")", R"("EUR","x":)" + arrays);
   EXPECT_EQ(order_error(inside), "$: nesting deeper than 64 levels");
   // 64 levels are fine (root object + 63 arrays).
-  const std::string ok = replace(kOrder, R"("EUR")", R"("EUR","x":)" + std::string(63, '[') + std::string(63, ']'));
+  const std::string ok =
+      replace(kOrder, R"("EUR")", R"("EUR","x":)" + std::string(63, '[') + std::string(63, ']'));
   EXPECT_EQ(order_error(ok), "OK");
 }
 
@@ -311,9 +299,10 @@ TEST(Limits, TenMebibyteStringIsRejectedQuickly) {
   EXPECT_LT(s, 5.0);  // linear: ~50 ms optimised; generous for sanitizer builds on a busy machine
   s = seconds([&] { message = order_error(replace(kOrder, R"("EUR")", R"("EUR","blob":")" + big + '"')); });
   EXPECT_EQ(message, "OK");  // an unknown field, skipped
-  EXPECT_LT(s, 5.0);  // linear: ~50 ms optimised; generous for sanitizer builds on a busy machine
+  EXPECT_LT(s, 5.0);         // linear: ~50 ms optimised; generous for sanitizer builds on a busy machine
   s = seconds([&] { message = order_error(R"({"order_id":")" + big); });
-  EXPECT_EQ(message, "$: not valid JSON at byte " + std::to_string(13 + big.size()) + ": unterminated string");
+  EXPECT_EQ(message,
+            "$: not valid JSON at byte " + std::to_string(13 + big.size()) + ": unterminated string");
   EXPECT_LT(s, 5.0);  // linear: ~50 ms optimised; generous for sanitizer builds on a busy machine
 }
 

@@ -9,8 +9,14 @@
 #include <vector>
 
 #include "orderflow/events/codec.h"
+#include "sample_events.h"
 
 namespace {
+
+using orderflow::events::samples::kNotification;
+using orderflow::events::samples::kPayment;
+using orderflow::events::samples::order_error;
+using orderflow::events::samples::replace;
 
 namespace ev = orderflow::events;
 
@@ -19,18 +25,6 @@ const std::string kOrder =
     R"("occurred_at":"2026-11-23T12:00:00.123Z","order_id":"order-1","customer_id":"customer-42",)"
     R"("items":[{"sku":"SKU-1","quantity":2,"unit_price_cents":500},{"sku":"SKU-2","quantity":1,)"
     R"("unit_price_cents":1500}],"amount_cents":2500,"currency":"EUR"})";
-
-const std::string kPayment =
-    R"({"event_id":"8fc5cc3c-cec1-565e-b8d5-c6c42db9fc2d","event_type":"PaymentProcessed","schema_version":1,)"
-    R"("occurred_at":"2026-11-23T12:00:00.123Z","payment_id":"8fc5cc3c-cec1-565e-b8d5-c6c42db9fc2d",)"
-    R"("order_id":"order-1","customer_id":"customer-42","order_event_id":"0b7e3a52-6d1f-4c1e-9a3e-2f5d8c9b1a01",)"
-    R"("status":"DECLINED","amount_cents":600000,"currency":"EUR","decline_reason":"AMOUNT_LIMIT_EXCEEDED"})";
-
-const std::string kNotification =
-    R"({"event_id":"e331c3e7-ec43-5539-ad07-81a1fab07b8a","event_type":"NotificationSent","schema_version":1,)"
-    R"("occurred_at":"2026-11-23T12:00:00.123Z","notification_id":"e331c3e7-ec43-5539-ad07-81a1fab07b8a",)"
-    R"("order_id":"order-1","customer_id":"customer-42","source_event_id":"0b7e3a52-6d1f-4c1e-9a3e-2f5d8c9b1a01",)"
-    R"("kind":"ORDER_RECEIVED","channel":"log"})";
 
 // One unknown member per JSON type (and the awkward spellings of some), as `"name":value` pairs.
 const std::vector<std::string> kUnknownMembers = {
@@ -63,13 +57,6 @@ std::string insert_after(std::string doc, std::string_view anchor, const std::st
   return doc;
 }
 
-std::string replace(std::string s, const std::string& from, const std::string& to) {
-  const auto pos = s.find(from);
-  EXPECT_NE(pos, std::string::npos) << from;
-  if (pos != std::string::npos) s.replace(pos, from.size(), to);
-  return s;
-}
-
 // `doc` with `member` as the first member of its top-level object.
 std::string at_top_first(const std::string& doc, const std::string& member) {
   return insert_after(doc, "{", member + ",");
@@ -85,10 +72,6 @@ template <class Parse>
 std::string error_of(Parse parse, const std::string& doc) {
   auto r = parse(doc);
   return r ? "OK" : r.error().message();
-}
-
-std::string order_error(const std::string& doc) {
-  return error_of(&ev::parse_order_created, doc);
 }
 
 // Parses `doc`, which must be accepted, and checks that it reads exactly as `clean` (the same document
