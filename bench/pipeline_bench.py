@@ -55,7 +55,6 @@ import os
 import re
 import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -94,10 +93,9 @@ def loadavg():
         return [float(x) for x in f.read().split()[:3]]
 
 
-def free_port():
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+# free_port(): below the ephemeral range, reserved while the benchmark runs (tests/support/ports.py).
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "support"))
+from ports import free_port  # noqa: E402
 
 
 EXTRA_X = []  # --X KEY=VALUE: extra librdkafka properties for every stage (tuning experiments)

@@ -12,13 +12,13 @@
 #include <vector>
 
 #include "orderflow/events/events.h"
+#include "orderflow/testing/ports.h"
 #include "orderflow/testing/process.h"
 #include "orderflow/testing/test_broker.h"
 #include "orderflow/testing/topic_reader.h"
 
 namespace orderflow::testing {
 
-int free_port();
 // GET http://127.0.0.1:port/path → (status, body); status 0 when nothing answered.
 std::pair<int, std::string> http_get(int port, const std::string& path);
 // Creates topics through the Admin API (real Kafka); existing ones are fine.

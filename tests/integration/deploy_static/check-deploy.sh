@@ -115,7 +115,7 @@ fi
 
 # ----------------------------------------------------------------------------------------------- (c)
 section "(c) Grafana dashboard: JSON + metric names against a live scrape"
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
+free_port() { python3 "$here/../../support/ports.py"; }  # below the ephemeral range
 scrape() { curl -fsS --noproxy '*' --max-time 3 "http://127.0.0.1:$1/metrics" 2>/dev/null; }
 for b in kafka-dev-broker payment-service notification-service order-producer lag-exporter; do
   [[ -x $bin/$b ]] || fail "(c) $bin/$b is missing (build first: cmake --build build)"

@@ -70,18 +70,9 @@ def check(cond, msg, detail=""):
 
 
 # ------------------------------------------------------------------------------------------------ ports
-def free_ports(n):
-    """n distinct loopback ports nobody listens on now (all bound at once, then released)."""
-    socks = []
-    try:
-        for _ in range(n):
-            s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-            s.bind(("127.0.0.1", 0))
-            socks.append(s)
-        return [s.getsockname()[1] for s in socks]
-    finally:
-        for s in socks:
-            s.close()
+# free_ports(n): below the ephemeral range, reserved while this test runs (tests/support/ports.py).
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "support"))
+from ports import free_ports  # noqa: E402
 
 
 def listening(port):

@@ -22,6 +22,7 @@
 #include <prometheus/registry.h>
 
 #include "orderflow/runtime/http_server.h"
+#include "orderflow/testing/ports.h"
 #include "orderflow/testing/prometheus_text.h"
 
 namespace {
@@ -61,8 +62,8 @@ class LoopbackSocket {
   int fd_;
 };
 
-// Port 0 means "disabled" for HttpServer, so ask the kernel for a free port, release it and use that.
-unsigned short free_port() { return LoopbackSocket(0).port(); }
+// Port 0 means "disabled" for HttpServer: a free port from below the ephemeral range instead.
+unsigned short free_port() { return static_cast<unsigned short>(orderflow::testing::free_port()); }
 
 struct Response {
   int status = 0;
