@@ -30,6 +30,30 @@ std::uint64_t test_seed(std::string_view test) {
   return seed;
 }
 
+std::vector<std::size_t> kill_points(std::string_view test, std::mt19937_64& rng, int kills, std::size_t lo,
+                                     std::size_t hi, std::size_t gap) {
+  std::vector<std::size_t> points;
+  const std::size_t slot = (hi - lo) / static_cast<std::size_t>(kills);
+  for (int i = 0; i < kills; ++i) {
+    const std::size_t from = lo + static_cast<std::size_t>(i) * slot;
+    std::uniform_int_distribution<std::size_t> d(from, from + slot - std::min(gap, slot));
+    points.push_back(d(rng));
+  }
+  if (const char* s = std::getenv("ORDERFLOW_FAULT_KILL_POINTS"); s != nullptr && *s != '\0') {
+    points.clear();
+    std::istringstream in(s);
+    for (std::string item; std::getline(in, item, ',');) {
+      if (!item.empty()) points.push_back(std::stoull(item));
+    }
+    std::sort(points.begin(), points.end());
+  }
+  std::string list;
+  for (const auto p : points) list += (list.empty() ? "" : ",") + std::to_string(p);
+  std::cout << "FAULT-KILL-POINTS test=" << test << " points=" << list
+            << " (replay: ORDERFLOW_FAULT_KILL_POINTS=" << list << ")" << std::endl;
+  return points;
+}
+
 Services Services::of(const Pipeline& p) {
   Services s;
   s.bootstrap = p.broker.bootstrap();

@@ -8,6 +8,7 @@
 #include <chrono>
 #include <cstdint>
 #include <map>
+#include <random>
 #include <set>
 #include <string>
 #include <string_view>
@@ -21,6 +22,13 @@ namespace orderflow::testing::fault {
 
 // $ORDERFLOW_FAULT_SEED when set (to replay a run), otherwise random; printed as `FAULT-SEED`.
 std::uint64_t test_seed(std::string_view test);
+
+// `kills` kill points (counts of records seen in the topic a test watches), one drawn from each of
+// `kills` equal slots of [lo, hi), every slot's last `gap` excluded so consecutive points stay at least
+// `gap` apart. $ORDERFLOW_FAULT_KILL_POINTS ("1700,5200,…") replaces them (replay one test with
+// --gtest_filter); either way they are printed as `FAULT-KILL-POINTS`.
+std::vector<std::size_t> kill_points(std::string_view test, std::mt19937_64& rng, int kills, std::size_t lo,
+                                     std::size_t hi, std::size_t gap);
 
 // Topic and group names plus the common flags of the services, for one bootstrap.
 struct Services {

@@ -1,6 +1,7 @@
 // SIGKILL of payment-service at random points of a 20,000-order stream, restarted at once each time,
 // while notification-service runs throughout: at-least-once means every valid order still gets a
-// payment (duplicates allowed, counted) and notification-service's de-duplication keeps exactly two
+// payment, duplicates only for orders that lay beyond the group's committed offset at a kill (read from
+// the broker, not the service), and notification-service's de-duplication keeps exactly two
 // notifications per order. Then the same with notification-service killed instead: nothing lost, and its
 // duplicates (its de-duplication window is in memory) bounded by what was uncommitted at each kill.
 // Runs on the dev broker (label fault) and on the real Kafka (`kafka`).
@@ -22,27 +23,14 @@ using namespace std::chrono_literals;
 constexpr int kOrders = 20000;
 constexpr int kKills = 5;
 
-// Kill points: payment-record counts spread over the stream, at least `gap` apart, all below the
-// number of valid orders so every one of them is reached.
-std::vector<std::size_t> kill_points(std::mt19937_64& rng, int kills, std::size_t lo, std::size_t hi,
-                                     std::size_t gap) {
-  std::vector<std::size_t> points;
-  const std::size_t slot = (hi - lo) / static_cast<std::size_t>(kills);
-  for (int i = 0; i < kills; ++i) {
-    const std::size_t from = lo + static_cast<std::size_t>(i) * slot;
-    std::uniform_int_distribution<std::size_t> d(from, from + slot - gap);
-    points.push_back(d(rng));
-  }
-  return points;
-}
-
 TEST(CrashTest, SigkillPaymentServiceRepeatedlyLosesNothingAndNotificationsStayExact) {
   const auto started = std::chrono::steady_clock::now();
   TestBroker broker{6};
   Pipeline pipe{broker};
   const auto svc = Services::of(pipe);
   std::mt19937_64 rng(test_seed("crash_sigkill_payment"));
-  const auto points = kill_points(rng, kKills, 1500, 18500, 1000);
+  // Kill points in payment records, all below the number of valid orders so every one is reached.
+  const auto points = kill_points("crash_sigkill_payment", rng, kKills, 1500, 18500, 1000);
 
   const int pay_port = free_port();
   const int note_port = free_port();
@@ -56,7 +44,14 @@ TEST(CrashTest, SigkillPaymentServiceRepeatedlyLosesNothingAndNotificationsStayE
   auto producer = svc.start_producer({"--count", std::to_string(kOrders), "--rate", "300", "--seed",
                                       std::to_string(order_seed(rng)), "--invalid-ratio", "0.005"});
 
+  struct Kill {
+    std::set<std::string> paid;                // order_ids with a payment in the topic at the kill
+    std::set<std::string> dead;                // values of the dead letters in the DLQ at the kill
+    std::map<int32_t, int64_t> committed;      // the group's committed offsets of `orders` after the kill
+  };
+  std::vector<Kill> kills;
   TopicReader payments(broker.bootstrap(), pipe.payments);
+  TopicReader dead_letters(broker.bootstrap(), pipe.payment_dlq());
   std::size_t last_kill_at = 0;
   std::string kills_at;
   for (const auto point : points) {
@@ -73,7 +68,6 @@ TEST(CrashTest, SigkillPaymentServiceRepeatedlyLosesNothingAndNotificationsStayE
     ASSERT_TRUE(reached) << "payments stalled at " << payments.records().size() << " waiting for " << point
                          << "\n"
                          << tail(pay.output());
-    last_kill_at = payments.records().size();
     std::string before_kill;
     if (std::getenv("ORDERFLOW_FAULT_DEBUG") != nullptr) {
       const auto m = http_get(pay_port, "/metrics").second;
@@ -84,13 +78,27 @@ TEST(CrashTest, SigkillPaymentServiceRepeatedlyLosesNothingAndNotificationsStayE
                     std::to_string(metric_value(m, "orderflow_offset_commits_total", {{"result", "failed"}}));
     }
     EXPECT_EQ(kill9(pay), 128 + SIGKILL);
+    Kill k;
+    k.committed = committed_offsets(svc.bootstrap, svc.payment_group, svc.orders, 10s);
+    ASSERT_FALSE(k.committed.empty()) << "cannot read the group's committed offsets after the kill";
+    // The killed instance's last requests land within moments, and the restarted one cannot produce before
+    // the group has noticed the death (session.timeout.ms 6 s): reading to the end now sees exactly what
+    // was paid when it died.
+    ASSERT_TRUE(payments.drain_to_end(30s));
+    for (const auto& r : payments.records()) {
+      if (auto p = events::parse_payment_processed(r.value)) k.paid.insert(p.value().order_id);
+    }
+    ASSERT_TRUE(dead_letters.drain_to_end(30s));
+    for (const auto& r : dead_letters.records()) k.dead.insert(r.value);
+    last_kill_at = payments.records().size();
     kills_at += (kills_at.empty() ? "" : ",") + std::to_string(last_kill_at);
     if (std::getenv("ORDERFLOW_FAULT_DEBUG") != nullptr) {
       int64_t sum = 0;
-      for (const auto& [p, o] : committed_offsets(svc.bootstrap, svc.payment_group, svc.orders, 5s)) sum += o;
+      for (const auto& [p, o] : k.committed) sum += o;
       std::cout << "kill at payments=" << last_kill_at << " committed sum=" << sum << " " << before_kill
                 << " log=" << pay.log_file() << std::endl;
     }
+    kills.push_back(std::move(k));
     pay = svc.start_payment(pay_port);  // at once: the group re-join is what takes time
   }
   std::cout << "kills at payment counts: " << kills_at << std::endl;
@@ -118,9 +126,41 @@ TEST(CrashTest, SigkillPaymentServiceRepeatedlyLosesNothingAndNotificationsStayE
   std::multiset<std::string> dlq_values;
   for (const auto& r : dlq) dlq_values.insert(r.value);
   std::size_t invalid_missing = 0;
-  for (const auto& r : orders.invalid) invalid_missing += dlq_values.count(r.value) == 0 ? 1 : 0;
+  std::size_t dlq_duplicates = 0;
+  for (const auto& r : orders.invalid) {
+    const auto n = dlq_values.count(r.value);
+    invalid_missing += n == 0 ? 1 : 0;
+    dlq_duplicates += n > 1 ? n - 1 : 0;
+  }
+
+  // The bound, from the broker: at each kill, the payments already in the topic whose order lies at or
+  // beyond its partition's committed offset — those orders are consumed again by the next instance.
+  std::map<std::string, std::pair<int32_t, int64_t>> order_at;  // order_id → orders record
+  for (const auto& r : order_records) {
+    if (auto o = events::parse_order_created(r.value)) order_at.emplace(o.value().order_id, std::make_pair(r.partition, r.offset));
+  }
+  std::size_t bound = 0;
+  for (const auto& k : kills) {
+    for (const auto& order_id : k.paid) {
+      const auto it = order_at.find(order_id);
+      if (it == order_at.end()) continue;
+      const auto c = k.committed.find(it->second.first);
+      if (c == k.committed.end() || it->second.second >= c->second) ++bound;
+    }
+  }
+  // The same for dead letters (an invalid order's dead letter carries the order's bytes).
+  std::size_t dlq_bound = 0;
+  for (const auto& k : kills) {
+    for (const auto& r : orders.invalid) {
+      if (k.dead.count(r.value) == 0) continue;
+      const auto c = k.committed.find(r.partition);
+      if (c == k.committed.end() || r.offset >= c->second) ++dlq_bound;
+    }
+  }
 
   EXPECT_EQ(pt.lost, 0U) << "valid orders without a payment";
+  EXPECT_LE(pt.duplicates, bound) << "duplicate payments beyond the orders that were uncommitted at a kill";
+  EXPECT_LE(dlq_duplicates, dlq_bound) << "duplicate dead letters beyond the orders uncommitted at a kill";
   EXPECT_EQ(pt.unknown, 0U);
   EXPECT_EQ(pt.wrong, 0U);
   EXPECT_EQ(nt.lost, 0U) << "missing notifications";
@@ -135,8 +175,10 @@ TEST(CrashTest, SigkillPaymentServiceRepeatedlyLosesNothingAndNotificationsStayE
       std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now() - started);
   summary(broker.is_real() ? "crash_sigkill_payment_kafka" : "crash_sigkill_payment",
           std::to_string(kKills) + "xSIGKILL(payment-service)", kOrders, pt.lost, pt.duplicates,
-          "valid=" + std::to_string(valid) + " notification_duplicates=" + std::to_string(nt.duplicates) +
+          "valid=" + std::to_string(valid) + " duplicate_bound=" + std::to_string(bound) +
+              " notification_duplicates=" + std::to_string(nt.duplicates) +
               " dlq=" + std::to_string(dlq.size()) + "/" + std::to_string(orders.invalid.size()) +
+              " dlq_duplicates=" + std::to_string(dlq_duplicates) + " dlq_duplicate_bound=" + std::to_string(dlq_bound) +
               " duration_s=" + std::to_string(secs.count()));
 }
 
@@ -155,7 +197,7 @@ TEST(CrashTest, SigkillNotificationServiceLosesNothingAndDuplicatesStayWithinThe
   const auto svc = Services::of(pipe);
   std::mt19937_64 rng(test_seed("crash_sigkill_notification"));
   // Kill points in notifications (two per valid order).
-  const auto points = kill_points(rng, kNoteKills, 2000, 2 * kNoteOrders - 3000, 1500);
+  const auto points = kill_points("crash_sigkill_notification", rng, kNoteKills, 2000, 2 * kNoteOrders - 3000, 1500);
 
   const int pay_port = free_port();
   const int note_port = free_port();
