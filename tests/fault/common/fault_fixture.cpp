@@ -274,14 +274,6 @@ std::set<int32_t> held_partitions(const std::string& log, const std::string& top
   return held;
 }
 
-std::map<int32_t, int> assignment_counts(const std::string& log, const std::string& topic) {
-  std::map<int32_t, int> counts;
-  partition_events(log, topic, [&](bool assigned, int32_t p) {
-    if (assigned) ++counts[p];
-  });
-  return counts;
-}
-
 void summary(std::string_view test, std::string_view injected, std::size_t records, std::size_t lost,
              std::size_t duplicates, std::string_view extra) {
   std::cout << "FAULT-SUMMARY test=" << test << " injected=" << injected << " records=" << records

@@ -86,10 +86,8 @@ std::map<int32_t, int64_t> committed_offsets(const std::string& bootstrap, const
 std::map<int32_t, int64_t> high_watermarks(const std::string& bootstrap, const std::string& topic,
                                            std::chrono::milliseconds timeout);
 
-// The partitions of `topic` a service held when its log ends ("partitions assigned/revoked/lost").
-// How many times each partition of `topic` was assigned in an instance's log: every assignment starts
-// from the group's committed offset, so a record past it may be processed once per assignment.
-std::map<int32_t, int> assignment_counts(const std::string& log, const std::string& topic);
+// The partitions of `topic` a service held when its log ends ("partitions assigned/revoked/lost"); used
+// to wait for an assignment to settle, never as the bound of an assertion.
 std::set<int32_t> held_partitions(const std::string& log, const std::string& topic);
 
 // Prints `FAULT-SUMMARY test=<name> injected=<what> records=<n> lost=<n> duplicates=<n> [extra]`.

@@ -2,12 +2,12 @@
 // partitions after the session timeout, then a third instance joins (a cooperative rebalance that
 // moves partitions off the survivor). No order may be lost, and duplicates may only come from what
 // was processed past the group's last commit:
-//   kill window = orders in the killed instance's partitions at offsets >= the group's committed offset
-//                 (read right after the kill), whose payment was produced before the kill (timestamp);
+//   kill window = orders at offsets >= the group's committed offset read by an admin client right after
+//                 the kill, whose payment was produced before the kill (timestamp);
 //   rebalance window = orders at offsets >= what was committed when the third started, paid before it
 //                 got its partitions;
-// and no order may be paid more often than its partition was assigned (each assignment starts at the
-// committed offset). With --commit-interval-ms 200 the kill window is ~0.2-0.5 s of the victim's share.
+// and no order may be paid more often than the owner changes the test caused allow (each assignment
+// starts at the committed offset). With --commit-interval-ms 200 the kill window is ~0.2-0.5 s of orders.
 #include <gtest/gtest.h>
 
 #include <sys/time.h>
@@ -112,8 +112,8 @@ TEST(RebalanceTest, KillOneOfTwoThenAddAThirdLosesNothingAndDuplicatesOnlyTheKil
   for (const auto& r : order_records) {
     if (auto o = events::parse_order_created(r.value)) position[o.value().event_id] = {r.partition, r.offset};
   }
-  // Kill window S: paid by the victim (before the kill) in its partitions at or past the committed
-  // offset read right after the kill. Rebalance window R: paid (by anyone) before the third instance
+  // Kill window S: paid (by either instance) before the kill, at or past the committed offset read right
+  // after the kill — a superset of what the victim left uncommitted, taken from the broker, not its log. Rebalance window R: paid (by anyone) before the third instance
   // got its partitions, at or past what the group had committed when it started.
   std::set<std::string> window;
   std::set<std::string> rebalance_window;
@@ -125,7 +125,7 @@ TEST(RebalanceTest, KillOneOfTwoThenAddAThirdLosesNothingAndDuplicatesOnlyTheKil
       const auto it = m.find(partition);
       return it == m.end() ? int64_t{-1} : it->second;
     };
-    if (r.timestamp_ms <= kill_ms && killed_partitions.count(partition) != 0 && offset >= at(committed_at_kill)) {
+    if (r.timestamp_ms <= kill_ms && offset >= at(committed_at_kill)) {
       window.insert(p.value().order_event_id);
     } else if (r.timestamp_ms <= joined_ms && offset >= at(committed_before_join)) {
       rebalance_window.insert(p.value().order_event_id);
@@ -148,22 +148,19 @@ TEST(RebalanceTest, KillOneOfTwoThenAddAThirdLosesNothingAndDuplicatesOnlyTheKil
   EXPECT_EQ(pt.unknown, 0U);
   EXPECT_EQ(pt.wrong, 0U);
   EXPECT_EQ(outside, 0U) << "duplicated orders outside the kill and rebalance windows";
-  // How many copies: every assignment of a partition starts at the group's committed offset, so an
-  // uncommitted record may be processed once per assignment of its partition — no more. A kill-window
-  // order: by the victim, then by the survivor. A rebalance-window order: on the mock the join fails the survivor's commits (ILLEGAL_GENERATION)
-  // and may end in "partitions lost" and a re-assignment to the survivor before the cooperative second
-  // phase moves the partition to the third, so it may be processed three times (seen in CI: 3,788
-  // copies over 2,677 windowed orders). The bound counts the assignments in the instances' own logs.
-  std::map<int32_t, int> assignments;
-  for (Process* p : {&a, &b, &c}) {
-    for (const auto& [partition, n] : assignment_counts(p->output(), svc.orders)) assignments[partition] += n;
-  }
+  // How many copies, from what the test did rather than from the services' logs: every assignment of a
+  // partition starts at the group's committed offset, so an uncommitted order is processed again once per
+  // change of its partition's owner. A kill-window order: by the victim, then by the survivor (the
+  // survivor's backlog was committed before the join, so the join cannot repeat it): 2. A rebalance-window
+  // order: by the survivor, then by the third: 2; on the mock the join also fails the survivor's commits
+  // (ILLEGAL_GENERATION) and may end in "partitions lost" and a re-assignment to the survivor before the
+  // cooperative second phase moves the partition on: 3 (seen in CI: 3,788 copies over 2,677 windowed orders).
   std::size_t over_bound = 0;
   int max_copies = 1;
   for (const auto& id : pt.duplicated) {
     const int copies = pt.per_order.at(id);
+    const int allowed = window.count(id) != 0 ? 2 : broker.is_real() ? 2 : 3;
     max_copies = std::max(max_copies, copies);
-    const int allowed = assignments[position[id].first];
     if (copies > allowed) {
       ++over_bound;
       ADD_FAILURE() << "order " << id << " (partition " << position[id].first << ", offset " << position[id].second
