@@ -1,6 +1,7 @@
 #include "fault_fixture.h"
 
 #include <fmt/core.h>
+#include <fmt/format.h>
 #include <librdkafka/rdkafkacpp.h>
 #include <signal.h>
 
@@ -10,6 +11,7 @@
 #include <memory>
 #include <random>
 #include <sstream>
+#include <stdexcept>
 
 #include "orderflow/events/events.h"
 #include "orderflow/testing/paths.h"
@@ -28,6 +30,25 @@ std::uint64_t test_seed(std::string_view test) {
   std::cout << "FAULT-SEED test=" << test << " seed=" << seed << " (replay: ORDERFLOW_FAULT_SEED=" << seed
             << ")" << std::endl;
   return seed;
+}
+
+std::vector<std::size_t> kill_points(std::string_view test, std::vector<std::size_t> drawn) {
+  if (const char* s = std::getenv("ORDERFLOW_FAULT_KILL_POINTS"); s != nullptr && *s != '\0') {
+    drawn.clear();
+    std::istringstream in(s);
+    for (std::string item; std::getline(in, item, ',');) {
+      std::size_t used = 0;
+      const auto point = std::stoull(item, &used);  // throws std::invalid_argument on a non-number
+      if (used != item.size()) {
+        throw std::invalid_argument("ORDERFLOW_FAULT_KILL_POINTS: not a number: " + item);
+      }
+      drawn.push_back(point);
+    }
+  }
+  const auto joined = fmt::format("{}", fmt::join(drawn, ","));
+  std::cout << "FAULT-KILL-POINTS test=" << test << " points=" << joined
+            << " (replay: ORDERFLOW_FAULT_KILL_POINTS=" << joined << ")" << std::endl;
+  return drawn;
 }
 
 Services Services::of(const Pipeline& p) {

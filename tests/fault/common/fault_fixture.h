@@ -22,6 +22,11 @@ namespace orderflow::testing::fault {
 // $ORDERFLOW_FAULT_SEED when set (to replay a run), otherwise random; printed as `FAULT-SEED`.
 std::uint64_t test_seed(std::string_view test);
 
+// Where a test injects its faults (record counts, say): $ORDERFLOW_FAULT_KILL_POINTS ("a,b,c") when set,
+// to replay or vary a run whatever the seed, otherwise `drawn`; printed as `FAULT-KILL-POINTS`.
+// A malformed variable throws std::invalid_argument.
+std::vector<std::size_t> kill_points(std::string_view test, std::vector<std::size_t> drawn);
+
 // Topic and group names plus the common flags of the services, for one bootstrap.
 struct Services {
   std::string bootstrap;
