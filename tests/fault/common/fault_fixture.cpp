@@ -1,6 +1,7 @@
 #include "fault_fixture.h"
 
 #include <fmt/core.h>
+#include <fmt/format.h>
 #include <librdkafka/rdkafkacpp.h>
 #include <signal.h>
 
@@ -10,6 +11,7 @@
 #include <memory>
 #include <random>
 #include <sstream>
+#include <stdexcept>
 
 #include "orderflow/events/events.h"
 #include "orderflow/testing/paths.h"
@@ -43,7 +45,10 @@ std::vector<std::size_t> kill_points(std::string_view test, std::mt19937_64& rng
     points.clear();
     std::istringstream in(s);
     for (std::string item; std::getline(in, item, ',');) {
-      if (!item.empty()) points.push_back(std::stoull(item));
+      std::size_t used = 0;
+      const auto point = std::stoull(item, &used);  // throws std::invalid_argument on a non-number
+      if (used != item.size()) throw std::invalid_argument("ORDERFLOW_FAULT_KILL_POINTS: not a number: " + item);
+      points.push_back(point);
     }
     std::sort(points.begin(), points.end());
   }

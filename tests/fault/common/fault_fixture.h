@@ -26,7 +26,8 @@ std::uint64_t test_seed(std::string_view test);
 // `kills` kill points (counts of records seen in the topic a test watches), one drawn from each of
 // `kills` equal slots of [lo, hi), every slot's last `gap` excluded so consecutive points stay at least
 // `gap` apart. $ORDERFLOW_FAULT_KILL_POINTS ("1700,5200,…") replaces them (replay one test with
-// --gtest_filter); either way they are printed as `FAULT-KILL-POINTS`.
+// --gtest_filter; a malformed list throws std::invalid_argument); either way they are printed as
+// `FAULT-KILL-POINTS`.
 std::vector<std::size_t> kill_points(std::string_view test, std::mt19937_64& rng, int kills, std::size_t lo,
                                      std::size_t hi, std::size_t gap);
 
