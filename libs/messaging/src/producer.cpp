@@ -95,10 +95,22 @@ KafkaProperties with_defaults(const ProducerOptions& options) {
       p.set("message.timeout.ms", txn != nullptr ? *txn : "60000");
     }
   }
+  // The delivery guarantees (docs/contract.md §8) rest on these three; -X may not weaken them.
   const auto* idem = p.find("enable.idempotence");
+  if (idem != nullptr && *idem != "true") {
+    throw ConfigError("enable.idempotence=" + *idem +
+                      " is refused: every orderflow producer is idempotent, so a retried batch is never "
+                      "written twice (docs/contract.md §8)");
+  }
   const auto* acks = p.find("acks");
-  if (idem != nullptr && *idem == "true" && acks != nullptr && *acks != "all" && *acks != "-1") {
+  if (acks != nullptr && *acks != "all" && *acks != "-1") {
     throw ConfigError("enable.idempotence=true requires acks=all, got acks=" + *acks);
+  }
+  const auto* in_flight = p.find("max.in.flight.requests.per.connection");
+  if (in_flight != nullptr && *in_flight != "1") {
+    throw ConfigError("max.in.flight.requests.per.connection=" + *in_flight +
+                      " is refused: with more than one produce request in flight librdkafka 2.0 can report "
+                      "a failed batch delivered (docs/contract.md §8)");
   }
   return p;
 }
