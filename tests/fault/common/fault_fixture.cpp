@@ -2,7 +2,6 @@
 
 #include <fmt/core.h>
 #include <fmt/format.h>
-#include <librdkafka/rdkafkacpp.h>
 #include <signal.h>
 
 #include <algorithm>
@@ -14,6 +13,7 @@
 #include <stdexcept>
 
 #include "orderflow/events/events.h"
+#include "orderflow/messaging/topic_admin.h"
 #include "orderflow/testing/paths.h"
 
 namespace orderflow::testing::fault {
@@ -176,68 +176,48 @@ std::vector<Record> read_all(const std::string& bootstrap, const std::string& to
   return reader.records();
 }
 
-namespace {
-
-std::unique_ptr<RdKafka::KafkaConsumer> probe_consumer(const std::string& bootstrap, const std::string& group) {
-  std::unique_ptr<RdKafka::Conf> conf(RdKafka::Conf::create(RdKafka::Conf::CONF_GLOBAL));
-  std::string err;
-  for (const auto& [k, v] : std::vector<std::pair<std::string, std::string>>{
-           {"bootstrap.servers", bootstrap},
-           {"group.id", group},
-           {"enable.auto.commit", "false"},
-           {"allow.auto.create.topics", "false"},
-           {"log_level", "3"}}) {
-    if (conf->set(k, v, err) != RdKafka::Conf::CONF_OK) return nullptr;
-  }
-  return std::unique_ptr<RdKafka::KafkaConsumer>(RdKafka::KafkaConsumer::create(conf.get(), err));
-}
-
-// Partition ids of `topic` from all-topics metadata (asking for the topic would auto-create it).
-std::vector<int32_t> partitions_of(RdKafka::KafkaConsumer& c, const std::string& topic, int timeout_ms) {
-  RdKafka::Metadata* raw = nullptr;
-  if (c.metadata(true, nullptr, &raw, timeout_ms) != RdKafka::ERR_NO_ERROR) return {};
-  std::unique_ptr<RdKafka::Metadata> md(raw);
-  std::vector<int32_t> out;
-  for (const auto* t : *md->topics()) {
-    if (t->topic() != topic) continue;
-    for (const auto* p : *t->partitions()) out.push_back(p->id());
-  }
-  std::sort(out.begin(), out.end());
-  return out;
-}
-
-}  // namespace
-
 std::map<int32_t, int64_t> committed_offsets(const std::string& bootstrap, const std::string& group,
                                              const std::string& topic, std::chrono::milliseconds timeout) {
-  auto c = probe_consumer(bootstrap, group);
-  if (!c) return {};
-  const int ms = static_cast<int>(timeout.count());
-  std::vector<RdKafka::TopicPartition*> parts;
-  for (const auto p : partitions_of(*c, topic, ms)) parts.push_back(RdKafka::TopicPartition::create(topic, p));
-  std::map<int32_t, int64_t> out;
-  if (!parts.empty() && c->committed(parts, ms) == RdKafka::ERR_NO_ERROR) {
-    for (const auto* p : parts) out[p->partition()] = p->err() == RdKafka::ERR_NO_ERROR ? p->offset() : -1;
+  try {
+    messaging::KafkaProperties props;
+    props.set("bootstrap.servers", bootstrap);
+    messaging::TopicAdmin admin(props);
+    std::string error;
+    const auto counts = admin.partition_counts(timeout, &error);
+    if (!counts || counts->count(topic) == 0) return {};
+    const int n = counts->at(topic);
+    const auto committed = admin.committed_offsets(group, {{topic, n}}, timeout, &error);
+    if (!committed) return {};
+    std::map<int32_t, int64_t> out;
+    for (int32_t p = 0; p < n; ++p) {
+      const auto it = committed->find({topic, p});
+      out[p] = it == committed->end() ? -1 : it->second;
+    }
+    return out;
+  } catch (const std::exception&) {
+    return {};
   }
-  RdKafka::TopicPartition::destroy(parts);
-  c->close();
-  return out;
 }
 
 std::map<int32_t, int64_t> high_watermarks(const std::string& bootstrap, const std::string& topic,
                                            std::chrono::milliseconds timeout) {
-  auto c = probe_consumer(bootstrap, "orderflow-fault-probe-" + random_hex());
-  if (!c) return {};
-  const int ms = static_cast<int>(timeout.count());
-  std::map<int32_t, int64_t> out;
-  for (const auto p : partitions_of(*c, topic, ms)) {
-    int64_t lo = 0;
-    int64_t hi = 0;
-    if (c->query_watermark_offsets(topic, p, &lo, &hi, ms) != RdKafka::ERR_NO_ERROR) return {};
-    out[p] = hi;
+  try {
+    messaging::KafkaProperties props;
+    props.set("bootstrap.servers", bootstrap);
+    messaging::TopicAdmin admin(props);
+    std::string error;
+    const auto counts = admin.partition_counts(timeout, &error);
+    if (!counts || counts->count(topic) == 0) return {};
+    std::map<int32_t, int64_t> out;
+    for (int32_t p = 0; p < counts->at(topic); ++p) {
+      const auto w = admin.watermarks(topic, p, timeout, &error);
+      if (!w) return {};
+      out[p] = w->second;
+    }
+    return out;
+  } catch (const std::exception&) {
+    return {};
   }
-  c->close();
-  return out;
 }
 
 namespace {

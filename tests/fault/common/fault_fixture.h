@@ -80,7 +80,8 @@ NotificationTally tally_notifications(const OrderIndex& orders, const std::vecto
 std::vector<Record> read_all(const std::string& bootstrap, const std::string& topic, std::size_t at_least,
                              std::chrono::milliseconds timeout, bool read_committed = false);
 
-// The group's committed offsets for every partition of `topic` (−1 = none); empty on failure.
+// The group's committed offsets for every partition of `topic` (−1 = none), read with the library's Admin
+// client (ListConsumerGroupOffsets: it does not join the group); empty on failure.
 std::map<int32_t, int64_t> committed_offsets(const std::string& bootstrap, const std::string& group,
                                              const std::string& topic, std::chrono::milliseconds timeout);
 // High watermarks of every partition of `topic`; empty on failure.
