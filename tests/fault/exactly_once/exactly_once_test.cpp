@@ -22,8 +22,8 @@ namespace {
 
 using namespace std::chrono_literals;
 
-// Regression: exactly-once used to exit at start-up because the producer's long message.timeout.ms
-// exceeded librdkafka's transaction.timeout.ms; StartsWithDefaultSettings guards it.
+// The defaults must start in exactly-once mode: librdkafka refuses a transactional producer whose
+// message.timeout.ms exceeds transaction.timeout.ms, and ours is long (StartsWithDefaultSettings).
 const std::vector<std::string> kExactlyOnceDefaults = {"--guarantee", "exactly-once", "--instance-id", "fault-0"};
 const std::vector<std::string> kExactlyOnce = kExactlyOnceDefaults;
 

@@ -339,9 +339,9 @@ TEST(BadConfigTest, SecretsNeverAppearInOutputMetricsOrHelp) {
   }
 }
 
-// Regression (fixed): an -X entry that is not key=value is echoed whole in the usage error, so a typo such as
-// `-X sasl.password:SuperSecret123` (or a missing '=') prints the secret to stderr — and into the logs of
-// whatever runs the service. Expected: the entry is not echoed when it looks like a secret property.
+// An -X entry that is not key=value is not echoed in the usage error when it looks like a secret property:
+// a typo such as `-X sasl.password:SuperSecret123` (or a missing '=') would otherwise print the secret to
+// stderr — and into the logs of whatever runs the service.
 TEST(BadConfigTest, MalformedSecretPropertyIsNotEchoed) {
   for (const auto& entry :
        {std::string("sasl.password") + kSecret, std::string("sasl.password:") + kSecret}) {
@@ -365,10 +365,9 @@ TEST(BadConfigTest, IdempotenceWithoutAcksAllIsRejectedBeforeConnecting) {
   }
 }
 
-// Regression (fixed): a stray positional argument is silently ignored by order-producer, payment-service and
-// notification-service (Boost.program_options without positional options keeps it unregistered), so a
-// typo such as `--max-attempts 3 5` or `-X acks all` runs with a configuration the operator did not ask
-// for. Expected: exit 2, "unexpected argument '…'" (as dlq-tool and kafka-dev-broker already do).
+// A stray positional argument is a usage error (exit 2, "unexpected argument '…'"), in every binary:
+// Boost.program_options without positional options would keep it unregistered and ignore it, so a typo
+// such as `--max-attempts 3 5` or `-X acks all` would run with a configuration nobody asked for.
 TEST(BadConfigTest, StrayPositionalArgumentIsAUsageError) {
   for (const auto& bin : {"order-producer", "payment-service", "notification-service"}) {
     SCOPED_TRACE(bin);
@@ -383,9 +382,8 @@ TEST(BadConfigTest, StrayPositionalArgumentIsAUsageError) {
   }
 }
 
-// Regression (fixed): a malformed --metrics-address ("nonsense", port 99999) is reported only when the HTTP
-// server starts: exit 1, and the message ("expected HOST:PORT, got 'nonsense'") does not name the flag.
-// docs/contract.md §1 Binaries: a malformed flag exits 2 with a message naming it.
+// A malformed --metrics-address ("nonsense", port 99999) is a usage error found while parsing (exit 2, the
+// flag named), not an HTTP server that fails to start later (docs/contract.md §1 Binaries).
 TEST(BadConfigTest, MalformedMetricsAddressIsAUsageError) {
   for (const auto& bin : {"order-producer", "payment-service", "notification-service"}) {
     for (const auto& address : {"nonsense", "127.0.0.1:99999", "127.0.0.1:http"}) {

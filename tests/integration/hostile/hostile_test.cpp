@@ -340,10 +340,10 @@ TEST_F(HostileInputTest, OversizedRecordWithDefaultKafkaLimitsIsDeadLetteredAndS
   EXPECT_EQ(pay.stop(30s), 0) << pay.output();
 }
 
-// Regression (fixed): a retry record whose x-attempt header is 2147483647 makes StageRunner::process compute
-// static_cast<int>(2147483647) + 1 — signed overflow (undefined behaviour; UBSan aborts the service, the
-// release build wraps to -2147483648 and writes that as the dead letter's x-attempt). Retry topics are
-// written by the service, but anyone with write access to them can do this.
+// A retry record whose x-attempt header is 2147483647 must not make the next attempt number overflow
+// (2147483647 + 1 in int: undefined behaviour, which UBSan aborts on and a release build wraps to a
+// negative x-attempt on the dead letter). Retry topics are written by the service, but anyone with write
+// access to them can do this.
 TEST_F(HostileInputTest, RetryRecordWithHugeAttemptHeaderDoesNotOverflow) {
   const int pay_port = free_port();
   auto pay = pipe.start_payment(pay_port);
