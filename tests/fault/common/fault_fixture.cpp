@@ -176,16 +176,30 @@ std::vector<Record> read_all(const std::string& bootstrap, const std::string& to
   return reader.records();
 }
 
+namespace {
+
+messaging::TopicAdmin admin_client(const std::string& bootstrap) {
+  messaging::KafkaProperties props;
+  props.set("bootstrap.servers", bootstrap);
+  return messaging::TopicAdmin(props);
+}
+
+// Partitions of `topic` from all-topics metadata (naming the topic would auto-create it); 0 when unknown.
+int partition_count(messaging::TopicAdmin& admin, const std::string& topic, std::chrono::milliseconds timeout) {
+  std::string error;
+  const auto counts = admin.partition_counts(timeout, &error);
+  return counts && counts->count(topic) != 0 ? counts->at(topic) : 0;
+}
+
+}  // namespace
+
 std::map<int32_t, int64_t> committed_offsets(const std::string& bootstrap, const std::string& group,
                                              const std::string& topic, std::chrono::milliseconds timeout) {
   try {
-    messaging::KafkaProperties props;
-    props.set("bootstrap.servers", bootstrap);
-    messaging::TopicAdmin admin(props);
+    auto admin = admin_client(bootstrap);
     std::string error;
-    const auto counts = admin.partition_counts(timeout, &error);
-    if (!counts || counts->count(topic) == 0) return {};
-    const int n = counts->at(topic);
+    const int n = partition_count(admin, topic, timeout);
+    if (n == 0) return {};
     const auto committed = admin.committed_offsets(group, {{topic, n}}, timeout, &error);
     if (!committed) return {};
     std::map<int32_t, int64_t> out;
@@ -202,14 +216,12 @@ std::map<int32_t, int64_t> committed_offsets(const std::string& bootstrap, const
 std::map<int32_t, int64_t> high_watermarks(const std::string& bootstrap, const std::string& topic,
                                            std::chrono::milliseconds timeout) {
   try {
-    messaging::KafkaProperties props;
-    props.set("bootstrap.servers", bootstrap);
-    messaging::TopicAdmin admin(props);
+    auto admin = admin_client(bootstrap);
     std::string error;
-    const auto counts = admin.partition_counts(timeout, &error);
-    if (!counts || counts->count(topic) == 0) return {};
+    const int n = partition_count(admin, topic, timeout);
+    if (n == 0) return {};
     std::map<int32_t, int64_t> out;
-    for (int32_t p = 0; p < counts->at(topic); ++p) {
+    for (int32_t p = 0; p < n; ++p) {
       const auto w = admin.watermarks(topic, p, timeout, &error);
       if (!w) return {};
       out[p] = w->second;
