@@ -48,20 +48,8 @@ PARTITIONS = 12        # deploy/compose.yaml TOPIC_PARTITIONS default
 INVALID_RATIO = "0.02"
 PORTS = (29092, 29093, 29094, 9090)
 BOOTSTRAP = "127.0.0.1:29092"
-failures = []
-
-
-def ok(msg):
-    print(f"ok:   {msg}", flush=True)
-
-
-def check(cond, msg, detail=""):
-    if cond:
-        ok(msg)
-    else:
-        failures.append(msg)
-        print(f"FAIL: {msg}{(': ' + detail) if detail else ''}", flush=True)
-    return cond
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
+from checks import check, failures, ok  # noqa: E402
 
 
 def run(cmd, timeout, env=None, check_rc=True):

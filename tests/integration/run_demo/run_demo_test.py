@@ -53,25 +53,12 @@ SUMMARY_LABELS = ("broker", "orders sent", "payments authorized", "payments decl
                   "dead letters (payment-service)", "dead letters (notification-service)", "steady phase",
                   f"end-to-end latency at {RATE} orders/s", "backlog drain")
 
-failures = []
-
-
-def ok(msg):
-    print(f"ok:   {msg}", flush=True)
-
-
-def check(cond, msg, detail=""):
-    if cond:
-        ok(msg)
-    else:
-        failures.append(msg)
-        print(f"FAIL: {msg}{(': ' + detail) if detail else ''}", flush=True)
-    return cond
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "support"))
+from checks import check, failures, ok  # noqa: E402
 
 
 # ------------------------------------------------------------------------------------------------ ports
 # free_ports(n): below the ephemeral range, reserved while this test runs (tests/support/ports.py).
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "support"))
 from ports import free_ports  # noqa: E402
 
 
