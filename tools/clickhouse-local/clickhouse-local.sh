@@ -208,7 +208,7 @@ explain_failure() {
 }
 
 write_config() {
-  # <yandex> is the root element 18.16 knows; current releases still accept it (they also accept <clickhouse>).
+  # <yandex> is the root element 18.16 knows; current releases name it <clickhouse> and treat the two alike.
   # Listeners that are not configured are not opened: no interserver_http_port, https, mysql, postgresql, grpc.
   cat >"$conf" <<EOF
 <?xml version="1.0"?>
@@ -243,8 +243,8 @@ write_config() {
     <mlock_executable>false</mlock_executable>
 </yandex>
 EOF
-  # Only settings that exist under the same name in 18.16 and current releases: a current server refuses to
-  # start on an unknown setting in a profile.
+  # Only settings that exist under these names in 18.16 and in current releases, so that neither rejects the
+  # profile as unknown.
   cat >"$users" <<EOF
 <?xml version="1.0"?>
 <!-- Written by tools/clickhouse-local/clickhouse-local.sh on each start; edits are overwritten. -->
