@@ -363,7 +363,9 @@ cmd_start() {
   write_config
 
   # setsid: the server must not share the caller's process group or stdio (ctest waits for its pipes).
+  # The error log is emptied so that a failure is explained by this start's messages, not an older one's.
   rm -f "$dir/http"
+  : >"$logs/server.err.log"
   setsid "${server_cmd[@]}" --config-file="$conf" </dev/null >"$logs/stderr.log" 2>&1 &
   pid=$!
   echo "$pid" >"$pid_file"
@@ -377,10 +379,11 @@ cmd_start() {
       note "the server exited during start-up (logs in $logs)"
       log_tail
       explain_failure
-      if [[ $auto_port == 1 ]] && address_in_use; then
+      # Another process can take a port between the pick and the server's bind: pick again, a few times.
+      if [[ $auto_port == 1 ]] && address_in_use && ((${CLICKHOUSE_LOCAL_PORT_TRIES:-0} < 3)); then
         note "retrying with other ports"
         rm -f "$dir/tcp.port"
-        exec "$0" start --port 0 --dir "$dir" --timeout "$timeout_s" --max-lifetime "$max_lifetime" \
+        CLICKHOUSE_LOCAL_PORT_TRIES=$((${CLICKHOUSE_LOCAL_PORT_TRIES:-0} + 1)) exec "$0" start --port 0 --dir "$dir" --timeout "$timeout_s" --max-lifetime "$max_lifetime" \
           ${http_file:+--http-file "$http_file"}
       fi
       exit 1
