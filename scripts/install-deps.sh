@@ -82,5 +82,18 @@ export DEBIAN_FRONTEND=noninteractive
 if [ -z "$(find /var/lib/apt/lists -maxdepth 1 -name '*Packages*' -mmin -1440 2>/dev/null | head -1)" ]; then
   $SUDO apt-get update -qq
 fi
-$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+# The clickhouse-server package starts a system ClickHouse on 8123/9000; the tests and tools/clickhouse-local
+# run their own on free ports, so that service is kept from starting (a policy-rc.d that refuses it alone),
+# unless the machine already has a policy of its own.
+policy=/usr/sbin/policy-rc.d
+own_policy=0
+if [ ! -e "$policy" ]; then
+  printf '#!/bin/sh\n[ "$1" = clickhouse-server ] && exit 101\nexit 0\n' | $SUDO tee "$policy" >/dev/null
+  $SUDO chmod 755 "$policy"
+  own_policy=1
+fi
+rc=0
+$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null || rc=$?
+[ "$own_policy" -eq 0 ] || $SUDO rm -f "$policy"
+[ "$rc" -eq 0 ] || exit "$rc"
 echo "install-deps: done"
