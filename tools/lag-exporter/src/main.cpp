@@ -17,6 +17,7 @@
 #include "orderflow/runtime/http_server.h"
 #include "orderflow/runtime/logging.h"
 #include "orderflow/runtime/shutdown.h"
+#include "orderflow/version.h"
 
 using namespace orderflow;
 namespace po = runtime::po;
