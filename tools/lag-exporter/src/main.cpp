@@ -12,7 +12,7 @@
 #include <thread>
 #include <tuple>
 
-#include "lag_reader.h"
+#include "orderflow/lag/lag_reader.h"
 #include "orderflow/runtime/cli.h"
 #include "orderflow/runtime/http_server.h"
 #include "orderflow/runtime/logging.h"
