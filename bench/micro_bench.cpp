@@ -17,18 +17,18 @@
 #include <vector>
 
 #include "alloc_counter.h"
-#include "dedupe_window.h"
-#include "orderflow/messaging/testing/fake_message.h"
-#include "notification_builder.h"
-#include "order_generator.h"
 #include "orderflow/events/events.h"
 #include "orderflow/messaging/offset_tracker.h"
 #include "orderflow/messaging/record.h"
 #include "orderflow/messaging/stage.h"
+#include "orderflow/messaging/testing/fake_message.h"
 #include "orderflow/messaging/trace_context.h"
+#include "orderflow/notification/dedupe_window.h"
+#include "orderflow/notification/notification_builder.h"
+#include "orderflow/payment/payment_decision.h"
+#include "orderflow/payment/payment_handler.h"
+#include "orderflow/producer/order_generator.h"
 #include "orderflow/runtime/metrics.h"
-#include "payment_decision.h"
-#include "payment_handler.h"
 
 namespace {
 

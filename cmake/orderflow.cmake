@@ -17,19 +17,36 @@ function(orderflow_apply_defaults target)
 endfunction()
 
 # orderflow_library(NAME name SOURCES ... [PUBLIC_DEPS ...] [PRIVATE_DEPS ...])
-# Creates orderflow_<name> with alias orderflow::<name>, public headers in include/.
+# Creates orderflow_<name> with alias orderflow::<name>, public headers in include/. A dependency is PUBLIC
+# only when a header in include/ includes its headers; everything src/ alone uses is PRIVATE.
 function(orderflow_library)
   cmake_parse_arguments(ARG "" "NAME" "SOURCES;PUBLIC_DEPS;PRIVATE_DEPS" ${ARGN})
   add_library(orderflow_${ARG_NAME} STATIC ${ARG_SOURCES})
   add_library(orderflow::${ARG_NAME} ALIAS orderflow_${ARG_NAME})
+  # EXPORT_NAME: an installed library is orderflow::<name> in find_package(orderflow) too.
+  set_target_properties(orderflow_${ARG_NAME} PROPERTIES EXPORT_NAME ${ARG_NAME})
+  # BUILD_INTERFACE: installed, the headers are found under the prefix's include/ instead
+  # (orderflow_install_library).
   target_include_directories(orderflow_${ARG_NAME}
-    PUBLIC ${CMAKE_CURRENT_SOURCE_DIR}/include
+    PUBLIC $<BUILD_INTERFACE:${CMAKE_CURRENT_SOURCE_DIR}/include>
     PRIVATE ${CMAKE_CURRENT_SOURCE_DIR}/src)
   target_link_libraries(orderflow_${ARG_NAME} PUBLIC ${ARG_PUBLIC_DEPS} PRIVATE ${ARG_PRIVATE_DEPS})
   orderflow_apply_defaults(orderflow_${ARG_NAME})
+  # The public headers use C++20 (concepts, defaulted comparisons), so users compile as C++20 too.
+  target_compile_features(orderflow_${ARG_NAME} PUBLIC cxx_std_20)
   if(ORDERFLOW_SANITIZE)
     target_link_options(orderflow_${ARG_NAME} INTERFACE -fsanitize=${ORDERFLOW_SANITIZE})
   endif()
+endfunction()
+
+# orderflow_install_library(name): installs orderflow::<name> for find_package(orderflow): the static
+# archive into lib/, its include/ tree into include/, the target into the orderflowTargets export set
+# (cmake/orderflow_install.cmake writes the package files).
+function(orderflow_install_library name)
+  install(TARGETS orderflow_${name} EXPORT orderflowTargets
+    ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR}
+    INCLUDES DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
+  install(DIRECTORY ${CMAKE_CURRENT_SOURCE_DIR}/include/ DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
 endfunction()
 
 # orderflow_use_service_allocator(target): the services' allocator. Each record costs 30-40 small

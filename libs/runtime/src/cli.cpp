@@ -1,6 +1,7 @@
 #include "orderflow/runtime/cli.h"
 
 #include "orderflow/runtime/http_server.h"
+#include "orderflow/version.h"
 
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>

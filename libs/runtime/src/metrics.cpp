@@ -1,5 +1,7 @@
 #include "orderflow/runtime/metrics.h"
 
+#include "orderflow/version.h"
+
 namespace orderflow::runtime {
 
 prometheus::Histogram::BucketBoundaries latency_buckets() {

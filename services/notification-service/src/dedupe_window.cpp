@@ -1,4 +1,4 @@
-#include "dedupe_window.h"
+#include "orderflow/notification/dedupe_window.h"
 
 #include <algorithm>
 #include <cstring>

@@ -3,7 +3,7 @@
 // environment to §8 Delivery guarantees).
 #include <spdlog/spdlog.h>
 
-#include "notification_handler.h"
+#include "orderflow/notification/notification_handler.h"
 #include "orderflow/runtime/cli.h"
 #include "orderflow/runtime/logging.h"
 #include "orderflow/runtime/metrics.h"

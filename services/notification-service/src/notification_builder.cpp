@@ -1,4 +1,4 @@
-#include "notification_builder.h"
+#include "orderflow/notification/notification_builder.h"
 
 namespace orderflow::notification {
 

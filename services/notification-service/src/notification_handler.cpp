@@ -1,8 +1,8 @@
-#include "notification_handler.h"
+#include "orderflow/notification/notification_handler.h"
 
-#include "notification_builder.h"
 #include "orderflow/messaging/record.h"
 #include "orderflow/messaging/trace_context.h"
+#include "orderflow/notification/notification_builder.h"
 
 namespace orderflow::notification {
 

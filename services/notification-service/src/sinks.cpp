@@ -1,4 +1,4 @@
-#include "sinks.h"
+#include "orderflow/notification/sinks.h"
 
 #include <utility>
 

@@ -14,9 +14,9 @@
 #include <fstream>
 #include <random>
 
-#include "order_generator.h"
 #include "orderflow/messaging/producer.h"
 #include "orderflow/messaging/trace_context.h"
+#include "orderflow/producer/order_generator.h"
 #include "orderflow/runtime/cli.h"
 #include "orderflow/runtime/http_server.h"
 #include "orderflow/runtime/logging.h"

@@ -1,4 +1,4 @@
-#include "order_generator.h"
+#include "orderflow/producer/order_generator.h"
 
 #include <array>
 #include <cstdio>

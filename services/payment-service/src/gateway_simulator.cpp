@@ -1,4 +1,4 @@
-#include "gateway_simulator.h"
+#include "orderflow/payment/gateway_simulator.h"
 
 #include <thread>
 

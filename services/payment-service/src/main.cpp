@@ -2,11 +2,11 @@
 // Flags and environment to §8 Delivery guarantees).
 #include <spdlog/spdlog.h>
 
+#include "orderflow/payment/payment_handler.h"
 #include "orderflow/runtime/cli.h"
 #include "orderflow/runtime/logging.h"
 #include "orderflow/runtime/metrics.h"
 #include "orderflow/runtime/stage_service.h"
-#include "payment_handler.h"
 
 using namespace orderflow;
 

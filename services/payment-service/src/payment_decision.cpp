@@ -1,4 +1,4 @@
-#include "payment_decision.h"
+#include "orderflow/payment/payment_decision.h"
 
 namespace orderflow::payment {
 

@@ -1,8 +1,8 @@
-#include "payment_handler.h"
+#include "orderflow/payment/payment_handler.h"
 
 #include "orderflow/messaging/record.h"
 #include "orderflow/messaging/trace_context.h"
-#include "payment_decision.h"
+#include "orderflow/payment/payment_decision.h"
 
 namespace orderflow::payment {
 

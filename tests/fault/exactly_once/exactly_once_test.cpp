@@ -14,7 +14,7 @@
 #include <sstream>
 
 #include "fault_fixture.h"
-#include "gateway_simulator.h"
+#include "orderflow/payment/gateway_simulator.h"
 #include "orderflow/testing/wait.h"
 
 namespace orderflow::testing::fault {

@@ -23,6 +23,7 @@
 #include "orderflow/testing/produce.h"
 #include "orderflow/testing/topic_reader.h"
 #include "orderflow/testing/wait.h"
+#include "orderflow/version.h"
 #include "round_trip.h"
 
 namespace orderflow::testing {

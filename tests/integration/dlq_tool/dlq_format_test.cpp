@@ -5,10 +5,10 @@
 
 #include <string>
 
-#include "dlq_record.h"
-#include "error_counts.h"
-#include "replay.h"
-#include "tool_options.h"
+#include "orderflow/dlq/dlq_record.h"
+#include "orderflow/dlq/error_counts.h"
+#include "orderflow/dlq/replay.h"
+#include "orderflow/dlq/tool_options.h"
 
 namespace orderflow::dlq {
 namespace {

@@ -11,12 +11,12 @@
 #include <string>
 #include <vector>
 
+#include "orderflow/dlq/replay.h"
+#include "orderflow/dlq/topic_scan.h"
 #include "orderflow/testing/dev_broker.h"
 #include "orderflow/testing/paths.h"
 #include "orderflow/testing/produce.h"
 #include "orderflow/testing/topic_reader.h"
-#include "replay.h"
-#include "topic_scan.h"
 
 namespace orderflow::dlq {
 namespace {

@@ -13,11 +13,11 @@
 #include <nlohmann/json.hpp>
 #include <tuple>
 
-#include "order_generator.h"
+#include "orderflow/producer/order_generator.h"
 
 #include "orderflow/testing/paths.h"
-#include "pipeline_fixture.h"
 #include "orderflow/testing/wait.h"
+#include "pipeline_fixture.h"
 
 namespace orderflow::testing {
 namespace {

@@ -9,8 +9,8 @@
 #include <string>
 #include <unordered_map>
 
-#include "dedupe_window.h"
 #include "orderflow/events/identity.h"
+#include "orderflow/notification/dedupe_window.h"
 
 namespace {
 

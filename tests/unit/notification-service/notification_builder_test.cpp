@@ -6,8 +6,8 @@
 #include <string>
 #include <vector>
 
-#include "notification_builder.h"
 #include "orderflow/events/events.h"
+#include "orderflow/notification/notification_builder.h"
 
 namespace {
 

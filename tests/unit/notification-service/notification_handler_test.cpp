@@ -11,10 +11,10 @@
 
 #include <prometheus/text_serializer.h>
 
-#include "orderflow/messaging/testing/fake_message.h"
-#include "notification_handler.h"
 #include "orderflow/events/events.h"
+#include "orderflow/messaging/testing/fake_message.h"
 #include "orderflow/messaging/trace_context.h"
+#include "orderflow/notification/notification_handler.h"
 #include "orderflow/testing/prometheus_text.h"
 
 namespace {

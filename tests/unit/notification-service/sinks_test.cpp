@@ -12,7 +12,7 @@
 #include <string>
 #include <vector>
 
-#include "sinks.h"
+#include "orderflow/notification/sinks.h"
 #include "tiny_http_server.h"
 
 namespace {

@@ -8,8 +8,8 @@
 #include <string>
 #include <vector>
 
-#include "order_generator.h"
 #include "orderflow/events/events.h"
+#include "orderflow/producer/order_generator.h"
 
 namespace {
 

@@ -6,7 +6,7 @@
 #include <string>
 #include <vector>
 
-#include "gateway_simulator.h"
+#include "orderflow/payment/gateway_simulator.h"
 
 namespace {
 

@@ -6,7 +6,7 @@
 #include <string>
 
 #include "orderflow/events/events.h"
-#include "payment_decision.h"
+#include "orderflow/payment/payment_decision.h"
 
 namespace {
 

@@ -8,11 +8,11 @@
 #include <string>
 #include <vector>
 
-#include "orderflow/messaging/testing/fake_message.h"
 #include "orderflow/events/events.h"
 #include "orderflow/messaging/record.h"
+#include "orderflow/messaging/testing/fake_message.h"
 #include "orderflow/messaging/trace_context.h"
-#include "payment_handler.h"
+#include "orderflow/payment/payment_handler.h"
 
 namespace {
 

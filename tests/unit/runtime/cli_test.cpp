@@ -19,6 +19,7 @@
 
 #include "orderflow/runtime/cli.h"
 #include "orderflow/runtime/stage_service.h"
+#include "orderflow/version.h"
 
 namespace {
 

@@ -13,6 +13,7 @@
 
 #include "orderflow/runtime/metrics.h"
 #include "orderflow/testing/prometheus_text.h"
+#include "orderflow/version.h"
 
 namespace {
 

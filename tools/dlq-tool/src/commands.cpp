@@ -1,14 +1,14 @@
-#include "commands.h"
+#include "orderflow/dlq/commands.h"
 
 #include <iostream>
 #include <utility>
 
-#include "dlq_record.h"
-#include "error_counts.h"
+#include "orderflow/dlq/dlq_record.h"
+#include "orderflow/dlq/error_counts.h"
+#include "orderflow/dlq/replay.h"
+#include "orderflow/dlq/topic_scan.h"
 #include "orderflow/runtime/shutdown.h"
 #include "orderflow/runtime/stage_service.h"
-#include "replay.h"
-#include "topic_scan.h"
 
 namespace orderflow::dlq {
 

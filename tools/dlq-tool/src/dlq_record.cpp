@@ -1,4 +1,4 @@
-#include "dlq_record.h"
+#include "orderflow/dlq/dlq_record.h"
 
 #include <nlohmann/json.hpp>
 

@@ -1,4 +1,4 @@
-#include "error_counts.h"
+#include "orderflow/dlq/error_counts.h"
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>

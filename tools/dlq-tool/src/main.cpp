@@ -3,10 +3,10 @@
 #include <string>
 #include <vector>
 
-#include "commands.h"
+#include "orderflow/dlq/commands.h"
+#include "orderflow/dlq/tool_options.h"
 #include "orderflow/runtime/cli.h"
 #include "orderflow/runtime/logging.h"
-#include "tool_options.h"
 
 using namespace orderflow;
 

@@ -1,4 +1,4 @@
-#include "replay.h"
+#include "orderflow/dlq/replay.h"
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>

@@ -1,4 +1,4 @@
-#include "tool_options.h"
+#include "orderflow/dlq/tool_options.h"
 
 #include <algorithm>
 #include <array>

@@ -1,4 +1,4 @@
-#include "topic_scan.h"
+#include "orderflow/dlq/topic_scan.h"
 
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>

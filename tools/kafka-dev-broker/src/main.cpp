@@ -18,6 +18,7 @@
 #include "orderflow/dev_broker/options.h"
 #include "orderflow/dev_broker/standard_topics.h"
 #include "orderflow/dev_broker/watermark_monitor.h"
+#include "orderflow/version.h"
 
 namespace {
 

@@ -7,6 +7,8 @@
 #include <boost/program_options.hpp>
 #include <sstream>
 
+#include "orderflow/version.h"
+
 namespace orderflow::dev_broker {
 namespace po = boost::program_options;
 

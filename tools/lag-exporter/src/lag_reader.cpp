@@ -1,4 +1,4 @@
-#include "lag_reader.h"
+#include "orderflow/lag/lag_reader.h"
 
 #include <algorithm>
 #include <map>

@@ -12,11 +12,12 @@
 #include <thread>
 #include <tuple>
 
-#include "lag_reader.h"
+#include "orderflow/lag/lag_reader.h"
 #include "orderflow/runtime/cli.h"
 #include "orderflow/runtime/http_server.h"
 #include "orderflow/runtime/logging.h"
 #include "orderflow/runtime/shutdown.h"
+#include "orderflow/version.h"
 
 using namespace orderflow;
 namespace po = runtime::po;

@@ -5,8 +5,8 @@
 
 #include <string>
 
-#include "gateway_simulator.h"
 #include "orderflow/messaging/stage.h"
+#include "orderflow/payment/gateway_simulator.h"
 
 namespace orderflow::payment {
 

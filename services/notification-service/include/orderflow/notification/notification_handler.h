@@ -6,10 +6,10 @@
 #include <memory>
 #include <string>
 
-#include "dedupe_window.h"
 #include "orderflow/messaging/stage.h"
+#include "orderflow/notification/dedupe_window.h"
+#include "orderflow/notification/sinks.h"
 #include "orderflow/runtime/metrics.h"
-#include "sinks.h"
 
 namespace orderflow::notification {
 

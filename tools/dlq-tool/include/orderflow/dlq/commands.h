@@ -5,7 +5,7 @@
 
 #include <ostream>
 
-#include "tool_options.h"
+#include "orderflow/dlq/tool_options.h"
 
 namespace orderflow::dlq {
 

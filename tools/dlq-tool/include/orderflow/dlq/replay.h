@@ -11,9 +11,9 @@
 #include <ostream>
 #include <string>
 
-#include "dlq_record.h"
+#include "orderflow/dlq/dlq_record.h"
+#include "orderflow/dlq/topic_scan.h"
 #include "orderflow/messaging/producer.h"
-#include "topic_scan.h"
 
 namespace orderflow::dlq {
 

@@ -6,7 +6,7 @@
 #include <map>
 #include <string>
 
-#include "dlq_record.h"
+#include "orderflow/dlq/dlq_record.h"
 
 namespace orderflow::dlq {
 
