@@ -23,20 +23,21 @@ int main(int argc, char** argv) {
   runtime::add_common_options(cli, {"0.0.0.0:9103", true, "notification-service"});
   runtime::add_stage_options(cli);
   namespace po = runtime::po;
+  const notification::NotificationConfig defaults;
   cli.options.add_options()
-      ("orders-topic", po::value<std::string>()->default_value("orders")->value_name("TOPIC"),
+      ("orders-topic", po::value<std::string>()->default_value(defaults.orders_topic)->value_name("TOPIC"),
        "input topic of orders")
-      ("payments-topic", po::value<std::string>()->default_value("payments")->value_name("TOPIC"),
+      ("payments-topic", po::value<std::string>()->default_value(defaults.payments_topic)->value_name("TOPIC"),
        "input topic of payments")
-      ("notifications-topic", po::value<std::string>()->default_value("notifications")->value_name("TOPIC"),
+      ("notifications-topic", po::value<std::string>()->default_value(defaults.notifications_topic)->value_name("TOPIC"),
        "output topic")
       ("sink", po::value<std::string>()->default_value("log")->value_name("SINK"), "log | file:PATH | webhook:URL")
       ("sink-failure-rate", po::value<double>()->default_value(0.0)->value_name("RATIO"),
        "simulated transient sink failures, 0..1")
       ("webhook-timeout-ms", po::value<int>()->default_value(2000)->value_name("MS"), "webhook request timeout")
-      ("channel", po::value<std::string>()->default_value("email")->value_name("NAME"),
+      ("channel", po::value<std::string>()->default_value(defaults.channel)->value_name("NAME"),
        "channel written into notifications")
-      ("dedupe-window", po::value<int>()->default_value(100000)->value_name("N"),
+      ("dedupe-window", po::value<int>()->default_value(static_cast<int>(defaults.dedupe_window))->value_name("N"),
        "(order_id, kind) pairs remembered for de-duplication")
       ("seed", po::value<unsigned long long>()->default_value(42)->value_name("N"),
        "seed of the sink failure simulation");

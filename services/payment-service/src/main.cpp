@@ -22,16 +22,20 @@ int main(int argc, char** argv) {
   runtime::add_common_options(cli, {"0.0.0.0:9102", true, "payment-service"});
   runtime::add_stage_options(cli);
   namespace po = runtime::po;
+  const payment::PaymentConfig defaults;
   cli.options.add_options()
       ("orders-topic", po::value<std::string>()->default_value("orders")->value_name("TOPIC"), "input topic")
-      ("payments-topic", po::value<std::string>()->default_value("payments")->value_name("TOPIC"), "output topic")
-      ("max-amount-cents", po::value<long long>()->default_value(500000)->value_name("CENTS"),
+      ("payments-topic", po::value<std::string>()->default_value(defaults.payments_topic)->value_name("TOPIC"),
+       "output topic")
+      ("max-amount-cents", po::value<long long>()->default_value(defaults.max_amount_cents)->value_name("CENTS"),
        "decline orders above this amount")
-      ("gateway-failure-rate", po::value<double>()->default_value(0.0)->value_name("RATIO"),
+      ("gateway-failure-rate", po::value<double>()->default_value(defaults.gateway_failure_rate)->value_name("RATIO"),
        "simulated transient gateway failures, 0..1")
-      ("gateway-latency-ms", po::value<int>()->default_value(0)->value_name("MS"),
+      ("gateway-latency-ms",
+       po::value<int>()->default_value(static_cast<int>(defaults.gateway_latency.count()))->value_name("MS"),
        "simulated gateway latency per call")
-      ("seed", po::value<unsigned long long>()->default_value(42)->value_name("N"), "seed of the gateway simulation");
+      ("seed", po::value<unsigned long long>()->default_value(defaults.seed)->value_name("N"),
+       "seed of the gateway simulation");
   cli.env["max-amount-cents"] = "MAX_AMOUNT_CENTS";
   cli.env["gateway-failure-rate"] = "GATEWAY_FAILURE_RATE";
   cli.env["gateway-latency-ms"] = "GATEWAY_LATENCY_MS";

@@ -13,6 +13,7 @@
 
 namespace orderflow::notification {
 
+// The service's settings and their defaults (the command line's defaults are read from here).
 struct NotificationConfig {
   std::string orders_topic = "orders";
   std::string payments_topic = "payments";

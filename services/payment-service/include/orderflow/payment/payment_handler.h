@@ -7,12 +7,14 @@
 
 #include "orderflow/messaging/stage.h"
 #include "orderflow/payment/gateway_simulator.h"
+#include "orderflow/payment/payment_decision.h"
 
 namespace orderflow::payment {
 
+// The service's settings and their defaults (the command line's defaults are read from here).
 struct PaymentConfig {
   std::string payments_topic = "payments";
-  std::int64_t max_amount_cents = 500000;
+  std::int64_t max_amount_cents = kDefaultMaxAmountCents;
   double gateway_failure_rate = 0.0;
   std::chrono::milliseconds gateway_latency{0};
   std::uint64_t seed = 42;
