@@ -61,11 +61,6 @@ ServiceMetrics::ServiceMetrics(std::string service)
                       .Help("Time to process one record (parse, validate, decide, enqueue)")
                       .Labels({{"service", service_}})
                       .Register(*registry_)),
-      e2e_(BuildHistogram()
-               .Name("orderflow_end_to_end_latency_seconds")
-               .Help("Order occurred_at to notification delivered, by notification kind")
-               .Labels({{"service", service_}})
-               .Register(*registry_)),
       commits_(BuildCounter()
                    .Name("orderflow_offset_commits_total")
                    .Help("Offset commits, by result")
@@ -78,9 +73,6 @@ ServiceMetrics::ServiceMetrics(std::string service)
       gate_keys_(gauge("orderflow_retry_ordering_keys", "Keys held on the retry path (--retry-ordering key)")),
       gate_overflow_(counter("orderflow_retry_ordering_overflow_total",
                              "Keys not gated because the retry-ordering bound was hit")),
-      dedupe_hits_(counter("orderflow_dedupe_hits_total", "Duplicate records suppressed by de-duplication")),
-      dedupe_evictions_(counter("orderflow_dedupe_evictions_total",
-                                "Entries evicted from the bounded de-duplication window")),
       kafka_stats_(*registry_, service_) {
   auto& build_info = BuildGauge()
                          .Name("orderflow_build_info")
@@ -163,20 +155,5 @@ void ServiceMetrics::key_gate(std::size_t keys, std::uint64_t overflowed) {
   }
 }
 
-void ServiceMetrics::end_to_end_seconds(std::string_view kind, double seconds) {
-  // Kinds are three: a scan of the cache, no string built per record (as in cached()).
-  for (auto& [k, h] : e2e_by_kind_) {
-    if (k == kind) {
-      h->Observe(seconds);
-      return;
-    }
-  }
-  auto* h = &e2e_.Add({{"kind", std::string(kind)}}, latency_buckets());
-  e2e_by_kind_.emplace(std::string(kind), h);
-  h->Observe(seconds);
-}
-
-void ServiceMetrics::dedupe_hit() { dedupe_hits_.Increment(); }
-void ServiceMetrics::dedupe_evicted() { dedupe_evictions_.Increment(); }
 
 }  // namespace orderflow::runtime

@@ -80,6 +80,7 @@ int main(int argc, char** argv) {
   runtime::setup_logging("notification-service", common.log_level, common.log_format);
   if (common.check_config) return runtime::check_stage_config(cli, vm, stage);
   runtime::ServiceMetrics metrics("notification-service");
-  notification::NotificationHandler handler(config, std::move(sink), &metrics);
+  notification::NotificationMetrics notification_metrics(metrics);
+  notification::NotificationHandler handler(config, std::move(sink), &notification_metrics);
   return runtime::run_stage_service(stage, common, handler, metrics);
 }

@@ -9,7 +9,7 @@ namespace orderflow::notification {
 namespace hdr = messaging::header;
 
 NotificationHandler::NotificationHandler(NotificationConfig config, std::unique_ptr<Sink> sink,
-                                         runtime::ServiceMetrics* metrics)
+                                         NotificationMetrics* metrics)
     : config_(std::move(config)), sink_(std::move(sink)), metrics_(metrics), dedupe_(config_.dedupe_window) {}
 
 std::optional<messaging::Failure> NotificationHandler::precheck(const messaging::InputRecord& record) {

@@ -86,7 +86,7 @@ struct Fixture {
     sink = s.get();
     NotificationConfig cfg;
     cfg.dedupe_window = window;
-    handler = std::make_unique<NotificationHandler>(cfg, std::move(s), &metrics);
+    handler = std::make_unique<NotificationHandler>(cfg, std::move(s), &note_metrics);
   }
   msg::HandlerResult handle(const FakeMessage& m, std::string_view source_topic, int attempt = 1) {
     const msg::InputRecord record{m, source_topic, m.value(), m.key_ptr(), attempt};
@@ -103,6 +103,7 @@ struct Fixture {
   }
 
   ServiceMetrics metrics{"notification-service"};
+  orderflow::notification::NotificationMetrics note_metrics{metrics};
   ScriptedSink* sink = nullptr;
   std::unique_ptr<NotificationHandler> handler;
 };

@@ -70,9 +70,6 @@ class ServiceMetrics final : public messaging::StageObserver {
   // documents offered since the last scrape or probe, on the caller's thread).
   [[nodiscard]] std::optional<std::string> broker_problem() { return kafka_stats_.broker_problem(); }
 
-  void end_to_end_seconds(std::string_view kind, double seconds);
-  void dedupe_hit();
-  void dedupe_evicted();
   prometheus::Counter& counter(const std::string& name, const std::string& help,
                                const std::map<std::string, std::string>& labels = {});
   prometheus::Gauge& gauge(const std::string& name, const std::string& help,
@@ -90,13 +87,11 @@ class ServiceMetrics final : public messaging::StageObserver {
   prometheus::Family<prometheus::Counter>& processed_;
   prometheus::Family<prometheus::Gauge>& lag_;
   prometheus::Family<prometheus::Histogram>& processing_;
-  prometheus::Family<prometheus::Histogram>& e2e_;
   prometheus::Family<prometheus::Counter>& commits_;
   prometheus::Histogram& processing_hist_;
   std::unordered_map<std::string, prometheus::Counter*> consumed_by_topic_;
   std::unordered_map<std::string, prometheus::Counter*> produced_by_topic_;
   std::unordered_map<std::string, prometheus::Counter*> by_outcome_;
-  std::unordered_map<std::string, prometheus::Histogram*> e2e_by_kind_;
   std::map<std::pair<std::string, std::int32_t>, prometheus::Gauge*> lag_by_partition_;
   prometheus::Counter& commit_ok_;
   prometheus::Counter& commit_failed_;
@@ -104,8 +99,6 @@ class ServiceMetrics final : public messaging::StageObserver {
   prometheus::Gauge& gate_keys_;
   prometheus::Counter& gate_overflow_;
   std::uint64_t gate_overflow_seen_ = 0;
-  prometheus::Counter& dedupe_hits_;
-  prometheus::Counter& dedupe_evictions_;
   KafkaStatsGauges kafka_stats_;
 };
 

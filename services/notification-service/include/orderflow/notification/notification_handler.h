@@ -9,7 +9,7 @@
 #include "orderflow/messaging/stage.h"
 #include "orderflow/notification/dedupe_window.h"
 #include "orderflow/notification/sinks.h"
-#include "orderflow/runtime/metrics.h"
+#include "orderflow/notification/notification_metrics.h"
 
 namespace orderflow::notification {
 
@@ -24,7 +24,7 @@ struct NotificationConfig {
 
 class NotificationHandler final : public messaging::RecordHandler {
  public:
-  NotificationHandler(NotificationConfig config, std::unique_ptr<Sink> sink, runtime::ServiceMetrics* metrics);
+  NotificationHandler(NotificationConfig config, std::unique_ptr<Sink> sink, NotificationMetrics* metrics);
   messaging::HandlerResult handle(const messaging::InputRecord& record) override;
   std::optional<messaging::Failure> precheck(const messaging::InputRecord& record) override;
   void on_rewind() override { dedupe_.clear(); }
@@ -33,7 +33,7 @@ class NotificationHandler final : public messaging::RecordHandler {
  private:
   NotificationConfig config_;
   std::unique_ptr<Sink> sink_;
-  runtime::ServiceMetrics* metrics_;
+  NotificationMetrics* metrics_;
   DedupeWindow dedupe_;
 };
 
