@@ -74,7 +74,7 @@ std::unique_ptr<RdKafka::Conf> make_conf(const KafkaProperties& props) {
   for (const auto& [k, v] : props.entries()) {
     if (conf->set(k, v, err) != RdKafka::Conf::CONF_OK) {
       // librdkafka's message already names the property; never echo a secret value.
-      throw ConfigError("invalid Kafka property " + k + ": " + err);
+      throw ConfigError(std::string("invalid Kafka property ").append(k).append(": ").append(err));
     }
   }
   return conf;

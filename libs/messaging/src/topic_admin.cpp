@@ -43,6 +43,7 @@ std::vector<TopicAdmin::Created> TopicAdmin::create(const std::vector<std::strin
                                                     std::chrono::milliseconds timeout,
                                                     const std::atomic<bool>* stop) {
   std::vector<Created> out;
+  out.reserve(names.size());
   for (const auto& n : names) out.push_back(Created{n, {}, false});
   if (names.empty()) return out;
   rd_kafka_t* rk = client_->c_ptr();

@@ -98,7 +98,7 @@ class WebhookSink final : public Sink {
       finished = true;
     };
     stream.expires_after(timeout_);
-    resolver.async_resolve(host_, port_, [&](beast::error_code ec, asio::ip::tcp::resolver::results_type results) {
+    resolver.async_resolve(host_, port_, [&](beast::error_code ec, const asio::ip::tcp::resolver::results_type& results) {
       if (ec) return fail("resolve", ec);
       stream.async_connect(results, [&](beast::error_code ec2, const asio::ip::tcp::endpoint&) {
         if (ec2) return fail("connect", ec2);

@@ -203,7 +203,7 @@ class ReplayRun {
 
 }  // namespace
 
-ReplaySummary replay(TopicScan& scan, messaging::ProducerOptions producer_options, const ReplayOptions& options,
+ReplaySummary replay(TopicScan& scan, const messaging::ProducerOptions& producer_options, const ReplayOptions& options,
                      std::ostream& out, const std::atomic<bool>* stop) {
   ReplayRun run(scan, producer_options, options, out);
   return run.run(stop);

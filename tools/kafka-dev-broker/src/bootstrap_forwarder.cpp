@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <array>
+#include <utility>
 #include <boost/asio/connect.hpp>
 #include <boost/asio/ip/v6_only.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -39,7 +40,7 @@ class Relay : public std::enable_shared_from_this<Relay> {
   }
 
  private:
-  using Buffer = std::array<char, 64 * 1024>;
+  using Buffer = std::array<char, std::size_t{64} * 1024>;
 
   void pump(tcp::socket& from, tcp::socket& to, Buffer& buf) {
     from.async_read_some(
@@ -109,7 +110,7 @@ BootstrapForwarder::BootstrapForwarder(asio::io_context& io, std::uint16_t port)
 }
 
 void BootstrapForwarder::start(tcp::endpoint upstream) {
-  upstream_ = upstream;
+  upstream_ = std::move(upstream);
   for (auto& acceptor : acceptors_) {
     accept_next(acceptor);
   }

@@ -53,7 +53,7 @@ struct ReplaySummary {
 // Runs a replay over `scan` (created with from_committed). `producer` may be null for a dry run.
 // Dry-run lines go to `out`. Stops early when `stop` is set or reading fails, after committing what
 // was acknowledged. Throws only what the Producer constructor throws (ConfigError).
-ReplaySummary replay(TopicScan& scan, messaging::ProducerOptions producer_options, const ReplayOptions& options,
+ReplaySummary replay(TopicScan& scan, const messaging::ProducerOptions& producer_options, const ReplayOptions& options,
                      std::ostream& out, const std::atomic<bool>* stop);
 
 }  // namespace orderflow::dlq
