@@ -12,6 +12,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <fstream>
+#include <mutex>
 #include <random>
 
 #include "order_generator.h"
@@ -159,14 +160,24 @@ int main(int argc, char** argv) {
   producer->set_interrupt(&shutdown.flag());  // Ctrl-C while the brokers take nothing: stop waiting for room
 
   std::atomic<bool> reached{false};
+  std::mutex waiting_mutex;
+  std::string waiting = "not ready: waiting for the Kafka brokers";
   std::unique_ptr<runtime::HttpServer> http;
   try {
     http = std::make_unique<runtime::HttpServer>(common.metrics_address, metrics.registry_ptr(),
-                                                 [&reached, &metrics]() -> std::optional<std::string> {
-                                                   if (!reached) return std::string("not ready: waiting for the Kafka brokers");
+                                                 [&]() -> std::optional<std::string> {
+                                                   if (!reached) {
+                                                     const std::lock_guard lock(waiting_mutex);
+                                                     return waiting;
+                                                   }
                                                    return metrics.broker_problem();
                                                  });
-    if (!runtime::wait_for_broker(props, std::chrono::seconds(s.timeout_s))) return 1;
+    if (!runtime::wait_for_broker(props, std::chrono::seconds(s.timeout_s), [&](const std::string& problem) {
+          const std::lock_guard lock(waiting_mutex);
+          waiting = "not ready: waiting for the Kafka brokers (" + problem + ")";
+        })) {
+      return 1;
+    }
   } catch (const messaging::ConfigError& e) {
     spdlog::error("{}", e.what());
     return 2;
