@@ -100,12 +100,13 @@ class ProbeEvents final : public RdKafka::EventCb {
 
 }  // namespace
 
-void check_client_config(ClientKind kind, const KafkaProperties& props) {
+void check_client_config(ClientKind kind, const KafkaProperties& props, bool log_warnings) {
   const char* client = kind == ClientKind::Producer ? "producer" : "consumer";
   (void)make_conf(props);  // every property as given, the broker list included
   KafkaProperties offline = props;
   offline.erase("bootstrap.servers");
   offline.erase("metadata.broker.list");  // librdkafka's alias of bootstrap.servers
+  if (!log_warnings) offline.set("log_level", "0");
   auto conf = make_conf(offline);
   ProbeEvents events(client);
   std::string err;

@@ -321,15 +321,18 @@ int run_stage_service(const messaging::StageOptions& options, const CommonOption
   with_stats.on_stats = [&metrics](std::string_view json) { metrics.kafka_stats(json); };
   std::unique_ptr<messaging::StageRunner> runner;
   try {
-    // The runner first (it only creates the clients): a configuration librdkafka or our checks reject is
-    // a usage error before any waiting for brokers.
-    runner = std::make_unique<messaging::StageRunner>(with_stats, handler, metrics);
+    // The configuration first, as the runner's clients would check it: one librdkafka or our checks reject
+    // is a usage error before any waiting for brokers. The clients themselves are created once the brokers
+    // answered: until then the wait below is the one client that connects and the one that reports why it
+    // cannot (an authentication or TLS failure once, not three clients' error lines at every reconnect).
+    messaging::StageRunner::check_config(with_stats, /*log_warnings=*/false);
     if (!wait_for_broker(options.kafka, options.startup_timeout, [&](const std::string& problem) {
           const std::lock_guard lock(startup_mutex);
           startup_reason = "not ready: waiting for the Kafka brokers (" + problem + ")";
         })) {
       return 1;
     }
+    runner = std::make_unique<messaging::StageRunner>(with_stats, handler, metrics);
     // A missing topic is waited for (readiness 503 naming it), not an exit: it is fixed on the broker side
     // while the service runs, as a broker lost after the start is (docs/contract.md §4 Topics,
     // §11 Exit codes).

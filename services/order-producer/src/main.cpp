@@ -140,24 +140,16 @@ int main(int argc, char** argv) {
   runtime::ShutdownSignal shutdown;
   Counters c;
   auto& failed_counter = metrics.counter("orderflow_produce_failures_total", "Records the broker did not acknowledge");
-  // The producer first: a configuration librdkafka or our checks reject (e.g. acks=1 with idempotence) is a
-  // usage error before any waiting for brokers.
-  std::unique_ptr<messaging::Producer> producer;
+  // The configuration first, as the producer would check it: one librdkafka or our checks reject (e.g.
+  // acks=1 with idempotence) is a usage error before any waiting for brokers. The producer itself is
+  // created once the brokers answered, so that the wait is the one client reporting why they do not
+  // (an authentication or TLS failure once, not also the producer's error line at every reconnect).
   try {
-    producer = std::make_unique<messaging::Producer>(popts, [&](const messaging::DeliveryReport& r) {
-      if (r.ok()) {
-        ++c.delivered;
-        metrics.produced(r.topic);
-      } else {
-        if (c.failed++ < 10) spdlog::error("delivery to {} failed: {}", r.topic, r.error_text);
-        failed_counter.Increment();
-      }
-    });
+    messaging::Producer::check_config(popts, /*log_warnings=*/false);
   } catch (const messaging::ConfigError& e) {
     spdlog::error("{}", e.what());
     return 2;
   }
-  producer->set_interrupt(&shutdown.flag());  // Ctrl-C while the brokers take nothing: stop waiting for room
 
   std::atomic<bool> reached{false};
   std::mutex waiting_mutex;
@@ -185,6 +177,22 @@ int main(int argc, char** argv) {
     spdlog::error("{}", e.what());
     return 1;
   }
+  std::unique_ptr<messaging::Producer> producer;
+  try {
+    producer = std::make_unique<messaging::Producer>(popts, [&](const messaging::DeliveryReport& r) {
+      if (r.ok()) {
+        ++c.delivered;
+        metrics.produced(r.topic);
+      } else {
+        if (c.failed++ < 10) spdlog::error("delivery to {} failed: {}", r.topic, r.error_text);
+        failed_counter.Increment();
+      }
+    });
+  } catch (const messaging::ConfigError& e) {
+    spdlog::error("{}", e.what());
+    return 2;
+  }
+  producer->set_interrupt(&shutdown.flag());  // Ctrl-C while the brokers take nothing: stop waiting for room
   reached = true;
   // Without the topic's partitions known up front, librdkafka holds every record sent to it until its
   // next once-a-second topic scan: the first second of orders waited up to 1 s before anyone could read them.

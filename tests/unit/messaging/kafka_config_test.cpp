@@ -1,5 +1,7 @@
 // KafkaProperties (ordered, later wins, -X parsing, secret masking) and make_conf (librdkafka's own errors).
 #include <gtest/gtest.h>
+#include <spdlog/sinks/ringbuffer_sink.h>
+#include <spdlog/spdlog.h>
 
 #include <chrono>
 #include <memory>
@@ -224,6 +226,30 @@ TEST(CheckClientConfigTest, ReportsAnInvalidPropertyAsMakeConfDoes) {
   p.set("acks", "sometimes");
   const auto what = check_error(ClientKind::Producer, p);
   EXPECT_EQ(what.rfind("invalid Kafka property acks", 0), 0U) << what;
+}
+
+// A consumer property given to a producer: librdkafka warns when the client is created. Logged by the
+// --check-config probe; not by a start's probe (log_warnings false), whose real client warns itself.
+TEST(CheckClientConfigTest, LogsLibrdkafkasWarningsUnlessToldNotTo) {
+  auto sink = std::make_shared<spdlog::sinks::ringbuffer_sink_mt>(64);
+  const auto previous = spdlog::default_logger();
+  spdlog::set_default_logger(std::make_shared<spdlog::logger>("test", sink));
+  KafkaProperties p;
+  p.set("bootstrap.servers", "127.0.0.1:1");
+  p.set("session.timeout.ms", "6000");
+  const auto warnings_about = [&](bool log_warnings) {
+    check_client_config(ClientKind::Producer, p, log_warnings);
+    int n = 0;
+    for (const auto& line : sink->last_formatted()) n += line.find("session.timeout.ms") != std::string::npos ? 1 : 0;
+    sink = std::make_shared<spdlog::sinks::ringbuffer_sink_mt>(64);
+    spdlog::set_default_logger(std::make_shared<spdlog::logger>("test", sink));
+    return n;
+  };
+  const int logged = warnings_about(true);
+  const int quiet = warnings_about(false);
+  spdlog::set_default_logger(previous);
+  EXPECT_GE(logged, 1);
+  EXPECT_EQ(quiet, 0);
 }
 
 // ---- connection errors (the start-up wait's and the admin client's reason) -----------------------------------

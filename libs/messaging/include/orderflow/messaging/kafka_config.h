@@ -54,8 +54,10 @@ std::unique_ptr<RdKafka::Conf> make_conf(const KafkaProperties& props);
 // without contacting any broker: the client is created without bootstrap.servers and destroyed at once.
 // librdkafka's configuration warnings are logged as a real client logs them. Throws ConfigError with
 // the message the real client's constructor gives ("cannot create Kafka producer: …").
+// With `log_warnings` false the warnings are not logged: a start that checks first and then creates the real
+// client, which logs the same warnings itself.
 enum class ClientKind { Producer, Consumer };
-void check_client_config(ClientKind kind, const KafkaProperties& props);
+void check_client_config(ClientKind kind, const KafkaProperties& props, bool log_warnings = true);
 
 // The latest error a client reported (its EVENT_ERROR events: authentication, TLS, connection refused …),
 // for a caller that turns "no broker answered" into a reason. Install it as the client's event_cb; the
