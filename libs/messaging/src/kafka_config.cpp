@@ -125,8 +125,13 @@ void check_client_config(ClientKind kind, const KafkaProperties& props, bool log
 
 void LastClientError::event_cb(RdKafka::Event& e) {
   if (e.type() != RdKafka::Event::EVENT_ERROR) return;
+  const auto generic = [](RdKafka::ErrorCode c) {
+    return c == RdKafka::ERR__ALL_BROKERS_DOWN || c == RdKafka::ERR__TRANSPORT;
+  };
   const std::lock_guard lock(mutex_);
-  if (e.err() == RdKafka::ERR__ALL_BROKERS_DOWN && last_ && last_->first != RdKafka::ERR__ALL_BROKERS_DOWN) return;
+  if (last_ && generic(e.err()) && !generic(last_->first)) return;
+  // Within the generic ones, the transport failure names the broker and the cause; "all brokers down" does not.
+  if (last_ && e.err() == RdKafka::ERR__ALL_BROKERS_DOWN && last_->first == RdKafka::ERR__TRANSPORT) return;
   last_.emplace(e.err(), e.str());
 }
 

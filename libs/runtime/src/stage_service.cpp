@@ -98,7 +98,8 @@ bool wait_for_broker(const messaging::KafkaProperties& props, std::chrono::secon
                      const std::function<void(const std::string&)>& on_problem, std::string* failure) {
   messaging::KafkaProperties p = props;
   // librdkafka logs each failed connection (and, for an authentication or TLS failure, again after each
-  // reconnect backoff); its error events carry the same, and are reported below once per kind of error.
+  // reconnect backoff); its error events carry the same, and are reported below: once as a warning, then
+  // on /readyz and in the final error.
   p.set("log_level", "0");
   auto conf = messaging::make_conf(p);
   messaging::LastClientError errors;
@@ -109,7 +110,6 @@ bool wait_for_broker(const messaging::KafkaProperties& props, std::chrono::secon
   const auto* servers = props.find("bootstrap.servers");
   const std::string where = servers != nullptr ? *servers : "?";
   std::string reason;
-  std::set<RdKafka::ErrorCode> warned;
   const auto deadline = std::chrono::steady_clock::now() + timeout;
   while (std::chrono::steady_clock::now() < deadline) {
     RdKafka::Metadata* md = nullptr;
@@ -124,14 +124,13 @@ bool wait_for_broker(const messaging::KafkaProperties& props, std::chrono::secon
     if (!last) continue;
     const auto now = messaging::describe_client_error(props, last->first, last->second, RdKafka::version());
     if (now == reason) continue;
+    // Once, not per attempt: the failure repeats at every reconnect until the timeout, and the final
+    // error below gives the reason as it is then.
+    if (reason.empty()) {
+      spdlog::warn("cannot connect to Kafka at {} yet (retrying for up to {} s): {}", where, timeout.count(), now);
+    }
     reason = now;
     if (on_problem) on_problem(reason);
-    // Once per kind of error (authentication, TLS, refused …), not per attempt: the failure repeats at
-    // every reconnect until the timeout, and the final error below says it again.
-    if (warned.insert(last->first).second) {
-      spdlog::warn("cannot connect to Kafka at {} yet (retrying for up to {} s): {}", where, timeout.count(),
-                   reason);
-    }
   }
   std::string message = fmt::format("cannot reach Kafka at {} within {} s", where, timeout.count());
   if (!reason.empty()) message += ": " + reason;

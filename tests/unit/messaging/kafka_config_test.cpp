@@ -294,6 +294,42 @@ TEST(DescribeClientErrorTest, ScramAuthenticationFailureOnOldLibrdkafkaGetsTheKa
   EXPECT_EQ(describe_client_error(scram, RdKafka::ERR__SSL, "x", kLibrdkafka2_0_2), "Local: SSL error: x");
 }
 
+class FakeErrorEvent final : public RdKafka::Event {
+ public:
+  FakeErrorEvent(RdKafka::ErrorCode err, std::string text) : err_(err), text_(std::move(text)) {}
+  Type type() const override { return EVENT_ERROR; }
+  RdKafka::ErrorCode err() const override { return err_; }
+  Severity severity() const override { return EVENT_SEVERITY_ERROR; }
+  std::string fac() const override { return "FAIL"; }
+  std::string str() const override { return text_; }
+  int throttle_time() const override { return 0; }
+  std::string broker_name() const override { return {}; }
+  int broker_id() const override { return -1; }
+  bool fatal() const override { return false; }
+
+ private:
+  RdKafka::ErrorCode err_;
+  std::string text_;
+};
+
+TEST(LastClientErrorTest, AGenericErrorDoesNotReplaceASpecificOne) {
+  LastClientError errors;
+  const auto offer = [&](RdKafka::ErrorCode err, const char* text) {
+    FakeErrorEvent e(err, text);
+    errors.event_cb(e);
+    return errors.get().value_or(std::make_pair(RdKafka::ERR_NO_ERROR, std::string())).second;
+  };
+  EXPECT_EQ(offer(RdKafka::ERR__ALL_BROKERS_DOWN, "1/1 brokers are down"), "1/1 brokers are down");
+  EXPECT_EQ(offer(RdKafka::ERR__TRANSPORT, "refused"), "refused");
+  EXPECT_EQ(offer(RdKafka::ERR__ALL_BROKERS_DOWN, "1/1 brokers are down"), "refused");
+  EXPECT_EQ(offer(RdKafka::ERR__SSL, "certificate verify failed"), "certificate verify failed");
+  // An untrusted certificate alternates between the two codes: the reason does not.
+  EXPECT_EQ(offer(RdKafka::ERR__TRANSPORT, "SSL routines::certificate verify failed"), "certificate verify failed");
+  EXPECT_EQ(offer(RdKafka::ERR__AUTHENTICATION, "invalid password"), "invalid password");
+  errors.clear();
+  EXPECT_EQ(offer(RdKafka::ERR__TRANSPORT, "refused"), "refused");
+}
+
 TEST(LastClientErrorTest, KeepsTheConnectionErrorNotTheAllBrokersDownThatFollowsIt) {
   int closed_port = 0;
   {

@@ -61,8 +61,10 @@ void check_client_config(ClientKind kind, const KafkaProperties& props, bool log
 
 // The latest error a client reported (its EVENT_ERROR events: authentication, TLS, connection refused …),
 // for a caller that turns "no broker answered" into a reason. Install it as the client's event_cb; the
-// events arrive when the caller polls the client. ERR__ALL_BROKERS_DOWN, which follows the failure of the
-// last broker connection and says less than that failure, is kept only when nothing else was seen.
+// events arrive when the caller polls the client. A generic error (ERR__ALL_BROKERS_DOWN, which follows the
+// failure of the last broker connection; ERR__TRANSPORT, which librdkafka also reports for some TLS
+// failures, e.g. every other attempt with an untrusted certificate) does not replace a specific one
+// (authentication, TLS …) until clear(): the reason stays the same from one attempt to the next.
 class LastClientError final : public RdKafka::EventCb {
  public:
   void event_cb(RdKafka::Event& e) override;

@@ -36,7 +36,7 @@ int run_stage_service(const messaging::StageOptions& options, const CommonOption
                       messaging::RecordHandler& handler, ServiceMetrics& metrics);
 
 // Waits up to `timeout` for the brokers to answer a metadata request. Meanwhile the client's connection
-// error (authentication, TLS, refused …) is logged as a warning once per kind of error, and passed to
+// error (authentication, TLS, refused …) is logged once as a warning when it first appears, and passed to
 // `on_problem` whenever it changes (e.g. for /readyz). False when no broker answered: "cannot reach Kafka
 // at <address> within <timeout> s[: <the last connection error>]" is then logged as an error, or stored in
 // `*failure` instead when given.
