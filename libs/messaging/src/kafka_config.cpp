@@ -130,7 +130,7 @@ void LastClientError::event_cb(RdKafka::Event& e) {
   };
   const std::lock_guard lock(mutex_);
   if (last_ && generic(e.err()) && !generic(last_->first)) return;
-  // Within the generic ones, the transport failure names the broker and the cause; "all brokers down" does not.
+  // Of the generic ones, the transport failure names the broker and the cause; "all brokers down" does not.
   if (last_ && e.err() == RdKafka::ERR__ALL_BROKERS_DOWN && last_->first == RdKafka::ERR__TRANSPORT) return;
   last_.emplace(e.err(), e.str());
 }
@@ -161,7 +161,8 @@ std::string describe_client_error(const KafkaProperties& props, RdKafka::ErrorCo
   std::transform(mechanism.begin(), mechanism.end(), mechanism.begin(),
                  [](unsigned char c) { return static_cast<char>(std::toupper(c)); });
   constexpr int kScramFixedIn = 0x020601ff;  // 2.6.1
-  if (err == RdKafka::ERR__AUTHENTICATION && mechanism.rfind("SCRAM", 0) == 0 && librdkafka_version < kScramFixedIn) {
+  if (err == RdKafka::ERR__AUTHENTICATION && mechanism.rfind("SCRAM", 0) == 0 &&
+      librdkafka_version < kScramFixedIn) {
     out +=
         "; note: librdkafka before 2.6.1 fails SCRAM with Kafka 4.0 and later brokers as invalid credentials "
         "even with the right password: use sasl.mechanisms=PLAIN (over SASL_SSL) with such brokers";

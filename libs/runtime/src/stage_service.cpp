@@ -127,7 +127,8 @@ bool wait_for_broker(const messaging::KafkaProperties& props, std::chrono::secon
     // Once, not per attempt: the failure repeats at every reconnect until the timeout, and the final
     // error below gives the reason as it is then.
     if (reason.empty()) {
-      spdlog::warn("cannot connect to Kafka at {} yet (retrying for up to {} s): {}", where, timeout.count(), now);
+      spdlog::warn("cannot connect to Kafka at {} yet (retrying for up to {} s): {}", where, timeout.count(),
+                   now);
     }
     reason = now;
     if (on_problem) on_problem(reason);

@@ -240,7 +240,9 @@ TEST(CheckClientConfigTest, LogsLibrdkafkasWarningsUnlessToldNotTo) {
   const auto warnings_about = [&](bool log_warnings) {
     check_client_config(ClientKind::Producer, p, log_warnings);
     int n = 0;
-    for (const auto& line : sink->last_formatted()) n += line.find("session.timeout.ms") != std::string::npos ? 1 : 0;
+    for (const auto& line : sink->last_formatted()) {
+      if (line.find("session.timeout.ms") != std::string::npos) ++n;
+    }
     sink = std::make_shared<spdlog::sinks::ringbuffer_sink_mt>(64);
     spdlog::set_default_logger(std::make_shared<spdlog::logger>("test", sink));
     return n;
@@ -252,25 +254,26 @@ TEST(CheckClientConfigTest, LogsLibrdkafkasWarningsUnlessToldNotTo) {
   EXPECT_EQ(quiet, 0);
 }
 
-// ---- connection errors (the start-up wait's and the admin client's reason) -----------------------------------
+// ---- connection errors (the start-up wait's and the admin client's reason) ------------------------------
 
 constexpr int kLibrdkafka2_0_2 = 0x020002ff;
 constexpr int kLibrdkafka2_6_1 = 0x020601ff;
 
 TEST(DescribeClientErrorTest, NamesTheCodeAndDropsTheVariableSuffix) {
   KafkaProperties p;
-  const auto line = describe_client_error(
-      p, RdKafka::ERR__AUTHENTICATION,
-      "sasl_ssl://127.0.0.1:9093/bootstrap: SASL authentication error: Authentication failed: Invalid username or "
-      "password (after 307ms in state AUTH_REQ, 1 identical error(s) suppressed)",
-      kLibrdkafka2_0_2);
+  const std::string text =
+      "sasl_ssl://127.0.0.1:9093/bootstrap: SASL authentication error: Authentication failed: Invalid "
+      "username or password (after 307ms in state AUTH_REQ, 1 identical error(s) suppressed)";
+  const auto line = describe_client_error(p, RdKafka::ERR__AUTHENTICATION, text, kLibrdkafka2_0_2);
   EXPECT_EQ(line,
             "Local: Authentication failure: sasl_ssl://127.0.0.1:9093/bootstrap: SASL authentication error: "
             "Authentication failed: Invalid username or password");
   // A text without the suffix stays whole, parentheses of its own included.
-  EXPECT_EQ(describe_client_error(p, RdKafka::ERR__SSL, "handshake failed (certificate verify failed)", kLibrdkafka2_0_2),
+  EXPECT_EQ(describe_client_error(p, RdKafka::ERR__SSL, "handshake failed (certificate verify failed)",
+                                  kLibrdkafka2_0_2),
             "Local: SSL error: handshake failed (certificate verify failed)");
-  EXPECT_EQ(describe_client_error(p, RdKafka::ERR__TRANSPORT, "", kLibrdkafka2_0_2), "Local: Broker transport failure");
+  EXPECT_EQ(describe_client_error(p, RdKafka::ERR__TRANSPORT, "", kLibrdkafka2_0_2),
+            "Local: Broker transport failure");
 }
 
 TEST(DescribeClientErrorTest, ScramAuthenticationFailureOnOldLibrdkafkaGetsTheKafka4Hint) {
@@ -324,7 +327,8 @@ TEST(LastClientErrorTest, AGenericErrorDoesNotReplaceASpecificOne) {
   EXPECT_EQ(offer(RdKafka::ERR__ALL_BROKERS_DOWN, "1/1 brokers are down"), "refused");
   EXPECT_EQ(offer(RdKafka::ERR__SSL, "certificate verify failed"), "certificate verify failed");
   // An untrusted certificate alternates between the two codes: the reason does not.
-  EXPECT_EQ(offer(RdKafka::ERR__TRANSPORT, "SSL routines::certificate verify failed"), "certificate verify failed");
+  EXPECT_EQ(offer(RdKafka::ERR__TRANSPORT, "SSL routines::certificate verify failed"),
+            "certificate verify failed");
   EXPECT_EQ(offer(RdKafka::ERR__AUTHENTICATION, "invalid password"), "invalid password");
   errors.clear();
   EXPECT_EQ(offer(RdKafka::ERR__TRANSPORT, "refused"), "refused");

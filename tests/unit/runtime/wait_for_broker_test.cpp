@@ -26,12 +26,13 @@ TEST(WaitForBrokerTest, TimeoutNamesTheAddressAndTheConnectionError) {
   std::vector<std::string> problems;
   std::string failure;
   const auto started = std::chrono::steady_clock::now();
-  EXPECT_FALSE(wait_for_broker(props, std::chrono::seconds(3),
-                               [&](const std::string& p) { problems.push_back(p); }, &failure));
+  EXPECT_FALSE(wait_for_broker(
+      props, std::chrono::seconds(3), [&](const std::string& p) { problems.push_back(p); }, &failure));
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   EXPECT_GE(seconds, 2.5);
   EXPECT_LT(seconds, 10.0);
-  const std::string head = "cannot reach Kafka at " + address + " within 3 s: Local: Broker transport failure: ";
+  const std::string head =
+      "cannot reach Kafka at " + address + " within 3 s: Local: Broker transport failure: ";
   EXPECT_EQ(failure.rfind(head, 0), 0U) << failure;
   EXPECT_NE(failure.find("Connection refused"), std::string::npos) << failure;
   EXPECT_EQ(failure.find("(after "), std::string::npos) << "the variable suffix is dropped: " << failure;
