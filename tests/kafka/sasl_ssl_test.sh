@@ -39,7 +39,7 @@ fail() { echo "FAIL: $*" >&2; exit 1; }
 step() { echo "--- $*"; }
 
 [[ ${ORDERFLOW_TEST_BROKER:-} == mock ]] && cannot_run "ORDERFLOW_TEST_BROKER=mock: the real-Kafka tests are skipped"
-for tool in java openssl kcat curl python3; do
+for tool in java openssl kcat curl; do
   command -v "$tool" >/dev/null 2>&1 || cannot_run "$tool is not installed (scripts/build-packages.txt: make deps)"
 done
 "$root/tools/kafka-local/fetch-jars.sh" "$kafka_dir" # a warning and exit 0 when Maven Central is unreachable

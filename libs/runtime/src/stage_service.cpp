@@ -97,9 +97,9 @@ messaging::StageOptions read_stage_options(const po::variables_map& vm, const Co
 bool wait_for_broker(const messaging::KafkaProperties& props, std::chrono::seconds timeout,
                      const std::function<void(const std::string&)>& on_problem, std::string* failure) {
   messaging::KafkaProperties p = props;
-  // librdkafka logs each failed connection (and, for an authentication or TLS failure, again after each
-  // reconnect backoff); its error events carry the same, and are reported below: once as a warning, then
-  // on /readyz and in the final error.
+  // librdkafka would log each failed connection itself (the same failure again every 30 s while it
+  // repeats); its error events carry the same, and are reported below: once as a warning, then on /readyz
+  // and in the final error.
   p.set("log_level", "0");
   auto conf = messaging::make_conf(p);
   messaging::LastClientError errors;
