@@ -173,8 +173,8 @@ Consumer::Consumer(const ConsumerOptions& options, RebalanceListener& listener)
   if (!consumer_) throw ConfigError("cannot create Kafka consumer: " + err);
 }
 
-void Consumer::check_config(const ConsumerOptions& options) {
-  check_client_config(ClientKind::Consumer, consumer_properties(options));
+void Consumer::check_config(const ConsumerOptions& options, bool log_warnings) {
+  check_client_config(ClientKind::Consumer, consumer_properties(options), log_warnings);
 }
 
 Consumer::~Consumer() { close(); }

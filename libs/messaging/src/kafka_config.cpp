@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cctype>
 
 namespace orderflow::messaging {
 
@@ -99,12 +100,13 @@ class ProbeEvents final : public RdKafka::EventCb {
 
 }  // namespace
 
-void check_client_config(ClientKind kind, const KafkaProperties& props) {
+void check_client_config(ClientKind kind, const KafkaProperties& props, bool log_warnings) {
   const char* client = kind == ClientKind::Producer ? "producer" : "consumer";
   (void)make_conf(props);  // every property as given, the broker list included
   KafkaProperties offline = props;
   offline.erase("bootstrap.servers");
   offline.erase("metadata.broker.list");  // librdkafka's alias of bootstrap.servers
+  if (!log_warnings) offline.set("log_level", "0");
   auto conf = make_conf(offline);
   ProbeEvents events(client);
   std::string err;
@@ -119,6 +121,53 @@ void check_client_config(ClientKind kind, const KafkaProperties& props) {
     if (!probe) throw ConfigError("cannot create Kafka consumer: " + err);
     probe->close();  // never subscribed and no broker: returns at once
   }
+}
+
+void LastClientError::event_cb(RdKafka::Event& e) {
+  if (e.type() != RdKafka::Event::EVENT_ERROR) return;
+  const auto generic = [](RdKafka::ErrorCode c) {
+    return c == RdKafka::ERR__ALL_BROKERS_DOWN || c == RdKafka::ERR__TRANSPORT;
+  };
+  const std::lock_guard lock(mutex_);
+  if (last_ && generic(e.err()) && !generic(last_->first)) return;
+  // Of the generic ones, the transport failure names the broker and the cause; "all brokers down" does not.
+  if (last_ && e.err() == RdKafka::ERR__ALL_BROKERS_DOWN && last_->first == RdKafka::ERR__TRANSPORT) return;
+  last_.emplace(e.err(), e.str());
+}
+
+std::optional<std::pair<RdKafka::ErrorCode, std::string>> LastClientError::get() const {
+  const std::lock_guard lock(mutex_);
+  return last_;
+}
+
+void LastClientError::clear() {
+  const std::lock_guard lock(mutex_);
+  last_.reset();
+}
+
+std::string describe_client_error(const KafkaProperties& props, RdKafka::ErrorCode err, std::string_view text,
+                                  int librdkafka_version) {
+  if (const auto at = text.rfind(" (after "); at != std::string_view::npos && text.back() == ')') {
+    text = text.substr(0, at);
+  }
+  std::string out = RdKafka::err2str(err);
+  if (!text.empty()) {
+    out += ": ";
+    out += text;
+  }
+  std::string mechanism;
+  if (const auto* m = props.find("sasl.mechanisms")) mechanism = *m;
+  if (const auto* m = props.find("sasl.mechanism")) mechanism = *m;  // librdkafka's alias
+  std::transform(mechanism.begin(), mechanism.end(), mechanism.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::toupper(c)); });
+  constexpr int kScramFixedIn = 0x020601ff;  // 2.6.1
+  if (err == RdKafka::ERR__AUTHENTICATION && mechanism.rfind("SCRAM", 0) == 0 &&
+      librdkafka_version < kScramFixedIn) {
+    out +=
+        "; note: librdkafka before 2.6.1 fails SCRAM with Kafka 4.0 and later brokers as invalid credentials "
+        "even with the right password: use sasl.mechanisms=PLAIN (over SASL_SSL) with such brokers";
+  }
+  return out;
 }
 
 }  // namespace orderflow::messaging

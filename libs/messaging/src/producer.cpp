@@ -130,8 +130,8 @@ Producer::Producer(const ProducerOptions& options, DeliveryHandler on_delivery)
   if (!producer_) throw ConfigError("cannot create Kafka producer: " + err);
 }
 
-void Producer::check_config(const ProducerOptions& options) {
-  check_client_config(ClientKind::Producer, with_defaults(options));
+void Producer::check_config(const ProducerOptions& options, bool log_warnings) {
+  check_client_config(ClientKind::Producer, with_defaults(options), log_warnings);
 }
 
 Producer::~Producer() {

@@ -101,9 +101,9 @@ ConsumerOptions stage_consumer_options(const StageOptions& options) {
 
 }  // namespace
 
-void StageRunner::check_config(const StageOptions& options) {
-  Producer::check_config(stage_producer_options(options));
-  Consumer::check_config(stage_consumer_options(options));
+void StageRunner::check_config(const StageOptions& options, bool log_warnings) {
+  Producer::check_config(stage_producer_options(options), log_warnings);
+  Consumer::check_config(stage_consumer_options(options), log_warnings);
 }
 
 StageRunner::StageRunner(StageOptions options, RecordHandler& handler, StageObserver& observer)

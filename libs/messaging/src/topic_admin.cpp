@@ -6,7 +6,7 @@
 
 namespace orderflow::messaging {
 
-TopicAdmin::TopicAdmin(const KafkaProperties& properties) {
+TopicAdmin::TopicAdmin(const KafkaProperties& properties) : properties_(properties) {
   KafkaProperties p = properties;
   // Belt and braces: this client only sends all-topics metadata and admin requests, which name no topic
   // to auto-create, but no request of its own may ever create one.
@@ -15,6 +15,9 @@ TopicAdmin::TopicAdmin(const KafkaProperties& properties) {
   p.set("log_level", "0");
   auto conf = make_conf(p);
   std::string err;
+  if (conf->set("event_cb", &errors_, err) != RdKafka::Conf::CONF_OK) {
+    throw ConfigError("admin client callbacks: " + err);
+  }
   client_.reset(RdKafka::Producer::create(conf.get(), err));
   if (!client_) throw ConfigError("cannot create the Kafka admin client: " + err);
 }
@@ -26,9 +29,18 @@ std::optional<std::map<std::string, int>> TopicAdmin::partition_counts(std::chro
   const rd_kafka_metadata_t* md = nullptr;
   const auto rc = rd_kafka_metadata(client_->c_ptr(), 1, nullptr, &md, static_cast<int>(timeout.count()));
   if (rc != RD_KAFKA_RESP_ERR_NO_ERROR) {
-    if (error != nullptr) *error = rd_kafka_err2str(rc);
+    client_->poll(0);  // serves the error events to errors_
+    if (error != nullptr) {
+      *error = rd_kafka_err2str(rc);
+      if (const auto last = errors_.get()) {
+        *error += " (last connection error: " +
+                  describe_client_error(properties_, last->first, last->second, RdKafka::version()) + ")";
+      }
+    }
     return std::nullopt;
   }
+  client_->poll(0);  // answered: what failed before (served now) is no reason for a later failure
+  errors_.clear();
   std::map<std::string, int> out;
   for (int i = 0; i < md->topic_cnt; ++i) {
     const auto& t = md->topics[i];

@@ -94,13 +94,22 @@ messaging::StageOptions read_stage_options(const po::variables_map& vm, const Co
   return o;
 }
 
-bool wait_for_broker(const messaging::KafkaProperties& props, std::chrono::seconds timeout) {
+bool wait_for_broker(const messaging::KafkaProperties& props, std::chrono::seconds timeout,
+                     const std::function<void(const std::string&)>& on_problem, std::string* failure) {
   messaging::KafkaProperties p = props;
-  p.set("log_level", "0");  // the connection refusals are summarised below, not logged one by one
+  // librdkafka would log each failed connection itself (the same failure again every 30 s while it
+  // repeats); its error events carry the same, and are reported below: once as a warning, then on /readyz
+  // and in the final error.
+  p.set("log_level", "0");
   auto conf = messaging::make_conf(p);
+  messaging::LastClientError errors;
   std::string err;
+  if (conf->set("event_cb", &errors, err) != RdKafka::Conf::CONF_OK) throw messaging::ConfigError(err);
   std::unique_ptr<RdKafka::Producer> probe(RdKafka::Producer::create(conf.get(), err));
   if (!probe) throw messaging::ConfigError(err);
+  const auto* servers = props.find("bootstrap.servers");
+  const std::string where = servers != nullptr ? *servers : "?";
+  std::string reason;
   const auto deadline = std::chrono::steady_clock::now() + timeout;
   while (std::chrono::steady_clock::now() < deadline) {
     RdKafka::Metadata* md = nullptr;
@@ -110,9 +119,27 @@ bool wait_for_broker(const messaging::KafkaProperties& props, std::chrono::secon
         false, nullptr, &md, static_cast<int>(std::max<long>(100, std::min<long>(2000, left.count()))));
     std::unique_ptr<RdKafka::Metadata> owned(md);
     if (rc == RdKafka::ERR_NO_ERROR) return true;
+    probe->poll(0);  // serves the error events to `errors`
+    const auto last = errors.get();
+    if (!last) continue;
+    const auto now = messaging::describe_client_error(props, last->first, last->second, RdKafka::version());
+    if (now == reason) continue;
+    // Once, not per attempt: the failure repeats at every reconnect until the timeout, and the final
+    // error below gives the reason as it is then.
+    if (reason.empty()) {
+      spdlog::warn("cannot connect to Kafka at {} yet (retrying for up to {} s): {}", where, timeout.count(),
+                   now);
+    }
+    reason = now;
+    if (on_problem) on_problem(reason);
   }
-  const auto* servers = props.find("bootstrap.servers");
-  spdlog::error("cannot reach Kafka at {} within {} s", servers ? *servers : "?", timeout.count());
+  std::string message = fmt::format("cannot reach Kafka at {} within {} s", where, timeout.count());
+  if (!reason.empty()) message += ": " + reason;
+  if (failure != nullptr) {
+    *failure = std::move(message);
+  } else {
+    spdlog::error("{}", message);
+  }
   return false;
 }
 
@@ -294,10 +321,18 @@ int run_stage_service(const messaging::StageOptions& options, const CommonOption
   with_stats.on_stats = [&metrics](std::string_view json) { metrics.kafka_stats(json); };
   std::unique_ptr<messaging::StageRunner> runner;
   try {
-    // The runner first (it only creates the clients): a configuration librdkafka or our checks reject is
-    // a usage error before any waiting for brokers.
+    // The configuration first, as the runner's clients would check it: one librdkafka or our checks reject
+    // is a usage error before any waiting for brokers. The clients themselves are created once the brokers
+    // answered: until then the wait below is the one client that connects and the one that reports why it
+    // cannot (an authentication or TLS failure once, not three clients' error lines at every reconnect).
+    messaging::StageRunner::check_config(with_stats, /*log_warnings=*/false);
+    if (!wait_for_broker(options.kafka, options.startup_timeout, [&](const std::string& problem) {
+          const std::lock_guard lock(startup_mutex);
+          startup_reason = "not ready: waiting for the Kafka brokers (" + problem + ")";
+        })) {
+      return 1;
+    }
     runner = std::make_unique<messaging::StageRunner>(with_stats, handler, metrics);
-    if (!wait_for_broker(options.kafka, options.startup_timeout)) return 1;
     // A missing topic is waited for (readiness 503 naming it), not an exit: it is fixed on the broker side
     // while the service runs, as a broker lost after the start is (docs/contract.md §4 Topics,
     // §11 Exit codes).

@@ -12,6 +12,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <fstream>
+#include <mutex>
 #include <random>
 
 #include "orderflow/messaging/producer.h"
@@ -139,8 +140,43 @@ int main(int argc, char** argv) {
   runtime::ShutdownSignal shutdown;
   Counters c;
   auto& failed_counter = metrics.counter("orderflow_produce_failures_total", "Records the broker did not acknowledge");
-  // The producer first: a configuration librdkafka or our checks reject (e.g. acks=1 with idempotence) is a
-  // usage error before any waiting for brokers.
+  // The configuration first, as the producer would check it: one librdkafka or our checks reject (e.g.
+  // acks=1 with idempotence) is a usage error before any waiting for brokers. The producer itself is
+  // created once the brokers answered, so that the wait is the one client reporting why they do not
+  // (an authentication or TLS failure once, not also the producer's error line at every reconnect).
+  try {
+    messaging::Producer::check_config(popts, /*log_warnings=*/false);
+  } catch (const messaging::ConfigError& e) {
+    spdlog::error("{}", e.what());
+    return 2;
+  }
+
+  std::atomic<bool> reached{false};
+  std::mutex waiting_mutex;
+  std::string waiting = "not ready: waiting for the Kafka brokers";
+  std::unique_ptr<runtime::HttpServer> http;
+  try {
+    http = std::make_unique<runtime::HttpServer>(common.metrics_address, metrics.registry_ptr(),
+                                                 [&]() -> std::optional<std::string> {
+                                                   if (!reached) {
+                                                     const std::lock_guard lock(waiting_mutex);
+                                                     return waiting;
+                                                   }
+                                                   return metrics.broker_problem();
+                                                 });
+    if (!runtime::wait_for_broker(props, std::chrono::seconds(s.timeout_s), [&](const std::string& problem) {
+          const std::lock_guard lock(waiting_mutex);
+          waiting = "not ready: waiting for the Kafka brokers (" + problem + ")";
+        })) {
+      return 1;
+    }
+  } catch (const messaging::ConfigError& e) {
+    spdlog::error("{}", e.what());
+    return 2;
+  } catch (const std::exception& e) {
+    spdlog::error("{}", e.what());
+    return 1;
+  }
   std::unique_ptr<messaging::Producer> producer;
   try {
     producer = std::make_unique<messaging::Producer>(popts, [&](const messaging::DeliveryReport& r) {
@@ -157,23 +193,6 @@ int main(int argc, char** argv) {
     return 2;
   }
   producer->set_interrupt(&shutdown.flag());  // Ctrl-C while the brokers take nothing: stop waiting for room
-
-  std::atomic<bool> reached{false};
-  std::unique_ptr<runtime::HttpServer> http;
-  try {
-    http = std::make_unique<runtime::HttpServer>(common.metrics_address, metrics.registry_ptr(),
-                                                 [&reached, &metrics]() -> std::optional<std::string> {
-                                                   if (!reached) return std::string("not ready: waiting for the Kafka brokers");
-                                                   return metrics.broker_problem();
-                                                 });
-    if (!runtime::wait_for_broker(props, std::chrono::seconds(s.timeout_s))) return 1;
-  } catch (const messaging::ConfigError& e) {
-    spdlog::error("{}", e.what());
-    return 2;
-  } catch (const std::exception& e) {
-    spdlog::error("{}", e.what());
-    return 1;
-  }
   reached = true;
   // Without the topic's partitions known up front, librdkafka holds every record sent to it until its
   // next once-a-second topic scan: the first second of orders waited up to 1 s before anyone could read them.

@@ -1,6 +1,10 @@
 // KafkaProperties (ordered, later wins, -X parsing, secret masking) and make_conf (librdkafka's own errors).
 #include <gtest/gtest.h>
+#include <spdlog/sinks/ringbuffer_sink.h>
+#include <spdlog/spdlog.h>
 
+#include <chrono>
+#include <memory>
 #include <string>
 
 #include "orderflow/messaging/kafka_config.h"
@@ -11,8 +15,10 @@ namespace {
 using orderflow::messaging::check_client_config;
 using orderflow::messaging::ClientKind;
 using orderflow::messaging::ConfigError;
+using orderflow::messaging::describe_client_error;
 using orderflow::messaging::is_secret_property;
 using orderflow::messaging::KafkaProperties;
+using orderflow::messaging::LastClientError;
 using orderflow::messaging::make_conf;
 
 std::string conf_get(RdKafka::Conf& conf, const std::string& name) {
@@ -220,6 +226,143 @@ TEST(CheckClientConfigTest, ReportsAnInvalidPropertyAsMakeConfDoes) {
   p.set("acks", "sometimes");
   const auto what = check_error(ClientKind::Producer, p);
   EXPECT_EQ(what.rfind("invalid Kafka property acks", 0), 0U) << what;
+}
+
+// A consumer property given to a producer: librdkafka warns when the client is created. Logged by the
+// --check-config probe; not by a start's probe (log_warnings false), whose real client warns itself.
+TEST(CheckClientConfigTest, LogsLibrdkafkasWarningsUnlessToldNotTo) {
+  auto sink = std::make_shared<spdlog::sinks::ringbuffer_sink_mt>(64);
+  const auto previous = spdlog::default_logger();
+  spdlog::set_default_logger(std::make_shared<spdlog::logger>("test", sink));
+  KafkaProperties p;
+  p.set("bootstrap.servers", "127.0.0.1:1");
+  p.set("session.timeout.ms", "6000");
+  const auto warnings_about = [&](bool log_warnings) {
+    check_client_config(ClientKind::Producer, p, log_warnings);
+    int n = 0;
+    for (const auto& line : sink->last_formatted()) {
+      if (line.find("session.timeout.ms") != std::string::npos) ++n;
+    }
+    sink = std::make_shared<spdlog::sinks::ringbuffer_sink_mt>(64);
+    spdlog::set_default_logger(std::make_shared<spdlog::logger>("test", sink));
+    return n;
+  };
+  const int logged = warnings_about(true);
+  const int quiet = warnings_about(false);
+  spdlog::set_default_logger(previous);
+  EXPECT_GE(logged, 1);
+  EXPECT_EQ(quiet, 0);
+}
+
+// ---- connection errors (the start-up wait's and the admin client's reason) ------------------------------
+
+constexpr int kLibrdkafka2_0_2 = 0x020002ff;
+constexpr int kLibrdkafka2_6_1 = 0x020601ff;
+
+TEST(DescribeClientErrorTest, NamesTheCodeAndDropsTheVariableSuffix) {
+  KafkaProperties p;
+  const std::string text =
+      "sasl_ssl://127.0.0.1:9093/bootstrap: SASL authentication error: Authentication failed: Invalid "
+      "username or password (after 307ms in state AUTH_REQ, 1 identical error(s) suppressed)";
+  const auto line = describe_client_error(p, RdKafka::ERR__AUTHENTICATION, text, kLibrdkafka2_0_2);
+  EXPECT_EQ(line,
+            "Local: Authentication failure: sasl_ssl://127.0.0.1:9093/bootstrap: SASL authentication error: "
+            "Authentication failed: Invalid username or password");
+  // A text without the suffix stays whole, parentheses of its own included.
+  EXPECT_EQ(describe_client_error(p, RdKafka::ERR__SSL, "handshake failed (certificate verify failed)",
+                                  kLibrdkafka2_0_2),
+            "Local: SSL error: handshake failed (certificate verify failed)");
+  EXPECT_EQ(describe_client_error(p, RdKafka::ERR__TRANSPORT, "", kLibrdkafka2_0_2),
+            "Local: Broker transport failure");
+}
+
+TEST(DescribeClientErrorTest, ScramAuthenticationFailureOnOldLibrdkafkaGetsTheKafka4Hint) {
+  KafkaProperties scram;
+  scram.set("sasl.mechanisms", "SCRAM-SHA-512");
+  const auto old_lib = describe_client_error(scram, RdKafka::ERR__AUTHENTICATION, "x", kLibrdkafka2_0_2);
+  EXPECT_NE(old_lib.find("librdkafka before 2.6.1 fails SCRAM with Kafka 4.0"), std::string::npos) << old_lib;
+  EXPECT_NE(old_lib.find("sasl.mechanisms=PLAIN"), std::string::npos) << old_lib;
+  // The alias, any case.
+  KafkaProperties alias;
+  alias.set("sasl.mechanism", "scram-sha-256");
+  EXPECT_NE(describe_client_error(alias, RdKafka::ERR__AUTHENTICATION, "x", kLibrdkafka2_0_2).find("2.6.1"),
+            std::string::npos);
+  // No hint: a fixed librdkafka, another mechanism, another error.
+  EXPECT_EQ(describe_client_error(scram, RdKafka::ERR__AUTHENTICATION, "x", kLibrdkafka2_6_1),
+            "Local: Authentication failure: x");
+  KafkaProperties plain;
+  plain.set("sasl.mechanisms", "PLAIN");
+  EXPECT_EQ(describe_client_error(plain, RdKafka::ERR__AUTHENTICATION, "x", kLibrdkafka2_0_2),
+            "Local: Authentication failure: x");
+  EXPECT_EQ(describe_client_error(scram, RdKafka::ERR__SSL, "x", kLibrdkafka2_0_2), "Local: SSL error: x");
+}
+
+class FakeErrorEvent final : public RdKafka::Event {
+ public:
+  FakeErrorEvent(RdKafka::ErrorCode err, std::string text) : err_(err), text_(std::move(text)) {}
+  Type type() const override { return EVENT_ERROR; }
+  RdKafka::ErrorCode err() const override { return err_; }
+  Severity severity() const override { return EVENT_SEVERITY_ERROR; }
+  std::string fac() const override { return "FAIL"; }
+  std::string str() const override { return text_; }
+  int throttle_time() const override { return 0; }
+  std::string broker_name() const override { return {}; }
+  int broker_id() const override { return -1; }
+  bool fatal() const override { return false; }
+
+ private:
+  RdKafka::ErrorCode err_;
+  std::string text_;
+};
+
+TEST(LastClientErrorTest, AGenericErrorDoesNotReplaceASpecificOne) {
+  LastClientError errors;
+  const auto offer = [&](RdKafka::ErrorCode err, const char* text) {
+    FakeErrorEvent e(err, text);
+    errors.event_cb(e);
+    return errors.get().value_or(std::make_pair(RdKafka::ERR_NO_ERROR, std::string())).second;
+  };
+  EXPECT_EQ(offer(RdKafka::ERR__ALL_BROKERS_DOWN, "1/1 brokers are down"), "1/1 brokers are down");
+  EXPECT_EQ(offer(RdKafka::ERR__TRANSPORT, "refused"), "refused");
+  EXPECT_EQ(offer(RdKafka::ERR__ALL_BROKERS_DOWN, "1/1 brokers are down"), "refused");
+  EXPECT_EQ(offer(RdKafka::ERR__SSL, "certificate verify failed"), "certificate verify failed");
+  // An untrusted certificate alternates between the two codes: the reason does not.
+  EXPECT_EQ(offer(RdKafka::ERR__TRANSPORT, "SSL routines::certificate verify failed"),
+            "certificate verify failed");
+  EXPECT_EQ(offer(RdKafka::ERR__AUTHENTICATION, "invalid password"), "invalid password");
+  errors.clear();
+  EXPECT_EQ(offer(RdKafka::ERR__TRANSPORT, "refused"), "refused");
+}
+
+TEST(LastClientErrorTest, KeepsTheConnectionErrorNotTheAllBrokersDownThatFollowsIt) {
+  int closed_port = 0;
+  {
+    orderflow::testing::HeldPort p;  // a loopback port that was free a moment ago and is closed now
+    closed_port = p.port();
+  }
+  KafkaProperties p;
+  p.set("bootstrap.servers", "127.0.0.1:" + std::to_string(closed_port));
+  p.set("log_level", "0");
+  auto conf = make_conf(p);
+  LastClientError errors;
+  std::string err;
+  ASSERT_EQ(conf->set("event_cb", &errors, err), RdKafka::Conf::CONF_OK) << err;
+  std::unique_ptr<RdKafka::Producer> client(RdKafka::Producer::create(conf.get(), err));
+  ASSERT_TRUE(client) << err;
+  EXPECT_FALSE(errors.get());
+  // The refusal, then "1/1 brokers are down": both served by poll().
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  while (std::chrono::steady_clock::now() < deadline) {
+    client->poll(100);
+    if (const auto e = errors.get(); e && e->first == RdKafka::ERR__TRANSPORT) break;
+  }
+  client->poll(200);
+  const auto e = errors.get();
+  ASSERT_TRUE(e) << "no error event within 20 s";
+  EXPECT_EQ(e->first, RdKafka::ERR__TRANSPORT) << RdKafka::err2str(e->first) << ": " << e->second;
+  EXPECT_NE(e->second.find("Connection refused"), std::string::npos) << e->second;
+  errors.clear();
+  EXPECT_FALSE(errors.get());
 }
 
 }  // namespace

@@ -31,9 +31,8 @@ bool matches(const ToolOptions& o, const DlqRecord& r) { return !o.error_class |
 template <typename Body>
 int with_kafka(const ToolOptions& o, Body&& body) {
   try {
-    if (!runtime::wait_for_broker(o.kafka, o.timeout)) {
-      return fail("cannot reach Kafka at " + o.common.brokers + " within " + std::to_string(o.timeout.count()) + " s");
-    }
+    std::string failure;  // "cannot reach Kafka at … within N s: <the connection error>"
+    if (!runtime::wait_for_broker(o.kafka, o.timeout, {}, &failure)) return fail(failure);
     return std::forward<Body>(body)();
   } catch (const messaging::ConfigError& e) {
     std::cerr << kProgram << ": " << e.what() << "\n";

@@ -54,8 +54,8 @@ class Consumer {
  public:
   Consumer(const ConsumerOptions& options, RebalanceListener& listener);
   // Everything the constructor validates, without contacting a broker (check_client_config); throws
-  // the same ConfigError. For --check-config.
-  static void check_config(const ConsumerOptions& options);
+  // the same ConfigError. For --check-config (and a start, `log_warnings` as Producer::check_config).
+  static void check_config(const ConsumerOptions& options, bool log_warnings = true);
   ~Consumer();
   Consumer(const Consumer&) = delete;
   Consumer& operator=(const Consumer&) = delete;

@@ -6,6 +6,8 @@
 #include <librdkafka/rdkafkacpp.h>
 
 #include <memory>
+#include <mutex>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -52,7 +54,35 @@ std::unique_ptr<RdKafka::Conf> make_conf(const KafkaProperties& props);
 // without contacting any broker: the client is created without bootstrap.servers and destroyed at once.
 // librdkafka's configuration warnings are logged as a real client logs them. Throws ConfigError with
 // the message the real client's constructor gives ("cannot create Kafka producer: …").
+// With `log_warnings` false the warnings are not logged: a start that checks first and then creates the real
+// client, which logs the same warnings itself.
 enum class ClientKind { Producer, Consumer };
-void check_client_config(ClientKind kind, const KafkaProperties& props);
+void check_client_config(ClientKind kind, const KafkaProperties& props, bool log_warnings = true);
+
+// The latest error a client reported (its EVENT_ERROR events: authentication, TLS, connection refused …),
+// for a caller that turns "no broker answered" into a reason. Install it as the client's event_cb; the
+// events arrive when the caller polls the client. A generic error (ERR__ALL_BROKERS_DOWN, which follows the
+// failure of the last broker connection; ERR__TRANSPORT, which librdkafka also reports for some TLS
+// failures, e.g. every other attempt with an untrusted certificate) does not replace a specific one
+// (authentication, TLS …) until clear(): the reason stays the same from one attempt to the next.
+class LastClientError final : public RdKafka::EventCb {
+ public:
+  void event_cb(RdKafka::Event& e) override;
+  // The error, or nullopt when none arrived since construction or clear().
+  [[nodiscard]] std::optional<std::pair<RdKafka::ErrorCode, std::string>> get() const;
+  void clear();
+
+ private:
+  mutable std::mutex mutex_;
+  std::optional<std::pair<RdKafka::ErrorCode, std::string>> last_;
+};
+
+// One line for a client error event: "<librdkafka's name of the code>: <its text>", without the variable
+// " (after N ms in state X, N identical error(s) suppressed)" suffix, so that the same failure reads the
+// same each time. An authentication failure with a SCRAM mechanism on librdkafka before 2.6.1 gets a hint:
+// those versions repeat the client nonce in SCRAM's final message, which Kafka 4 brokers reject as
+// invalid credentials whatever the password (librdkafka PR 4895). `librdkafka_version`: RdKafka::version().
+std::string describe_client_error(const KafkaProperties& props, RdKafka::ErrorCode err, std::string_view text,
+                                  int librdkafka_version);
 
 }  // namespace orderflow::messaging

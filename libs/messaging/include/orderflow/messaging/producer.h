@@ -47,8 +47,9 @@ class Producer {
   // caller's properties, then validates: idempotence without acks=all is rejected (ConfigError).
   Producer(const ProducerOptions& options, DeliveryHandler on_delivery);
   // Everything the constructor validates, without contacting a broker (check_client_config); throws
-  // the same ConfigError. For --check-config.
-  static void check_config(const ProducerOptions& options);
+  // the same ConfigError. For --check-config, and for a start that validates before it waits for the
+  // brokers (`log_warnings` false: the client created afterwards logs librdkafka's warnings itself).
+  static void check_config(const ProducerOptions& options, bool log_warnings = true);
   ~Producer();
   Producer(const Producer&) = delete;
   Producer& operator=(const Producer&) = delete;

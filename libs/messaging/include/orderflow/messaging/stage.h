@@ -121,8 +121,9 @@ class StageRunner final : public RebalanceListener {
   ~StageRunner() override;
 
   // What the constructor validates (the producer's and the consumer's configuration, see
-  // Producer::check_config), without contacting a broker; throws the same ConfigError. --check-config.
-  static void check_config(const StageOptions& options);
+  // Producer::check_config), without contacting a broker; throws the same ConfigError. --check-config,
+  // and a start before it waits for the brokers (`log_warnings` false, as in Producer::check_config).
+  static void check_config(const StageOptions& options, bool log_warnings = true);
 
   // Runs until `stop` becomes true or a fatal error; drains, commits, leaves the group. Exit code.
   int run(const std::atomic<bool>& stop);

@@ -31,7 +31,9 @@ class TopicAdmin {
   // Partition count of every topic the cluster reports, from one all-topics metadata request. A request
   // naming the topics is not used because it creates them where the broker auto-creates topics (the
   // librdkafka mock cluster does so for any named metadata request, ignoring allow.auto.create.topics).
-  // nullopt, with librdkafka's reason in `error`, when no broker answered within `timeout`.
+  // nullopt, with librdkafka's reason in `error`, when no broker answered within `timeout`; the reason
+  // ends with the connection error seen since the last answer, if any (" (last connection error: Local:
+  // Authentication failure: …)"), since librdkafka's own ("Local: Broker transport failure") says no more.
   std::optional<std::map<std::string, int>> partition_counts(std::chrono::milliseconds timeout,
                                                              std::string* error);
 
@@ -62,6 +64,8 @@ class TopicAdmin {
                                                                   std::string* error);
 
  private:
+  KafkaProperties properties_;
+  LastClientError errors_;  // before client_: the client calls it until it is destroyed
   std::unique_ptr<RdKafka::Producer> client_;
 };
 

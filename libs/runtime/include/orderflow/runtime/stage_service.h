@@ -3,6 +3,8 @@
 // metrics/health endpoint and clean exit codes. Call from main(); not re-entrant.
 #pragma once
 
+#include <chrono>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -33,8 +35,13 @@ int check_stage_config(const CommandLine& cli, const po::variables_map& vm, mess
 int run_stage_service(const messaging::StageOptions& options, const CommonOptions& common,
                       messaging::RecordHandler& handler, ServiceMetrics& metrics);
 
-// Waits up to `timeout` for the brokers to answer a metadata request; false (and logs the address
-// tried) when they do not.
-bool wait_for_broker(const messaging::KafkaProperties& props, std::chrono::seconds timeout);
+// Waits up to `timeout` for the brokers to answer a metadata request. Meanwhile the client's connection
+// error (authentication, TLS, refused …) is logged once as a warning when it first appears, and passed to
+// `on_problem` whenever it changes (e.g. for /readyz). False when no broker answered: "cannot reach Kafka
+// at <address> within <timeout> s[: <the last connection error>]" is then logged as an error, or stored in
+// `*failure` instead when given.
+bool wait_for_broker(const messaging::KafkaProperties& props, std::chrono::seconds timeout,
+                     const std::function<void(const std::string&)>& on_problem = {},
+                     std::string* failure = nullptr);
 
 }  // namespace orderflow::runtime
