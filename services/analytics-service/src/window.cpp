@@ -181,10 +181,16 @@ std::vector<WindowStats> WindowAggregator::close_ready(std::int64_t now_ms) {
     if (!low || *p.max_event_ms < *low) low = *p.max_event_ms;
   }
   if (!waiting_for_active && !low) {
-    // Every partition idle: the stream has stopped; the largest event time seen anywhere is final.
+    // Every partition idle: the input has stopped. Event time then advances with processing time from
+    // the largest event time seen and the last record, so the last windows close instead of waiting for
+    // traffic that may never come (a record arriving after that for them is late).
+    std::optional<std::int64_t> max_event;
+    std::int64_t last_activity = 0;
     for (const auto& [key, p] : partitions_) {
-      if (p.max_event_ms && (!low || *p.max_event_ms > *low)) low = *p.max_event_ms;
+      if (p.max_event_ms && (!max_event || *p.max_event_ms > *max_event)) max_event = *p.max_event_ms;
+      last_activity = std::max(last_activity, p.last_activity_ms);
     }
+    if (max_event) low = *max_event + std::max<std::int64_t>(0, now_ms - last_activity);
   }
   if (!waiting_for_active && low) {
     const std::int64_t candidate = *low - config_.allowed_lateness_ms;

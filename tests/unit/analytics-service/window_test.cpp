@@ -112,7 +112,8 @@ TEST(WindowAggregator, TheWatermarkIsTheSlowestActivePartition) {
   auto closed = agg.close_ready(30);
   ASSERT_EQ(closed.size(), 1u);
   EXPECT_EQ(closed[0].orders, 2);
-  // Partition 1 goes idle: partition 0 alone drives the watermark.
+  // Partition 1 goes idle while partition 0 still delivers: partition 0 alone drives the watermark.
+  agg.add_order(kOrders0, 2, 5001, 40, "c1", 5, "EUR");
   closed = agg.close_ready(30 + 5000);
   ASSERT_EQ(closed.size(), 1u);
   EXPECT_EQ(closed[0].start_ms, 1000);
@@ -123,8 +124,10 @@ TEST(WindowAggregator, AStoppedStreamClosesItsWindowsAfterTheIdleTimeout) {
   agg.add_order(kOrders0, 0, 100, 0, "c1", 5, "EUR");
   agg.add_payment(kPayments0, 0, 150, 0, true, 5, "EUR", "");
   EXPECT_TRUE(agg.close_ready(50).empty());
-  // All partitions idle: the largest event time (150) is the watermark; the window ends at 1000.
+  // All partitions idle: event time advances from 150 with processing time since the last record (0):
+  // at 200 the watermark is 350, the window ends at 1000.
   EXPECT_TRUE(agg.close_ready(200).empty());
+  EXPECT_EQ(agg.watermark(), 350);
   agg.add_order(kOrders0, 1, 1000, 300, "c1", 5, "EUR");
   // The payments partition is idle, orders reached 1000: the watermark is 1000, window 0 closes.
   const auto closed = agg.close_ready(350);
@@ -132,6 +135,11 @@ TEST(WindowAggregator, AStoppedStreamClosesItsWindowsAfterTheIdleTimeout) {
   EXPECT_EQ(closed[0].orders, 1);
   EXPECT_EQ(closed[0].payments_authorized, 1);
   EXPECT_EQ(agg.watermark(), 1000);
+  // Then everything idles: 1000 + (2300 - 300) closes window 1000 too.
+  const auto last = agg.close_ready(2300);
+  ASSERT_EQ(last.size(), 1u);
+  EXPECT_EQ(last[0].start_ms, 1000);
+  EXPECT_EQ(agg.watermark(), 3000);
 }
 
 TEST(WindowAggregator, CommitsOnlyUpToTheOldestRecordOfAnUnpublishedWindow) {

@@ -10,7 +10,9 @@
 // time). Taking the minimum rather than the global maximum matters after a restart: partitions are
 // re-read in no particular interleaving, and a global maximum would let one partition's backlog close a
 // window before another partition's records for it were re-read. An idle partition (no traffic) must not
-// hold every window open for ever, hence the timeout. The watermark never goes back.
+// hold every window open for ever, hence the timeout. When every partition is idle, event time advances
+// with processing time from the largest event time seen (so the last windows of a stream that stopped
+// close too). The watermark never goes back.
 //
 // Closing. A window closes when watermark >= its end. A record whose window has already closed is not
 // counted: either an earlier run published its window (learned at start: a re-read after a restart,
