@@ -81,9 +81,9 @@ WindowAggregator::WindowAggregator(WindowConfig config) : config_(config) {
 }
 
 void WindowAggregator::seed_published(std::int64_t start_ms) {
+  // The watermark is not moved: a window closed but still in flight when the earlier run died may be
+  // missing from the topic while a later one is there, and its re-read records must rebuild it.
   seeded_.insert(start_ms);
-  const std::int64_t end = start_ms + config_.window_ms;
-  if (!watermark_ || *watermark_ < end) watermark_ = end;
   while (seeded_.size() > kSeededKept) seeded_.erase(seeded_.begin());
 }
 
@@ -117,8 +117,12 @@ WindowAggregator::Window* WindowAggregator::admit(const messaging::TopicPartitio
   p.next_offset = std::max(p.next_offset, offset + 1);
   if (!p.max_event_ms || *p.max_event_ms < event_ms) p.max_event_ms = event_ms;
   const std::int64_t start = window_start(event_ms, config_.window_ms);
+  if (seeded_.contains(start)) {
+    outcome = Outcome::Replayed;
+    return nullptr;
+  }
   if (watermark_ && start + config_.window_ms <= *watermark_) {
-    outcome = seeded_.contains(start) ? Outcome::Replayed : Outcome::Late;
+    outcome = Outcome::Late;
     return nullptr;
   }
   outcome = Outcome::Counted;

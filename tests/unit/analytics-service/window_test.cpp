@@ -184,7 +184,7 @@ TEST(WindowAggregator, WindowsPublishedByAnEarlierRunAreRecognisedOnReRead) {
   WindowAggregator agg(config(1000, 0));
   agg.seed_published(0);
   agg.seed_published(1000);
-  EXPECT_EQ(agg.watermark(), 2000);
+  EXPECT_FALSE(agg.watermark().has_value());
   EXPECT_EQ(agg.add_order(kOrders0, 3, 1500, 0, "c1", 5, "EUR"), Outcome::Replayed);
   EXPECT_EQ(agg.add_order(kOrders0, 4, 2500, 0, "c1", 5, "EUR"), Outcome::Counted);
   EXPECT_EQ(agg.add_order(kOrders0, 5, 3500, 0, "c2", 5, "EUR"), Outcome::Counted);
@@ -192,10 +192,24 @@ TEST(WindowAggregator, WindowsPublishedByAnEarlierRunAreRecognisedOnReRead) {
   ASSERT_EQ(closed.size(), 1u);
   EXPECT_EQ(closed[0].start_ms, 2000);
   EXPECT_EQ(closed[0].orders, 1);
-  // A window never published by anyone before the seeded watermark is late, not replayed.
-  WindowAggregator b(config(1000, 0));
-  b.seed_published(5000);
-  EXPECT_EQ(b.add_order(kOrders0, 0, 3500, 0, "c1", 5, "EUR"), Outcome::Late);
+  // Replayed records hold no commit: the partition's commit is at the open window's record.
+  agg.acknowledged(2000);
+  EXPECT_EQ(offset_of(agg.committable(), kOrders0), 5);
+  // Even past the watermark a published window stays Replayed, never Late.
+  EXPECT_EQ(agg.add_order(kOrders0, 6, 100, 0, "c1", 5, "EUR"), Outcome::Replayed);
+}
+
+TEST(WindowAggregator, AWindowStillInFlightAtTheCrashIsRebuiltEvenIfALaterOneWasPublished) {
+  // The earlier run closed 0 and 1000; 1000 reached the topic, 0 did not before it died.
+  WindowAggregator agg(config(1000, 0));
+  agg.seed_published(1000);
+  EXPECT_EQ(agg.add_order(kOrders0, 0, 100, 0, "c1", 5, "EUR"), Outcome::Counted);
+  EXPECT_EQ(agg.add_order(kOrders0, 1, 1100, 0, "c1", 5, "EUR"), Outcome::Replayed);
+  EXPECT_EQ(agg.add_order(kOrders0, 2, 2100, 0, "c1", 5, "EUR"), Outcome::Counted);
+  const auto closed = agg.close_ready(0);
+  ASSERT_EQ(closed.size(), 1u);
+  EXPECT_EQ(closed[0].start_ms, 0);
+  EXPECT_EQ(closed[0].orders, 1);
 }
 
 TEST(WindowAggregator, ResetDropsOpenWindowsButKeepsTheWatermark) {

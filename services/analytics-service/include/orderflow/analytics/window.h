@@ -15,9 +15,9 @@
 // close too). The watermark never goes back.
 //
 // Closing. A window closes when watermark >= its end. A record whose window has already closed is not
-// counted: either an earlier run published its window (learned at start: a re-read after a restart,
-// `Outcome::Replayed`) or it is `Outcome::Late` (a truly late record for a window an earlier run published
-// is indistinguishable from a re-read one and is reported as Replayed). The service counts both
+// counted: it is `Outcome::Late`, or, when an earlier run published its window (learned at start: a
+// re-read after a restart), `Outcome::Replayed` (a truly late record for such a window is
+// indistinguishable from a re-read one and is reported as Replayed too). The service counts both
 // (metrics) and logs late ones; nothing is silently dropped.
 //
 // Restart without double counting (the commit rule). For each partition the committable offset is the
@@ -25,10 +25,13 @@
 // acknowledged by the broker; with no such record, the offset after the last record seen. A restart
 // therefore re-reads exactly the records of unpublished windows (plus records of published windows and
 // late ones between them, which are recognised as above and not counted). The published windows are
-// learned at start from the tail of `order-stats` (seed_published): the watermark starts at the latest
-// published end, so re-read records of published windows are `Replayed`. A window published but whose
-// offsets were not committed before a crash is rebuilt from the same records and published again with
-// the same derived id and the same totals (a duplicate record, never a double count).
+// learned at start from the tail of `order-stats` (seed_published): re-read records of a published
+// window are `Replayed`, whatever the watermark. The watermark itself starts afresh: a window closed but
+// still in flight when the earlier run died may be missing from the topic while a later one is there;
+// its records are re-read (their offsets were never committed) and rebuild it, published then with the
+// same derived id. A late record of an earlier run whose window was never published (it had no other
+// records) may thus be counted after a restart: a window that did not exist appears, nothing counts
+// twice.
 #pragma once
 
 #include <cstdint>
