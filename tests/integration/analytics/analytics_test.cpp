@@ -8,6 +8,9 @@
 #include <nlohmann/json.hpp>
 
 #include <csignal>
+#include <filesystem>
+#include <fstream>
+#include <random>
 #include <map>
 #include <memory>
 #include <set>
@@ -218,6 +221,31 @@ TEST_F(AnalyticsTest, PublishedWindowsEqualTheTopicsAggregation) {
                static_cast<double>(windows);
       },
       10s, 100ms));
+  EXPECT_EQ(scrape_metric(port, "orderflow_analytics_orders_aggregated_total"), 600.0);
+
+  // A late order (its occurred_at is in a window published long ago) is counted as late, not added.
+  TopicReader stats(broker.bootstrap(), stats_topic);
+  stats.drain_to_end(10s);
+  const auto first = nlohmann::json::parse(stats.records().front().value);
+  events::OrderCreated late_order;
+  std::mt19937_64 rng(99);
+  late_order.event_id = events::uuid_v4(rng);
+  late_order.occurred_at = first.at("window_start").get<std::string>();
+  late_order.order_id = "late-1";
+  late_order.customer_id = "late-customer";
+  late_order.items = {{"sku-1", 1, 1234}};
+  late_order.amount_cents = 1234;
+  late_order.currency = "EUR";
+  const auto file = std::filesystem::temp_directory_path() /
+                    ("analytics-late-" + broker.unique_suffix() + ".jsonl");
+  std::ofstream(file) << events::to_json(late_order) << "\n";
+  const auto [rc2, out2] = p.produce_orders({"--from-file", file.string()});
+  std::filesystem::remove(file);
+  ASSERT_EQ(rc2, 0) << out2;
+  EXPECT_TRUE(wait_until(
+      [&] { return scrape_metric(port, "orderflow_analytics_late_records_total").value_or(0) == 1.0; }, 20s,
+      100ms))
+      << analytics.output();
   EXPECT_EQ(scrape_metric(port, "orderflow_analytics_orders_aggregated_total"), 600.0);
   EXPECT_EQ(analytics.stop(), 0) << analytics.output();
   EXPECT_EQ(payment.stop(), 0);
