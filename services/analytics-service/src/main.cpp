@@ -275,11 +275,13 @@ int main(int argc, char** argv) {
                  starts.size(), stats_topic);
   }
 
-  // Delivery: the window's start is the context (the pointer value carries the integer).
+  // Delivery: the context is a heap copy of the window's start, owned by the completion (which fires
+  // exactly once per produced record, also at shutdown).
   std::map<std::int64_t, analytics::WindowStats> in_flight;
   bool delivery_failed = false;
   messaging::Producer producer(popts, [&](const messaging::DeliveryReport& r) {
-    const auto start = static_cast<std::int64_t>(reinterpret_cast<std::intptr_t>(r.context));
+    const std::unique_ptr<std::int64_t> owned(static_cast<std::int64_t*>(r.context));
+    const std::int64_t start = *owned;
     auto it = in_flight.find(start);
     if (!r.ok()) {
       spdlog::error("window {} not delivered to {}: {}", start, stats_topic, r.error_text);
@@ -296,7 +298,6 @@ int main(int argc, char** argv) {
     agg.acknowledged(start);
   });
   producer.set_interrupt(&shutdown.flag());
-  static_assert(sizeof(std::intptr_t) >= sizeof(std::int64_t));
 
   std::unique_ptr<messaging::Consumer> consumer;
   std::vector<messaging::CommitOffset> rewind;
@@ -386,7 +387,10 @@ int main(int argc, char** argv) {
                    w.payments_authorized, w.payments_declined, w.customers.size());
       in_flight[start] = std::move(w);
       std::string err;
-      if (!producer.produce(rec, reinterpret_cast<void*>(static_cast<std::intptr_t>(start)), &err)) {
+      auto context = std::make_unique<std::int64_t>(start);
+      if (producer.produce(rec, context.get(), &err)) {
+        (void)context.release();  // the completion owns it now
+      } else {
         if (!shutdown.requested()) {
           spdlog::error("cannot enqueue window {} for {}: {}", start, stats_topic, err);
           exit_code = 1;
