@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # install_test.sh SOURCE_DIR BUILD_DIR GENERATOR CXX VERSION
 # `cmake --install` of the build tree into a fresh temporary prefix, then checks that the prefix is usable
-# on its own: bin/ holds exactly the six binaries and each prints its --version; lib/ and include/ hold the
+# on its own: bin/ holds exactly the seven binaries and each prints its --version; lib/ and include/ hold the
 # three libraries and their headers and nothing of the tests or benchmarks; and tests/install/consumer, a
 # project outside the tree that only knows the prefix, configures with find_package(orderflow), compiles
 # every installed header, builds, and parses a valid and an invalid order with the installed
@@ -19,7 +19,7 @@ step "cmake --install $build --prefix $prefix"
 cmake --install "$build" --prefix "$prefix" > "$work/install.log" 2>&1 || { cat "$work/install.log"; fail "cmake --install"; }
 
 listing() { (cd "$prefix/$1" && find . -type f | sed 's|^\./||' | LC_ALL=C sort | tr '\n' ' ' | sed 's/ $//'); }
-binaries="dlq-tool kafka-dev-broker lag-exporter notification-service order-producer payment-service"
+binaries="analytics-service dlq-tool kafka-dev-broker lag-exporter notification-service order-producer payment-service"
 [ "$(listing bin)" = "$binaries" ] || fail "bin/ holds '$(listing bin)', expected '$binaries'"
 for b in $binaries; do
   out=$("$prefix/bin/$b" --version) || fail "$b --version exited $?"
