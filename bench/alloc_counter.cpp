@@ -31,7 +31,9 @@ inline void note(std::size_t n) noexcept {
 }  // namespace
 
 namespace orderflow::bench {
-AllocStats alloc_stats() noexcept { return AllocStats{t_count, t_bytes}; }
+AllocStats alloc_stats() noexcept {
+  return AllocStats{t_count, t_bytes};
+}
 }  // namespace orderflow::bench
 
 extern "C" {
@@ -41,7 +43,9 @@ void* malloc(std::size_t n) {
   return __libc_malloc(n);
 }
 
-void free(void* p) { __libc_free(p); }
+void free(void* p) {
+  __libc_free(p);
+}
 
 void* calloc(std::size_t count, std::size_t size) {
   note(count * size);

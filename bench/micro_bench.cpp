@@ -186,16 +186,17 @@ void BM_OffsetTrackerOutOfOrder(benchmark::State& state) {
   AllocScope allocs;
   for (auto _ : state) {
     for (std::size_t k = 0; k < window; ++k) progress->begin(base + static_cast<std::int64_t>(k));
-    for (const auto k : shuffles[round++ % shuffles.size()]) progress->complete(base + static_cast<std::int64_t>(k));
+    for (const auto k : shuffles[round++ % shuffles.size()])
+      progress->complete(base + static_cast<std::int64_t>(k));
     auto offsets = tracker.take_committable();
     benchmark::DoNotOptimize(offsets);
     base += static_cast<std::int64_t>(window);
   }
   allocs.report(state, static_cast<double>(window));
   state.SetItemsProcessed(state.iterations() * static_cast<std::int64_t>(window));
-  state.counters["ns/record"] = benchmark::Counter(
-      static_cast<double>(state.iterations() * static_cast<std::int64_t>(window)),
-      benchmark::Counter::kIsRate | benchmark::Counter::kInvert);
+  state.counters["ns/record"] =
+      benchmark::Counter(static_cast<double>(state.iterations() * static_cast<std::int64_t>(window)),
+                         benchmark::Counter::kIsRate | benchmark::Counter::kInvert);
 }
 BENCHMARK(BM_OffsetTrackerOutOfOrder)->Arg(16)->Arg(256)->Arg(4096);
 
@@ -208,7 +209,8 @@ std::vector<DedupeKey> dedupe_keys(std::size_t n, std::uint64_t seed) {
   std::vector<DedupeKey> keys;
   keys.reserve(n);
   for (std::size_t i = 0; i < n; ++i) {
-    const auto kind = i % 2 == 0 ? events::NotificationKind::OrderReceived : events::NotificationKind::PaymentAuthorized;
+    const auto kind =
+        i % 2 == 0 ? events::NotificationKind::OrderReceived : events::NotificationKind::PaymentAuthorized;
     keys.push_back(orderflow::notification::DedupeWindow::key_of(
         events::notification_id_for("ord-" + events::uuid_v4(rng).substr(0, 18), kind)));
   }
@@ -258,7 +260,7 @@ void BM_NotificationOrderPath(benchmark::State& state) {
   for (auto _ : state) {
     auto parsed = events::parse_order_created(in[i++ % kRing]);
     auto note = orderflow::notification::notification_for_order(parsed.value(), channel,
-                                                                 std::chrono::system_clock::now());
+                                                                std::chrono::system_clock::now());
     auto key = orderflow::notification::DedupeWindow::key_of(note.notification_id);
     if (!w.contains(key)) w.insert(key);  // hits after the first lap: like a replay
     auto s = events::to_json(note);

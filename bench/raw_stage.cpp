@@ -38,7 +38,9 @@
 namespace {
 
 std::atomic<bool> g_stop{false};
-void on_signal(int /*sig*/) { g_stop = true; }
+void on_signal(int /*sig*/) {
+  g_stop = true;
+}
 std::atomic<std::uint64_t> g_consumed{0};  // for the nudge thread
 
 // Every 20 ms, when >= 32 records were consumed meanwhile: ask one assigned partition's leader for its
@@ -114,7 +116,8 @@ std::pair<std::int32_t, std::int64_t> unpack(void* opaque) {
 void on_delivery(rd_kafka_t* /*rk*/, const rd_kafka_message_t* m, void* /*opaque*/) {
   --g_state.in_flight;
   if (m->err != RD_KAFKA_RESP_ERR_NO_ERROR) {
-    if (g_state.failed++ < 5) std::fprintf(stderr, "raw-stage: delivery failed: %s\n", rd_kafka_err2str(m->err));
+    if (g_state.failed++ < 5)
+      std::fprintf(stderr, "raw-stage: delivery failed: %s\n", rd_kafka_err2str(m->err));
     return;  // never committed past
   }
   ++g_state.delivered;
@@ -136,7 +139,8 @@ void set(rd_kafka_conf_t* conf, const std::string& k, const std::string& v) {
 }
 
 void commit(rd_kafka_t* consumer, const std::string& topic, bool sync) {
-  rd_kafka_topic_partition_list_t* list = rd_kafka_topic_partition_list_new(static_cast<int>(g_state.parts.size()));
+  rd_kafka_topic_partition_list_t* list =
+      rd_kafka_topic_partition_list_new(static_cast<int>(g_state.parts.size()));
   for (auto& [p, prog] : g_state.parts) {
     if (prog.committable > prog.committed) {
       rd_kafka_topic_partition_list_add(list, topic.c_str(), p)->offset = prog.committable;
@@ -208,8 +212,9 @@ int main(int argc, char** argv) {
       if (eq == std::string::npos) die("-X " + kv + ": expected key=value");
       overrides.emplace_back(kv.substr(0, eq), kv.substr(eq + 1));
     } else if (a == "--help" || a == "-h") {
-      std::puts("raw-stage --brokers HOST:PORT --group G --input T --output T2 [--expect N] "
-                "[--commit-interval-ms MS] [--no-nudge] [-X key=value]...");
+      std::puts(
+          "raw-stage --brokers HOST:PORT --group G --input T --output T2 [--expect N] "
+          "[--commit-interval-ms MS] [--no-nudge] [-X key=value]...");
       return 0;
     } else {
       die("unknown flag " + a);
@@ -276,7 +281,8 @@ int main(int argc, char** argv) {
         g_state.parts[m->partition].begin(m->offset);
         rd_kafka_headers_t* hdrs = nullptr;
         rd_kafka_headers_t* copy = nullptr;
-        if (rd_kafka_message_headers(m, &hdrs) == RD_KAFKA_RESP_ERR_NO_ERROR) copy = rd_kafka_headers_copy(hdrs);
+        if (rd_kafka_message_headers(m, &hdrs) == RD_KAFKA_RESP_ERR_NO_ERROR)
+          copy = rd_kafka_headers_copy(hdrs);
         for (;;) {
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wold-style-cast"  // librdkafka's RD_KAFKA_V_* macros are C casts

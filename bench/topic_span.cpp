@@ -75,9 +75,8 @@ int main(int argc, char** argv) {
   char err[512];
   rd_kafka_conf_t* conf = rd_kafka_conf_new();
   const std::pair<const char*, const char*> settings[] = {
-      {"bootstrap.servers", brokers.c_str()}, {"group.id", "topic-span"},
-      {"enable.auto.commit", "false"},        {"socket.nagle.disable", "true"},
-      {"fetch.wait.max.ms", "10"},            {"log_level", "3"}};
+      {"bootstrap.servers", brokers.c_str()}, {"group.id", "topic-span"},  {"enable.auto.commit", "false"},
+      {"socket.nagle.disable", "true"},       {"fetch.wait.max.ms", "10"}, {"log_level", "3"}};
   for (const auto& [k, v] : settings) {
     if (rd_kafka_conf_set(conf, k, v, err, sizeof err) != RD_KAFKA_CONF_OK) die(err);
   }
@@ -120,10 +119,11 @@ int main(int argc, char** argv) {
   for (const auto& [p, ts] : read_at(rk, topic, firsts)) first_ts = std::min(first_ts, ts);
   for (const auto& [p, ts] : read_at(rk, topic, lasts)) last_ts = std::max(last_ts, ts);
   if (firsts.empty()) first_ts = 0;
-  std::printf("{\"topic\": \"%s\", \"partitions\": %zu, \"records\": %lld, \"low_nonzero\": %d, "
-              "\"first_ts_ms\": %lld, \"last_ts_ms\": %lld}\n",
-              topic.c_str(), parts.size(), static_cast<long long>(records), low_nonzero,
-              static_cast<long long>(first_ts), static_cast<long long>(last_ts));
+  std::printf(
+      "{\"topic\": \"%s\", \"partitions\": %zu, \"records\": %lld, \"low_nonzero\": %d, "
+      "\"first_ts_ms\": %lld, \"last_ts_ms\": %lld}\n",
+      topic.c_str(), parts.size(), static_cast<long long>(records), low_nonzero,
+      static_cast<long long>(first_ts), static_cast<long long>(last_ts));
   rd_kafka_consumer_close(rk);
   rd_kafka_destroy(rk);
   return 0;

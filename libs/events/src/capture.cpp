@@ -86,17 +86,22 @@ class Capturer {
   bool end_array() { return close(); }
   bool key(std::string_view key) {
     switch (where_) {
-      case Where::Top: return top_key(key);
-      case Where::Item: return item_key(key);
-      case Where::Skip: return skip_key(key);
+      case Where::Top:
+        return top_key(key);
+      case Where::Item:
+        return item_key(key);
+      case Where::Skip:
+        return skip_key(key);
       case Where::Root:
       case Where::Items:
-      case Where::Done: break;
+      case Where::Done:
+        break;
     }
     return true;
   }
   void syntax_error(std::size_t offset, std::string_view what) {
-    out_.document_error = error("$", "not valid JSON at byte " + std::to_string(offset) + ": " + std::string(what));
+    out_.document_error =
+        error("$", "not valid JSON at byte " + std::to_string(offset) + ": " + std::string(what));
   }
   void too_deep() { fail("nesting deeper than " + std::to_string(kMaxNestingDepth) + " levels"); }
 
@@ -139,9 +144,12 @@ class Capturer {
           target_ = nullptr;
         }
         return true;
-      case Where::Items: item_not_object(value); return true;
+      case Where::Items:
+        item_not_object(value);
+        return true;
       case Where::Skip:
-      case Where::Done: return true;
+      case Where::Done:
+        return true;
     }
     return true;
   }
@@ -176,13 +184,15 @@ class Capturer {
           item_not_object(f);
         }
         return skip(object, Where::Items);
-      case Where::Item: return container_value(object, Where::Item);
+      case Where::Item:
+        return container_value(object, Where::Item);
       case Where::Skip:
         ++skip_depth_;
         open_kinds_.push_back(object);
         if (object) skip_keys_.emplace_back();
         return true;
-      case Where::Done: return true;
+      case Where::Done:
+        return true;
     }
     return true;
   }
@@ -198,10 +208,15 @@ class Capturer {
         end_item();
         where_ = Where::Items;
         return true;
-      case Where::Items: where_ = Where::Top; return true;
-      case Where::Top: where_ = Where::Done; return true;
+      case Where::Items:
+        where_ = Where::Top;
+        return true;
+      case Where::Top:
+        where_ = Where::Done;
+        return true;
       case Where::Root:
-      case Where::Done: return true;
+      case Where::Done:
+        return true;
     }
     return true;
   }
@@ -249,7 +264,8 @@ class Capturer {
       }
     }
     // Not named by the contract: ignored, but a duplicate is still a document error.
-    if (std::find(unknown_keys_.begin(), unknown_keys_.end(), key) != unknown_keys_.end()) return duplicate(key);
+    if (std::find(unknown_keys_.begin(), unknown_keys_.end(), key) != unknown_keys_.end())
+      return duplicate(key);
     unknown_keys_.emplace_back(key);
     target_ = nullptr;
     return true;

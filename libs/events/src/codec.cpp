@@ -56,7 +56,8 @@ Check take_uuid(Field& f, std::string_view path, std::string& out) {
   return detail::rule_uuid(path, out);
 }
 
-Check take_id(Field& f, std::string_view path, std::string& out, std::size_t max_chars = detail::kIdMaxChars) {
+Check take_id(Field& f, std::string_view path, std::string& out,
+              std::size_t max_chars = detail::kIdMaxChars) {
   if (auto e = detail::take_string(f, path, out)) return e;
   return detail::rule_length(path, out, 1, max_chars);
 }
@@ -87,7 +88,8 @@ Check parse_order(std::string_view bytes, OrderCreated& out) {
   if (auto e = take_id(f[5], "customer_id", out.customer_id)) return e;
   const Field& items = f[6];
   if (items.kind == detail::Kind::Missing) return error("items", "is required");
-  if (items.kind != detail::Kind::Array) return error("items", "must be an array, got " + detail::describe(items));
+  if (items.kind != detail::Kind::Array)
+    return error("items", "must be an array, got " + detail::describe(items));
   if (c.item_count < 1 || c.item_count > detail::kMaxItems) {
     return error("items", "must contain between 1 and " + std::to_string(detail::kMaxItems) + " items, got " +
                               std::to_string(c.item_count));
@@ -161,7 +163,9 @@ Result<void> to_result(Check check) {
 
 // --- serialisation ---------------------------------------------------------------------------------
 
-void put_key(std::string& out, std::string_view quoted_key_colon) { out.append(quoted_key_colon); }
+void put_key(std::string& out, std::string_view quoted_key_colon) {
+  out.append(quoted_key_colon);
+}
 
 void put_string(std::string& out, std::string_view key, std::string_view value) {
   out.append(key);
@@ -173,7 +177,8 @@ void put_int(std::string& out, std::string_view key, std::int64_t value) {
   detail::append_int(out, value);
 }
 
-void put_envelope(std::string& out, std::string_view event_id, std::string_view type, std::string_view occurred_at) {
+void put_envelope(std::string& out, std::string_view event_id, std::string_view type,
+                  std::string_view occurred_at) {
   put_string(out, R"({"event_id":)", event_id);
   put_string(out, R"(,"event_type":)", type);
   put_key(out, R"(,"schema_version":1)");
@@ -204,8 +209,8 @@ Result<void> validate_order_created(const OrderCreated& e) {
     if (auto r = detail::rule_length("order_id", e.order_id, 1, detail::kIdMaxChars)) return r;
     if (auto r = detail::rule_length("customer_id", e.customer_id, 1, detail::kIdMaxChars)) return r;
     if (e.items.empty() || e.items.size() > detail::kMaxItems) {
-      return error("items", "must contain between 1 and " + std::to_string(detail::kMaxItems) + " items, got " +
-                                std::to_string(e.items.size()));
+      return error("items", "must contain between 1 and " + std::to_string(detail::kMaxItems) +
+                                " items, got " + std::to_string(e.items.size()));
     }
     for (std::size_t i = 0; i < e.items.size(); ++i) {
       if (auto r = detail::rule_item(i, e.items[i])) return r;

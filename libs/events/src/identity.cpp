@@ -50,7 +50,8 @@ constexpr Bytes namespace_bytes() {
       high = -1;
     }
   }
-  if (n != out.size()) throw std::logic_error("kOrderflowNamespaceUuid is not 32 hex digits");  // compile error
+  if (n != out.size())
+    throw std::logic_error("kOrderflowNamespaceUuid is not 32 hex digits");  // compile error
   return out;
 }
 constexpr Bytes kNamespaceBytes = namespace_bytes();
@@ -72,7 +73,7 @@ constexpr Bytes kNamespaceBytes = namespace_bytes();
 // portable SHA-1 (bench: BM_PaymentIdFor).
 const EVP_MD* sha1() {
   static const std::unique_ptr<EVP_MD, decltype(&EVP_MD_free)> md(EVP_MD_fetch(nullptr, "SHA1", nullptr),
-                                                                   &EVP_MD_free);
+                                                                  &EVP_MD_free);
   if (!md) fail("offers no SHA-1");
   return md.get();
 }
@@ -126,9 +127,13 @@ std::string uuid_v4(std::mt19937_64& rng) {
   return format_uuid(bytes);
 }
 
-std::string uuid_v5(std::string_view name) { return uuid_v5_of({name}); }
+std::string uuid_v5(std::string_view name) {
+  return uuid_v5_of({name});
+}
 
-std::string payment_id_for(std::string_view order_event_id) { return uuid_v5_of({"payment:", order_event_id}); }
+std::string payment_id_for(std::string_view order_event_id) {
+  return uuid_v5_of({"payment:", order_event_id});
+}
 
 std::string notification_id_for(std::string_view order_id, NotificationKind kind) {
   return uuid_v5_of({"notification:", order_id, ":", to_string(kind)});

@@ -128,9 +128,12 @@ class JsonReader {
         std::string_view s;
         return read_string(s) && h_.string(s);
       }
-      case 't': return literal("true") && h_.boolean(true);
-      case 'f': return literal("false") && h_.boolean(false);
-      case 'n': return literal("null") && h_.null();
+      case 't':
+        return literal("true") && h_.boolean(true);
+      case 'f':
+        return literal("false") && h_.boolean(false);
+      case 'n':
+        return literal("null") && h_.null();
       default:
         if (c == '-' || (c >= '0' && c <= '9')) return number();
         return error("unexpected character");
@@ -233,16 +236,35 @@ class JsonReader {
     const char e = in_[pos_ + 1];
     pos_ += 2;
     switch (e) {
-      case '"': scratch_.push_back('"'); return true;
-      case '\\': scratch_.push_back('\\'); return true;
-      case '/': scratch_.push_back('/'); return true;
-      case 'b': scratch_.push_back('\b'); return true;
-      case 'f': scratch_.push_back('\f'); return true;
-      case 'n': scratch_.push_back('\n'); return true;
-      case 'r': scratch_.push_back('\r'); return true;
-      case 't': scratch_.push_back('\t'); return true;
-      case 'u': break;
-      default: pos_ = at; return error("invalid escape in string");
+      case '"':
+        scratch_.push_back('"');
+        return true;
+      case '\\':
+        scratch_.push_back('\\');
+        return true;
+      case '/':
+        scratch_.push_back('/');
+        return true;
+      case 'b':
+        scratch_.push_back('\b');
+        return true;
+      case 'f':
+        scratch_.push_back('\f');
+        return true;
+      case 'n':
+        scratch_.push_back('\n');
+        return true;
+      case 'r':
+        scratch_.push_back('\r');
+        return true;
+      case 't':
+        scratch_.push_back('\t');
+        return true;
+      case 'u':
+        break;
+      default:
+        pos_ = at;
+        return error("invalid escape in string");
     }
     std::uint32_t cp = 0;
     if (!hex4(cp)) return false;

@@ -27,17 +27,24 @@ std::string describe_string(std::string_view text) {
 
 std::string describe(const Field& field) {
   switch (field.kind) {
-    case Kind::Missing: return "nothing";
-    case Kind::String: return describe_string(field.text);
-    case Kind::Integer: return int_text(field.integer);
+    case Kind::Missing:
+      return "nothing";
+    case Kind::String:
+      return describe_string(field.text);
+    case Kind::Integer:
+      return int_text(field.integer);
     case Kind::BigInteger:
     case Kind::Float:
     case Kind::Bool:
-      return field.text.size() <= kQuoteMaxChars ? field.text
-                                                 : "a number of " + std::to_string(field.text.size()) + " digits";
-    case Kind::Null: return "null";
-    case Kind::Object: return "an object";
-    case Kind::Array: return "an array";
+      return field.text.size() <= kQuoteMaxChars
+                 ? field.text
+                 : "a number of " + std::to_string(field.text.size()) + " digits";
+    case Kind::Null:
+      return "null";
+    case Kind::Object:
+      return "an object";
+    case Kind::Array:
+      return "an array";
   }
   return "?";
 }
@@ -53,15 +60,20 @@ Check take_string(Field& field, std::string_view path, std::string& out) {
 
 Check take_integer(const Field& field, std::string_view path, std::int64_t& out) {
   switch (field.kind) {
-    case Kind::Integer: out = field.integer; return std::nullopt;
-    case Kind::Missing: return error(path, "is required");
-    case Kind::BigInteger: return error(path, "must be an integer within the 64-bit range, got " + describe(field));
+    case Kind::Integer:
+      out = field.integer;
+      return std::nullopt;
+    case Kind::Missing:
+      return error(path, "is required");
+    case Kind::BigInteger:
+      return error(path, "must be an integer within the 64-bit range, got " + describe(field));
     case Kind::String:
     case Kind::Float:
     case Kind::Bool:
     case Kind::Null:
     case Kind::Object:
-    case Kind::Array: break;
+    case Kind::Array:
+      break;
   }
   return error(path, "must be an integer, got " + describe(field));
 }
@@ -78,7 +90,8 @@ Check rule_timestamp(std::string_view path, std::string_view value) {
                          describe_string(value));
 }
 
-Check rule_length(std::string_view path, std::string_view value, std::size_t min_chars, std::size_t max_chars) {
+Check rule_length(std::string_view path, std::string_view value, std::size_t min_chars,
+                  std::size_t max_chars) {
   // Bytes bound code points from above (and by 4x from below): skip the count when it cannot matter.
   if (value.size() >= min_chars && value.size() <= max_chars) return std::nullopt;
   const std::size_t chars = code_points(value);
@@ -114,11 +127,12 @@ Check rule_item(std::size_t index, const Item& item) {
     }
   }
   if (item.quantity < 1 || item.quantity > kMaxQuantity) {
-    return error(item_path(index, "quantity"),
-                 "must be between 1 and " + std::to_string(kMaxQuantity) + ", got " + int_text(item.quantity));
+    return error(item_path(index, "quantity"), "must be between 1 and " + std::to_string(kMaxQuantity) +
+                                                   ", got " + int_text(item.quantity));
   }
   if (item.unit_price_cents < 0) {
-    return error(item_path(index, "unit_price_cents"), "must be >= 0, got " + int_text(item.unit_price_cents));
+    return error(item_path(index, "unit_price_cents"),
+                 "must be >= 0, got " + int_text(item.unit_price_cents));
   }
   return std::nullopt;
 }
@@ -129,12 +143,13 @@ Check rule_amount_sum(const OrderCreated& order) {
     std::int64_t line = 0;
     if (__builtin_mul_overflow(item.quantity, item.unit_price_cents, &line) ||
         __builtin_add_overflow(sum, line, &sum)) {
-      return error("amount_cents", "the sum of quantity * unit_price_cents over items overflows a 64-bit integer");
+      return error("amount_cents",
+                   "the sum of quantity * unit_price_cents over items overflows a 64-bit integer");
     }
   }
   if (sum == order.amount_cents) return std::nullopt;
-  return error("amount_cents", "must equal the sum of quantity * unit_price_cents over items (" + int_text(sum) +
-                                   "), got " + int_text(order.amount_cents));
+  return error("amount_cents", "must equal the sum of quantity * unit_price_cents over items (" +
+                                   int_text(sum) + "), got " + int_text(order.amount_cents));
 }
 
 Check rule_decline_reason(PaymentStatus status, const std::optional<std::string>& reason) {

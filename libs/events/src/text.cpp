@@ -7,7 +7,8 @@
 namespace orderflow::events::detail {
 namespace {
 
-constexpr std::array<char, 16> kHex = {'0', '1', '2', '3', '4', '5', '6', '7', '8', '9', 'a', 'b', 'c', 'd', 'e', 'f'};
+constexpr std::array<char, 16> kHex = {'0', '1', '2', '3', '4', '5', '6', '7',
+                                       '8', '9', 'a', 'b', 'c', 'd', 'e', 'f'};
 
 // For each byte: 1 when it is a hex digit (either case). Random ids mix digits and letters, so a test
 // per range mispredicts about every other character; a load does not.
@@ -19,7 +20,9 @@ constexpr std::array<std::uint8_t, 256> kIsHex = [] {
   return t;
 }();
 
-bool is_digit(char c) noexcept { return c >= '0' && c <= '9'; }
+bool is_digit(char c) noexcept {
+  return c >= '0' && c <= '9';
+}
 
 int digits(std::string_view s, std::size_t pos, std::size_t count) noexcept {
   int value = 0;
@@ -27,7 +30,9 @@ int digits(std::string_view s, std::size_t pos, std::size_t count) noexcept {
   return value;
 }
 
-bool is_leap(int year) noexcept { return (year % 4 == 0 && year % 100 != 0) || year % 400 == 0; }
+bool is_leap(int year) noexcept {
+  return (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
+}
 
 unsigned days_in_month(int year, unsigned month) noexcept {
   static constexpr std::array<unsigned, 12> kDays = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
@@ -67,13 +72,27 @@ void append_json_escaped(std::string& out, std::string_view text) {
       continue;
     }
     switch (c) {
-      case '"': out.append("\\\""); break;
-      case '\\': out.append("\\\\"); break;
-      case '\b': out.append("\\b"); break;
-      case '\f': out.append("\\f"); break;
-      case '\n': out.append("\\n"); break;
-      case '\r': out.append("\\r"); break;
-      case '\t': out.append("\\t"); break;
+      case '"':
+        out.append("\\\"");
+        break;
+      case '\\':
+        out.append("\\\\");
+        break;
+      case '\b':
+        out.append("\\b");
+        break;
+      case '\f':
+        out.append("\\f");
+        break;
+      case '\n':
+        out.append("\\n");
+        break;
+      case '\r':
+        out.append("\\r");
+        break;
+      case '\t':
+        out.append("\\t");
+        break;
       default: {
         const std::array<char, 6> esc = {'\\', 'u', '0', '0', kHex[c >> 4U], kHex[c & 0xFU]};
         out.append(esc.data(), esc.size());
@@ -90,7 +109,8 @@ void append_int(std::string& out, std::int64_t value) {
 }
 
 bool is_uuid(std::string_view text) noexcept {
-  if (text.size() != 36 || text[8] != '-' || text[13] != '-' || text[18] != '-' || text[23] != '-') return false;
+  if (text.size() != 36 || text[8] != '-' || text[13] != '-' || text[18] != '-' || text[23] != '-')
+    return false;
   unsigned all = 1;
   for (std::size_t i = 0; i < 36; ++i) {
     if (i == 8 || i == 13 || i == 18 || i == 23) continue;  // unrolled: the compiler drops these tests
@@ -114,7 +134,8 @@ bool parse_timestamp_fields(std::string_view s, TimestampFields& out) noexcept {
   for (const std::size_t i : {0, 1, 2, 3, 5, 6, 8, 9, 11, 12, 14, 15, 17, 18, 20, 21, 22}) {
     if (!is_digit(s[i])) return false;
   }
-  if (s[4] != '-' || s[7] != '-' || s[10] != 'T' || s[13] != ':' || s[16] != ':' || s[19] != '.' || s[23] != 'Z') {
+  if (s[4] != '-' || s[7] != '-' || s[10] != 'T' || s[13] != ':' || s[16] != ':' || s[19] != '.' ||
+      s[23] != 'Z') {
     return false;
   }
   out.year = digits(s, 0, 4);

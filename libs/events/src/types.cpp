@@ -4,21 +4,28 @@
 
 namespace orderflow::events {
 
-std::string ValidationError::message() const { return field + ": " + reason; }
+std::string ValidationError::message() const {
+  return field + ": " + reason;
+}
 
 std::string_view to_string(PaymentStatus status) noexcept {
   switch (status) {
-    case PaymentStatus::Authorized: return "AUTHORIZED";
-    case PaymentStatus::Declined: return "DECLINED";
+    case PaymentStatus::Authorized:
+      return "AUTHORIZED";
+    case PaymentStatus::Declined:
+      return "DECLINED";
   }
   return "UNKNOWN";
 }
 
 std::string_view to_string(NotificationKind kind) noexcept {
   switch (kind) {
-    case NotificationKind::OrderReceived: return "ORDER_RECEIVED";
-    case NotificationKind::PaymentAuthorized: return "PAYMENT_AUTHORIZED";
-    case NotificationKind::PaymentDeclined: return "PAYMENT_DECLINED";
+    case NotificationKind::OrderReceived:
+      return "ORDER_RECEIVED";
+    case NotificationKind::PaymentAuthorized:
+      return "PAYMENT_AUTHORIZED";
+    case NotificationKind::PaymentDeclined:
+      return "PAYMENT_DECLINED";
   }
   return "UNKNOWN";
 }

@@ -53,7 +53,7 @@ KafkaProperties client_defaults() {
 
 bool is_secret_property(std::string_view key) {
   static constexpr std::array<std::string_view, 6> kMarkers = {"password", "secret", "sasl.jaas",
-                                                               "key.pem", "token", "ssl.key"};
+                                                               "key.pem",  "token",  "ssl.key"};
   return std::any_of(kMarkers.begin(), kMarkers.end(),
                      [&](std::string_view m) { return key.find(m) != std::string_view::npos; });
 }

@@ -23,8 +23,7 @@ bool PartitionProgress::complete(std::int64_t offset) {
   return true;
 }
 
-std::shared_ptr<PartitionProgress> OffsetTracker::assign(const std::string& topic,
-                                                         std::int32_t partition) {
+std::shared_ptr<PartitionProgress> OffsetTracker::assign(const std::string& topic, std::int32_t partition) {
   TopicPartitionKey key{topic, partition};
   auto it = parts_.find(key);
   if (it != parts_.end()) return it->second;

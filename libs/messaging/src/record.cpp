@@ -27,7 +27,9 @@ const rd_kafka_headers_t* c_headers(const RdKafka::Message& msg, bool& has_c_mes
 }
 
 // Messages without a C object: through the C++ API (copies).
-RdKafka::Headers* cpp_headers(const RdKafka::Message& msg) { return const_cast<RdKafka::Message&>(msg).headers(); }
+RdKafka::Headers* cpp_headers(const RdKafka::Message& msg) {
+  return const_cast<RdKafka::Message&>(msg).headers();
+}
 
 }  // namespace
 
@@ -39,7 +41,8 @@ std::optional<std::string_view> header_value(const RdKafka::Message& msg, std::s
     const char* n = nullptr;
     const void* v = nullptr;
     std::size_t size = 0;
-    for (std::size_t i = 0; rd_kafka_header_get_all(headers, i, &n, &v, &size) == RD_KAFKA_RESP_ERR_NO_ERROR; ++i) {
+    for (std::size_t i = 0; rd_kafka_header_get_all(headers, i, &n, &v, &size) == RD_KAFKA_RESP_ERR_NO_ERROR;
+         ++i) {
       if (name == n) found = view_of(v, size);
     }
     return found;
@@ -67,7 +70,8 @@ Headers all_headers(const RdKafka::Message& msg) {
     const char* n = nullptr;
     const void* v = nullptr;
     std::size_t size = 0;
-    for (std::size_t i = 0; rd_kafka_header_get_all(headers, i, &n, &v, &size) == RD_KAFKA_RESP_ERR_NO_ERROR; ++i) {
+    for (std::size_t i = 0; rd_kafka_header_get_all(headers, i, &n, &v, &size) == RD_KAFKA_RESP_ERR_NO_ERROR;
+         ++i) {
       out.emplace_back(n, std::string(view_of(v, size)));
     }
     return out;
@@ -75,7 +79,8 @@ Headers all_headers(const RdKafka::Message& msg) {
   if (has_c_message) return out;
   const RdKafka::Headers* headers = cpp_headers(msg);
   if (headers == nullptr) return out;
-  for (const auto& h : headers->get_all()) out.emplace_back(h.key(), std::string(view_of(h.value(), h.value_size())));
+  for (const auto& h : headers->get_all())
+    out.emplace_back(h.key(), std::string(view_of(h.value(), h.value_size())));
   return out;
 }
 

@@ -1,14 +1,14 @@
 #include "orderflow/runtime/cli.h"
 
-#include "orderflow/runtime/http_server.h"
-#include "orderflow/version.h"
-
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
 #include <cstdlib>
 #include <iostream>
+
+#include "orderflow/runtime/http_server.h"
+#include "orderflow/version.h"
 
 namespace orderflow::runtime {
 
@@ -52,7 +52,9 @@ ParseResult parse_command_line(CommandLine& cli, int argc, const char* const* ar
       return result;
     }
     const std::size_t flag_properties =
-        result.vm.count("kafka-property") != 0 ? result.vm["kafka-property"].as<std::vector<std::string>>().size() : 0;
+        result.vm.count("kafka-property") != 0
+            ? result.vm["kafka-property"].as<std::vector<std::string>>().size()
+            : 0;
     // 2. environment
     po::store(po::parse_environment(cli.options,
                                     [&](const std::string& var) -> std::string {
@@ -89,7 +91,8 @@ ParseResult parse_command_line(CommandLine& cli, int argc, const char* const* ar
       for (const char* c = env;; ++c) {
         if (*c == ';' || *c == '\n' || *c == '\0') {
           const auto b = item.find_first_not_of(" \t\r");
-          if (b != std::string::npos) env_properties.push_back(item.substr(b, item.find_last_not_of(" \t\r") - b + 1));
+          if (b != std::string::npos)
+            env_properties.push_back(item.substr(b, item.find_last_not_of(" \t\r") - b + 1));
           item.clear();
           if (*c == '\0') break;
         } else {
@@ -99,7 +102,8 @@ ParseResult parse_command_line(CommandLine& cli, int argc, const char* const* ar
     }
     if (flag_properties > 0 || !env_properties.empty()) {
       auto& map = static_cast<std::map<std::string, po::variable_value>&>(result.vm);
-      if (map.count("kafka-property") == 0) map["kafka-property"] = po::variable_value(std::vector<std::string>{}, false);
+      if (map.count("kafka-property") == 0)
+        map["kafka-property"] = po::variable_value(std::vector<std::string>{}, false);
       auto& all = boost::any_cast<std::vector<std::string>&>(map["kafka-property"].value());
       std::vector<std::string> ordered(all.begin() + static_cast<std::ptrdiff_t>(flag_properties), all.end());
       ordered.insert(ordered.end(), env_properties.begin(), env_properties.end());
@@ -114,30 +118,30 @@ ParseResult parse_command_line(CommandLine& cli, int argc, const char* const* ar
 }
 
 void add_common_options(CommandLine& cli, const CommonDefaults& d) {
-  cli.options.add_options()
-      ("brokers", po::value<std::string>()->default_value("localhost:9092")->value_name("HOST:PORT,…"),
-       "Kafka bootstrap servers")
-      ("metrics-address", po::value<std::string>()->default_value(d.metrics_address)->value_name("HOST:PORT"),
-       "serve /metrics, /healthz, /readyz here; port 0 disables")
-      ("kafka-property,X", po::value<std::vector<std::string>>()->composing()->value_name("KEY=VALUE"),
-       "librdkafka property, repeatable (security.protocol, sasl.*, ssl.*, compression.type, …)")
-      ("log-level", po::value<std::string>()->default_value("info")->value_name("LEVEL"),
-       "trace|debug|info|warn|error")
-      ("log-format", po::value<std::string>()->default_value("text")->value_name("FORMAT"), "text|json")
-      ("check-config", po::bool_switch(),
-       "validate the configuration (flags, environment, --config, -X) as a start would, without contacting "
-       "Kafka; print it as key = value lines, secrets masked, and exit 0 (2 on a configuration error)");
+  cli.options.add_options()(
+      "brokers", po::value<std::string>()->default_value("localhost:9092")->value_name("HOST:PORT,…"),
+      "Kafka bootstrap servers")(
+      "metrics-address", po::value<std::string>()->default_value(d.metrics_address)->value_name("HOST:PORT"),
+      "serve /metrics, /healthz, /readyz here; port 0 disables")(
+      "kafka-property,X", po::value<std::vector<std::string>>()->composing()->value_name("KEY=VALUE"),
+      "librdkafka property, repeatable (security.protocol, sasl.*, ssl.*, compression.type, …)")(
+      "log-level", po::value<std::string>()->default_value("info")->value_name("LEVEL"),
+      "trace|debug|info|warn|error")(
+      "log-format", po::value<std::string>()->default_value("text")->value_name("FORMAT"), "text|json")(
+      "check-config", po::bool_switch(),
+      "validate the configuration (flags, environment, --config, -X) as a start would, without contacting "
+      "Kafka; print it as key = value lines, secrets masked, and exit 0 (2 on a configuration error)");
   cli.env["brokers"] = "KAFKA_BROKERS";
   cli.env["metrics-address"] = "METRICS_ADDRESS";
   cli.env["log-level"] = "LOG_LEVEL";
   cli.env["log-format"] = "LOG_FORMAT";
   cli.env["kafka-property"] = "KAFKA_PROPERTIES";  // "k=v;k=v", parsed below
   if (d.consumer) {
-    cli.options.add_options()
-        ("group-id", po::value<std::string>()->default_value(d.group_id)->value_name("GROUP"),
-         "consumer group id; also names the .retry and .dlq topics")
-        ("guarantee", po::value<std::string>()->default_value("at-least-once")->value_name("MODE"),
-         "at-least-once|exactly-once");
+    cli.options.add_options()("group-id",
+                              po::value<std::string>()->default_value(d.group_id)->value_name("GROUP"),
+                              "consumer group id; also names the .retry and .dlq topics")(
+        "guarantee", po::value<std::string>()->default_value("at-least-once")->value_name("MODE"),
+        "at-least-once|exactly-once");
     cli.env["group-id"] = "KAFKA_GROUP_ID";
     cli.env["guarantee"] = "PROCESSING_GUARANTEE";
   }
@@ -153,14 +157,16 @@ CommonOptions read_common_options(const po::variables_map& vm, bool consumer) {
   } catch (const std::invalid_argument& e) {
     throw UsageError(std::string("--metrics-address: ") + e.what());
   }
-  if (vm.count("kafka-property") != 0) c.kafka_properties = vm["kafka-property"].as<std::vector<std::string>>();
+  if (vm.count("kafka-property") != 0)
+    c.kafka_properties = vm["kafka-property"].as<std::vector<std::string>>();
   c.log_level = vm["log-level"].as<std::string>();
   c.log_format = vm["log-format"].as<std::string>();
   c.check_config = vm.count("check-config") != 0 && vm["check-config"].as<bool>();
   if (c.log_format != "text" && c.log_format != "json") {
     throw UsageError("--log-format: must be text or json, got '" + c.log_format + "'");
   }
-  static const std::vector<std::string> kLevels = {"trace", "debug", "info", "warn", "error", "critical", "off"};
+  static const std::vector<std::string> kLevels = {"trace", "debug",    "info", "warn",
+                                                   "error", "critical", "off"};
   if (std::find(kLevels.begin(), kLevels.end(), c.log_level) == kLevels.end()) {
     throw UsageError("--log-level: must be one of trace|debug|info|warn|error, got '" + c.log_level + "'");
   }
@@ -227,7 +233,8 @@ void print_effective_config(std::ostream& out, const CommandLine& cli, const po:
         }
       }
       for (const auto& [k, v] : merged.entries()) {
-        out << name << " = " << k << "=" << (messaging::is_secret_property(k) ? std::string("***") : v) << "\n";
+        out << name << " = " << k << "=" << (messaging::is_secret_property(k) ? std::string("***") : v)
+            << "\n";
       }
       continue;
     }

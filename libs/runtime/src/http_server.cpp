@@ -1,10 +1,5 @@
 #include "orderflow/runtime/http_server.h"
 
-#include <utility>
-
-#include <boost/asio.hpp>
-#include <boost/beast/core.hpp>
-#include <boost/beast/http.hpp>
 #include <prometheus/text_serializer.h>
 #include <spdlog/spdlog.h>
 
@@ -12,6 +7,11 @@
 #include <sstream>
 #include <stdexcept>
 #include <thread>
+#include <utility>
+
+#include <boost/asio.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
 
 namespace orderflow::runtime {
 
@@ -124,7 +124,7 @@ HttpServer::HttpServer(const std::string& address, std::shared_ptr<prometheus::R
   impl_->ready = std::move(ready);
   try {
     auto resolved = tcp::resolver(impl_->io).resolve(host, std::to_string(port),
-                                                       tcp::resolver::passive | tcp::resolver::numeric_service);
+                                                     tcp::resolver::passive | tcp::resolver::numeric_service);
     const tcp::endpoint ep = *resolved.begin();
     impl_->acceptor.open(ep.protocol());
     impl_->acceptor.set_option(tcp::acceptor::reuse_address(true));
@@ -144,7 +144,11 @@ HttpServer::~HttpServer() {
   if (impl_->thread.joinable()) impl_->thread.join();
 }
 
-bool HttpServer::enabled() const { return impl_ != nullptr; }
-unsigned short HttpServer::port() const { return impl_ ? impl_->port : 0; }
+bool HttpServer::enabled() const {
+  return impl_ != nullptr;
+}
+unsigned short HttpServer::port() const {
+  return impl_ ? impl_->port : 0;
+}
 
 }  // namespace orderflow::runtime

@@ -62,11 +62,12 @@ KafkaStatsGauges::KafkaStatsGauges(prometheus::Registry& registry, const std::st
                         .Help("Messages waiting in the producer's local queues (librdkafka msg_cnt)")
                         .Labels({{"service", service}})
                         .Register(registry)),
-      rtt_family_(prometheus::BuildGauge()
-                      .Name("orderflow_broker_rtt_seconds")
-                      .Help("Average broker round-trip time over the last statistics interval, by client and broker")
-                      .Labels({{"service", service}})
-                      .Register(registry)),
+      rtt_family_(
+          prometheus::BuildGauge()
+              .Name("orderflow_broker_rtt_seconds")
+              .Help("Average broker round-trip time over the last statistics interval, by client and broker")
+              .Labels({{"service", service}})
+              .Register(registry)),
       errors_(prometheus::BuildCounter()
                   .Name("orderflow_kafka_stats_errors_total")
                   .Help("librdkafka statistics documents that could not be parsed")

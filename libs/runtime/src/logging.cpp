@@ -1,12 +1,13 @@
 #include "orderflow/runtime/logging.h"
 
-#include <nlohmann/json.hpp>
 #include <spdlog/sinks/base_sink.h>
 #include <spdlog/spdlog.h>
 
 #include <chrono>
 #include <cstdio>
 #include <mutex>
+
+#include <nlohmann/json.hpp>
 
 namespace orderflow::runtime {
 

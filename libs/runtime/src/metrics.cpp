@@ -5,8 +5,8 @@
 namespace orderflow::runtime {
 
 prometheus::Histogram::BucketBoundaries latency_buckets() {
-  return {0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
-          0.1,    0.25,    0.5,    1.0,   2.5,    5.0,   10.0};
+  return {0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
+          0.05,   0.1,     0.25,   0.5,   1.0,    2.5,   5.0,  10.0};
 }
 
 namespace detail {
@@ -69,8 +69,10 @@ ServiceMetrics::ServiceMetrics(std::string service)
       processing_hist_(processing_.Add({}, latency_buckets())),
       commit_ok_(commits_.Add({{"result", "ok"}})),
       commit_failed_(commits_.Add({{"result", "failed"}})),
-      paused_gauge_(gauge("orderflow_retry_paused_partitions", "Retry partitions paused until their head record is due")),
-      gate_keys_(gauge("orderflow_retry_ordering_keys", "Keys held on the retry path (--retry-ordering key)")),
+      paused_gauge_(gauge("orderflow_retry_paused_partitions",
+                          "Retry partitions paused until their head record is due")),
+      gate_keys_(
+          gauge("orderflow_retry_ordering_keys", "Keys held on the retry path (--retry-ordering key)")),
       gate_overflow_(counter("orderflow_retry_ordering_overflow_total",
                              "Keys not gated because the retry-ordering bound was hit")),
       kafka_stats_(*registry_, service_) {
@@ -87,7 +89,9 @@ ServiceMetrics::ServiceMetrics(std::string service)
 }
 
 // The HTTP server may hold the registry a little longer than this object lives.
-ServiceMetrics::~ServiceMetrics() { scrape_registry_->set_before_collect({}); }
+ServiceMetrics::~ServiceMetrics() {
+  scrape_registry_->set_before_collect({});
+}
 
 prometheus::Counter& ServiceMetrics::counter(const std::string& name, const std::string& help,
                                              const std::map<std::string, std::string>& labels) {
@@ -124,8 +128,12 @@ void ServiceMetrics::outcome(std::string_view outcome) {
   if (outcome.empty()) return;
   cached(by_outcome_, processed_, "outcome", outcome).Increment();
 }
-void ServiceMetrics::processing_seconds(double seconds) { processing_hist_.Observe(seconds); }
-void ServiceMetrics::commit_result(bool ok) { (ok ? commit_ok_ : commit_failed_).Increment(); }
+void ServiceMetrics::processing_seconds(double seconds) {
+  processing_hist_.Observe(seconds);
+}
+void ServiceMetrics::commit_result(bool ok) {
+  (ok ? commit_ok_ : commit_failed_).Increment();
+}
 
 void ServiceMetrics::lag(std::string_view topic, std::int32_t partition, std::int64_t lag) {
   if (lag < 0) return;
@@ -145,7 +153,9 @@ void ServiceMetrics::partition_revoked(std::string_view topic, std::int32_t part
   lag_by_partition_.erase(it);
 }
 
-void ServiceMetrics::retry_paused(std::size_t paused) { paused_gauge_.Set(static_cast<double>(paused)); }
+void ServiceMetrics::retry_paused(std::size_t paused) {
+  paused_gauge_.Set(static_cast<double>(paused));
+}
 
 void ServiceMetrics::key_gate(std::size_t keys, std::uint64_t overflowed) {
   gate_keys_.Set(static_cast<double>(keys));
@@ -154,6 +164,5 @@ void ServiceMetrics::key_gate(std::size_t keys, std::uint64_t overflowed) {
     gate_overflow_seen_ = overflowed;
   }
 }
-
 
 }  // namespace orderflow::runtime

@@ -1,13 +1,13 @@
 #include "orderflow/runtime/shutdown.h"
 
-#include <utility>
-
-#include <boost/asio.hpp>
 #include <spdlog/spdlog.h>
 
 #include <csignal>
 #include <cstdlib>
 #include <thread>
+#include <utility>
+
+#include <boost/asio.hpp>
 
 namespace orderflow::runtime {
 

@@ -110,8 +110,8 @@ bool read_published(const messaging::KafkaProperties& base, const std::string& t
       continue;
     }
     if (m->err() != RdKafka::ERR_NO_ERROR) continue;
-    if (const auto w = analytics::parse_published(
-            std::string_view(static_cast<const char*>(m->payload()), m->len()));
+    if (const auto w =
+            analytics::parse_published(std::string_view(static_cast<const char*>(m->payload()), m->len()));
         w && w->window_ms == window_ms) {
       starts.push_back(w->start_ms);
     }
@@ -137,7 +137,9 @@ class Listener final : public messaging::RebalanceListener {
   std::function<void(const std::vector<messaging::TopicPartitionKey>&)> assigned;
   std::function<void(const std::vector<messaging::TopicPartitionKey>&, bool)> revoking;
   void on_assigned(const std::vector<messaging::TopicPartitionKey>& p) override { assigned(p); }
-  void on_revoking(const std::vector<messaging::TopicPartitionKey>& p, bool lost) override { revoking(p, lost); }
+  void on_revoking(const std::vector<messaging::TopicPartitionKey>& p, bool lost) override {
+    revoking(p, lost);
+  }
 };
 
 }  // namespace
@@ -154,19 +156,20 @@ int main(int argc, char** argv) {
   cli.example = "analytics-service --brokers localhost:9092 --window-ms 60000";
   runtime::add_common_options(cli, {"0.0.0.0:9105", true, "analytics-service"});
   namespace po = runtime::po;
-  cli.options.add_options()
-      ("orders-topic", po::value<std::string>()->default_value("orders")->value_name("TOPIC"), "input topic")
-      ("payments-topic", po::value<std::string>()->default_value("payments")->value_name("TOPIC"), "input topic")
-      ("stats-topic", po::value<std::string>()->default_value("order-stats")->value_name("TOPIC"),
-       "output topic of closed windows")
-      ("window-ms", po::value<long long>()->default_value(60000)->value_name("MS"), "tumbling window length")
-      ("allowed-lateness-ms", po::value<long long>()->default_value(10000)->value_name("MS"),
-       "a window closes when the watermark passes its end by this much")
-      ("idle-timeout-ms", po::value<long long>()->default_value(10000)->value_name("MS"),
-       "a partition without records for this long no longer holds the watermark back")
-      ("commit-interval-ms", po::value<int>()->default_value(1000)->value_name("MS"), "offset commit period")
-      ("startup-timeout-s", po::value<int>()->default_value(30)->value_name("S"),
-       "exit 1 when the stats topic cannot be read within this");
+  cli.options.add_options()(
+      "orders-topic", po::value<std::string>()->default_value("orders")->value_name("TOPIC"), "input topic")(
+      "payments-topic", po::value<std::string>()->default_value("payments")->value_name("TOPIC"),
+      "input topic")("stats-topic",
+                     po::value<std::string>()->default_value("order-stats")->value_name("TOPIC"),
+                     "output topic of closed windows")(
+      "window-ms", po::value<long long>()->default_value(60000)->value_name("MS"), "tumbling window length")(
+      "allowed-lateness-ms", po::value<long long>()->default_value(10000)->value_name("MS"),
+      "a window closes when the watermark passes its end by this much")(
+      "idle-timeout-ms", po::value<long long>()->default_value(10000)->value_name("MS"),
+      "a partition without records for this long no longer holds the watermark back")(
+      "commit-interval-ms", po::value<int>()->default_value(1000)->value_name("MS"), "offset commit period")(
+      "startup-timeout-s", po::value<int>()->default_value(30)->value_name("S"),
+      "exit 1 when the stats topic cannot be read within this");
   cli.env["window-ms"] = "WINDOW_MS";
   cli.env["allowed-lateness-ms"] = "ALLOWED_LATENESS_MS";
   cli.env["commit-interval-ms"] = "COMMIT_INTERVAL_MS";
@@ -191,7 +194,8 @@ int main(int argc, char** argv) {
     wcfg.allowed_lateness_ms = vm["allowed-lateness-ms"].as<long long>();
     wcfg.idle_timeout_ms = vm["idle-timeout-ms"].as<long long>();
     if (wcfg.window_ms < 1) throw runtime::UsageError("--window-ms: must be at least 1");
-    if (wcfg.allowed_lateness_ms < 0) throw runtime::UsageError("--allowed-lateness-ms: must not be negative");
+    if (wcfg.allowed_lateness_ms < 0)
+      throw runtime::UsageError("--allowed-lateness-ms: must not be negative");
     if (wcfg.idle_timeout_ms < 1) throw runtime::UsageError("--idle-timeout-ms: must be at least 1");
     commit_interval_ms = vm["commit-interval-ms"].as<int>();
     if (commit_interval_ms < 1) throw runtime::UsageError("--commit-interval-ms: must be at least 1");
@@ -229,9 +233,10 @@ int main(int argc, char** argv) {
                                  "input records that are not valid events (ignored)");
   ctr.windows_closed = &metrics.counter("orderflow_analytics_windows_closed_total",
                                         "closed windows acknowledged on the stats topic");
-  ctr.orders = &metrics.counter("orderflow_analytics_orders_aggregated_total",
-                                "orders counted in published windows");
-  ctr.open_windows = &metrics.gauge("orderflow_analytics_open_windows", "windows open or awaiting acknowledgement");
+  ctr.orders =
+      &metrics.counter("orderflow_analytics_orders_aggregated_total", "orders counted in published windows");
+  ctr.open_windows =
+      &metrics.gauge("orderflow_analytics_open_windows", "windows open or awaiting acknowledgement");
   auto amount_counter = [&](const std::string& currency) -> prometheus::Counter& {
     auto it = ctr.amount.find(currency);
     if (it == ctr.amount.end()) {
@@ -259,7 +264,8 @@ int main(int argc, char** argv) {
   }
 
   spdlog::info("analytics-service: brokers {} group {} window {} ms, allowed lateness {} ms, properties: {}",
-               common.brokers, common.group_id, wcfg.window_ms, wcfg.allowed_lateness_ms, props.to_log_string());
+               common.brokers, common.group_id, wcfg.window_ms, wcfg.allowed_lateness_ms,
+               props.to_log_string());
 
   analytics::WindowAggregator agg(wcfg);
   {
@@ -292,7 +298,8 @@ int main(int argc, char** argv) {
     if (it != in_flight.end()) {
       ctr.windows_closed->Increment();
       ctr.orders->Increment(static_cast<double>(it->second.orders));
-      for (const auto& [c, v] : it->second.order_amount_cents_by_currency) amount_counter(c).Increment(static_cast<double>(v));
+      for (const auto& [c, v] : it->second.order_amount_cents_by_currency)
+        amount_counter(c).Increment(static_cast<double>(v));
       in_flight.erase(it);
     }
     agg.acknowledged(start);
@@ -311,7 +318,8 @@ int main(int argc, char** argv) {
     // every open window is dropped and rebuilt by re-reading from the committable offsets.
     producer.flush(std::chrono::seconds(30));
     auto offsets = agg.committable();
-    if (!lost && !offsets.empty()) metrics.commit_result(consumer->commit(offsets, true) == RdKafka::ERR_NO_ERROR);
+    if (!lost && !offsets.empty())
+      metrics.commit_result(consumer->commit(offsets, true) == RdKafka::ERR_NO_ERROR);
     rewind.clear();
     for (const auto& o : offsets) {
       bool gone = false;
@@ -356,8 +364,9 @@ int main(int argc, char** argv) {
         if (p.has_value()) {
           const auto& v = p.value();
           if (const auto t = event_ms(v.occurred_at)) {
-            outcome = agg.add_payment(tp, msg->offset(), *t, now, v.status == events::PaymentStatus::Authorized,
-                                      v.amount_cents, v.currency, v.decline_reason.value_or(""));
+            outcome =
+                agg.add_payment(tp, msg->offset(), *t, now, v.status == events::PaymentStatus::Authorized,
+                                v.amount_cents, v.currency, v.decline_reason.value_or(""));
           }
         }
       }
@@ -381,10 +390,11 @@ int main(int argc, char** argv) {
       const auto start = w.start_ms;
       messaging::OutRecord rec;
       rec.topic = stats_topic;
-      rec.key = events::format_timestamp(std::chrono::system_clock::time_point(std::chrono::milliseconds(start)));
+      rec.key =
+          events::format_timestamp(std::chrono::system_clock::time_point(std::chrono::milliseconds(start)));
       rec.value = analytics::to_json(w, wcfg.window_ms);
-      spdlog::info("window {} closed: {} orders, {} authorised, {} declined, {} customers", *rec.key, w.orders,
-                   w.payments_authorized, w.payments_declined, w.customers.size());
+      spdlog::info("window {} closed: {} orders, {} authorised, {} declined, {} customers", *rec.key,
+                   w.orders, w.payments_authorized, w.payments_declined, w.customers.size());
       in_flight[start] = std::move(w);
       std::string err;
       auto context = std::make_unique<std::int64_t>(start);

@@ -1,11 +1,11 @@
 #include "orderflow/analytics/window.h"
 
-#include <nlohmann/json.hpp>
-
 #include <algorithm>
 #include <chrono>
 #include <limits>
 #include <stdexcept>
+
+#include <nlohmann/json.hpp>
 
 #include "orderflow/events/clock.h"
 #include "orderflow/events/identity.h"
@@ -77,7 +77,8 @@ std::optional<PublishedWindow> parse_published(std::string_view json) {
 
 WindowAggregator::WindowAggregator(WindowConfig config) : config_(config) {
   if (config_.window_ms <= 0) throw std::invalid_argument("window_ms must be positive");
-  if (config_.allowed_lateness_ms < 0) throw std::invalid_argument("allowed_lateness_ms must not be negative");
+  if (config_.allowed_lateness_ms < 0)
+    throw std::invalid_argument("allowed_lateness_ms must not be negative");
 }
 
 void WindowAggregator::seed_published(std::int64_t start_ms) {
@@ -98,7 +99,9 @@ void WindowAggregator::assigned(const messaging::TopicPartitionKey& tp, std::int
   partition(tp, now_ms).last_activity_ms = now_ms;
 }
 
-void WindowAggregator::revoked(const messaging::TopicPartitionKey& tp) { partitions_.erase(tp_key(tp)); }
+void WindowAggregator::revoked(const messaging::TopicPartitionKey& tp) {
+  partitions_.erase(tp_key(tp));
+}
 
 void WindowAggregator::reset_open() {
   open_.clear();
@@ -136,9 +139,10 @@ WindowAggregator::Window* WindowAggregator::admit(const messaging::TopicPartitio
   return &it->second;
 }
 
-WindowAggregator::Outcome WindowAggregator::add_order(const messaging::TopicPartitionKey& tp, std::int64_t offset,
-                                                      std::int64_t event_ms, std::int64_t now_ms,
-                                                      const std::string& customer_id, std::int64_t amount_cents,
+WindowAggregator::Outcome WindowAggregator::add_order(const messaging::TopicPartitionKey& tp,
+                                                      std::int64_t offset, std::int64_t event_ms,
+                                                      std::int64_t now_ms, const std::string& customer_id,
+                                                      std::int64_t amount_cents,
                                                       const std::string& currency) {
   Outcome outcome{};
   if (Window* w = admit(tp, offset, event_ms, now_ms, outcome)) {
@@ -152,7 +156,8 @@ WindowAggregator::Outcome WindowAggregator::add_order(const messaging::TopicPart
 WindowAggregator::Outcome WindowAggregator::add_payment(const messaging::TopicPartitionKey& tp,
                                                         std::int64_t offset, std::int64_t event_ms,
                                                         std::int64_t now_ms, bool authorized,
-                                                        std::int64_t amount_cents, const std::string& currency,
+                                                        std::int64_t amount_cents,
+                                                        const std::string& currency,
                                                         const std::string& decline_reason) {
   Outcome outcome{};
   if (Window* w = admit(tp, offset, event_ms, now_ms, outcome)) {
@@ -167,7 +172,8 @@ WindowAggregator::Outcome WindowAggregator::add_payment(const messaging::TopicPa
   return outcome;
 }
 
-void WindowAggregator::skip(const messaging::TopicPartitionKey& tp, std::int64_t offset, std::int64_t now_ms) {
+void WindowAggregator::skip(const messaging::TopicPartitionKey& tp, std::int64_t offset,
+                            std::int64_t now_ms) {
   auto& p = partition(tp, now_ms);
   p.last_activity_ms = now_ms;
   p.next_offset = std::max(p.next_offset, offset + 1);

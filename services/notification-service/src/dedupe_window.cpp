@@ -126,7 +126,8 @@ constexpr std::array<std::int16_t, 256> kHexValue = [] {
   return t;
 }();
 // Where each byte's two digits start in the 8-4-4-4-12 text.
-constexpr std::array<std::uint8_t, 16> kDigitPairAt = {0, 2, 4, 6, 9, 11, 14, 16, 19, 21, 24, 26, 28, 30, 32, 34};
+constexpr std::array<std::uint8_t, 16> kDigitPairAt = {0,  2,  4,  6,  9,  11, 14, 16,
+                                                       19, 21, 24, 26, 28, 30, 32, 34};
 }  // namespace
 
 DedupeWindow::Key DedupeWindow::key_of(std::string_view notification_id) {
@@ -144,8 +145,8 @@ DedupeWindow::Key DedupeWindow::key_of(std::string_view notification_id) {
     ok = bad >= 0;
   }
   if (!ok) {
-    throw std::invalid_argument("dedupe key: not a canonical UUID: '" + std::string(notification_id.substr(0, 64)) +
-                                "'");
+    throw std::invalid_argument("dedupe key: not a canonical UUID: '" +
+                                std::string(notification_id.substr(0, 64)) + "'");
   }
   return key;
 }

@@ -24,23 +24,26 @@ int main(int argc, char** argv) {
   runtime::add_stage_options(cli);
   namespace po = runtime::po;
   const notification::NotificationConfig defaults;
-  cli.options.add_options()
-      ("orders-topic", po::value<std::string>()->default_value(defaults.orders_topic)->value_name("TOPIC"),
-       "input topic of orders")
-      ("payments-topic", po::value<std::string>()->default_value(defaults.payments_topic)->value_name("TOPIC"),
-       "input topic of payments")
-      ("notifications-topic", po::value<std::string>()->default_value(defaults.notifications_topic)->value_name("TOPIC"),
-       "output topic")
-      ("sink", po::value<std::string>()->default_value("log")->value_name("SINK"), "log | file:PATH | webhook:URL")
-      ("sink-failure-rate", po::value<double>()->default_value(0.0)->value_name("RATIO"),
-       "simulated transient sink failures, 0..1")
-      ("webhook-timeout-ms", po::value<int>()->default_value(2000)->value_name("MS"), "webhook request timeout")
-      ("channel", po::value<std::string>()->default_value(defaults.channel)->value_name("NAME"),
-       "channel written into notifications")
-      ("dedupe-window", po::value<int>()->default_value(static_cast<int>(defaults.dedupe_window))->value_name("N"),
-       "(order_id, kind) pairs remembered for de-duplication")
-      ("seed", po::value<unsigned long long>()->default_value(42)->value_name("N"),
-       "seed of the sink failure simulation");
+  cli.options.add_options()(
+      "orders-topic", po::value<std::string>()->default_value(defaults.orders_topic)->value_name("TOPIC"),
+      "input topic of orders")(
+      "payments-topic", po::value<std::string>()->default_value(defaults.payments_topic)->value_name("TOPIC"),
+      "input topic of payments")(
+      "notifications-topic",
+      po::value<std::string>()->default_value(defaults.notifications_topic)->value_name("TOPIC"),
+      "output topic")("sink", po::value<std::string>()->default_value("log")->value_name("SINK"),
+                      "log | file:PATH | webhook:URL")(
+      "sink-failure-rate", po::value<double>()->default_value(0.0)->value_name("RATIO"),
+      "simulated transient sink failures, 0..1")("webhook-timeout-ms",
+                                                 po::value<int>()->default_value(2000)->value_name("MS"),
+                                                 "webhook request timeout")(
+      "channel", po::value<std::string>()->default_value(defaults.channel)->value_name("NAME"),
+      "channel written into notifications")(
+      "dedupe-window",
+      po::value<int>()->default_value(static_cast<int>(defaults.dedupe_window))->value_name("N"),
+      "(order_id, kind) pairs remembered for de-duplication")(
+      "seed", po::value<unsigned long long>()->default_value(42)->value_name("N"),
+      "seed of the sink failure simulation");
   cli.env["sink"] = "NOTIFICATION_SINK";
   cli.env["sink-failure-rate"] = "SINK_FAILURE_RATE";
   cli.env["dedupe-window"] = "DEDUPE_WINDOW";
@@ -58,19 +61,23 @@ int main(int argc, char** argv) {
     config.payments_topic = vm["payments-topic"].as<std::string>();
     config.notifications_topic = vm["notifications-topic"].as<std::string>();
     config.channel = vm["channel"].as<std::string>();
-    if (config.channel.empty() || config.channel.size() > 32) throw runtime::UsageError("--channel: must be 1 to 32 characters");
+    if (config.channel.empty() || config.channel.size() > 32)
+      throw runtime::UsageError("--channel: must be 1 to 32 characters");
     const int window = vm["dedupe-window"].as<int>();
     if (window < 1) throw runtime::UsageError("--dedupe-window: must be at least 1");
     config.dedupe_window = static_cast<std::size_t>(window);
     const double rate = vm["sink-failure-rate"].as<double>();
-    if (!(rate >= 0.0 && rate <= 1.0)) throw runtime::UsageError("--sink-failure-rate: must be between 0 and 1");
+    if (!(rate >= 0.0 && rate <= 1.0))
+      throw runtime::UsageError("--sink-failure-rate: must be between 0 and 1");
     const int timeout = vm["webhook-timeout-ms"].as<int>();
     if (timeout < 1) throw runtime::UsageError("--webhook-timeout-ms: must be at least 1");
-    stage = runtime::read_stage_options(vm, common, "notification-service", {config.orders_topic, config.payments_topic});
+    stage = runtime::read_stage_options(vm, common, "notification-service",
+                                        {config.orders_topic, config.payments_topic});
     stage.output_topics = {config.notifications_topic};
     try {
-      sink = notification::with_failure_rate(notification::make_sink(vm["sink"].as<std::string>(), std::chrono::milliseconds(timeout)),
-                                             rate, vm["seed"].as<unsigned long long>());
+      sink = notification::with_failure_rate(
+          notification::make_sink(vm["sink"].as<std::string>(), std::chrono::milliseconds(timeout)), rate,
+          vm["seed"].as<unsigned long long>());
     } catch (const std::invalid_argument& e) {
       throw runtime::UsageError(e.what());
     }

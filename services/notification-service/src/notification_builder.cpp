@@ -28,8 +28,9 @@ events::NotificationSent notification_for_order(const events::OrderCreated& orde
 events::NotificationSent notification_for_payment(const events::PaymentProcessed& payment,
                                                   const std::string& channel,
                                                   std::chrono::system_clock::time_point now) {
-  const auto kind = payment.status == events::PaymentStatus::Authorized ? events::NotificationKind::PaymentAuthorized
-                                                                         : events::NotificationKind::PaymentDeclined;
+  const auto kind = payment.status == events::PaymentStatus::Authorized
+                        ? events::NotificationKind::PaymentAuthorized
+                        : events::NotificationKind::PaymentDeclined;
   return build(payment.order_id, payment.customer_id, payment.event_id, kind, channel, now);
 }
 

@@ -36,8 +36,9 @@ messaging::HandlerResult NotificationHandler::handle(const messaging::InputRecor
     if (!parsed) return messaging::HandlerResult::fail(messaging::Failure::poison(parsed.error().message()));
     note = notification_for_payment(parsed.value(), config_.channel, now);
     if (metrics_ != nullptr) {
-      order_time = events::parse_timestamp(messaging::header_value(record.message, hdr::kOrderOccurredAt, scratch)
-                                               .value_or(parsed.value().occurred_at));
+      order_time =
+          events::parse_timestamp(messaging::header_value(record.message, hdr::kOrderOccurredAt, scratch)
+                                      .value_or(parsed.value().occurred_at));
     }
   } else {
     auto parsed = events::parse_order_created(record.value);
@@ -70,9 +71,10 @@ messaging::HandlerResult NotificationHandler::handle(const messaging::InputRecor
   out.value = std::move(json);
   out.headers.reserve(2);
   out.headers.emplace_back(hdr::kCorrelationId, std::move(note.order_id));
-  out.headers.emplace_back(hdr::kTraceparent,
-                           messaging::child_traceparent(
-                               messaging::header_value(record.message, hdr::kTraceparent, scratch).value_or("")));
+  out.headers.emplace_back(
+      hdr::kTraceparent,
+      messaging::child_traceparent(
+          messaging::header_value(record.message, hdr::kTraceparent, scratch).value_or("")));
   result.outputs.push_back(std::move(out));
   return result;
 }

@@ -8,7 +8,8 @@ NotificationMetrics::NotificationMetrics(runtime::ServiceMetrics& service)
                .Help("Order occurred_at to notification delivered, by notification kind")
                .Labels({{"service", service.service()}})
                .Register(service.registry())),
-      dedupe_hits_(service.counter("orderflow_dedupe_hits_total", "Duplicate records suppressed by de-duplication")),
+      dedupe_hits_(
+          service.counter("orderflow_dedupe_hits_total", "Duplicate records suppressed by de-duplication")),
       dedupe_evictions_(service.counter("orderflow_dedupe_evictions_total",
                                         "Entries evicted from the bounded de-duplication window")) {}
 

@@ -1,15 +1,14 @@
 #include "orderflow/notification/sinks.h"
 
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <stdexcept>
 #include <utility>
 
 #include <boost/asio.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
-
-#include <cerrno>
-#include <cstdio>
-#include <cstring>
-#include <stdexcept>
 
 namespace orderflow::notification {
 
@@ -23,7 +22,8 @@ class LogSink final : public Sink {
     return std::nullopt;
   }
   std::optional<std::string> flush() override {
-    if (std::fflush(stdout) != 0) return std::string("cannot write notifications to stdout: ") + std::strerror(errno);
+    if (std::fflush(stdout) != 0)
+      return std::string("cannot write notifications to stdout: ") + std::strerror(errno);
     return std::nullopt;
   }
   [[nodiscard]] std::string channel() const override { return "log"; }
@@ -66,7 +66,8 @@ class WebhookSink final : public Sink {
  public:
   WebhookSink(const std::string& url, std::chrono::milliseconds timeout) : timeout_(timeout) {
     const std::string prefix = "http://";
-    if (url.rfind(prefix, 0) != 0) throw std::invalid_argument("--sink webhook:" + url + ": only http:// URLs are supported");
+    if (url.rfind(prefix, 0) != 0)
+      throw std::invalid_argument("--sink webhook:" + url + ": only http:// URLs are supported");
     const auto rest = url.substr(prefix.size());
     const auto slash = rest.find('/');
     const auto hostport = rest.substr(0, slash);
@@ -90,33 +91,34 @@ class WebhookSink final : public Sink {
     req.prepare_payload();
     beast::flat_buffer buffer;
     http::response<http::string_body> res;
-    std::optional<std::string> error = std::string("webhook: no answer within ") +
-                                       std::to_string(timeout_.count()) + " ms";
+    std::optional<std::string> error =
+        std::string("webhook: no answer within ") + std::to_string(timeout_.count()) + " ms";
     bool finished = false;
     auto fail = [&](const char* step, beast::error_code ec) {
       error = std::string("webhook: ") + step + ": " + ec.message();
       finished = true;
     };
     stream.expires_after(timeout_);
-    resolver.async_resolve(host_, port_, [&](beast::error_code ec, const asio::ip::tcp::resolver::results_type& results) {
-      if (ec) return fail("resolve", ec);
-      stream.async_connect(results, [&](beast::error_code ec2, const asio::ip::tcp::endpoint&) {
-        if (ec2) return fail("connect", ec2);
-        http::async_write(stream, req, [&](beast::error_code ec3, std::size_t) {
-          if (ec3) return fail("write", ec3);
-          http::async_read(stream, buffer, res, [&](beast::error_code ec4, std::size_t) {
-            if (ec4) return fail("read", ec4);
-            const auto code = res.result_int();
-            if (code < 200 || code >= 300) {
-              error = "webhook answered HTTP " + std::to_string(code);
-            } else {
-              error.reset();
-            }
-            finished = true;
+    resolver.async_resolve(
+        host_, port_, [&](beast::error_code ec, const asio::ip::tcp::resolver::results_type& results) {
+          if (ec) return fail("resolve", ec);
+          stream.async_connect(results, [&](beast::error_code ec2, const asio::ip::tcp::endpoint&) {
+            if (ec2) return fail("connect", ec2);
+            http::async_write(stream, req, [&](beast::error_code ec3, std::size_t) {
+              if (ec3) return fail("write", ec3);
+              http::async_read(stream, buffer, res, [&](beast::error_code ec4, std::size_t) {
+                if (ec4) return fail("read", ec4);
+                const auto code = res.result_int();
+                if (code < 200 || code >= 300) {
+                  error = "webhook answered HTTP " + std::to_string(code);
+                } else {
+                  error.reset();
+                }
+                finished = true;
+              });
+            });
           });
         });
-      });
-    });
     io_.run_for(timeout_ + std::chrono::milliseconds(100));
     if (!finished) {
       beast::error_code ignored;

@@ -1,19 +1,18 @@
 // order-producer: generates (or reads from a JSONL file) orders and sends them to `orders` with an
 // idempotent producer; exits 0 only when every record was acknowledged (docs/contract.md §8 Delivery
 // guarantees).
-#include <unistd.h>
-
-#include <utility>
-
-#include <boost/asio.hpp>
-#include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cstdio>
 #include <fstream>
 #include <mutex>
 #include <random>
+#include <utility>
+
+#include <boost/asio.hpp>
+#include <nlohmann/json.hpp>
 
 #include "orderflow/messaging/producer.h"
 #include "orderflow/messaging/trace_context.h"
@@ -71,19 +70,21 @@ int main(int argc, char** argv) {
       "and exits 0 only when the broker acknowledged every record.";
   cli.example = "order-producer --count 5000 --rate 1000";
   runtime::add_common_options(cli, {"0.0.0.0:9101", false, ""});
-  cli.options.add_options()
-      ("count", po::value<long long>()->default_value(1000)->value_name("N"),
-       "orders to send; 0 = until stopped (with --from-file: the whole file unless --count is given)")
-      ("rate", po::value<double>()->default_value(0)->value_name("N"), "orders per second; 0 = as fast as possible")
-      ("customers", po::value<int>()->default_value(1000)->value_name("N"), "size of the customer pool")
-      ("seed", po::value<unsigned long long>()->value_name("N"), "seed for a reproducible stream (default: random)")
-      ("invalid-ratio", po::value<double>()->default_value(0)->value_name("RATIO"),
-       "fraction of deliberately malformed orders, 0..1")
-      ("from-file", po::value<std::string>()->value_name("F.jsonl"),
-       "send the lines of F as they are (one order per line)")
-      ("topic", po::value<std::string>()->default_value("orders")->value_name("TOPIC"), "destination topic")
-      ("timeout-s", po::value<int>()->default_value(30)->value_name("S"),
-       "exit 1 when the brokers cannot be reached within this");
+  cli.options.add_options()(
+      "count", po::value<long long>()->default_value(1000)->value_name("N"),
+      "orders to send; 0 = until stopped (with --from-file: the whole file unless --count is given)")(
+      "rate", po::value<double>()->default_value(0)->value_name("N"),
+      "orders per second; 0 = as fast as possible")(
+      "customers", po::value<int>()->default_value(1000)->value_name("N"), "size of the customer pool")(
+      "seed", po::value<unsigned long long>()->value_name("N"),
+      "seed for a reproducible stream (default: random)")(
+      "invalid-ratio", po::value<double>()->default_value(0)->value_name("RATIO"),
+      "fraction of deliberately malformed orders, 0..1")(
+      "from-file", po::value<std::string>()->value_name("F.jsonl"),
+      "send the lines of F as they are (one order per line)")(
+      "topic", po::value<std::string>()->default_value("orders")->value_name("TOPIC"), "destination topic")(
+      "timeout-s", po::value<int>()->default_value(30)->value_name("S"),
+      "exit 1 when the brokers cannot be reached within this");
   cli.env["count"] = "ORDER_COUNT";
   cli.env["rate"] = "ORDER_RATE";
   cli.env["customers"] = "ORDER_CUSTOMERS";
@@ -107,7 +108,8 @@ int main(int argc, char** argv) {
     if (s.customers < 1) throw runtime::UsageError("--customers: must be at least 1");
     s.seed = vm.count("seed") != 0 ? vm["seed"].as<unsigned long long>() : std::random_device{}();
     s.invalid_ratio = vm["invalid-ratio"].as<double>();
-    if (!(s.invalid_ratio >= 0 && s.invalid_ratio <= 1)) throw runtime::UsageError("--invalid-ratio: must be between 0 and 1");
+    if (!(s.invalid_ratio >= 0 && s.invalid_ratio <= 1))
+      throw runtime::UsageError("--invalid-ratio: must be between 0 and 1");
     if (vm.count("from-file") != 0) {
       s.from_file = vm["from-file"].as<std::string>();
       // The default --count is for the generator: a file is sent whole unless a count was asked for.
@@ -139,7 +141,8 @@ int main(int argc, char** argv) {
 
   runtime::ShutdownSignal shutdown;
   Counters c;
-  auto& failed_counter = metrics.counter("orderflow_produce_failures_total", "Records the broker did not acknowledge");
+  auto& failed_counter =
+      metrics.counter("orderflow_produce_failures_total", "Records the broker did not acknowledge");
   // The configuration first, as the producer would check it: one librdkafka or our checks reject (e.g.
   // acks=1 with idempotence) is a usage error before any waiting for brokers. The producer itself is
   // created once the brokers answered, so that the wait is the one client reporting why they do not
@@ -199,8 +202,9 @@ int main(int argc, char** argv) {
   // Best effort, bounded like the stages' (StageRunner::run): the broker already answered wait_for_broker.
   producer->prepare_topics({s.topic}, std::chrono::seconds(5));
 
-  spdlog::info("sending {} orders to {} at {} (seed {})", s.count == 0 ? std::string("unbounded") : std::to_string(s.count),
-               s.topic, s.rate > 0 ? fmt::format("{}/s", s.rate) : std::string("full speed"), s.seed);
+  spdlog::info("sending {} orders to {} at {} (seed {})",
+               s.count == 0 ? std::string("unbounded") : std::to_string(s.count), s.topic,
+               s.rate > 0 ? fmt::format("{}/s", s.rate) : std::string("full speed"), s.seed);
 
   producer::OrderGenerator generator(s.seed, s.customers, s.invalid_ratio);
   boost::asio::io_context io;
@@ -215,7 +219,8 @@ int main(int argc, char** argv) {
   headers[1].first = messaging::header::kTraceparent;
   bool enqueue_failed = false;
 
-  while (!shutdown.requested() && (s.count == 0 || c.sent < static_cast<std::uint64_t>(s.count) || !s.from_file.empty())) {
+  while (!shutdown.requested() &&
+         (s.count == 0 || c.sent < static_cast<std::uint64_t>(s.count) || !s.from_file.empty())) {
     std::string key;
     std::string value;
     std::string order_id;
@@ -239,7 +244,8 @@ int main(int argc, char** argv) {
     headers[1].second = messaging::new_traceparent();
     const std::string* key_ptr = key.empty() ? nullptr : &key;
     if (!producer->produce(s.topic, key_ptr, value.data(), value.size(), headers, nullptr, &error)) {
-      if (producer->interrupted_while_full()) break;  // stopped: like any stop, the summary says what was sent
+      if (producer->interrupted_while_full())
+        break;  // stopped: like any stop, the summary says what was sent
       spdlog::error("cannot enqueue record {}: {}", c.sent + 1, error);
       enqueue_failed = true;
       break;
@@ -247,7 +253,8 @@ int main(int argc, char** argv) {
     ++c.sent;
     producer->poll(std::chrono::milliseconds(0));
     if (s.rate > 0) {
-      const auto due = started + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(static_cast<double>(c.sent) / s.rate));
+      const auto due = started + std::chrono::duration_cast<Clock::duration>(
+                                     std::chrono::duration<double>(static_cast<double>(c.sent) / s.rate));
       // Long waits in the producer's poll, in slices of at most 100 ms that end before `due`: delivery
       // reports (and the produced counter) keep up at any rate, and a stop is seen within 100 ms even at
       // one order a minute. The last (sub-)millisecond on a precise timer: poll() counts whole

@@ -13,10 +13,22 @@ struct CatalogueItem {
 };
 
 constexpr std::array<CatalogueItem, 16> kCatalogue = {{
-    {"BOOK-0001", 1299},    {"BOOK-0042", 2450},   {"MUG-CLASSIC", 899},   {"TEE-BLK-M", 1999},
-    {"TEE-WHT-L", 1999},    {"HEADPHONES-X", 12900}, {"KEYBOARD-MX", 8999}, {"MONITOR-27", 32900},
-    {"LAPTOP-PRO-14", 189900}, {"PHONE-CASE", 1499}, {"USB-C-CABLE", 999},  {"DESK-LAMP", 3499},
-    {"CHAIR-ERGO", 45900},  {"CAMERA-MIRRORLESS", 129900}, {"COFFEE-BEANS-1KG", 2399}, {"GIFT-CARD-50", 5000},
+    {"BOOK-0001", 1299},
+    {"BOOK-0042", 2450},
+    {"MUG-CLASSIC", 899},
+    {"TEE-BLK-M", 1999},
+    {"TEE-WHT-L", 1999},
+    {"HEADPHONES-X", 12900},
+    {"KEYBOARD-MX", 8999},
+    {"MONITOR-27", 32900},
+    {"LAPTOP-PRO-14", 189900},
+    {"PHONE-CASE", 1499},
+    {"USB-C-CABLE", 999},
+    {"DESK-LAMP", 3499},
+    {"CHAIR-ERGO", 45900},
+    {"CAMERA-MIRRORLESS", 129900},
+    {"COFFEE-BEANS-1KG", 2399},
+    {"GIFT-CARD-50", 5000},
 }};
 
 constexpr std::array<const char*, 4> kCurrencies = {"EUR", "USD", "GBP", "EUR"};

@@ -23,19 +23,20 @@ int main(int argc, char** argv) {
   runtime::add_stage_options(cli);
   namespace po = runtime::po;
   const payment::PaymentConfig defaults;
-  cli.options.add_options()
-      ("orders-topic", po::value<std::string>()->default_value("orders")->value_name("TOPIC"), "input topic")
-      ("payments-topic", po::value<std::string>()->default_value(defaults.payments_topic)->value_name("TOPIC"),
-       "output topic")
-      ("max-amount-cents", po::value<long long>()->default_value(defaults.max_amount_cents)->value_name("CENTS"),
-       "decline orders above this amount")
-      ("gateway-failure-rate", po::value<double>()->default_value(defaults.gateway_failure_rate)->value_name("RATIO"),
-       "simulated transient gateway failures, 0..1")
-      ("gateway-latency-ms",
-       po::value<int>()->default_value(static_cast<int>(defaults.gateway_latency.count()))->value_name("MS"),
-       "simulated gateway latency per call")
-      ("seed", po::value<unsigned long long>()->default_value(defaults.seed)->value_name("N"),
-       "seed of the gateway simulation");
+  cli.options.add_options()(
+      "orders-topic", po::value<std::string>()->default_value("orders")->value_name("TOPIC"), "input topic")(
+      "payments-topic", po::value<std::string>()->default_value(defaults.payments_topic)->value_name("TOPIC"),
+      "output topic")("max-amount-cents",
+                      po::value<long long>()->default_value(defaults.max_amount_cents)->value_name("CENTS"),
+                      "decline orders above this amount")(
+      "gateway-failure-rate",
+      po::value<double>()->default_value(defaults.gateway_failure_rate)->value_name("RATIO"),
+      "simulated transient gateway failures, 0..1")(
+      "gateway-latency-ms",
+      po::value<int>()->default_value(static_cast<int>(defaults.gateway_latency.count()))->value_name("MS"),
+      "simulated gateway latency per call")(
+      "seed", po::value<unsigned long long>()->default_value(defaults.seed)->value_name("N"),
+      "seed of the gateway simulation");
   cli.env["max-amount-cents"] = "MAX_AMOUNT_CENTS";
   cli.env["gateway-failure-rate"] = "GATEWAY_FAILURE_RATE";
   cli.env["gateway-latency-ms"] = "GATEWAY_LATENCY_MS";
@@ -48,7 +49,8 @@ int main(int argc, char** argv) {
   payment::PaymentConfig config;
   try {
     common = runtime::read_common_options(vm, true);
-    stage = runtime::read_stage_options(vm, common, "payment-service", {vm["orders-topic"].as<std::string>()});
+    stage =
+        runtime::read_stage_options(vm, common, "payment-service", {vm["orders-topic"].as<std::string>()});
     config.payments_topic = vm["payments-topic"].as<std::string>();
     stage.output_topics = {config.payments_topic};
     config.max_amount_cents = vm["max-amount-cents"].as<long long>();

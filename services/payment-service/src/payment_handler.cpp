@@ -32,9 +32,10 @@ messaging::HandlerResult PaymentHandler::handle(const messaging::InputRecord& re
   out.headers.reserve(3);
   out.headers.emplace_back(hdr::kCorrelationId, order.order_id);
   std::string scratch;
-  out.headers.emplace_back(hdr::kTraceparent,
-                           messaging::child_traceparent(
-                               messaging::header_value(record.message, hdr::kTraceparent, scratch).value_or("")));
+  out.headers.emplace_back(
+      hdr::kTraceparent,
+      messaging::child_traceparent(
+          messaging::header_value(record.message, hdr::kTraceparent, scratch).value_or("")));
   out.headers.emplace_back(hdr::kOrderOccurredAt, order.occurred_at);
   result.outputs.push_back(std::move(out));
   return result;

@@ -83,9 +83,9 @@ class OwnKafka {
 
 TEST(LostResponseTest, ProduceResponsesLostOnTheWayToPaymentServiceDoNotDuplicatePayments) {
   if (env_or_empty("ORDERFLOW_TEST_BROKER") != "real") {
-    GTEST_SKIP()
-        << "real Kafka only: the librdkafka 2.0.2 mock appends a re-sent batch again (see docs/dev-broker.md); "
-           "run `ctest -R fault_lost_response_test_kafka`";
+    GTEST_SKIP() << "real Kafka only: the librdkafka 2.0.2 mock appends a re-sent batch again (see "
+                    "docs/dev-broker.md); "
+                    "run `ctest -R fault_lost_response_test_kafka`";
   }
   const auto script = env_or_empty("ORDERFLOW_KAFKA_LOCAL");
   const auto jars = env_or_empty("ORDERFLOW_KAFKA_JARS_DIR");

@@ -46,7 +46,8 @@ TEST(CommitFaultTest, FailingCommitsAreRetriedLaterAndNothingIsReprocessedAfterA
   auto p1 = svc.start_producer({"--count", "2000", "--seed", "31"});
   ASSERT_EQ(p1.wait(60s).value_or(-1), 0) << tail(p1.output());
   ASSERT_TRUE(payments.wait_for_count(2000, 60s)) << tail(pay.output());
-  ASSERT_TRUE(wait_until([&] { return committed_to_end(svc); }, 30s, 200ms)) << "baseline commits did not land";
+  ASSERT_TRUE(wait_until([&] { return committed_to_end(svc); }, 30s, 200ms))
+      << "baseline commits did not land";
   EXPECT_EQ(failed_commits(port), 0.0);
   const auto window_from = high_watermarks(svc.bootstrap, svc.orders, 10s);  // the failure window starts here
 
@@ -59,7 +60,8 @@ TEST(CommitFaultTest, FailingCommitsAreRetriedLaterAndNothingIsReprocessedAfterA
   for (int burst = 0; burst < 8 && !seen_failure; ++burst) {
     std::vector<rd_kafka_resp_err_t> errors;
     for (int i = 0; i < 12; ++i) {
-      errors.push_back(i % 2 == 0 ? RD_KAFKA_RESP_ERR_COORDINATOR_NOT_AVAILABLE : RD_KAFKA_RESP_ERR_REQUEST_TIMED_OUT);
+      errors.push_back(i % 2 == 0 ? RD_KAFKA_RESP_ERR_COORDINATOR_NOT_AVAILABLE
+                                  : RD_KAFKA_RESP_ERR_REQUEST_TIMED_OUT);
     }
     // When librdkafka absorbed a whole burst of retriable errors, end the next ones with an error it
     // does not retry, so the service's own failure path is exercised in every run.
@@ -77,7 +79,8 @@ TEST(CommitFaultTest, FailingCommitsAreRetriedLaterAndNothingIsReprocessedAfterA
 
   // 3. Commits succeed again later: the group's offsets reach the end of `orders`.
   ASSERT_TRUE(wait_until([&] { return committed_to_end(svc); }, 60s, 200ms))
-      << "offsets not committed after the failures\n" << tail(pay.output());
+      << "offsets not committed after the failures\n"
+      << tail(pay.output());
   const double failed = failed_commits(port).value_or(-1);
   const double ok = scrape_metric(port, "orderflow_offset_commits_total", {{"result", "ok"}}).value_or(-1);
   cluster.clear_request_errors(kOffsetCommit);
@@ -117,12 +120,15 @@ TEST(CommitFaultTest, FailingCommitsAreRetriedLaterAndNothingIsReprocessedAfterA
   EXPECT_EQ(pt.unknown, 0U);
   EXPECT_EQ(pay.stop(30s), 0) << tail(pay.output());
 
-  const auto secs = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now() - started);
-  summary("commit_failures",
-          std::to_string(pushed) + "xOffsetCommit(COORDINATOR_NOT_AVAILABLE,REQUEST_TIMED_OUT) + SIGKILL after",
-          order_records.size(), pt.lost, pt.duplicates,
-          "dup_in_failure_window=" + std::to_string(in_window) + " commits_failed=" + std::to_string(static_cast<long>(failed)) +
-              " commits_ok=" + std::to_string(static_cast<long>(ok)) + " duration_s=" + std::to_string(secs.count()));
+  const auto secs =
+      std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now() - started);
+  summary(
+      "commit_failures",
+      std::to_string(pushed) + "xOffsetCommit(COORDINATOR_NOT_AVAILABLE,REQUEST_TIMED_OUT) + SIGKILL after",
+      order_records.size(), pt.lost, pt.duplicates,
+      "dup_in_failure_window=" + std::to_string(in_window) + " commits_failed=" +
+          std::to_string(static_cast<long>(failed)) + " commits_ok=" + std::to_string(static_cast<long>(ok)) +
+          " duration_s=" + std::to_string(secs.count()));
 }
 
 }  // namespace

@@ -47,7 +47,8 @@ std::vector<std::size_t> kill_points(std::string_view test, std::mt19937_64& rng
     for (std::string item; std::getline(in, item, ',');) {
       std::size_t used = 0;
       const auto point = std::stoull(item, &used);  // throws std::invalid_argument on a non-number
-      if (used != item.size()) throw std::invalid_argument("ORDERFLOW_FAULT_KILL_POINTS: not a number: " + item);
+      if (used != item.size())
+        throw std::invalid_argument("ORDERFLOW_FAULT_KILL_POINTS: not a number: " + item);
       points.push_back(point);
     }
     std::sort(points.begin(), points.end());
@@ -81,24 +82,39 @@ Process Services::start_payment(int port, const std::vector<std::string>& extra)
   return Process::start(
       bin_path("payment-service"),
       with({"--brokers", bootstrap, "--metrics-address", fmt::format("127.0.0.1:{}", port), "--group-id",
-            payment_group, "--orders-topic", orders, "--payments-topic", payments, "-X", "session.timeout.ms=6000",
-            "-X", "heartbeat.interval.ms=1000", "--commit-interval-ms", "200"},
+            payment_group, "--orders-topic", orders, "--payments-topic", payments, "-X",
+            "session.timeout.ms=6000", "-X", "heartbeat.interval.ms=1000", "--commit-interval-ms", "200"},
            extra));
 }
 
 Process Services::start_notification(int port, const std::vector<std::string>& extra) const {
-  return Process::start(
-      bin_path("notification-service"),
-      with({"--brokers", bootstrap, "--metrics-address", fmt::format("127.0.0.1:{}", port), "--group-id",
-            notification_group, "--orders-topic", orders, "--payments-topic", payments, "--notifications-topic",
-            notifications, "--sink", "file:/dev/null", "-X", "session.timeout.ms=6000", "-X",
-            "heartbeat.interval.ms=1000", "--commit-interval-ms", "200"},
-           extra));
+  return Process::start(bin_path("notification-service"), with({"--brokers",
+                                                                bootstrap,
+                                                                "--metrics-address",
+                                                                fmt::format("127.0.0.1:{}", port),
+                                                                "--group-id",
+                                                                notification_group,
+                                                                "--orders-topic",
+                                                                orders,
+                                                                "--payments-topic",
+                                                                payments,
+                                                                "--notifications-topic",
+                                                                notifications,
+                                                                "--sink",
+                                                                "file:/dev/null",
+                                                                "-X",
+                                                                "session.timeout.ms=6000",
+                                                                "-X",
+                                                                "heartbeat.interval.ms=1000",
+                                                                "--commit-interval-ms",
+                                                                "200"},
+                                                               extra));
 }
 
 Process Services::start_producer(const std::vector<std::string>& args) const {
-  return Process::start(bin_path("order-producer"),
-                        with({"--brokers", bootstrap, "--topic", orders, "--metrics-address", "127.0.0.1:0"}, args));
+  return Process::start(
+      bin_path("order-producer"),
+      with({"--brokers", bootstrap, "--topic", orders, "--metrics-address", "127.0.0.1:0"}, args));
 }
 
 int kill9(Process& p) {
@@ -171,7 +187,8 @@ std::vector<Record> read_all(const std::string& bootstrap, const std::string& to
   TopicReader reader(bootstrap, topic, read_committed);
   const auto deadline = std::chrono::steady_clock::now() + timeout;
   reader.wait_for_count(at_least, timeout);
-  const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+  const auto left =
+      std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
   reader.drain_to_end(std::max<std::chrono::milliseconds>(left, 10s));
   return reader.records();
 }
@@ -185,7 +202,8 @@ messaging::TopicAdmin admin_client(const std::string& bootstrap) {
 }
 
 // Partitions of `topic` from all-topics metadata (naming the topic would auto-create it); 0 when unknown.
-int partition_count(messaging::TopicAdmin& admin, const std::string& topic, std::chrono::milliseconds timeout) {
+int partition_count(messaging::TopicAdmin& admin, const std::string& topic,
+                    std::chrono::milliseconds timeout) {
   std::string error;
   const auto counts = admin.partition_counts(timeout, &error);
   return counts && counts->count(topic) != 0 ? counts->at(topic) : 0;

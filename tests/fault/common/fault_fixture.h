@@ -58,13 +58,13 @@ int kill9(Process& p);
 struct PaymentTally {
   std::size_t valid_orders = 0;
   std::size_t invalid_orders = 0;
-  std::size_t payments = 0;    // records read
-  std::size_t lost = 0;        // valid orders without a payment
-  std::size_t duplicates = 0;  // payments beyond the first of an order
-  std::size_t unknown = 0;     // payments that match no order, or that do not parse
-  std::size_t wrong = 0;       // payments whose content does not match the order
-  std::map<std::string, int> per_order;       // order event_id → payments
-  std::set<std::string> duplicated;           // order event_ids with more than one payment
+  std::size_t payments = 0;              // records read
+  std::size_t lost = 0;                  // valid orders without a payment
+  std::size_t duplicates = 0;            // payments beyond the first of an order
+  std::size_t unknown = 0;               // payments that match no order, or that do not parse
+  std::size_t wrong = 0;                 // payments whose content does not match the order
+  std::map<std::string, int> per_order;  // order event_id → payments
+  std::set<std::string> duplicated;      // order event_ids with more than one payment
 };
 PaymentTally tally_payments(const OrderIndex& orders, const std::vector<Record>& payments);
 

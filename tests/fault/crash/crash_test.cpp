@@ -45,9 +45,9 @@ TEST(CrashTest, SigkillPaymentServiceRepeatedlyLosesNothingAndNotificationsStayE
                                       std::to_string(order_seed(rng)), "--invalid-ratio", "0.005"});
 
   struct Kill {
-    std::set<std::string> paid;                // order_ids with a payment in the topic at the kill
-    std::set<std::string> dead;                // values of the dead letters in the DLQ at the kill
-    std::map<int32_t, int64_t> committed;      // the group's committed offsets of `orders` after the kill
+    std::set<std::string> paid;            // order_ids with a payment in the topic at the kill
+    std::set<std::string> dead;            // values of the dead letters in the DLQ at the kill
+    std::map<int32_t, int64_t> committed;  // the group's committed offsets of `orders` after the kill
   };
   std::vector<Kill> kills;
   TopicReader payments(broker.bootstrap(), pipe.payments);
@@ -137,7 +137,8 @@ TEST(CrashTest, SigkillPaymentServiceRepeatedlyLosesNothingAndNotificationsStayE
   // beyond its partition's committed offset — those orders are consumed again by the next instance.
   std::map<std::string, std::pair<int32_t, int64_t>> order_at;  // order_id → orders record
   for (const auto& r : order_records) {
-    if (auto o = events::parse_order_created(r.value)) order_at.emplace(o.value().order_id, std::make_pair(r.partition, r.offset));
+    if (auto o = events::parse_order_created(r.value))
+      order_at.emplace(o.value().order_id, std::make_pair(r.partition, r.offset));
   }
   std::size_t bound = 0;
   for (const auto& k : kills) {
@@ -178,8 +179,8 @@ TEST(CrashTest, SigkillPaymentServiceRepeatedlyLosesNothingAndNotificationsStayE
           "valid=" + std::to_string(valid) + " duplicate_bound=" + std::to_string(bound) +
               " notification_duplicates=" + std::to_string(nt.duplicates) +
               " dlq=" + std::to_string(dlq.size()) + "/" + std::to_string(orders.invalid.size()) +
-              " dlq_duplicates=" + std::to_string(dlq_duplicates) + " dlq_duplicate_bound=" + std::to_string(dlq_bound) +
-              " duration_s=" + std::to_string(secs.count()));
+              " dlq_duplicates=" + std::to_string(dlq_duplicates) + " dlq_duplicate_bound=" +
+              std::to_string(dlq_bound) + " duration_s=" + std::to_string(secs.count()));
 }
 
 // SIGKILL of notification-service at random points, restarted at once each time, while payment-service runs
@@ -197,7 +198,8 @@ TEST(CrashTest, SigkillNotificationServiceLosesNothingAndDuplicatesStayWithinThe
   const auto svc = Services::of(pipe);
   std::mt19937_64 rng(test_seed("crash_sigkill_notification"));
   // Kill points in notifications (two per valid order).
-  const auto points = kill_points("crash_sigkill_notification", rng, kNoteKills, 2000, 2 * kNoteOrders - 3000, 1500);
+  const auto points =
+      kill_points("crash_sigkill_notification", rng, kNoteKills, 2000, 2 * kNoteOrders - 3000, 1500);
 
   const int pay_port = free_port();
   const int note_port = free_port();

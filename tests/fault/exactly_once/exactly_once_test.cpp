@@ -24,7 +24,8 @@ using namespace std::chrono_literals;
 
 // The defaults must start in exactly-once mode: librdkafka refuses a transactional producer whose
 // message.timeout.ms exceeds transaction.timeout.ms, and ours is long (StartsWithDefaultSettings).
-const std::vector<std::string> kExactlyOnceDefaults = {"--guarantee", "exactly-once", "--instance-id", "fault-0"};
+const std::vector<std::string> kExactlyOnceDefaults = {"--guarantee", "exactly-once", "--instance-id",
+                                                       "fault-0"};
 const std::vector<std::string> kExactlyOnce = kExactlyOnceDefaults;
 
 // wait_ready, but gives up at once when the service has exited.
@@ -57,7 +58,8 @@ class ExactlyOnceTest : public ::testing::Test {
           },
           180s);
       ASSERT_TRUE(reached) << watched << " stalled at " << reader.records().size() << " waiting for " << point
-                           << "\n" << tail(victim.output());
+                           << "\n"
+                           << tail(victim.output());
       last = reader.records().size();
       EXPECT_EQ(kill9(victim), 128 + SIGKILL);
       victim = restart();
@@ -72,8 +74,9 @@ class ExactlyOnceTest : public ::testing::Test {
   std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();
 
   std::string duration() const {
-    return "duration_s=" +
-           std::to_string(std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now() - started).count());
+    return "duration_s=" + std::to_string(std::chrono::duration_cast<std::chrono::seconds>(
+                                              std::chrono::steady_clock::now() - started)
+                                              .count());
   }
 };
 
@@ -101,7 +104,8 @@ TEST_F(ExactlyOnceTest, FiveSigkillsOfPaymentServiceYieldExactlyOnePaymentPerOrd
   std::uniform_int_distribution<int> order_seed(1, 1000000);
   auto producer = svc.start_producer({"--count", std::to_string(kOrders), "--rate", "500", "--seed",
                                       std::to_string(order_seed(rng)), "--invalid-ratio", "0.005"});
-  kill_at(pay, pay_port, [&] { return svc.start_payment(pay_port, kExactlyOnce); }, svc.payments, points);
+  kill_at(
+      pay, pay_port, [&] { return svc.start_payment(pay_port, kExactlyOnce); }, svc.payments, points);
   if (HasFatalFailure()) return;
 
   ASSERT_EQ(producer.wait(180s).value_or(-1), 0) << tail(producer.output());
@@ -111,12 +115,14 @@ TEST_F(ExactlyOnceTest, FiveSigkillsOfPaymentServiceYieldExactlyOnePaymentPerOrd
   const auto valid = orders.valid_by_event_id.size();
 
   TopicReader payments(svc.bootstrap, svc.payments, /*read_committed=*/true);
-  payments.poll_until([&](const std::vector<Record>& r) { return tally_payments(orders, r).lost == 0; }, 180s);
+  payments.poll_until([&](const std::vector<Record>& r) { return tally_payments(orders, r).lost == 0; },
+                      180s);
   payments.drain_to_end(30s);
   const auto pt = tally_payments(orders, payments.records());
   const auto notes = read_all(svc.bootstrap, svc.notifications, 2 * valid, 120s, /*read_committed=*/true);
   const auto nt = tally_notifications(orders, notes);
-  const auto dlq = read_all(svc.bootstrap, svc.payment_dlq(), orders.invalid.size(), 60s, /*read_committed=*/true);
+  const auto dlq =
+      read_all(svc.bootstrap, svc.payment_dlq(), orders.invalid.size(), 60s, /*read_committed=*/true);
   // What the kills left behind uncommitted (aborted transactions), for the record.
   const auto raw = read_all(svc.bootstrap, svc.payments, valid, 30s, /*read_committed=*/false);
   const auto raw_tally = tally_payments(orders, raw);
@@ -134,18 +140,21 @@ TEST_F(ExactlyOnceTest, FiveSigkillsOfPaymentServiceYieldExactlyOnePaymentPerOrd
 
   EXPECT_EQ(pay.stop(30s), 0) << tail(pay.output());
   EXPECT_EQ(note.stop(30s), 0) << tail(note.output());
-  summary("exactly_once_sigkill_payment_kafka", std::to_string(kKills) + "xSIGKILL(payment-service, exactly-once)",
-          kOrders, pt.lost, pt.duplicates,
+  summary("exactly_once_sigkill_payment_kafka",
+          std::to_string(kKills) + "xSIGKILL(payment-service, exactly-once)", kOrders, pt.lost, pt.duplicates,
           "valid=" + std::to_string(valid) + " dlq=" + std::to_string(dlq.size()) + "/" +
-              std::to_string(orders.invalid.size()) + " notification_duplicates=" + std::to_string(nt.duplicates) +
-              " aborted_duplicates_read_uncommitted=" + std::to_string(raw_tally.duplicates) + " " + duration());
+              std::to_string(orders.invalid.size()) +
+              " notification_duplicates=" + std::to_string(nt.duplicates) +
+              " aborted_duplicates_read_uncommitted=" + std::to_string(raw_tally.duplicates) + " " +
+              duration());
 }
 
 TEST_F(ExactlyOnceTest, ThreeSigkillsOfNotificationServiceYieldExactlyTwoNotificationsPerOrder) {
   constexpr int kOrders = 5000;
   constexpr int kKills = 3;
   std::mt19937_64 rng(test_seed("exactly_once_sigkill_notification"));
-  const auto points = kill_points("exactly_once_sigkill_notification", rng, kKills, 1000, 8500, 500);  // notifications: two per order
+  const auto points = kill_points("exactly_once_sigkill_notification", rng, kKills, 1000, 8500,
+                                  500);  // notifications: two per order
 
   const int pay_port = free_port();
   const int note_port = free_port();
@@ -155,8 +164,9 @@ TEST_F(ExactlyOnceTest, ThreeSigkillsOfNotificationServiceYieldExactlyTwoNotific
   ASSERT_TRUE(ready_or_exited(note, note_port, 90s)) << tail(note.output());
 
   auto producer = svc.start_producer({"--count", std::to_string(kOrders), "--rate", "250", "--seed", "51"});
-  kill_at(note, note_port, [&] { return svc.start_notification(note_port, kExactlyOnce); }, svc.notifications,
-          points);
+  kill_at(
+      note, note_port, [&] { return svc.start_notification(note_port, kExactlyOnce); }, svc.notifications,
+      points);
   if (HasFatalFailure()) return;
 
   ASSERT_EQ(producer.wait(120s).value_or(-1), 0) << tail(producer.output());
@@ -164,7 +174,8 @@ TEST_F(ExactlyOnceTest, ThreeSigkillsOfNotificationServiceYieldExactlyTwoNotific
   const auto orders = index_orders(order_records);
   const auto valid = orders.valid_by_event_id.size();
   TopicReader notes(svc.bootstrap, svc.notifications, /*read_committed=*/true);
-  notes.poll_until([&](const std::vector<Record>& r) { return tally_notifications(orders, r).lost == 0; }, 180s);
+  notes.poll_until([&](const std::vector<Record>& r) { return tally_notifications(orders, r).lost == 0; },
+                   180s);
   notes.drain_to_end(30s);
   const auto nt = tally_notifications(orders, notes.records());
   const auto raw = read_all(svc.bootstrap, svc.notifications, 2 * valid, 30s, /*read_committed=*/false);
@@ -178,9 +189,11 @@ TEST_F(ExactlyOnceTest, ThreeSigkillsOfNotificationServiceYieldExactlyTwoNotific
   EXPECT_EQ(pay.stop(30s), 0) << tail(pay.output());
   EXPECT_EQ(note.stop(30s), 0) << tail(note.output());
   summary("exactly_once_sigkill_notification_kafka",
-          std::to_string(kKills) + "xSIGKILL(notification-service, exactly-once)", kOrders, nt.lost, nt.duplicates,
+          std::to_string(kKills) + "xSIGKILL(notification-service, exactly-once)", kOrders, nt.lost,
+          nt.duplicates,
           "notifications=" + std::to_string(notes.records().size()) +
-              " aborted_duplicates_read_uncommitted=" + std::to_string(raw_tally.duplicates) + " " + duration());
+              " aborted_duplicates_read_uncommitted=" + std::to_string(raw_tally.duplicates) + " " +
+              duration());
 }
 
 // --- Gateway failures, retries and dead letters under SIGKILL ---------------------------------------
@@ -334,7 +347,8 @@ TEST_F(ExactlyOnceTest, SigkillsWithGatewayFailuresYieldOnePaymentOrOneDeadLette
 
   auto producer = svc.start_producer({"--count", std::to_string(kOrders), "--rate", "300", "--seed",
                                       std::to_string(order_seed), "--invalid-ratio", "0.02"});
-  kill_at(pay, pay_port, [&] { return svc.start_payment(pay_port, pay_args); }, svc.payments, points);
+  kill_at(
+      pay, pay_port, [&] { return svc.start_payment(pay_port, pay_args); }, svc.payments, points);
   if (HasFatalFailure()) return;
 
   ASSERT_EQ(producer.wait(180s).value_or(-1), 0) << tail(producer.output());

@@ -9,7 +9,6 @@
 // and no order may be paid more often than the owner changes the test caused allow (each assignment
 // starts at the committed offset). With --commit-interval-ms 200 the kill window is ~0.2-0.5 s of orders.
 #include <gtest/gtest.h>
-
 #include <sys/time.h>
 
 #include "fault_fixture.h"
@@ -22,7 +21,8 @@ namespace {
 using namespace std::chrono_literals;
 
 int64_t wall_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
       .count();
 }
 
@@ -71,7 +71,8 @@ TEST(RebalanceTest, KillOneOfTwoThenAddAThirdLosesNothingAndDuplicatesOnlyTheKil
   ASSERT_FALSE(committed_at_kill.empty()) << "cannot read the group's committed offsets";
 
   // The survivor takes over after the session timeout; then a third joins while orders still flow.
-  ASSERT_TRUE(wait_until([&] { return orders_held(survivor).size() == 6; }, 60s, 100ms)) << tail(survivor.output());
+  ASSERT_TRUE(wait_until([&] { return orders_held(survivor).size() == 6; }, 60s, 100ms))
+      << tail(survivor.output());
   ASSERT_EQ(http_get(survivor_port, "/readyz").first, 200);
   // What the survivor has committed when the third joins: the rebalance that follows may fail its
   // commits (on the mock: ILLEGAL_GENERATION for the ~5 s the join waits, then "partitions lost"), so
@@ -103,7 +104,8 @@ TEST(RebalanceTest, KillOneOfTwoThenAddAThirdLosesNothingAndDuplicatesOnlyTheKil
   const auto order_records = read_all(svc.bootstrap, svc.orders, kOrders, 60s);
   ASSERT_EQ(order_records.size(), static_cast<std::size_t>(kOrders));
   const auto orders = index_orders(order_records);
-  payments.poll_until([&](const std::vector<Record>& r) { return tally_payments(orders, r).lost == 0; }, 120s);
+  payments.poll_until([&](const std::vector<Record>& r) { return tally_payments(orders, r).lost == 0; },
+                      120s);
   payments.drain_to_end(30s);
   const auto pt = tally_payments(orders, payments.records());
 
@@ -113,8 +115,9 @@ TEST(RebalanceTest, KillOneOfTwoThenAddAThirdLosesNothingAndDuplicatesOnlyTheKil
     if (auto o = events::parse_order_created(r.value)) position[o.value().event_id] = {r.partition, r.offset};
   }
   // Kill window S: paid (by either instance) before the kill, at or past the committed offset read right
-  // after the kill — a superset of what the victim left uncommitted, taken from the broker, not its log. Rebalance window R: paid (by anyone) before the third instance
-  // got its partitions, at or past what the group had committed when it started.
+  // after the kill — a superset of what the victim left uncommitted, taken from the broker, not its log.
+  // Rebalance window R: paid (by anyone) before the third instance got its partitions, at or past what the
+  // group had committed when it started.
   std::set<std::string> window;
   std::set<std::string> rebalance_window;
   for (const auto& r : payments.records()) {
@@ -163,8 +166,8 @@ TEST(RebalanceTest, KillOneOfTwoThenAddAThirdLosesNothingAndDuplicatesOnlyTheKil
     max_copies = std::max(max_copies, copies);
     if (copies > allowed) {
       ++over_bound;
-      ADD_FAILURE() << "order " << id << " (partition " << position[id].first << ", offset " << position[id].second
-                    << ") paid " << copies << " times; allowed " << allowed;
+      ADD_FAILURE() << "order " << id << " (partition " << position[id].first << ", offset "
+                    << position[id].second << ") paid " << copies << " times; allowed " << allowed;
       if (over_bound >= 5) break;
     }
   }
@@ -172,15 +175,16 @@ TEST(RebalanceTest, KillOneOfTwoThenAddAThirdLosesNothingAndDuplicatesOnlyTheKil
 
   EXPECT_EQ(survivor.stop(30s), 0) << tail(survivor.output());
   EXPECT_EQ(c.stop(30s), 0) << tail(c.output());
-  const auto secs = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now() - started);
+  const auto secs =
+      std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now() - started);
   std::string killed;
   for (const auto p : killed_partitions) killed += (killed.empty() ? "" : ",") + std::to_string(p);
   summary(broker.is_real() ? "rebalance_kill_one_of_two_kafka" : "rebalance_kill_one_of_two",
           "SIGKILL 1 of 2 instances + 3rd joins", kOrders, pt.lost, pt.duplicates,
           "kill_window=" + std::to_string(window.size()) + " dup_in_kill_window=" + std::to_string(in_kill) +
               " rebalance_window=" + std::to_string(rebalance_window.size()) +
-              " dup_in_rebalance_window=" + std::to_string(in_rebalance) + " outside=" + std::to_string(outside) +
-              " max_copies=" + std::to_string(max_copies) +
+              " dup_in_rebalance_window=" + std::to_string(in_rebalance) +
+              " outside=" + std::to_string(outside) + " max_copies=" + std::to_string(max_copies) +
               " killed_partitions=" + killed + " duration_s=" + std::to_string(secs.count()));
 }
 

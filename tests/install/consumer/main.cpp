@@ -16,8 +16,9 @@ int main(int argc, char** argv) {
   }
   const auto& o = order.value();
   // runtime and messaging code linked in too: a traceparent is 55 characters.
-  const auto fields = orderflow::runtime::log_fields({{"tp", orderflow::messaging::new_traceparent().size()}});
-  std::cout << orderflow::kVersion << " " << o.order_id << " " << o.amount_cents << " " << o.currency << fields
-            << "\n";
+  const auto fields =
+      orderflow::runtime::log_fields({{"tp", orderflow::messaging::new_traceparent().size()}});
+  std::cout << orderflow::kVersion << " " << o.order_id << " " << o.amount_cents << " " << o.currency
+            << fields << "\n";
   return 0;
 }

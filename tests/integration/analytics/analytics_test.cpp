@@ -3,17 +3,17 @@
 // two topics by event time — also when the service is SIGKILLed mid-run and restarted (no window counts
 // a record twice or misses one). Small windows (2 s) so that they close within seconds.
 #include <gtest/gtest.h>
-
 #include <librdkafka/rdkafkacpp.h>
-#include <nlohmann/json.hpp>
 
 #include <csignal>
 #include <filesystem>
 #include <fstream>
-#include <random>
 #include <map>
 #include <memory>
+#include <random>
 #include <set>
+
+#include <nlohmann/json.hpp>
 
 #include "orderflow/events/events.h"
 #include "orderflow/testing/paths.h"
@@ -49,7 +49,9 @@ std::int64_t ms_of(const std::string& ts) {
   return std::chrono::duration_cast<std::chrono::milliseconds>(t->time_since_epoch()).count();
 }
 
-std::int64_t start_of(std::int64_t ms) { return ms - (ms % kWindowMs); }
+std::int64_t start_of(std::int64_t ms) {
+  return ms - (ms % kWindowMs);
+}
 
 // The mock creates a topic that a metadata request names; a real broker gets it through the Admin API.
 void ensure_topic(TestBroker& broker, const std::string& topic) {
@@ -69,8 +71,9 @@ void ensure_topic(TestBroker& broker, const std::string& topic) {
 }
 
 // The test's own aggregation of `orders` and `payments` by event time.
-std::map<std::int64_t, Window> aggregate(const std::vector<Record>& orders, const std::vector<Record>& payments,
-                                         std::int64_t& order_count, std::int64_t& payment_count) {
+std::map<std::int64_t, Window> aggregate(const std::vector<Record>& orders,
+                                         const std::vector<Record>& payments, std::int64_t& order_count,
+                                         std::int64_t& payment_count) {
   std::map<std::int64_t, Window> w;
   order_count = payment_count = 0;
   for (const auto& r : orders) {
@@ -122,7 +125,8 @@ Published read_stats(const std::vector<Record>& stats) {
     w.amount = j.at("order_amount_cents_by_currency").get<std::map<std::string, std::int64_t>>();
     w.authorized = j.at("payments_authorized");
     w.declined = j.at("payments_declined");
-    w.authorized_amount = j.at("authorized_amount_cents_by_currency").get<std::map<std::string, std::int64_t>>();
+    w.authorized_amount =
+        j.at("authorized_amount_cents_by_currency").get<std::map<std::string, std::int64_t>>();
     w.by_reason = j.at("declined_by_reason").get<std::map<std::string, std::int64_t>>();
     w.distinct = j.at("distinct_customers");
     out.orders += w.orders;
@@ -140,12 +144,30 @@ class AnalyticsTest : public ::testing::Test {
   std::string group = "analytics-service" + (broker.is_real() ? "-" + broker.unique_suffix() : std::string());
 
   Process start_analytics(int port) const {
-    return Process::start(bin_path("analytics-service"),
-                          {"--brokers", broker.bootstrap(), "--metrics-address", "127.0.0.1:" + std::to_string(port),
-                           "--group-id", group, "--orders-topic", p.orders, "--payments-topic", p.payments,
-                           "--stats-topic", stats_topic, "--window-ms", std::to_string(kWindowMs),
-                           "--allowed-lateness-ms", "300", "--idle-timeout-ms", "1500", "--commit-interval-ms",
-                           "200", "-X", "session.timeout.ms=6000", "-X", "heartbeat.interval.ms=1000"});
+    return Process::start(bin_path("analytics-service"), {"--brokers",
+                                                          broker.bootstrap(),
+                                                          "--metrics-address",
+                                                          "127.0.0.1:" + std::to_string(port),
+                                                          "--group-id",
+                                                          group,
+                                                          "--orders-topic",
+                                                          p.orders,
+                                                          "--payments-topic",
+                                                          p.payments,
+                                                          "--stats-topic",
+                                                          stats_topic,
+                                                          "--window-ms",
+                                                          std::to_string(kWindowMs),
+                                                          "--allowed-lateness-ms",
+                                                          "300",
+                                                          "--idle-timeout-ms",
+                                                          "1500",
+                                                          "--commit-interval-ms",
+                                                          "200",
+                                                          "-X",
+                                                          "session.timeout.ms=6000",
+                                                          "-X",
+                                                          "heartbeat.interval.ms=1000"});
   }
 
   // Reads everything and compares once the published windows hold every order and payment (bounded).
@@ -183,18 +205,18 @@ class AnalyticsTest : public ::testing::Test {
         ADD_FAILURE() << "window " << start << " (" << want.orders << " orders) not published";
         continue;
       }
-      EXPECT_TRUE(want == it->second) << "window " << start << ": want " << want.orders << " orders, "
-                                      << want.authorized << "/" << want.declined << " payments, "
-                                      << want.customers.size() << " customers; got " << it->second.orders << ", "
-                                      << it->second.authorized << "/" << it->second.declined << ", "
-                                      << it->second.distinct;
+      EXPECT_TRUE(want == it->second)
+          << "window " << start << ": want " << want.orders << " orders, " << want.authorized << "/"
+          << want.declined << " payments, " << want.customers.size() << " customers; got "
+          << it->second.orders << ", " << it->second.authorized << "/" << it->second.declined << ", "
+          << it->second.distinct;
     }
     EXPECT_EQ(got.orders, n_orders);
     EXPECT_EQ(got.payments, n_payments);
     if (windows_out) *windows_out = got.windows.size();
     if (records_out) *records_out = got.records;
-    std::printf("analytics: %zu windows (%zu records on %s), %lld orders, %lld payments\n", got.windows.size(),
-                got.records, stats_topic.c_str(), static_cast<long long>(n_orders),
+    std::printf("analytics: %zu windows (%zu records on %s), %lld orders, %lld payments\n",
+                got.windows.size(), got.records, stats_topic.c_str(), static_cast<long long>(n_orders),
                 static_cast<long long>(n_payments));
   }
 
@@ -210,7 +232,8 @@ TEST_F(AnalyticsTest, PublishedWindowsEqualTheTopicsAggregation) {
   ASSERT_TRUE(wait_ready(port, 30s)) << analytics.output();
 
   // 600 orders at 200/s: about 3 s of event time, two to three windows; some over the amount limit.
-  const auto [rc, out] = p.produce_orders({"--count", "600", "--rate", "200", "--customers", "40", "--seed", "7"});
+  const auto [rc, out] =
+      p.produce_orders({"--count", "600", "--rate", "200", "--customers", "40", "--seed", "7"});
   ASSERT_EQ(rc, 0) << out;
   std::size_t windows = 0;
   expect_windows_match_topics(600, &windows);
@@ -239,8 +262,8 @@ TEST_F(AnalyticsTest, PublishedWindowsEqualTheTopicsAggregation) {
   late_order.items = {{"sku-1", 1, 1234}};
   late_order.amount_cents = 1234;
   late_order.currency = "EUR";
-  const auto file = std::filesystem::temp_directory_path() /
-                    ("analytics-late-" + broker.unique_suffix() + ".jsonl");
+  const auto file =
+      std::filesystem::temp_directory_path() / ("analytics-late-" + broker.unique_suffix() + ".jsonl");
   std::ofstream(file) << events::to_json(late_order) << "\n";
   const auto [rc2, out2] = p.produce_orders({"--from-file", file.string()});
   std::filesystem::remove(file);
@@ -263,10 +286,10 @@ TEST_F(AnalyticsTest, SigkillMidRunCountsEveryRecordExactlyOnce) {
   ASSERT_TRUE(wait_ready(port, 30s)) << analytics.output();
 
   // About 10 s of orders in the background; the service is killed twice while they flow.
-  auto producer = Process::start(bin_path("order-producer"),
-                                 {"--brokers", broker.bootstrap(), "--topic", p.orders, "--metrics-address",
-                                  "127.0.0.1:0", "--count", "1500", "--rate", "150", "--customers", "60",
-                                  "--seed", "11"});
+  auto producer =
+      Process::start(bin_path("order-producer"), {"--brokers", broker.bootstrap(), "--topic", p.orders,
+                                                  "--metrics-address", "127.0.0.1:0", "--count", "1500",
+                                                  "--rate", "150", "--customers", "60", "--seed", "11"});
   for (int kill = 1; kill <= 2; ++kill) {
     // Wait for at least one more window to be published, then kill -9 with windows open.
     const auto closed_before = scrape_metric(port, "orderflow_analytics_windows_closed_total").value_or(0);
@@ -276,15 +299,16 @@ TEST_F(AnalyticsTest, SigkillMidRunCountsEveryRecordExactlyOnce) {
         },
         30s, 100ms))
         << analytics.output();
-    ASSERT_TRUE(wait_until([&] { return scrape_metric(port, "orderflow_analytics_open_windows").value_or(0) > 0; },
-                           10s, 50ms));
+    ASSERT_TRUE(wait_until(
+        [&] { return scrape_metric(port, "orderflow_analytics_open_windows").value_or(0) > 0; }, 10s, 50ms));
     analytics.signal(SIGKILL);
     analytics.wait(10s);
     port = free_port();
     analytics = start_analytics(port);
     ASSERT_TRUE(analytics.wait_for_output("windows published earlier", 30s)) << analytics.output();
     // It learned the windows the killed run published (at least the one awaited above).
-    EXPECT_EQ(analytics.output().find(" 0 windows published earlier"), std::string::npos) << analytics.output();
+    EXPECT_EQ(analytics.output().find(" 0 windows published earlier"), std::string::npos)
+        << analytics.output();
     ASSERT_TRUE(wait_ready(port, 60s)) << analytics.output();
   }
   ASSERT_EQ(producer.wait(120s), std::optional<int>(0)) << producer.output();

@@ -30,7 +30,7 @@ using namespace std::chrono_literals;
 using Clock = std::chrono::steady_clock;
 
 const std::vector<std::string> kAll = {"order-producer", "payment-service", "notification-service",
-                                       "dlq-tool", "lag-exporter", "kafka-dev-broker"};
+                                       "dlq-tool",       "lag-exporter",    "kafka-dev-broker"};
 const std::vector<std::string> kServices = {"payment-service", "notification-service"};
 constexpr const char* kUnreachable = "127.0.0.1:1";
 constexpr const char* kSecret = "SuperSecret123";
@@ -176,7 +176,8 @@ TEST(BadConfigTest, UnknownAndMalformedFlagsExitTwoNamingTheFlag) {
   cases.push_back({"notification-service", {"--dedupe-window", "many"}, "--dedupe-window"});
   cases.push_back({"dlq-tool", {"--limit", "abc"}, "--limit"});
   cases.push_back({"kafka-dev-broker", {"--port", "abc"}, "--port"});
-  for (const auto& bin : {"order-producer", "payment-service", "notification-service", "dlq-tool", "lag-exporter"}) {
+  for (const auto& bin :
+       {"order-producer", "payment-service", "notification-service", "dlq-tool", "lag-exporter"}) {
     cases.push_back({bin, {"-X"}, "kafka-property"});         // value missing
     cases.push_back({bin, {"-X", "novalue"}, "-X novalue"});  // not key=value
     cases.push_back({bin, {"--log-level", "loud"}, "--log-level"});
@@ -232,7 +233,8 @@ TEST(BadConfigTest, InvalidValuesExitTwoNamingTheFlag) {
 }
 
 TEST(BadConfigTest, UnknownKafkaPropertyExitsTwoWithLibrdkafkasMessage) {
-  for (const auto& bin : {"order-producer", "payment-service", "notification-service", "dlq-tool", "lag-exporter"}) {
+  for (const auto& bin :
+       {"order-producer", "payment-service", "notification-service", "dlq-tool", "lag-exporter"}) {
     const std::vector<std::string> args = {"--brokers",   kUnreachable, "--metrics-address",
                                            "127.0.0.1:0", "-X",         "no.such.property=1"};
     const bool dlq = std::string(bin) == "dlq-tool";
@@ -395,12 +397,14 @@ TEST(BadConfigTest, MalformedMetricsAddressIsAUsageError) {
   }
 }
 
-// ---- --check-config ----------------------------------------------------------------------------------------------
-// Parses flags, environment, --config and -X as a start does, runs the same checks (including creating the
-// Kafka clients' configuration, which reports an invalid -X), prints the effective configuration with secrets
+// ---- --check-config
+// ---------------------------------------------------------------------------------------------- Parses
+// flags, environment, --config and -X as a start does, runs the same checks (including creating the Kafka
+// clients' configuration, which reports an invalid -X), prints the effective configuration with secrets
 // masked and exits 0 — or exits 2 with the start's message. It never connects to a broker.
 
-const std::vector<std::string> kCheckedServices = {"order-producer", "payment-service", "notification-service"};
+const std::vector<std::string> kCheckedServices = {"order-producer", "payment-service",
+                                                   "notification-service"};
 
 // The message of the error line a service logs ("<ts> error [<service>] <message>"), or "" when none.
 std::string logged_error(const std::string& output) {
@@ -416,22 +420,33 @@ std::string logged_error(const std::string& output) {
 
 TEST(BadConfigTest, CheckConfigExitsZeroPrintingTheConfigurationWithSecretsMasked) {
   HeldPort broker;  // listens, never answers: a check must not even connect
-  const auto conf = std::filesystem::temp_directory_path() / ("check-config-" + std::to_string(::getpid()) + ".conf");
+  const auto conf =
+      std::filesystem::temp_directory_path() / ("check-config-" + std::to_string(::getpid()) + ".conf");
   std::ofstream(conf) << "kafka-property = ssl.key.password=" << kSecret << "\nlog-format = json\n";
   for (const auto& bin : kCheckedServices) {
     for (const bool exactly_once : {false, true}) {
       if (exactly_once && bin == "order-producer") continue;
-      std::vector<std::string> args = {"--check-config",   "--brokers", broker.address(), "--config", conf.string(),
-                                       "-X", std::string("sasl.password=") + kSecret, "-X", "sasl.mechanisms=PLAIN",
-                                       "-X", "security.protocol=sasl_plaintext"};
+      std::vector<std::string> args = {"--check-config",
+                                       "--brokers",
+                                       broker.address(),
+                                       "--config",
+                                       conf.string(),
+                                       "-X",
+                                       std::string("sasl.password=") + kSecret,
+                                       "-X",
+                                       "sasl.mechanisms=PLAIN",
+                                       "-X",
+                                       "security.protocol=sasl_plaintext"};
       if (exactly_once) args.insert(args.end(), {"--guarantee", "exactly-once"});
       SCOPED_TRACE(describe(bin, args));
-      const auto o = run(bin, args, {{"KAFKA_PROPERTIES", "sasl.username=u;client.id=check"}, {"LOG_LEVEL", "debug"}}, 20s);
+      const auto o = run(
+          bin, args, {{"KAFKA_PROPERTIES", "sasl.username=u;client.id=check"}, {"LOG_LEVEL", "debug"}}, 20s);
       EXPECT_EQ(o.code, 0) << o.output;
       EXPECT_EQ(o.output.find(kSecret), std::string::npos) << "secret in the output:\n" << o.output;
-      for (const auto& line : {"kafka-property = sasl.password=***\n", "kafka-property = ssl.key.password=***\n",
-                               "kafka-property = sasl.username=u\n", "kafka-property = client.id=check\n",
-                               "log-level = debug\n", "log-format = json\n"}) {
+      for (const auto& line :
+           {"kafka-property = sasl.password=***\n", "kafka-property = ssl.key.password=***\n",
+            "kafka-property = sasl.username=u\n", "kafka-property = client.id=check\n", "log-level = debug\n",
+            "log-format = json\n"}) {
         EXPECT_NE(o.output.find(line), std::string::npos) << "missing " << line << o.output;
       }
       EXPECT_NE(o.output.find("brokers = " + broker.address() + "\n"), std::string::npos) << o.output;
@@ -493,12 +508,14 @@ TEST(BadConfigTest, CheckConfigExitsTwoOnABadKafkaPropertyWithTheStartsMessage) 
       EXPECT_LT(check.seconds, 5.0);
       // A start with the same configuration fails with the same message.
       auto start_args = x;
-      start_args.insert(start_args.end(), {"--brokers", kUnreachable, "--metrics-address", "127.0.0.1:0",
-                                           bin == "order-producer" ? "--timeout-s" : "--startup-timeout-s", "3"});
+      start_args.insert(start_args.end(),
+                        {"--brokers", kUnreachable, "--metrics-address", "127.0.0.1:0",
+                         bin == "order-producer" ? "--timeout-s" : "--startup-timeout-s", "3"});
       const auto start = run(bin, start_args, {}, 20s);
       EXPECT_EQ(start.code, 2) << start.output;
       EXPECT_FALSE(logged_error(check.output).empty()) << check.output;
-      EXPECT_EQ(logged_error(check.output), logged_error(start.output)) << check.output << "---\n" << start.output;
+      EXPECT_EQ(logged_error(check.output), logged_error(start.output)) << check.output << "---\n"
+                                                                        << start.output;
     }
   }
   const auto missing = run("order-producer", {"--check-config", "--from-file", "/nonexistent/orders.jsonl"});
@@ -506,8 +523,9 @@ TEST(BadConfigTest, CheckConfigExitsTwoOnABadKafkaPropertyWithTheStartsMessage) 
   EXPECT_NE(missing.output.find("--from-file: cannot open /nonexistent/orders.jsonl"), std::string::npos)
       << missing.output;
   // A start says the same, with the same exit code, before any waiting for brokers.
-  const auto start = run("order-producer", {"--from-file", "/nonexistent/orders.jsonl", "--brokers", kUnreachable,
-                                            "--metrics-address", "127.0.0.1:0", "--timeout-s", "3"});
+  const auto start =
+      run("order-producer", {"--from-file", "/nonexistent/orders.jsonl", "--brokers", kUnreachable,
+                             "--metrics-address", "127.0.0.1:0", "--timeout-s", "3"});
   EXPECT_EQ(start.code, 2) << start.output;
   EXPECT_EQ(logged_error(start.output), logged_error(missing.output)) << start.output;
 }

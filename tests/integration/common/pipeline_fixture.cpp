@@ -1,15 +1,15 @@
 #include "pipeline_fixture.h"
 
-#include <utility>
-
-#include <boost/asio.hpp>
-#include <boost/beast/core.hpp>
-#include <boost/beast/http.hpp>
 #include <fmt/core.h>
 #include <librdkafka/rdkafka.h>
 
 #include <sstream>
 #include <stdexcept>
+#include <utility>
+
+#include <boost/asio.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
 
 #include "orderflow/testing/paths.h"
 #include "orderflow/testing/wait.h"
@@ -44,7 +44,8 @@ void create_topics(const std::string& bootstrap, const std::vector<std::string>&
   rd_kafka_t* rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof err);
   if (rk == nullptr) throw std::runtime_error(std::string("create_topics: ") + err);
   std::vector<rd_kafka_NewTopic_t*> topics;
-  for (const auto& n : names) topics.push_back(rd_kafka_NewTopic_new(n.c_str(), partitions, 1, err, sizeof err));
+  for (const auto& n : names)
+    topics.push_back(rd_kafka_NewTopic_new(n.c_str(), partitions, 1, err, sizeof err));
   rd_kafka_queue_t* q = rd_kafka_queue_new(rk);
   rd_kafka_AdminOptions_t* opts = rd_kafka_AdminOptions_new(rk, RD_KAFKA_ADMIN_OP_CREATETOPICS);
   rd_kafka_AdminOptions_set_operation_timeout(opts, 30000, err, sizeof err);
@@ -96,30 +97,49 @@ std::vector<std::string> with(std::vector<std::string> base, const std::vector<s
 
 std::vector<std::string> Pipeline::payment_args(int port, const std::vector<std::string>& extra) const {
   return with({"--brokers", broker.bootstrap(), "--metrics-address", fmt::format("127.0.0.1:{}", port),
-               "--group-id", payment_group, "--orders-topic", orders, "--payments-topic", payments,
-               "-X", "session.timeout.ms=6000", "-X", "heartbeat.interval.ms=1000", "--commit-interval-ms", "200"},
+               "--group-id", payment_group, "--orders-topic", orders, "--payments-topic", payments, "-X",
+               "session.timeout.ms=6000", "-X", "heartbeat.interval.ms=1000", "--commit-interval-ms", "200"},
               extra);
 }
 
 std::vector<std::string> Pipeline::notification_args(int port, const std::vector<std::string>& extra) const {
-  return with({"--brokers", broker.bootstrap(), "--metrics-address", fmt::format("127.0.0.1:{}", port),
-               "--group-id", notification_group, "--orders-topic", orders, "--payments-topic", payments,
-               "--notifications-topic", notifications, "--sink", "file:/dev/null", "-X", "session.timeout.ms=6000",
-               "-X", "heartbeat.interval.ms=1000", "--commit-interval-ms", "200"},
+  return with({"--brokers",
+               broker.bootstrap(),
+               "--metrics-address",
+               fmt::format("127.0.0.1:{}", port),
+               "--group-id",
+               notification_group,
+               "--orders-topic",
+               orders,
+               "--payments-topic",
+               payments,
+               "--notifications-topic",
+               notifications,
+               "--sink",
+               "file:/dev/null",
+               "-X",
+               "session.timeout.ms=6000",
+               "-X",
+               "heartbeat.interval.ms=1000",
+               "--commit-interval-ms",
+               "200"},
               extra);
 }
 
-Process Pipeline::start_payment(int port, const std::vector<std::string>& extra, const std::string& log) const {
+Process Pipeline::start_payment(int port, const std::vector<std::string>& extra,
+                                const std::string& log) const {
   return Process::start(bin_path("payment-service"), payment_args(port, extra), {}, log);
 }
 
-Process Pipeline::start_notification(int port, const std::vector<std::string>& extra, const std::string& log) const {
+Process Pipeline::start_notification(int port, const std::vector<std::string>& extra,
+                                     const std::string& log) const {
   return Process::start(bin_path("notification-service"), notification_args(port, extra), {}, log);
 }
 
 std::pair<int, std::string> Pipeline::produce_orders(const std::vector<std::string>& args,
                                                      std::chrono::seconds timeout) const {
-  auto all = with({"--brokers", broker.bootstrap(), "--topic", orders, "--metrics-address", "127.0.0.1:0"}, args);
+  auto all =
+      with({"--brokers", broker.bootstrap(), "--topic", orders, "--metrics-address", "127.0.0.1:0"}, args);
   auto p = Process::start(bin_path("order-producer"), all);
   auto rc = p.wait(timeout);
   if (!rc) {
@@ -131,7 +151,8 @@ std::pair<int, std::string> Pipeline::produce_orders(const std::vector<std::stri
 }
 
 bool wait_ready(int port, std::chrono::milliseconds timeout) {
-  return wait_until([&] { return http_get(port, "/readyz").first == 200; }, timeout, std::chrono::milliseconds(100));
+  return wait_until([&] { return http_get(port, "/readyz").first == 200; }, timeout,
+                    std::chrono::milliseconds(100));
 }
 
 OrderIndex index_orders(const std::vector<Record>& records) {
@@ -148,7 +169,8 @@ OrderIndex index_orders(const std::vector<Record>& records) {
   return idx;
 }
 
-double metric_value(const std::string& text, const std::string& name, const std::map<std::string, std::string>& labels) {
+double metric_value(const std::string& text, const std::string& name,
+                    const std::map<std::string, std::string>& labels) {
   return find_metric(text, name, labels).value_or(0.0);
 }
 

@@ -40,9 +40,12 @@ struct Pipeline {
 
   // Common flags: brokers, topics, group, fast group timing for restarts on the mock.
   std::vector<std::string> payment_args(int metrics_port, const std::vector<std::string>& extra = {}) const;
-  std::vector<std::string> notification_args(int metrics_port, const std::vector<std::string>& extra = {}) const;
-  Process start_payment(int metrics_port, const std::vector<std::string>& extra = {}, const std::string& log = "") const;
-  Process start_notification(int metrics_port, const std::vector<std::string>& extra = {}, const std::string& log = "") const;
+  std::vector<std::string> notification_args(int metrics_port,
+                                             const std::vector<std::string>& extra = {}) const;
+  Process start_payment(int metrics_port, const std::vector<std::string>& extra = {},
+                        const std::string& log = "") const;
+  Process start_notification(int metrics_port, const std::vector<std::string>& extra = {},
+                             const std::string& log = "") const;
   // Runs order-producer to completion (bounded); returns its exit code and output.
   std::pair<int, std::string> produce_orders(const std::vector<std::string>& args,
                                              std::chrono::seconds timeout = std::chrono::seconds(120)) const;
@@ -51,8 +54,8 @@ struct Pipeline {
 bool wait_ready(int port, std::chrono::milliseconds timeout);
 
 struct OrderIndex {
-  std::map<std::string, events::OrderCreated> valid_by_event_id;  // order event_id → order
-  std::vector<Record> invalid;                                    // records that fail validation
+  std::map<std::string, events::OrderCreated> valid_by_event_id;          // order event_id → order
+  std::vector<Record> invalid;                                            // records that fail validation
   std::map<std::string, std::vector<std::string>> order_ids_by_customer;  // valid, in topic order
 };
 OrderIndex index_orders(const std::vector<Record>& records);

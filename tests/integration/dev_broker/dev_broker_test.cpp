@@ -31,7 +31,9 @@ namespace {
 
 using namespace std::chrono_literals;
 
-std::string broker_bin() { return bin_path("kafka-dev-broker"); }
+std::string broker_bin() {
+  return bin_path("kafka-dev-broker");
+}
 
 // topic -> partition count, as librdkafka sees it through `bootstrap`.
 std::map<std::string, int> topic_partitions(const std::string& bootstrap) {
@@ -73,8 +75,7 @@ TEST(DevBroker, StartsOnAnEphemeralPortAndPrintsTheReadyLine) {
   EXPECT_GT(broker.port(), 0);
   EXPECT_EQ(broker.bootstrap(), "localhost:" + std::to_string(broker.port()));
   const auto out = broker.process().output();
-  EXPECT_NE(out.find("ready bootstrap=localhost:" + std::to_string(broker.port()) + "\n"),
-            std::string::npos)
+  EXPECT_NE(out.find("ready bootstrap=localhost:" + std::to_string(broker.port()) + "\n"), std::string::npos)
       << out;
   // The startup line names the mock brokers' real addresses.
   EXPECT_TRUE(std::regex_search(out, std::regex(R"(mock brokers 1=127\.0\.0\.1:\d+)"))) << out;
@@ -95,8 +96,7 @@ TEST(DevBroker, MetadataListsTheStandardAndExtraTopicsWithTheConfiguredPartition
   ASSERT_EQ(kcat.wait(20s), 0) << kcat.output();
   const auto listing = kcat.output();
   for (const std::string name : {"orders", "payments", "notifications"}) {
-    EXPECT_NE(listing.find("topic \"" + name + "\" with 3 partitions"), std::string::npos)
-        << listing;
+    EXPECT_NE(listing.find("topic \"" + name + "\" with 3 partitions"), std::string::npos) << listing;
   }
   EXPECT_NE(listing.find(" 2 brokers:"), std::string::npos) << listing;
 }
@@ -113,8 +113,7 @@ TEST(DevBroker, ASecondInstanceOnTheSamePortExits1NamingThePort) {
   DevBroker first;
   auto second = Process::start(broker_bin(), {"--port", std::to_string(first.port())});
   ASSERT_EQ(second.wait(15s), 1) << second.output();
-  EXPECT_NE(second.output().find(std::to_string(first.port())), std::string::npos)
-      << second.output();
+  EXPECT_NE(second.output().find(std::to_string(first.port())), std::string::npos) << second.output();
   EXPECT_EQ(second.output().find("ready bootstrap="), std::string::npos) << second.output();
   // The first one is unaffected.
   EXPECT_TRUE(first.process().running());
@@ -142,9 +141,12 @@ TEST(DevBroker, HelpAndVersionExit0) {
 
 TEST(DevBroker, BadFlagsExit2WithOneLineNamingTheFlag) {
   const std::vector<std::pair<std::vector<std::string>, std::string>> cases{
-      {{"--bogus"}, "--bogus"},        {{"--port", "abc"}, "--port"},
-      {{"--port", "70000"}, "--port"}, {{"--partitions", "0"}, "--partitions"},
-      {{"--brokers"}, "--brokers"},    {{"--topic", "bad topic"}, "--topic"},
+      {{"--bogus"}, "--bogus"},
+      {{"--port", "abc"}, "--port"},
+      {{"--port", "70000"}, "--port"},
+      {{"--partitions", "0"}, "--partitions"},
+      {{"--brokers"}, "--brokers"},
+      {{"--topic", "bad topic"}, "--topic"},
       {{"--fetch-max-wait-ms", "-1"}, "--fetch-max-wait-ms"},
   };
   for (const auto& [args, flag] : cases) {
@@ -177,16 +179,14 @@ TEST(DevBroker, ProduceAndConsumeThroughTheBootstrapPort) {
       EXPECT_EQ(of_key[i].partition, of_key.front().partition);
       EXPECT_EQ(of_key[i].value, "order-" + std::to_string(c + 7 * static_cast<int>(i)));
       ASSERT_EQ(of_key[i].headers.size(), 1U);
-      EXPECT_EQ(of_key[i].headers[0],
-                (std::pair<std::string, std::string>{"x-test", "dev-broker"}));
+      EXPECT_EQ(of_key[i].headers[0], (std::pair<std::string, std::string>{"x-test", "dev-broker"}));
     }
   }
 }
 
 TEST(DevBroker, MockSocketsHaveTcpNodelayAndRoundTripsAreFast) {
   DevBroker broker;
-  EXPECT_NE(broker.process().output().find("tcp_nodelay=on"), std::string::npos)
-      << broker.process().output();
+  EXPECT_NE(broker.process().output().find("tcp_nodelay=on"), std::string::npos) << broker.process().output();
   const auto commits = commit_round_trips_ms(broker.bootstrap(), "orders", 21);
   const auto flushes = produce_flush_round_trips_ms(broker.bootstrap(), "payments", 21);
   const double commit_ms = median(commits);
@@ -197,8 +197,7 @@ TEST(DevBroker, MockSocketsHaveTcpNodelayAndRoundTripsAreFast) {
       commit_ms, flush_ms);
 
   // The same broker without the interposer, for comparison (printed, not asserted).
-  auto slow =
-      Process::start(broker_bin(), {"--port", "0"}, {{"ORDERFLOW_DISABLE_TCP_NODELAY", "1"}});
+  auto slow = Process::start(broker_bin(), {"--port", "0"}, {{"ORDERFLOW_DISABLE_TCP_NODELAY", "1"}});
   ASSERT_TRUE(slow.wait_for_output("ready bootstrap=", 15s)) << slow.output();
   EXPECT_NE(slow.output().find("tcp_nodelay=off"), std::string::npos) << slow.output();
   const auto slow_bootstrap = ready_bootstrap(slow);
@@ -217,7 +216,8 @@ TEST(DevBroker, MockSocketsHaveTcpNodelayAndRoundTripsAreFast) {
 
 // Milliseconds from producing one record to an idle consumer (librdkafka's default fetch.wait.max.ms,
 // 500 ms) receiving it, `samples` times; the consumer idles longer than the wait before each record.
-std::vector<double> idle_consumer_delays_ms(const std::string& bootstrap, const std::string& topic, int samples) {
+std::vector<double> idle_consumer_delays_ms(const std::string& bootstrap, const std::string& topic,
+                                            int samples) {
   std::string err;
   std::unique_ptr<RdKafka::Conf> cconf(RdKafka::Conf::create(RdKafka::Conf::CONF_GLOBAL));
   cconf->set("bootstrap.servers", bootstrap, err);
@@ -235,7 +235,8 @@ std::vector<double> idle_consumer_delays_ms(const std::string& bootstrap, const 
     ADD_FAILURE() << err;
     return out;
   }
-  std::unique_ptr<RdKafka::TopicPartition> tp(RdKafka::TopicPartition::create(topic, 0, RdKafka::Topic::OFFSET_END));
+  std::unique_ptr<RdKafka::TopicPartition> tp(
+      RdKafka::TopicPartition::create(topic, 0, RdKafka::Topic::OFFSET_END));
   std::vector<RdKafka::TopicPartition*> parts{tp.get()};
   consumer->assign(parts);
   for (int i = 0; i < samples; ++i) {
@@ -246,7 +247,8 @@ std::vector<double> idle_consumer_delays_ms(const std::string& bootstrap, const 
       if (m && m->err() == RdKafka::ERR_NO_ERROR) ADD_FAILURE() << "unexpected record before sample " << i;
     }
     const auto sent = std::chrono::steady_clock::now();
-    producer->produce(topic, 0, RdKafka::Producer::RK_MSG_COPY, const_cast<char*>("x"), 1, nullptr, 0, 0, nullptr);
+    producer->produce(topic, 0, RdKafka::Producer::RK_MSG_COPY, const_cast<char*>("x"), 1, nullptr, 0, 0,
+                      nullptr);
     producer->flush(5000);
     const auto deadline = sent + 5s;
     bool got = false;
@@ -279,16 +281,17 @@ TEST(DevBroker, AnIdleConsumerSeesANewRecordWithinTheFetchWaitCap) {
   const auto uncapped = idle_consumer_delays_ms(ready_bootstrap(raw), "orders", 5);
   ASSERT_EQ(uncapped.size(), 5U);
   EXPECT_EQ(raw.stop(), 0);
-  std::printf("[ measured ] idle consumer, produce -> consume: median %.1f ms with the cap, %.1f ms without\n",
-              median(capped), median(uncapped));
+  std::printf(
+      "[ measured ] idle consumer, produce -> consume: median %.1f ms with the cap, %.1f ms without\n",
+      median(capped), median(uncapped));
   // Loose: 5 ms of cap plus a busy 2-core machine; without the cap the median is ~250 ms or more.
   EXPECT_LT(median(capped), 100.0);
   EXPECT_GT(median(uncapped), median(capped));
 }
 
 TEST(DevBroker, WarnsWhenTheMockDropsOldRecords) {
-  auto p = Process::start(broker_bin(), {"--port", "0", "--partitions", "1", "--topic", "big",
-                                         "--watermark-interval-ms", "200"});
+  auto p = Process::start(
+      broker_bin(), {"--port", "0", "--partitions", "1", "--topic", "big", "--watermark-interval-ms", "200"});
   ASSERT_TRUE(p.wait_for_output("ready bootstrap=", 15s)) << p.output();
   const auto bootstrap = ready_bootstrap(p);
 
@@ -301,8 +304,7 @@ TEST(DevBroker, WarnsWhenTheMockDropsOldRecords) {
   const auto warned_twice = [&] {
     const auto log = p.output();
     const auto first = log.find("WARNING: big[0]");
-    return first != std::string::npos &&
-           log.find("WARNING: big[0]", first + 1) != std::string::npos;
+    return first != std::string::npos && log.find("WARNING: big[0]", first + 1) != std::string::npos;
   };
   EXPECT_FALSE(wait_until(warned_twice, 1s)) << p.output();
   EXPECT_EQ(p.stop(), 0);

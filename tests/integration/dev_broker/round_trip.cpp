@@ -22,8 +22,7 @@ std::unique_ptr<RdKafka::Conf> make_conf(const std::string& bootstrap) {
 }
 
 double elapsed_ms(std::chrono::steady_clock::time_point start) {
-  return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start)
-      .count();
+  return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
 }
 
 }  // namespace
@@ -41,8 +40,7 @@ std::vector<double> commit_round_trips_ms(const std::string& bootstrap, const st
   std::vector<double> out;
   // The first commits look up the group coordinator and connect: not what is measured.
   for (int i = -3; i < samples; ++i) {
-    std::vector<RdKafka::TopicPartition*> offsets{
-        RdKafka::TopicPartition::create(topic, 0, i + 10)};
+    std::vector<RdKafka::TopicPartition*> offsets{RdKafka::TopicPartition::create(topic, 0, i + 10)};
     const auto start = std::chrono::steady_clock::now();
     const auto rc = consumer->commitSync(offsets);
     const double ms = elapsed_ms(start);
@@ -58,8 +56,8 @@ std::vector<double> commit_round_trips_ms(const std::string& bootstrap, const st
   return out;
 }
 
-std::vector<double> produce_flush_round_trips_ms(const std::string& bootstrap,
-                                                 const std::string& topic, int samples) {
+std::vector<double> produce_flush_round_trips_ms(const std::string& bootstrap, const std::string& topic,
+                                                 int samples) {
   auto conf = make_conf(bootstrap);
   std::string err;
   conf->set("enable.idempotence", "true", err);
@@ -73,8 +71,8 @@ std::vector<double> produce_flush_round_trips_ms(const std::string& bootstrap,
   std::string value = "round-trip";
   for (int i = -3; i < samples; ++i) {
     const auto start = std::chrono::steady_clock::now();
-    auto rc = producer->produce(topic, 0, RdKafka::Producer::RK_MSG_COPY, value.data(),
-                                value.size(), nullptr, 0, 0, nullptr);
+    auto rc = producer->produce(topic, 0, RdKafka::Producer::RK_MSG_COPY, value.data(), value.size(), nullptr,
+                                0, 0, nullptr);
     if (rc == RdKafka::ERR_NO_ERROR) {
       rc = producer->flush(10000);
     }

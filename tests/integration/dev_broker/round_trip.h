@@ -11,8 +11,8 @@ namespace orderflow::testing {
 std::vector<double> commit_round_trips_ms(const std::string& bootstrap, const std::string& topic,
                                           int samples);
 // Milliseconds of each produce-one-record + flush (acks=all, idempotent), `samples` of them.
-std::vector<double> produce_flush_round_trips_ms(const std::string& bootstrap,
-                                                 const std::string& topic, int samples);
+std::vector<double> produce_flush_round_trips_ms(const std::string& bootstrap, const std::string& topic,
+                                                 int samples);
 double median(std::vector<double> values);
 
 }  // namespace orderflow::testing

@@ -109,8 +109,7 @@ TEST(ProcessTest, StopSendsSigtermAndReportsTheSignal) {
 }
 
 TEST(ProcessTest, StopEscalatesToSigkill) {
-  auto p =
-      Process::start("/bin/sh", {"-c", "trap '' TERM; echo trapped; while :; do sleep 1; done"});
+  auto p = Process::start("/bin/sh", {"-c", "trap '' TERM; echo trapped; while :; do sleep 1; done"});
   ASSERT_TRUE(p.wait_for_output("trapped", 10s));
   EXPECT_EQ(p.stop(200ms), 128 + SIGKILL);
 }
@@ -186,8 +185,7 @@ TEST(TcpNodelay, AcceptedSocketsGetTcpNodelayInTestBinaries) {
 TEST(MockClusterTest, MockSocketsHaveTcpNodelayAndRoundTripsAreFast) {
   MockCluster cluster;
   const auto bootstrap = cluster.bootstrap();
-  const auto port =
-      static_cast<std::uint16_t>(std::stoi(bootstrap.substr(bootstrap.rfind(':') + 1)));
+  const auto port = static_cast<std::uint16_t>(std::stoi(bootstrap.substr(bootstrap.rfind(':') + 1)));
   EXPECT_EQ(dev_broker::mock_sockets_have_nodelay(port, 5s), std::optional<bool>(true));
   const double commit_ms = median(commit_round_trips_ms(cluster.bootstrap(), "orders", 21));
   const double flush_ms = median(produce_flush_round_trips_ms(cluster.bootstrap(), "payments", 21));
@@ -238,9 +236,9 @@ TEST(MockClusterTest, TopicReaderWaitsForATopicThatDoesNotExistYet) {
 
 TEST(MockClusterTest, InjectedProduceErrorsAreRetriedWithoutDuplicates) {
   MockCluster cluster(1, 1);
-  cluster.push_request_errors(0 /* Produce */, {RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION,
-                                                RD_KAFKA_RESP_ERR_REQUEST_TIMED_OUT,
-                                                RD_KAFKA_RESP_ERR_NOT_ENOUGH_REPLICAS});
+  cluster.push_request_errors(
+      0 /* Produce */, {RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION, RD_KAFKA_RESP_ERR_REQUEST_TIMED_OUT,
+                        RD_KAFKA_RESP_ERR_NOT_ENOUGH_REPLICAS});
   std::vector<std::pair<std::optional<std::string>, std::string>> input;
   for (int i = 0; i < 50; ++i) {
     input.emplace_back(std::string("k"), std::to_string(i));
@@ -270,8 +268,7 @@ TEST(MockClusterTest, ProduceThrowsWhenDeliveryFails) {
   MockCluster cluster(1, 1);
   std::vector<rd_kafka_resp_err_t> fatal(1, RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED);
   cluster.push_request_errors(0 /* Produce */, fatal);
-  EXPECT_THROW(produce(cluster.bootstrap(), "orders", {{std::string("k"), "v"}}),
-               std::runtime_error);
+  EXPECT_THROW(produce(cluster.bootstrap(), "orders", {{std::string("k"), "v"}}), std::runtime_error);
 }
 
 TEST(TestBrokerTest, DefaultsToTheDevBroker) {
@@ -297,8 +294,7 @@ TEST(TestBrokerTest, RealReadsTheBootstrapFileOrExplains) {
       TestBroker broker;
       FAIL() << "expected an exception";
     } catch (const std::runtime_error& e) {
-      EXPECT_NE(std::string(e.what()).find("/nonexistent/bootstrap"), std::string::npos)
-          << e.what();
+      EXPECT_NE(std::string(e.what()).find("/nonexistent/bootstrap"), std::string::npos) << e.what();
     }
   }
   const auto dir = make_temp_dir("orderflow-support-test");

@@ -1,9 +1,10 @@
 // The broker-free parts of dlq-tool: escaping, JSON lines, header filtering, replay decisions,
 // counting and splitting the subcommand out of argv.
 #include <gtest/gtest.h>
-#include <nlohmann/json.hpp>
 
 #include <string>
+
+#include <nlohmann/json.hpp>
 
 #include "orderflow/dlq/dlq_record.h"
 #include "orderflow/dlq/error_counts.h"
@@ -54,7 +55,8 @@ TEST(DlqFormat, TextBlockShowsHeadersAndAValuePreview) {
   const auto text = format_text(r);
   EXPECT_NE(text.find("partition 1 offset 7 key \"c-1\" value 250 bytes\n"), std::string::npos) << text;
   EXPECT_NE(text.find("  x-error-class: poison\n"), std::string::npos) << text;
-  EXPECT_NE(text.find("  value: " + std::string(200, 'v') + "… (50 more bytes)\n"), std::string::npos) << text;
+  EXPECT_NE(text.find("  value: " + std::string(200, 'v') + "… (50 more bytes)\n"), std::string::npos)
+      << text;
   r.key.reset();
   EXPECT_NE(format_text(r).find("key (null)"), std::string::npos);
 }

@@ -53,7 +53,8 @@ TEST_F(DlqReplayLoopTest, SmallBatchesAndALimitReplayEachRecordOnce) {
   }
   testing::produce(broker_->bootstrap(), dlq, exhausted,
                    {{"x-original-topic", "orders"}, {"x-error-class", "exhausted"}});
-  testing::produce(broker_->bootstrap(), dlq, poison, {{"x-original-topic", "orders"}, {"x-error-class", "poison"}});
+  testing::produce(broker_->bootstrap(), dlq, poison,
+                   {{"x-original-topic", "orders"}, {"x-error-class", "poison"}});
 
   const std::string group = "dlq-tool-test-" + testing::random_hex();
   ReplayOptions options;

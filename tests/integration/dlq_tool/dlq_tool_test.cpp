@@ -2,7 +2,6 @@
 // original topic and elsewhere, a second replay sending nothing, dry runs, and the CLI contract
 // (usage errors exit 2, an unreachable broker exits 1 within --timeout-s).
 #include <gtest/gtest.h>
-#include <nlohmann/json.hpp>
 
 #include <algorithm>
 #include <chrono>
@@ -12,6 +11,8 @@
 #include <string>
 #include <utility>
 #include <vector>
+
+#include <nlohmann/json.hpp>
 
 #include "orderflow/testing/dev_broker.h"
 #include "orderflow/testing/paths.h"
@@ -92,7 +93,8 @@ bool has_header(const Record& r, const std::string& name) {
 const std::string kDlq = "payment-service.dlq";
 const std::string kBinary = "\x00\x01\x02 binary \xff\xfe tail"s;  // a NUL and invalid UTF-8
 const Records kPoison = {{"c-1", "not json"}, {"c-2", "{\"order_id\":"}};
-const Records kExhausted = {{"c-3", kBinary}, {"c-4", "{\"order_id\":\"o-4\"}"}, {std::nullopt, "{\"order_id\":\"o-5\"}"}};
+const Records kExhausted = {
+    {"c-3", kBinary}, {"c-4", "{\"order_id\":\"o-4\"}"}, {std::nullopt, "{\"order_id\":\"o-5\"}"}};
 
 class DlqToolTest : public ::testing::Test {
  protected:
@@ -213,7 +215,8 @@ TEST_F(DlqToolTest, ReplayFilteredPutsExactlyTheExhaustedOnesIntoOrders) {
 
 TEST_F(DlqToolTest, ReplayToAnotherTopic) {
   const std::string dlq = "notification-service.dlq";
-  produce(bootstrap(), dlq, {{"c-7", "{\"n\":1}"}, {"c-8", "{\"n\":2}"}}, failure_headers("exhausted", "payments"));
+  produce(bootstrap(), dlq, {{"c-7", "{\"n\":1}"}, {"c-8", "{\"n\":2}"}},
+          failure_headers("exhausted", "payments"));
   const auto run = tool({"replay", "--topic", dlq, "--to", "other-topic"});
   ASSERT_EQ(run.code, 0) << run.output;
   EXPECT_NE(run.output.find("replayed=2 skipped=0 topic=" + dlq), std::string::npos) << run.output;
@@ -230,8 +233,8 @@ TEST_F(DlqToolTest, DryRunPrintsAndCommitsNothing) {
   const std::string dlq = "dry-run.dlq";
   produce(bootstrap(), dlq, {{"c-1", "a"}, {"c-2", "b"}}, failure_headers("exhausted"));
   produce(bootstrap(), dlq, {{"c-3", "c"}}, failure_headers("poison"));
-  const auto dry = tool({"replay", "--topic", dlq, "--to", "dry-run-target", "--filter-error-class", "exhausted",
-                         "--dry-run", "--json"});
+  const auto dry = tool({"replay", "--topic", dlq, "--to", "dry-run-target", "--filter-error-class",
+                         "exhausted", "--dry-run", "--json"});
   ASSERT_EQ(dry.code, 0) << dry.output;
   const auto lines = json_lines(dry.output);
   ASSERT_EQ(lines.size(), 3U) << dry.output;  // two records and the summary
@@ -278,7 +281,9 @@ TEST(DlqToolCli, HelpAndVersionExitZero) {
 }
 
 TEST(DlqToolCli, UsageErrorsExitTwoNamingTheProblem) {
-  const auto one_line = [](const ToolRun& r) { return std::count(r.output.begin(), r.output.end(), '\n') == 1; };
+  const auto one_line = [](const ToolRun& r) {
+    return std::count(r.output.begin(), r.output.end(), '\n') == 1;
+  };
   const std::vector<std::pair<std::vector<std::string>, std::string>> cases = {
       {{"list", "--topic", "t", "--bogus"}, "--bogus"},
       {{"--topic", "t"}, "missing subcommand"},
@@ -300,7 +305,8 @@ TEST(DlqToolCli, UsageErrorsExitTwoNamingTheProblem) {
 }
 
 TEST(DlqToolCli, UnreachableBrokerExitsOneWithinTheTimeout) {
-  const auto r = run_tool({"count", "--topic", "payment-service.dlq", "--brokers", "127.0.0.1:1", "--timeout-s", "2"}, 30s);
+  const auto r = run_tool(
+      {"count", "--topic", "payment-service.dlq", "--brokers", "127.0.0.1:1", "--timeout-s", "2"}, 30s);
   EXPECT_EQ(r.code, 1) << r.output;
   EXPECT_NE(r.output.find("127.0.0.1:1"), std::string::npos) << r.output;
   EXPECT_LT(r.elapsed, 10s) << r.output;

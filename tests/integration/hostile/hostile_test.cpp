@@ -381,7 +381,8 @@ TEST_F(HostileInputTest, RetryRecordWithFarFutureNotBeforeIsDueAfterTheLongestBa
   ASSERT_TRUE(pdlq.wait_for_count(1, 60s)) << "the retry partition stayed parked\n" << pay.output();
   // Longest backoff of this policy: 200 ms x 2^(3-1) = 800 ms; allow for scheduling and group join.
   EXPECT_LT(std::chrono::steady_clock::now() - started, 45s);
-  EXPECT_NE(pay.output().find("later than any retry this service schedules"), std::string::npos) << pay.output();
+  EXPECT_NE(pay.output().find("later than any retry this service schedules"), std::string::npos)
+      << pay.output();
   ASSERT_TRUE(pay.running()) << pay.output();
   EXPECT_EQ(pay.stop(30s), 0) << pay.output();
 }

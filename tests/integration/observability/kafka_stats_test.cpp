@@ -1,6 +1,8 @@
 // The librdkafka statistics gauges, fed with real statistics documents of a producer talking to the
 // dev broker: parsed at scrape time (Collect), queue depth and per-broker round-trip time exposed,
 // and the exposition lint-clean.
+#include "orderflow/runtime/kafka_stats.h"
+
 #include <gtest/gtest.h>
 #include <librdkafka/rdkafkacpp.h>
 #include <prometheus/text_serializer.h>
@@ -10,7 +12,6 @@
 #include <sstream>
 
 #include "observability_support.h"
-#include "orderflow/runtime/kafka_stats.h"
 #include "orderflow/runtime/metrics.h"
 #include "orderflow/testing/dev_broker.h"
 #include "orderflow/testing/gtest_require.h"
@@ -57,8 +58,8 @@ TEST(KafkaStatsTest, RealStatisticsBecomeQueueAndRttGauges) {
   ASSERT_TRUE(producer) << err;
   for (int i = 0; i < 20; ++i) {
     std::string v = "v" + std::to_string(i);
-    ASSERT_EQ(producer->produce("orders", RdKafka::Topic::PARTITION_UA, RdKafka::Producer::RK_MSG_COPY, v.data(),
-                                v.size(), nullptr, 0, 0, nullptr),
+    ASSERT_EQ(producer->produce("orders", RdKafka::Topic::PARTITION_UA, RdKafka::Producer::RK_MSG_COPY,
+                                v.data(), v.size(), nullptr, 0, 0, nullptr),
               RdKafka::ERR_NO_ERROR);
   }
   ASSERT_EQ(producer->flush(10000), RdKafka::ERR_NO_ERROR);
@@ -82,13 +83,16 @@ TEST(KafkaStatsTest, RealStatisticsBecomeQueueAndRttGauges) {
   const auto before = exposition(metrics);
   EXPECT_EQ(before.find("orderflow_broker_rtt_seconds{"), std::string::npos);
   metrics.kafka_stats(capture.last());
-  metrics.kafka_stats("{\"name\": \"x\", \"type\": \"consumer\", \"brokers\": 7");  // truncated: counted, ignored
+  metrics.kafka_stats(
+      "{\"name\": \"x\", \"type\": \"consumer\", \"brokers\": 7");  // truncated: counted, ignored
   const auto text = exposition(metrics);
   const auto& broker_name = sample->broker_rtt_seconds[0].first;
-  EXPECT_NEAR(metric_value(text, "orderflow_broker_rtt_seconds", {{"client", "producer"}, {"broker", broker_name}}),
-              sample->broker_rtt_seconds[0].second, 1e-9)
+  EXPECT_NEAR(
+      metric_value(text, "orderflow_broker_rtt_seconds", {{"client", "producer"}, {"broker", broker_name}}),
+      sample->broker_rtt_seconds[0].second, 1e-9)
       << text;
-  EXPECT_NE(text.find("orderflow_producer_queue_messages{service=\"obs-test\"} 0"), std::string::npos) << text;
+  EXPECT_NE(text.find("orderflow_producer_queue_messages{service=\"obs-test\"} 0"), std::string::npos)
+      << text;
   EXPECT_EQ(metric_value(text, "orderflow_kafka_stats_errors_total"), 1.0) << text;
   // Nothing new offered: the next scrape keeps the values and parses nothing.
   EXPECT_EQ(metric_value(exposition(metrics), "orderflow_kafka_stats_errors_total"), 1.0);
@@ -133,26 +137,33 @@ TEST(KafkaStatsTest, ConnectivityForReadiness) {
   EXPECT_EQ(down->brokers_up, 0);
   EXPECT_EQ(down->brokers_failing, 2);
   // A field of an unexpected type is a malformed document, not an exception.
-  EXPECT_FALSE(runtime::parse_kafka_stats(R"({"type":"consumer","brokers":{"b":{"nodeid":"x","state":1}}})").has_value());
+  EXPECT_FALSE(runtime::parse_kafka_stats(R"({"type":"consumer","brokers":{"b":{"nodeid":"x","state":1}}})")
+                   .has_value());
 
   runtime::ServiceMetrics metrics("test");
   EXPECT_EQ(metrics.broker_problem(), std::nullopt);  // no statistics yet
-  const std::string idle_producer = R"({"type":"producer","brokers":{"localhost:9092/1":{"nodeid":1,"source":"learned","state":"INIT"}}})";
+  const std::string idle_producer =
+      R"({"type":"producer","brokers":{"localhost:9092/1":{"nodeid":1,"source":"learned","state":"INIT"}}})";
   metrics.kafka_stats(idle_producer);
   EXPECT_EQ(metrics.broker_problem(), std::nullopt);
-  metrics.kafka_stats(R"({"type":"consumer","brokers":{"localhost:9092/1":{"nodeid":1,"source":"learned","state":"DOWN"}}})");
+  metrics.kafka_stats(
+      R"({"type":"consumer","brokers":{"localhost:9092/1":{"nodeid":1,"source":"learned","state":"DOWN"}}})");
   const auto problem = metrics.broker_problem();
   ASSERT_TRUE(problem.has_value());
-  EXPECT_NE(problem->find("not ready: the Kafka consumer has no working connection to any broker"), std::string::npos)
+  EXPECT_NE(problem->find("not ready: the Kafka consumer has no working connection to any broker"),
+            std::string::npos)
       << *problem;
-  metrics.kafka_stats(R"({"type":"consumer","brokers":{"localhost:9092/1":{"nodeid":1,"source":"learned","state":"UP"}}})");
+  metrics.kafka_stats(
+      R"({"type":"consumer","brokers":{"localhost:9092/1":{"nodeid":1,"source":"learned","state":"UP"}}})");
   EXPECT_EQ(metrics.broker_problem(), std::nullopt);
   // With a consumer connected, a producer whose idle connection the broker closed is no problem.
-  metrics.kafka_stats(R"({"type":"producer","brokers":{"localhost:9092/1":{"nodeid":1,"source":"learned","state":"DOWN"}}})");
+  metrics.kafka_stats(
+      R"({"type":"producer","brokers":{"localhost:9092/1":{"nodeid":1,"source":"learned","state":"DOWN"}}})");
   EXPECT_EQ(metrics.broker_problem(), std::nullopt);
   // Without a consumer (order-producer), the producer's connections decide.
   runtime::ServiceMetrics producer_only("test");
-  producer_only.kafka_stats(R"({"type":"producer","brokers":{"localhost:9092/1":{"nodeid":1,"source":"learned","state":"DOWN"}}})");
+  producer_only.kafka_stats(
+      R"({"type":"producer","brokers":{"localhost:9092/1":{"nodeid":1,"source":"learned","state":"DOWN"}}})");
   EXPECT_TRUE(producer_only.broker_problem().has_value());
 }
 

@@ -1,12 +1,12 @@
 // Structured logs: log_fields() rendered by both formats in-process, and `--log-format json` of a
 // real payment-service run: every line one JSON object with ts, level, service, msg; the
 // dead-letter warning names the record.
+#include "orderflow/runtime/logging.h"
+
 #include <fcntl.h>
 #include <gtest/gtest.h>
-#include <unistd.h>
-
-#include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
+#include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
@@ -14,7 +14,8 @@
 #include <regex>
 #include <sstream>
 
-#include "orderflow/runtime/logging.h"
+#include <nlohmann/json.hpp>
+
 #include "orderflow/testing/paths.h"
 #include "orderflow/testing/produce.h"
 #include "orderflow/testing/wait.h"
@@ -58,8 +59,11 @@ TEST(LogFieldsTest, TextFormatRendersKeyValuePairs) {
     const std::int32_t partition = 3;
     const std::int64_t offset = 17;
     spdlog::warn("dead-lettering {}[{}]@{}{}", topic, partition, offset,
-                 runtime::log_fields({{"topic", topic}, {"partition", partition}, {"offset", offset},
-                                      {"order_id", "o-1"}, {"reason", "bad \"json\""}}));
+                 runtime::log_fields({{"topic", topic},
+                                      {"partition", partition},
+                                      {"offset", offset},
+                                      {"order_id", "o-1"},
+                                      {"reason", "bad \"json\""}}));
     spdlog::info("plain message");
   });
   EXPECT_NE(out.find("dead-lettering orders[3]@17 topic=orders partition=3 offset=17 order_id=o-1 "
@@ -69,14 +73,17 @@ TEST(LogFieldsTest, TextFormatRendersKeyValuePairs) {
   EXPECT_NE(out.find("[obs-test] plain message\n"), std::string::npos) << out;
   EXPECT_EQ(out.find('\t'), std::string::npos) << out;
   EXPECT_EQ(runtime::render_text_fields("no fields"), "no fields");
-  EXPECT_EQ(runtime::render_text_fields("x" + runtime::log_fields({{"ok", true}, {"ratio", 0.5}})), "x ok=true ratio=0.5");
+  EXPECT_EQ(runtime::render_text_fields("x" + runtime::log_fields({{"ok", true}, {"ratio", 0.5}})),
+            "x ok=true ratio=0.5");
   EXPECT_EQ(runtime::log_fields({}), "");
 }
 
 TEST(LogFieldsTest, JsonFormatMakesFieldsTopLevel) {
   const auto out = capture_stderr([] {
     runtime::setup_logging("obs-test", "info", "json");
-    spdlog::warn("dead-lettering{}", runtime::log_fields({{"topic", "orders"}, {"partition", 3}, {"offset", std::int64_t{17}},
+    spdlog::warn("dead-lettering{}", runtime::log_fields({{"topic", "orders"},
+                                                          {"partition", 3},
+                                                          {"offset", std::int64_t{17}},
                                                           {"msg", "must not replace msg"}}));
     spdlog::info("tab\t{not json");
   });
@@ -133,8 +140,10 @@ TEST(JsonLogTest, EveryLineOfAServiceRunIsAJsonObject) {
       EXPECT_EQ(j["level"], "warning") << line;
       if (kDeadLetterLineHasFields) {
         EXPECT_EQ(j.value("topic", ""), pipe.orders) << line;
-        EXPECT_EQ(j.value("partition", -1), std::stoi(header(poison, "x-original-partition").value_or("-2"))) << line;
-        EXPECT_EQ(j.value("offset", std::int64_t{-1}), std::stoll(header(poison, "x-original-offset").value_or("-2")))
+        EXPECT_EQ(j.value("partition", -1), std::stoi(header(poison, "x-original-partition").value_or("-2")))
+            << line;
+        EXPECT_EQ(j.value("offset", std::int64_t{-1}),
+                  std::stoll(header(poison, "x-original-offset").value_or("-2")))
             << line;
         EXPECT_EQ(j.value("order_id", ""), "poison-order") << line;
       }

@@ -36,7 +36,8 @@ std::vector<Record> read_all(const std::string& bootstrap, const std::string& to
   return r.records();
 }
 
-double m(const std::string& text, const std::string& name, const std::map<std::string, std::string>& labels = {}) {
+double m(const std::string& text, const std::string& name,
+         const std::map<std::string, std::string>& labels = {}) {
   return metric_value(text, name, labels);
 }
 
@@ -58,10 +59,10 @@ TEST_F(MetricsTest, CountersEqualWhatLandedInTheTopicsAndPassPromtool) {
 
   // Unbounded and paced, so that it is still running (and serving /metrics) when scraped; stopped
   // with SIGTERM after 2,000 acknowledged records, which must still end in a clean summary.
-  auto producer = Process::start(bin_path("order-producer"),
-                                 {"--brokers", broker.bootstrap(), "--topic", pipe.orders, "--count", "0",
-                                  "--rate", "500", "--seed", "31", "--invalid-ratio", "0.01",
-                                  "--metrics-address", "127.0.0.1:" + std::to_string(prod_port)});
+  auto producer = Process::start(
+      bin_path("order-producer"),
+      {"--brokers", broker.bootstrap(), "--topic", pipe.orders, "--count", "0", "--rate", "500", "--seed",
+       "31", "--invalid-ratio", "0.01", "--metrics-address", "127.0.0.1:" + std::to_string(prod_port)});
   std::string prod_text;
   ASSERT_TRUE(wait_until(
       [&] {
@@ -119,7 +120,8 @@ TEST_F(MetricsTest, CountersEqualWhatLandedInTheTopicsAndPassPromtool) {
         notes.poll_until([](const auto&) { return false; }, 50ms);
         ndlq.poll_until([](const auto&) { return false; }, 50ms);
         return payments.records().size() + pdlq.records().size() == n &&
-               notes.records().size() == valid + payments.records().size() && ndlq.records().size() == invalid;
+               notes.records().size() == valid + payments.records().size() &&
+               ndlq.records().size() == invalid;
       },
       180s, 100ms))
       << "payments=" << payments.records().size() << " pdlq=" << pdlq.records().size()
@@ -157,10 +159,13 @@ TEST_F(MetricsTest, CountersEqualWhatLandedInTheTopicsAndPassPromtool) {
     return pay_in == static_cast<double>(n) + n_retry && pay_done == pay_in &&
            note_in == static_cast<double>(n) + n_pay && note_done == note_in;
   };
-  EXPECT_TRUE(wait_until(settled, 30s, 200ms)) << "payment-service:\n" << pay_text << "\nnotification-service:\n" << note_text;
+  EXPECT_TRUE(wait_until(settled, 30s, 200ms)) << "payment-service:\n"
+                                               << pay_text << "\nnotification-service:\n"
+                                               << note_text;
 
   // payment-service
-  EXPECT_EQ(m(pay_text, "orderflow_messages_consumed_total", {{"topic", pipe.orders}}), static_cast<double>(n));
+  EXPECT_EQ(m(pay_text, "orderflow_messages_consumed_total", {{"topic", pipe.orders}}),
+            static_cast<double>(n));
   EXPECT_EQ(m(pay_text, "orderflow_messages_consumed_total", {{"topic", pipe.payment_retry()}}), n_retry);
   EXPECT_EQ(m(pay_text, "orderflow_messages_produced_total", {{"topic", pipe.payments}}), n_pay);
   EXPECT_EQ(m(pay_text, "orderflow_messages_produced_total", {{"topic", pipe.payment_dlq()}}), n_pdlq);
@@ -176,7 +181,8 @@ TEST_F(MetricsTest, CountersEqualWhatLandedInTheTopicsAndPassPromtool) {
             static_cast<double>(n) + n_retry);
 
   // notification-service
-  EXPECT_EQ(m(note_text, "orderflow_messages_consumed_total", {{"topic", pipe.orders}}), static_cast<double>(n));
+  EXPECT_EQ(m(note_text, "orderflow_messages_consumed_total", {{"topic", pipe.orders}}),
+            static_cast<double>(n));
   EXPECT_EQ(m(note_text, "orderflow_messages_consumed_total", {{"topic", pipe.payments}}), n_pay);
   EXPECT_EQ(m(note_text, "orderflow_messages_produced_total", {{"topic", pipe.notifications}}), n_notes);
   EXPECT_EQ(m(note_text, "orderflow_messages_produced_total", {{"topic", pipe.notification_dlq()}}), n_ndlq);
@@ -188,11 +194,14 @@ TEST_F(MetricsTest, CountersEqualWhatLandedInTheTopicsAndPassPromtool) {
   EXPECT_EQ(m(note_text, "orderflow_end_to_end_latency_seconds_count"), n_notes);
 
   // Lag gauges: topic + partition labels only, and drained to 0 once everything is consumed.
-  EXPECT_TRUE(wait_until([&] {
-    pay_text = scrape(pay_port);
-    return find_metric(pay_text, "orderflow_consumer_lag", {{"topic", pipe.orders}}) == 0.0 &&
-           pay_text.find("orderflow_consumer_lag{") != std::string::npos;
-  }, 20s, 200ms)) << pay_text;
+  EXPECT_TRUE(wait_until(
+      [&] {
+        pay_text = scrape(pay_port);
+        return find_metric(pay_text, "orderflow_consumer_lag", {{"topic", pipe.orders}}) == 0.0 &&
+               pay_text.find("orderflow_consumer_lag{") != std::string::npos;
+      },
+      20s, 200ms))
+      << pay_text;
 
   expect_lint_clean("payment-service /metrics (final)", pay_text);
   expect_lint_clean("notification-service /metrics (final)", note_text);
@@ -214,10 +223,10 @@ TEST_F(MetricsTest, PrometheusServerSeesTheSameTotals) {
   ASSERT_TRUE(wait_ready(pay_port, 60s)) << pay.output();
   ASSERT_TRUE(wait_ready(note_port, 60s)) << note.output();
   // Unbounded and paced, so that Prometheus can scrape it too; stopped once all three were scraped.
-  auto producer = Process::start(bin_path("order-producer"),
-                                 {"--brokers", broker.bootstrap(), "--topic", pipe.orders, "--count", "0",
-                                  "--rate", "200", "--seed", "32", "--invalid-ratio", "0.02",
-                                  "--metrics-address", "127.0.0.1:" + std::to_string(prod_port)});
+  auto producer = Process::start(
+      bin_path("order-producer"),
+      {"--brokers", broker.bootstrap(), "--topic", pipe.orders, "--count", "0", "--rate", "200", "--seed",
+       "32", "--invalid-ratio", "0.02", "--metrics-address", "127.0.0.1:" + std::to_string(prod_port)});
   ASSERT_TRUE(wait_ready(prod_port, 60s)) << producer.output();
 
   PrometheusServer server(*prometheus, {prod_port, pay_port, note_port});
@@ -264,9 +273,10 @@ TEST_F(MetricsTest, PrometheusServerSeesTheSameTotals) {
         return total == std::optional<double>(expected);
       },
       60s, 250ms))
-      << "prometheus: " << total.value_or(-1) << ", topics: " << expected << "\n" << server.output();
-  EXPECT_EQ(server.query("sum(orderflow_messages_consumed_total{service=\"payment-service\",topic=\"" + pipe.orders +
-                         "\"})"),
+      << "prometheus: " << total.value_or(-1) << ", topics: " << expected << "\n"
+      << server.output();
+  EXPECT_EQ(server.query("sum(orderflow_messages_consumed_total{service=\"payment-service\",topic=\"" +
+                         pipe.orders + "\"})"),
             std::optional<double>(n));
   EXPECT_EQ(pay.stop(30s), 0) << pay.output();
   EXPECT_EQ(note.stop(30s), 0) << note.output();

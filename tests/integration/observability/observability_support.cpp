@@ -3,8 +3,6 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <nlohmann/json.hpp>
-
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -13,6 +11,8 @@
 #include <regex>
 #include <sstream>
 #include <stdexcept>
+
+#include <nlohmann/json.hpp>
 
 #include "orderflow/testing/paths.h"
 #include "orderflow/testing/wait.h"
@@ -90,11 +90,11 @@ PrometheusServer::PrometheusServer(const std::string& binary, const std::vector<
     }
     cfg << "]\n";
   }
-  process_.emplace(Process::start(binary, {"--config.file=" + dir_ + "/prometheus.yml",
-                                           "--storage.tsdb.path=" + dir_ + "/data",
-                                           "--web.listen-address=127.0.0.1:" + std::to_string(port_)}));
-  const bool ready = wait_until([&] { return http_get(port_, "/-/ready").first == 200; }, std::chrono::seconds(60),
-                                std::chrono::milliseconds(100));
+  process_.emplace(Process::start(
+      binary, {"--config.file=" + dir_ + "/prometheus.yml", "--storage.tsdb.path=" + dir_ + "/data",
+               "--web.listen-address=127.0.0.1:" + std::to_string(port_)}));
+  const bool ready = wait_until([&] { return http_get(port_, "/-/ready").first == 200; },
+                                std::chrono::seconds(60), std::chrono::milliseconds(100));
   if (!ready) {
     const auto log = process_->output();
     process_->stop(std::chrono::seconds(5));
@@ -119,7 +119,8 @@ std::optional<double> PrometheusServer::query(const std::string& promql) {
   const nlohmann::json* value = nullptr;
   if (type == "vector" && !data["result"].empty()) value = &data["result"][0]["value"];
   if (type == "scalar") value = &data["result"];
-  if (value == nullptr || !value->is_array() || value->size() != 2 || !(*value)[1].is_string()) return std::nullopt;
+  if (value == nullptr || !value->is_array() || value->size() != 2 || !(*value)[1].is_string())
+    return std::nullopt;
   return std::stod((*value)[1].get<std::string>());
 }
 

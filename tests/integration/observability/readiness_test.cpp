@@ -19,12 +19,13 @@ TEST(ReadinessTest, ReadyzFollowsTheBrokerHealthzStaysUp) {
   const int broker_port = free_port();
   const int metrics_port = free_port();
   const std::string bootstrap = "localhost:" + std::to_string(broker_port);
-  auto pay = Process::start(bin_path("payment-service"),
-                            {"--brokers", bootstrap, "--metrics-address", "127.0.0.1:" + std::to_string(metrics_port),
-                             "--startup-timeout-s", "60", "-X", "session.timeout.ms=6000", "-X",
-                             "heartbeat.interval.ms=1000", "-X", "reconnect.backoff.max.ms=1000", "-X",
-                             "statistics.interval.ms=1000"});
-  ASSERT_TRUE(wait_until([&] { return http_get(metrics_port, "/healthz").first == 200; }, 30s)) << pay.output();
+  auto pay = Process::start(
+      bin_path("payment-service"),
+      {"--brokers", bootstrap, "--metrics-address", "127.0.0.1:" + std::to_string(metrics_port),
+       "--startup-timeout-s", "60", "-X", "session.timeout.ms=6000", "-X", "heartbeat.interval.ms=1000", "-X",
+       "reconnect.backoff.max.ms=1000", "-X", "statistics.interval.ms=1000"});
+  ASSERT_TRUE(wait_until([&] { return http_get(metrics_port, "/healthz").first == 200; }, 30s))
+      << pay.output();
 
   // Nothing listens on the broker port: several probes over ~1 s all say "not ready".
   int healthz_failures = 0;

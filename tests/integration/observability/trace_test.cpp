@@ -13,7 +13,9 @@ namespace {
 
 using namespace std::chrono_literals;
 
-std::string span_of(const std::string& traceparent) { return traceparent.substr(36, 16); }
+std::string span_of(const std::string& traceparent) {
+  return traceparent.substr(36, 16);
+}
 
 class TraceTest : public ::testing::Test {
  protected:
@@ -78,7 +80,8 @@ TEST_F(TraceTest, NotificationsAndPaymentsCarryTheTraceIdOfTheirOrder) {
   }
   for (const auto& [id, s] : spans) {
     ASSERT_EQ(s.size(), 4U) << id << ": order, payment and two notifications";
-    EXPECT_EQ(std::set<std::string>(s.begin(), s.end()).size(), 4U) << id << ": every hop needs its own span id";
+    EXPECT_EQ(std::set<std::string>(s.begin(), s.end()).size(), 4U)
+        << id << ": every hop needs its own span id";
   }
   EXPECT_EQ(pay.stop(30s), 0) << pay.output();
   EXPECT_EQ(note.stop(30s), 0) << note.output();

@@ -2,19 +2,18 @@
 // payments → notification-service → notifications, on the dev broker (or the real Kafka broker in
 // the `kafka` variant). Asserts on what landed in the topics, record by record.
 #include <gtest/gtest.h>
+#include <unistd.h>
 
+#include <algorithm>
 #include <csignal>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
-#include <unistd.h>
-
-#include <algorithm>
-#include <nlohmann/json.hpp>
 #include <tuple>
 
-#include "orderflow/producer/order_generator.h"
+#include <nlohmann/json.hpp>
 
+#include "orderflow/producer/order_generator.h"
 #include "orderflow/testing/paths.h"
 #include "orderflow/testing/wait.h"
 #include "pipeline_fixture.h"
@@ -53,7 +52,9 @@ Landed collect(const Pipeline& p, std::chrono::seconds timeout, std::size_t expe
   TopicReader pdlq(p.broker.bootstrap(), p.payment_dlq());
   TopicReader ndlq(p.broker.bootstrap(), p.notification_dlq());
   const auto deadline = std::chrono::steady_clock::now() + timeout;
-  auto left = [&] { return std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now()); };
+  auto left = [&] {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+  };
   payments.wait_for_count(valid, left());
   notes.wait_for_count(2 * valid, left());
   pdlq.wait_for_count(invalid, left());
@@ -78,7 +79,9 @@ void expect_exact_outcome(const Landed& l) {
   const auto& valid = l.orders.valid_by_event_id;
   ASSERT_GT(valid.size(), 0U);
   EXPECT_TRUE(l.retries.empty()) << l.retries.size() << " record(s) on a retry topic, first: "
-                                 << (l.retries.empty() ? "" : l.retries.front().topic + " " + l.retries.front().value);
+                                 << (l.retries.empty()
+                                         ? ""
+                                         : l.retries.front().topic + " " + l.retries.front().value);
   // payments: exactly one per valid order, with the right status and identities.
   std::map<std::string, int> payments_per_order;
   for (const auto& r : l.payments) {
@@ -97,7 +100,8 @@ void expect_exact_outcome(const Landed& l) {
     EXPECT_EQ(r.key, std::optional<std::string>(it->second.customer_id));
   }
   EXPECT_EQ(payments_per_order.size(), valid.size()) << "orders without a payment";
-  for (const auto& [id, n] : payments_per_order) EXPECT_EQ(n, 1) << "duplicate payments for order event " << id;
+  for (const auto& [id, n] : payments_per_order)
+    EXPECT_EQ(n, 1) << "duplicate payments for order event " << id;
   EXPECT_EQ(l.payments.size(), valid.size());
 
   // notifications: exactly two per valid order, ORDER_RECEIVED + the payment outcome.
@@ -175,15 +179,16 @@ TEST_F(PipelineTest, FiveThousandOrdersEndToEnd) {
 }
 
 // order-producer --from-file: every non-empty line is sent as it is, in file order, keyed by its
-// customer_id (no key when the line has none or is not JSON; those in no particular order) — the whole file, although it is longer
-// than the generator's default --count of 1000.
+// customer_id (no key when the line has none or is not JSON; those in no particular order) — the whole file,
+// although it is longer than the generator's default --count of 1000.
 TEST_F(PipelineTest, FromFileSendsEveryLineInOrderKeyedByCustomer) {
   producer::OrderGenerator generator(77, 50, 0.05);
   std::vector<std::string> lines;
   for (int i = 0; i < 1200; ++i) lines.push_back(generator.next(std::chrono::system_clock::now()).value);
   lines.insert(lines.begin() + 10, "this is not JSON");
   lines.insert(lines.begin() + 500, R"({"order_id":"no-customer"})");
-  const auto path = std::filesystem::temp_directory_path() / ("orderflow-from-file-" + std::to_string(getpid()) + ".jsonl");
+  const auto path =
+      std::filesystem::temp_directory_path() / ("orderflow-from-file-" + std::to_string(getpid()) + ".jsonl");
   {
     std::ofstream f(path);
     for (std::size_t i = 0; i < lines.size(); ++i) {
@@ -207,7 +212,8 @@ TEST_F(PipelineTest, FromFileSendsEveryLineInOrderKeyedByCustomer) {
   for (const auto& line : lines) {
     auto j = nlohmann::json::parse(line, nullptr, false);
     std::optional<std::string> key;
-    if (j.is_object() && j.contains("customer_id") && j["customer_id"].is_string()) key = j["customer_id"].get<std::string>();
+    if (j.is_object() && j.contains("customer_id") && j["customer_id"].is_string())
+      key = j["customer_id"].get<std::string>();
     expected[key].push_back(line);
   }
   std::map<std::optional<std::string>, std::vector<std::string>> landed;
@@ -235,9 +241,10 @@ TEST_F(PipelineTest, FromFileSendsEveryLineInOrderKeyedByCustomer) {
 // produced counter follows the broker, not the next send 50 s later), and SIGTERM stops it at once.
 TEST_F(PipelineTest, SlowRateKeepsDeliveryReportsCurrentAndStopsAtOnce) {
   const int port = free_port();
-  auto producer = Process::start(bin_path("order-producer"),
-                                 {"--brokers", broker.bootstrap(), "--topic", pipe.orders, "--count", "0", "--rate",
-                                  "0.02", "--metrics-address", "127.0.0.1:" + std::to_string(port)});
+  auto producer =
+      Process::start(bin_path("order-producer"),
+                     {"--brokers", broker.bootstrap(), "--topic", pipe.orders, "--count", "0", "--rate",
+                      "0.02", "--metrics-address", "127.0.0.1:" + std::to_string(port)});
   std::string text;
   EXPECT_TRUE(wait_until(
       [&] {
@@ -264,10 +271,10 @@ TEST_F(PipelineTest, CleanStopAndRestartMidStreamLosesAndDuplicatesNothing) {
   ASSERT_TRUE(wait_ready(note_port, 60s)) << note.output();
 
   // Paced so that the stops land mid-stream.
-  auto producer = Process::start(bin_path("order-producer"),
-                                 {"--brokers", broker.bootstrap(), "--topic", pipe.orders, "--count", "5000",
-                                  "--rate", "1000", "--seed", "12", "--invalid-ratio", "0.01",
-                                  "--metrics-address", "127.0.0.1:0"});
+  auto producer =
+      Process::start(bin_path("order-producer"),
+                     {"--brokers", broker.bootstrap(), "--topic", pipe.orders, "--count", "5000", "--rate",
+                      "1000", "--seed", "12", "--invalid-ratio", "0.01", "--metrics-address", "127.0.0.1:0"});
   TopicReader payments(broker.bootstrap(), pipe.payments);
   ASSERT_TRUE(payments.wait_for_count(1000, 60s));
   EXPECT_EQ(pay.stop(30s), 0) << pay.output();

@@ -70,8 +70,8 @@ std::optional<std::string> order_event_id(const Record& r) {
 }
 
 // Payments by order event id (every payment must parse and name a known order).
-std::map<std::string, std::vector<events::PaymentProcessed>> payments_by_order(const std::vector<Record>& payments,
-                                                                                const OrderIndex& orders) {
+std::map<std::string, std::vector<events::PaymentProcessed>> payments_by_order(
+    const std::vector<Record>& payments, const OrderIndex& orders) {
   std::map<std::string, std::vector<events::PaymentProcessed>> out;
   for (const auto& r : payments) {
     auto p = events::parse_payment_processed(r.value);
@@ -132,9 +132,9 @@ std::vector<Record> wait_and_read(const std::string& bootstrap, const std::strin
                                   const std::function<bool(const std::vector<Record>&)>& done,
                                   std::chrono::milliseconds timeout) {
   TopicReader reader(bootstrap, topic);
-  EXPECT_TRUE(reader.poll_until(done, timeout)) << topic << ": condition not reached within "
-                                                << timeout.count() << " ms (" << reader.records().size()
-                                                << " records)";
+  EXPECT_TRUE(reader.poll_until(done, timeout))
+      << topic << ": condition not reached within " << timeout.count() << " ms (" << reader.records().size()
+      << " records)";
   EXPECT_TRUE(reader.drain_to_end(30s));
   return reader.records();
 }
@@ -144,12 +144,15 @@ bool has_sample(const std::string& text, const std::string& name, const std::str
   std::istringstream in(text);
   std::string line;
   while (std::getline(in, line)) {
-    if (line.rfind(name + "{", 0) == 0 && line.find("topic=\"" + topic + "\"") != std::string::npos) return true;
+    if (line.rfind(name + "{", 0) == 0 && line.find("topic=\"" + topic + "\"") != std::string::npos)
+      return true;
   }
   return false;
 }
 
-double seconds_since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
+double seconds_since(Clock::time_point t) {
+  return std::chrono::duration<double>(Clock::now() - t).count();
+}
 
 class RetryTest : public ::testing::Test {
  protected:
@@ -187,8 +190,8 @@ TEST_F(RetryTest, ExhaustedRetriesDeadLetterWithOriginAndNeverBlockTheMainTopic)
   constexpr std::size_t kOrders = 200;
   constexpr int kBackoffMs = 2000;  // DLQ no earlier than 2 + 4 s after the first failure
   const int port = free_port();
-  auto pay = start_payment(port, {"--gateway-failure-rate", "1.0", "--max-attempts", "3", "--retry-backoff-ms",
-                                  std::to_string(kBackoffMs)});
+  auto pay = start_payment(port, {"--gateway-failure-rate", "1.0", "--max-attempts", "3",
+                                  "--retry-backoff-ms", std::to_string(kBackoffMs)});
   TopicReader dlq(bootstrap(), pipe.payment_dlq());
   ASSERT_TRUE(dlq.drain_to_end(30s));  // assigned and at the (empty) end before anything fails
   ASSERT_TRUE(dlq.records().empty());
@@ -212,8 +215,8 @@ TEST_F(RetryTest, ExhaustedRetriesDeadLetterWithOriginAndNeverBlockTheMainTopic)
   ASSERT_TRUE(dlq.drain_to_end(10s));
   const auto dlq_at_main_done = dlq.records().size();
   EXPECT_LT(dlq_at_main_done, kOrders) << "main topic lag reached 0 only after every retry had run";
-  std::cout << "[ measure  ] orders consumed, lag 0 after " << main_done_s << " s; dead letters then: "
-            << dlq_at_main_done << "\n";
+  std::cout << "[ measure  ] orders consumed, lag 0 after " << main_done_s
+            << " s; dead letters then: " << dlq_at_main_done << "\n";
 
   ASSERT_TRUE(dlq.wait_for_count(kOrders, 90s)) << dlq.records().size() << "\n" << pay.output();
   ASSERT_TRUE(dlq.drain_to_end(10s));
@@ -261,7 +264,8 @@ TEST_F(RetryTest, ExhaustedRetriesDeadLetterWithOriginAndNeverBlockTheMainTopic)
 TEST_F(RetryTest, TransientFailuresEndInExactlyOnePaymentPerOrder) {
   constexpr std::size_t kOrders = 2000;
   const int port = free_port();
-  auto pay = start_payment(port, {"--gateway-failure-rate", "0.3", "--max-attempts", "10", "--retry-backoff-ms", "50"});
+  auto pay = start_payment(
+      port, {"--gateway-failure-rate", "0.3", "--max-attempts", "10", "--retry-backoff-ms", "50"});
   const auto t0 = Clock::now();
   ASSERT_NO_FATAL_FAILURE(produce({"--seed", "202"}, kOrders));
   const auto valid = orders.valid_by_event_id.size();
@@ -284,8 +288,8 @@ class RetryOrderingTest : public RetryTest {
  protected:
   std::vector<Record> run(const std::string& ordering) {
     const int port = free_port();
-    auto pay = start_payment(port, {"--gateway-failure-rate", "0.3", "--max-attempts", "10", "--retry-backoff-ms",
-                                    "50", "--retry-ordering", ordering});
+    auto pay = start_payment(port, {"--gateway-failure-rate", "0.3", "--max-attempts", "10",
+                                    "--retry-backoff-ms", "50", "--retry-ordering", ordering});
     const auto t0 = Clock::now();
     produce({"--seed", "303", "--customers", "20"}, 600);
     if (HasFatalFailure()) return {};
@@ -302,13 +306,14 @@ class RetryOrderingTest : public RetryTest {
 
 // What happened to one customer's orders: their order, the retry records of the key and the order of
 // the payments (the failure message of an ordering assertion).
-std::string customer_history(const std::string& customer, const OrderIndex& orders, const std::vector<Record>& retries,
-                             const std::vector<Record>& payments) {
+std::string customer_history(const std::string& customer, const OrderIndex& orders,
+                             const std::vector<Record>& retries, const std::vector<Record>& payments) {
   std::ostringstream out;
   std::map<std::string, std::size_t> position;
   const auto& ids = orders.order_ids_by_customer.at(customer);
   for (std::size_t i = 0; i < ids.size(); ++i) position[ids[i]] = i;
-  out << customer << ": orders #0.." << ids.size() - 1 << "\n  retry records (order #, x-attempt, retry offset):";
+  out << customer << ": orders #0.." << ids.size() - 1
+      << "\n  retry records (order #, x-attempt, retry offset):";
   for (const auto& r : retries) {
     if (r.key != std::optional<std::string>(customer)) continue;
     auto o = events::parse_order_created(r.value);
@@ -331,10 +336,12 @@ TEST_F(RetryOrderingTest, KeyOrderingKeepsPerCustomerOrderThroughRetries) {
   const auto retries = read_all(bootstrap(), pipe.payment_retry());
   // Both paths were exercised: records parked behind their key (x-attempt 0) and records that
   // failed again on the retry path (x-attempt >= 2).
-  EXPECT_GT(std::count_if(retries.begin(), retries.end(),
-                          [](const Record& r) { return header(r, "x-attempt") == std::optional<std::string>("0"); }),
+  EXPECT_GT(std::count_if(
+                retries.begin(), retries.end(),
+                [](const Record& r) { return header(r, "x-attempt") == std::optional<std::string>("0"); }),
             0);
-  EXPECT_GT(std::count_if(retries.begin(), retries.end(), [](const Record& r) { return int_header(r, "x-attempt") >= 2; }),
+  EXPECT_GT(std::count_if(retries.begin(), retries.end(),
+                          [](const Record& r) { return int_header(r, "x-attempt") >= 2; }),
             0);
   const auto reordered = reordered_customers(payments, orders);
   EXPECT_TRUE(reordered.empty()) << reordered.size() << " of " << orders.order_ids_by_customer.size()
@@ -362,7 +369,8 @@ class PoisonTest : public RetryTest {
     const auto invalid = orders.invalid.size();
     ASSERT_GT(invalid, 100U);
     const auto dlq = wait_and_read(
-        bootstrap(), pipe.payment_dlq(), [&](const std::vector<Record>& r) { return r.size() >= invalid; }, 90s);
+        bootstrap(), pipe.payment_dlq(), [&](const std::vector<Record>& r) { return r.size() >= invalid; },
+        90s);
     const auto payments = wait_and_read(
         bootstrap(), pipe.payments, [&](const std::vector<Record>& r) { return r.size() >= valid; }, 150s);
     expect_one_payment_per_order(payments, orders);
@@ -388,13 +396,17 @@ class PoisonTest : public RetryTest {
   }
 };
 
-TEST_F(PoisonTest, PoisonGoesToTheDeadLetterTopicAtOnceAndNeverThroughRetry) { run({}); }
+TEST_F(PoisonTest, PoisonGoesToTheDeadLetterTopicAtOnceAndNeverThroughRetry) {
+  run({});
+}
 
 // The same with --retry-ordering key: a poison record of a customer with a record in retry must not
 // be parked behind it on the retry topic (it can never succeed, and its order does not matter).
 // Regression: the stage used to park a record of a held key on the retry topic without looking at
 // it, poison included (fixed: RecordHandler::precheck).
-TEST_F(PoisonTest, PoisonNeverThroughRetryWithKeyOrdering) { run({"--retry-ordering", "key"}); }
+TEST_F(PoisonTest, PoisonNeverThroughRetryWithKeyOrdering) {
+  run({"--retry-ordering", "key"});
+}
 
 // Scenario 5: no retry record is processed before its x-not-before: a payment decided after a
 // retry carries an occurred_at (decision time, ms) at or after the due time of the order's last
@@ -402,8 +414,8 @@ TEST_F(PoisonTest, PoisonNeverThroughRetryWithKeyOrdering) { run({"--retry-order
 TEST_F(RetryTest, RetryIsNotProcessedBeforeItsNotBefore) {
   constexpr int kBackoffMs = 100;
   const int port = free_port();
-  auto pay = start_payment(port, {"--gateway-failure-rate", "0.3", "--max-attempts", "10", "--retry-backoff-ms",
-                                  std::to_string(kBackoffMs), "--seed", "5"});
+  auto pay = start_payment(port, {"--gateway-failure-rate", "0.3", "--max-attempts", "10",
+                                  "--retry-backoff-ms", std::to_string(kBackoffMs), "--seed", "5"});
   ASSERT_NO_FATAL_FAILURE(produce({"--seed", "505"}, 600));
   const auto valid = orders.valid_by_event_id.size();
   const auto payments = wait_and_read(
@@ -473,7 +485,8 @@ TEST_F(RetryTest, FailingSinkStillEndsInExactlyTwoNotificationsPerOrder) {
   const int note_port = free_port();
   auto pay = start_payment(pay_port, {});
   auto note = pipe.start_notification(
-      note_port, plus(kFastFetch, {"--sink-failure-rate", "0.5", "--max-attempts", "10", "--retry-backoff-ms", "20"}));
+      note_port,
+      plus(kFastFetch, {"--sink-failure-rate", "0.5", "--max-attempts", "10", "--retry-backoff-ms", "20"}));
   ASSERT_TRUE(wait_ready(note_port, 90s)) << note.output();
   const auto t0 = Clock::now();
   ASSERT_NO_FATAL_FAILURE(produce({"--seed", "606", "--invalid-ratio", "0.05"}, kOrders));
@@ -530,13 +543,14 @@ TEST_F(RetryTest, FailingSinkStillEndsInExactlyTwoNotificationsPerOrder) {
     } else {
       auto p = events::parse_payment_processed(r.value);
       ASSERT_TRUE(p.has_value()) << r.value;
-      dead_kinds[p.value().order_id].insert(p.value().status == events::PaymentStatus::Declined ? "PAYMENT_DECLINED"
-                                                                                                 : "PAYMENT_AUTHORIZED");
+      dead_kinds[p.value().order_id].insert(
+          p.value().status == events::PaymentStatus::Declined ? "PAYMENT_DECLINED" : "PAYMENT_AUTHORIZED");
     }
   }
   for (const auto& [order_id, o] : by_order_id) {
     const bool over = o->amount_cents > 500000;
-    const std::multiset<std::string> expected{"ORDER_RECEIVED", over ? "PAYMENT_DECLINED" : "PAYMENT_AUTHORIZED"};
+    const std::multiset<std::string> expected{"ORDER_RECEIVED",
+                                              over ? "PAYMENT_DECLINED" : "PAYMENT_AUTHORIZED"};
     auto delivered = kinds[order_id];
     const auto& dead = dead_kinds[order_id];
     EXPECT_EQ(delivered.size() + dead.size(), 2U) << order_id;
@@ -563,11 +577,12 @@ TEST_F(RetryTest, ReplayedDeadLettersBecomeExactlyOnePaymentEach) {
   constexpr std::size_t kOrders = 200;
   const int port = free_port();
   {
-    auto failing = start_payment(port, {"--gateway-failure-rate", "1.0", "--max-attempts", "3",
-                                        "--retry-backoff-ms", "100"});
+    auto failing = start_payment(
+        port, {"--gateway-failure-rate", "1.0", "--max-attempts", "3", "--retry-backoff-ms", "100"});
     ASSERT_NO_FATAL_FAILURE(produce({"--seed", "101"}, kOrders));
     const auto dlq = wait_and_read(
-        bootstrap(), pipe.payment_dlq(), [&](const std::vector<Record>& r) { return r.size() >= kOrders; }, 90s);
+        bootstrap(), pipe.payment_dlq(), [&](const std::vector<Record>& r) { return r.size() >= kOrders; },
+        90s);
     ASSERT_EQ(dlq.size(), kOrders);
     ASSERT_EQ(failing.stop(30s), 0) << failing.output();
   }

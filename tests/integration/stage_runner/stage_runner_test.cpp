@@ -40,8 +40,8 @@ class ThrowingHandler final : public messaging::RecordHandler {
     if (r.attempt == 1 && r.value == "throw-std") throw std::runtime_error("gateway exploded");
     if (r.value == "poison") return HandlerResult::fail(Failure::poison("$: not an order"));
     HandlerResult ok;
-    ok.outputs.push_back(messaging::OutRecord{"out", r.key ? std::optional<std::string>(*r.key) : std::nullopt,
-                                              std::string(r.value), {}});
+    ok.outputs.push_back(messaging::OutRecord{
+        "out", r.key ? std::optional<std::string>(*r.key) : std::nullopt, std::string(r.value), {}});
     return ok;
   }
   int attempts(const std::string& value) {
@@ -98,7 +98,8 @@ TEST(StageRunnerTest, AnyExceptionFromAHandlerIsTransientAndRetried) {
 
   const std::string trace = "0af7651916cd43dd8448eb211c80319c";
   const std::string parent = "00-" + trace + "-b7ad6b7169203331-01";
-  produce(cluster.bootstrap(), "in", {{"k1", "throw-int"}, {"k2", "throw-std"}, {"k3", "poison"}, {"k4", "plain"}},
+  produce(cluster.bootstrap(), "in",
+          {{"k1", "throw-int"}, {"k2", "throw-std"}, {"k3", "poison"}, {"k4", "plain"}},
           {{"traceparent", parent}, {"x-correlation-id", "order-1"}});
 
   TopicReader out(cluster.bootstrap(), "out");
@@ -117,7 +118,9 @@ TEST(StageRunnerTest, AnyExceptionFromAHandlerIsTransientAndRetried) {
   ASSERT_EQ(retried.count("throw-int"), 1U);
   ASSERT_EQ(retried.count("throw-std"), 1U);
   EXPECT_EQ(header_of(*retried["throw-int"], "x-error-class"), "transient");
-  EXPECT_NE(header_of(*retried["throw-int"], "x-error-message").value_or("").find("not derived from std::exception"),
+  EXPECT_NE(header_of(*retried["throw-int"], "x-error-message")
+                .value_or("")
+                .find("not derived from std::exception"),
             std::string::npos);
   EXPECT_EQ(header_of(*retried["throw-std"], "x-error-class"), "transient");
   EXPECT_NE(header_of(*retried["throw-std"], "x-error-message").value_or("").find("gateway exploded"),

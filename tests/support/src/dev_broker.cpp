@@ -16,9 +16,8 @@ namespace {
 constexpr std::string_view kReady = "ready bootstrap=";
 
 Process start_broker(int partitions, int brokers, const std::vector<std::string>& extra_topics) {
-  std::vector<std::string> args{"--port",       "0",
-                                "--partitions", std::to_string(partitions),
-                                "--brokers",    std::to_string(brokers)};
+  std::vector<std::string> args{
+      "--port", "0", "--partitions", std::to_string(partitions), "--brokers", std::to_string(brokers)};
   for (const auto& t : extra_topics) {
     args.push_back("--topic");
     args.push_back(t);
@@ -53,8 +52,7 @@ DevBroker::DevBroker(int partitions, int brokers, std::vector<std::string> extra
   const auto colon = line.rfind(':');
   port_ = colon == std::string::npos ? 0 : std::atoi(line.c_str() + colon + 1);
   if (port_ <= 0) {
-    throw std::runtime_error(
-        fmt::format("kafka-dev-broker: cannot parse the ready line '{}'", line));
+    throw std::runtime_error(fmt::format("kafka-dev-broker: cannot parse the ready line '{}'", line));
   }
   bootstrap_ = line;
 }

@@ -46,8 +46,8 @@ bool bindable(int port) {
 // Holds an exclusive flock on the port's file until the process exits (the descriptor is never closed).
 bool reserve(int port) {
   const char* tmp = std::getenv("TMPDIR");
-  const std::filesystem::path dir = std::filesystem::path(tmp != nullptr && *tmp != '\0' ? tmp : "/tmp") /
-                                    "orderflow-test-ports";
+  const std::filesystem::path dir =
+      std::filesystem::path(tmp != nullptr && *tmp != '\0' ? tmp : "/tmp") / "orderflow-test-ports";
   std::error_code ec;
   std::filesystem::create_directories(dir, ec);
   ::chmod(dir.c_str(), 01777);
@@ -72,7 +72,8 @@ std::pair<int, int> test_port_range() {
     const int a = std::atoi(s.substr(0, dash).c_str());
     const int b = dash == std::string::npos ? 0 : std::atoi(s.substr(dash + 1).c_str());
     if (a < 1024 || b <= a + 1 || b > 65536) {
-      throw std::runtime_error("ORDERFLOW_TEST_PORTS must be LO-HI with 1024 <= LO < HI <= 65536, got '" + s + "'");
+      throw std::runtime_error("ORDERFLOW_TEST_PORTS must be LO-HI with 1024 <= LO < HI <= 65536, got '" + s +
+                               "'");
     }
     lo = a;
     hi = b;

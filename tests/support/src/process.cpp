@@ -36,8 +36,8 @@ std::vector<char*> c_strings(std::vector<std::string>& strings) {
 
 std::string temp_log_path() {
   const char* tmp = std::getenv("TMPDIR");
-  std::string pattern = fmt::format("{}/orderflow-process-XXXXXX.log",
-                                    (tmp != nullptr && *tmp != '\0') ? tmp : "/tmp");
+  std::string pattern =
+      fmt::format("{}/orderflow-process-XXXXXX.log", (tmp != nullptr && *tmp != '\0') ? tmp : "/tmp");
   std::vector<char> buf(pattern.begin(), pattern.end());
   buf.push_back('\0');
   const int fd = mkstemps(buf.data(), 4);
@@ -153,7 +153,9 @@ Process& Process::operator=(Process&& other) noexcept {
   return *this;
 }
 
-Process::~Process() { release(); }
+Process::~Process() {
+  release();
+}
 
 void Process::release() noexcept {
   kill_and_reap();

@@ -79,10 +79,10 @@ void produce_impl(const std::string& bootstrap, const std::string& topic, int32_
           hdrs->add(hk, hv.data(), hv.size());
         }
       }
-      const auto rc = producer->produce(
-          topic, partition < 0 ? RdKafka::Topic::PARTITION_UA : partition,
-          RdKafka::Producer::RK_MSG_COPY, const_cast<char*>(value.data()), value.size(),
-          key ? key->data() : nullptr, key ? key->size() : 0, 0, hdrs, nullptr);
+      const auto rc =
+          producer->produce(topic, partition < 0 ? RdKafka::Topic::PARTITION_UA : partition,
+                            RdKafka::Producer::RK_MSG_COPY, const_cast<char*>(value.data()), value.size(),
+                            key ? key->data() : nullptr, key ? key->size() : 0, 0, hdrs, nullptr);
       if (rc == RdKafka::ERR_NO_ERROR) {
         break;  // librdkafka owns the headers now
       }
@@ -97,14 +97,13 @@ void produce_impl(const std::string& bootstrap, const std::string& topic, int32_
   const auto flush_err = producer->flush(60000);
   if (flush_err != RdKafka::ERR_NO_ERROR) {
     throw std::runtime_error(fmt::format("produce to {}: flush: {} ({} of {} acknowledged)", topic,
-                                         RdKafka::err2str(flush_err),
-                                         tracker.reports() - tracker.failures(), records.size()));
+                                         RdKafka::err2str(flush_err), tracker.reports() - tracker.failures(),
+                                         records.size()));
   }
   producer->poll(0);
   if (tracker.failures() > 0) {
     throw std::runtime_error(fmt::format("produce to {}: {} of {} records failed; first: {}", topic,
-                                         tracker.failures(), records.size(),
-                                         tracker.first_error()));
+                                         tracker.failures(), records.size(), tracker.first_error()));
   }
 }
 
@@ -116,10 +115,9 @@ void produce(const std::string& bootstrap, const std::string& topic,
   produce_impl(bootstrap, topic, -1, records, headers);
 }
 
-void produce_to_partition(
-    const std::string& bootstrap, const std::string& topic, int32_t partition,
-    const std::vector<std::pair<std::optional<std::string>, std::string>>& records,
-    const std::vector<std::pair<std::string, std::string>>& headers) {
+void produce_to_partition(const std::string& bootstrap, const std::string& topic, int32_t partition,
+                          const std::vector<std::pair<std::optional<std::string>, std::string>>& records,
+                          const std::vector<std::pair<std::string, std::string>>& headers) {
   produce_impl(bootstrap, topic, partition, records, headers);
 }
 

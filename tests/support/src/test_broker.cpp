@@ -32,10 +32,10 @@ std::string real_bootstrap() {
   }
   std::ifstream in(file);
   if (!in) {
-    throw std::runtime_error(fmt::format(
-        "ORDERFLOW_TEST_BROKER=real but the bootstrap file {} does not exist: is the real Kafka "
-        "running (make kafka-up, or the kafka CTest fixture)?",
-        file));
+    throw std::runtime_error(
+        fmt::format("ORDERFLOW_TEST_BROKER=real but the bootstrap file {} does not exist: is the real Kafka "
+                    "running (make kafka-up, or the kafka CTest fixture)?",
+                    file));
   }
   std::ostringstream os;
   os << in.rdbuf();
@@ -57,8 +57,7 @@ TestBroker::TestBroker(int partitions) : suffix_(random_hex(10)) {
   } else if (kind == "real") {
     bootstrap_ = real_bootstrap();
   } else {
-    throw std::runtime_error(
-        fmt::format("ORDERFLOW_TEST_BROKER must be 'mock' or 'real', got '{}'", kind));
+    throw std::runtime_error(fmt::format("ORDERFLOW_TEST_BROKER must be 'mock' or 'real', got '{}'", kind));
   }
 }
 

@@ -34,10 +34,9 @@ Record to_record(RdKafka::Message& msg) {
   }
   if (const RdKafka::Headers* headers = msg.headers(); headers != nullptr) {
     for (const auto& h : headers->get_all()) {
-      r.headers.emplace_back(
-          h.key(), h.value() == nullptr
-                       ? std::string()
-                       : std::string(static_cast<const char*>(h.value()), h.value_size()));
+      r.headers.emplace_back(h.key(), h.value() == nullptr
+                                          ? std::string()
+                                          : std::string(static_cast<const char*>(h.value()), h.value_size()));
     }
   }
   r.timestamp_ms = msg.timestamp().timestamp;
@@ -95,9 +94,8 @@ bool TopicReader::ensure_assigned(std::chrono::milliseconds timeout) {
   }
   std::unique_ptr<RdKafka::Metadata> md(raw);
   const auto& topics = *md->topics();
-  const auto it =
-      std::find_if(topics.begin(), topics.end(),
-                   [this](const RdKafka::TopicMetadata* t) { return t->topic() == topic_; });
+  const auto it = std::find_if(topics.begin(), topics.end(),
+                               [this](const RdKafka::TopicMetadata* t) { return t->topic() == topic_; });
   if (it == topics.end()) {
     return false;
   }
@@ -107,8 +105,7 @@ bool TopicReader::ensure_assigned(std::chrono::milliseconds timeout) {
   }
   std::vector<RdKafka::TopicPartition*> parts;
   for (const auto* p : *tmd->partitions()) {
-    parts.push_back(
-        RdKafka::TopicPartition::create(topic_, p->id(), RdKafka::Topic::OFFSET_BEGINNING));
+    parts.push_back(RdKafka::TopicPartition::create(topic_, p->id(), RdKafka::Topic::OFFSET_BEGINNING));
     next_offset_[p->id()] = 0;
   }
   const auto assign_err = consumer_->assign(parts);

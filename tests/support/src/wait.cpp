@@ -16,8 +16,7 @@ bool wait_until(const std::function<bool()>& pred, std::chrono::milliseconds tim
     if (now >= deadline) {
       return false;
     }
-    std::this_thread::sleep_for(
-        std::min<std::chrono::steady_clock::duration>(poll, deadline - now));
+    std::this_thread::sleep_for(std::min<std::chrono::steady_clock::duration>(poll, deadline - now));
   }
 }
 

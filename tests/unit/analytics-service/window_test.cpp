@@ -1,9 +1,11 @@
 // Window logic of analytics-service: assignment, watermark and closing, lateness, idle partitions,
 // distinct customers, derived ids and the commit rule. No broker.
+#include "orderflow/analytics/window.h"
+
 #include <gtest/gtest.h>
+
 #include <nlohmann/json.hpp>
 
-#include "orderflow/analytics/window.h"
 #include "orderflow/events/identity.h"
 
 using orderflow::analytics::WindowAggregator;
@@ -53,7 +55,8 @@ TEST(WindowAggregator, AggregatesAWindowAndClosesItWhenTheWatermarkPassesItsEnd)
   EXPECT_EQ(agg.add_order(kOrders0, 1, 200, 0, "c2", 700, "USD"), Outcome::Counted);
   EXPECT_EQ(agg.add_order(kOrders0, 2, 300, 0, "c1", 100, "EUR"), Outcome::Counted);
   EXPECT_EQ(agg.add_payment(kOrders0, 3, 400, 0, true, 500, "EUR", ""), Outcome::Counted);
-  EXPECT_EQ(agg.add_payment(kOrders0, 4, 500, 0, false, 700, "USD", "AMOUNT_LIMIT_EXCEEDED"), Outcome::Counted);
+  EXPECT_EQ(agg.add_payment(kOrders0, 4, 500, 0, false, 700, "USD", "AMOUNT_LIMIT_EXCEEDED"),
+            Outcome::Counted);
   EXPECT_EQ(agg.add_payment(kOrders0, 5, 600, 0, false, 1, "USD", "AMOUNT_LIMIT_EXCEEDED"), Outcome::Counted);
   // Event time 1050: watermark 950 < end 1000, nothing closes.
   EXPECT_EQ(agg.add_order(kOrders0, 6, 1050, 0, "c3", 1, "EUR"), Outcome::Counted);
@@ -144,8 +147,8 @@ TEST(WindowAggregator, AStoppedStreamClosesItsWindowsAfterTheIdleTimeout) {
 
 TEST(WindowAggregator, CommitsOnlyUpToTheOldestRecordOfAnUnpublishedWindow) {
   WindowAggregator agg(config(1000, 0));
-  agg.add_order(kOrders0, 10, 100, 0, "c1", 5, "EUR");    // window 0
-  agg.add_order(kOrders0, 11, 1100, 0, "c1", 5, "EUR");   // window 1000
+  agg.add_order(kOrders0, 10, 100, 0, "c1", 5, "EUR");         // window 0
+  agg.add_order(kOrders0, 11, 1100, 0, "c1", 5, "EUR");        // window 1000
   agg.add_payment(kPayments0, 7, 200, 0, true, 5, "EUR", "");  // window 0
   agg.skip(kPayments0, 8, 0);
   EXPECT_EQ(offset_of(agg.committable(), kOrders0), 10);
@@ -167,7 +170,7 @@ TEST(WindowAggregator, AcknowledgedWindowsReleaseTheirOffsets) {
   EXPECT_EQ(offset_of(agg.committable(), kOrders0), 10);
   EXPECT_EQ(offset_of(agg.committable(), kPayments0), 7);
   agg.acknowledged(0);
-  EXPECT_EQ(offset_of(agg.committable(), kOrders0), 11);  // window 1000 still open
+  EXPECT_EQ(offset_of(agg.committable(), kOrders0), 11);   // window 1000 still open
   EXPECT_EQ(offset_of(agg.committable(), kPayments0), 8);  // window 2000 still open
   // Late records and skipped ones advance the commit when nothing older is pending.
   WindowAggregator b(config(1000, 0));

@@ -35,7 +35,8 @@ TEST(ParseTimestamp, RoundTrip) {
     ASSERT_TRUE(t.has_value()) << text;
     EXPECT_EQ(ev::format_timestamp(*t), text);
   }
-  EXPECT_EQ(ev::parse_timestamp("2026-11-23T12:00:00.123Z"), system_clock::time_point{at(2026, 11, 23, 12, 0, 0, 123)});
+  EXPECT_EQ(ev::parse_timestamp("2026-11-23T12:00:00.123Z"),
+            system_clock::time_point{at(2026, 11, 23, 12, 0, 0, 123)});
 }
 
 TEST(ParseTimestamp, RejectsEverythingElse) {

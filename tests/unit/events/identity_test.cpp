@@ -27,7 +27,8 @@ TEST(UuidV5, NamesAroundTheJoinedBufferSize) {
 }
 
 TEST(UuidV5, DerivedIdentities) {
-  EXPECT_EQ(ev::payment_id_for("0b7e3a52-6d1f-4c1e-9a3e-2f5d8c9b1a01"), "8fc5cc3c-cec1-565e-b8d5-c6c42db9fc2d");
+  EXPECT_EQ(ev::payment_id_for("0b7e3a52-6d1f-4c1e-9a3e-2f5d8c9b1a01"),
+            "8fc5cc3c-cec1-565e-b8d5-c6c42db9fc2d");
   EXPECT_EQ(ev::notification_id_for("order-1", ev::NotificationKind::OrderReceived),
             "e331c3e7-ec43-5539-ad07-81a1fab07b8a");
   EXPECT_EQ(ev::notification_id_for("order-1", ev::NotificationKind::PaymentAuthorized),

@@ -1,14 +1,16 @@
 // The record reader is a hand-written strict JSON reader (for speed). This test holds it to nlohmann::json's
 // verdict on what is JSON, on a list of edge cases and on thousands of seeded mutations of a real record.
 // Known, deliberate differences: nlohmann takes a NUL byte for the end of input and skips a UTF-8 BOM (we
-// reject both), accepts duplicate keys and any depth (we reject them), and rejects numbers beyond the range of
-// a double such as 1e400, which RFC 8259's grammar allows (we read them, then reject them as not an integer).
+// reject both), accepts duplicate keys and any depth (we reject them), and rejects numbers beyond the range
+// of a double such as 1e400, which RFC 8259's grammar allows (we read them, then reject them as not an
+// integer).
 #include <gtest/gtest.h>
 
-#include <nlohmann/json.hpp>
 #include <random>
 #include <string>
 #include <string_view>
+
+#include <nlohmann/json.hpp>
 
 #include "orderflow/events/codec.h"
 
@@ -145,7 +147,9 @@ TEST(JsonSyntax, SeededMutationsAgreeWithNlohmann) {
       const std::size_t pos = rng() % (s.size() + 1);
       const char c = alphabet[rng() % alphabet.size()];
       switch (rng() % 3) {
-        case 0: s.insert(pos, 1, c); break;
+        case 0:
+          s.insert(pos, 1, c);
+          break;
         case 1:
           if (pos < s.size()) s.erase(pos, 1);
           break;

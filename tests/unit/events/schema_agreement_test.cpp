@@ -11,10 +11,11 @@
 #include <fstream>
 #include <functional>
 #include <map>
-#include <nlohmann/json.hpp>
 #include <optional>
 #include <sstream>
 #include <string>
+
+#include <nlohmann/json.hpp>
 
 #include "orderflow/events/codec.h"
 
@@ -53,7 +54,9 @@ std::pair<std::string, int> run(const std::string& command) {
   return {out, WIFEXITED(status) ? WEXITSTATUS(status) : -1};
 }
 
-std::string quote(const fs::path& p) { return "'" + p.string() + "'"; }
+std::string quote(const fs::path& p) {
+  return "'" + p.string() + "'";
+}
 
 std::string from_hex(const std::string& hex) {
   std::string out;
@@ -64,8 +67,8 @@ std::string from_hex(const std::string& hex) {
 
 // Parses with the event's parser; on success also checks parse(to_json(x)) == x.
 template <class Event>
-std::optional<ev::ValidationError> check_with(ev::Result<Event> (*parse)(std::string_view), std::string_view bytes,
-                                              std::string& round_trip_problem) {
+std::optional<ev::ValidationError> check_with(ev::Result<Event> (*parse)(std::string_view),
+                                              std::string_view bytes, std::string& round_trip_problem) {
   auto r = parse(bytes);
   if (!r) return r.error();
   const std::string again = ev::to_json(r.value());
@@ -113,7 +116,8 @@ TEST(SchemaAgreement, EveryCaseAgreesWithCppAndJsonSchema) {
     ASSERT_TRUE(table.is_array());
 
     // Reference validator.
-    const auto [out, code] = run(python() + " " + quote(script) + " " + quote(entry.path()) + " " + quote(table_path));
+    const auto [out, code] =
+        run(python() + " " + quote(script) + " " + quote(entry.path()) + " " + quote(table_path));
     ASSERT_EQ(code, 0) << "schema_check.py failed for " << name << " (is python3-jsonschema installed?)";
     const json reference = json::parse(out);
     std::map<std::string, json> by_name;
@@ -139,8 +143,9 @@ TEST(SchemaAgreement, EveryCaseAgreesWithCppAndJsonSchema) {
       std::string round_trip_problem;
       const auto error = checker->second(bytes, round_trip_problem);
       if (expect_valid) {
-        EXPECT_FALSE(error.has_value()) << name << " case " << case_name
-                                        << ": C++ rejected a valid document: " << (error ? error->message() : "");
+        EXPECT_FALSE(error.has_value())
+            << name << " case " << case_name
+            << ": C++ rejected a valid document: " << (error ? error->message() : "");
         EXPECT_EQ(round_trip_problem, "") << name << " case " << case_name;
       } else if (!error) {
         ADD_FAILURE() << name << " case " << case_name << ": C++ accepted an invalid document";
@@ -148,7 +153,8 @@ TEST(SchemaAgreement, EveryCaseAgreesWithCppAndJsonSchema) {
         EXPECT_EQ(error->field, c.at("error_field").get<std::string>())
             << name << " case " << case_name << ": " << error->message();
         if (c.contains("error_message")) {
-          EXPECT_EQ(error->message(), c.at("error_message").get<std::string>()) << name << " case " << case_name;
+          EXPECT_EQ(error->message(), c.at("error_message").get<std::string>())
+              << name << " case " << case_name;
         }
       }
 

@@ -94,10 +94,12 @@ TEST(DeliverySettingsTest, UserWeakeningOfIdempotenceOrInFlightIsRefused) {
   for (const auto& [key, value] : std::vector<std::pair<std::string, std::string>>{
            {"enable.idempotence", "false"}, {"max.in.flight.requests.per.connection", "5"}}) {
     EXPECT_THROW(Producer(producer_options({{key, value}}), no_delivery), ConfigError) << key << "=" << value;
-    EXPECT_THROW(Producer::check_config(producer_options({{key, value}})), ConfigError) << key << "=" << value;
+    EXPECT_THROW(Producer::check_config(producer_options({{key, value}})), ConfigError)
+        << key << "=" << value;
   }
-  Producer p(producer_options({{"enable.idempotence", "true"}, {"max.in.flight.requests.per.connection", "1"}}),
-             no_delivery);
+  Producer p(
+      producer_options({{"enable.idempotence", "true"}, {"max.in.flight.requests.per.connection", "1"}}),
+      no_delivery);
   EXPECT_EQ(effective(p.handle(), "enable.idempotence"), "true");
 }
 

@@ -1,4 +1,6 @@
 // KafkaProperties (ordered, later wins, -X parsing, secret masking) and make_conf (librdkafka's own errors).
+#include "orderflow/messaging/kafka_config.h"
+
 #include <gtest/gtest.h>
 #include <spdlog/sinks/ringbuffer_sink.h>
 #include <spdlog/spdlog.h>
@@ -7,7 +9,6 @@
 #include <memory>
 #include <string>
 
-#include "orderflow/messaging/kafka_config.h"
 #include "orderflow/testing/held_port.h"
 
 namespace {
@@ -61,7 +62,7 @@ TEST(KafkaPropertiesTest, SetAssignmentParsesKeyEqualsValue) {
   KafkaProperties p;
   p.set_assignment("compression.type=lz4");
   p.set_assignment("sasl.jaas.config=a=b=c");  // only the first '=' separates
-  p.set_assignment("client.id=");               // empty value is allowed
+  p.set_assignment("client.id=");              // empty value is allowed
   EXPECT_EQ(*p.find("compression.type"), "lz4");
   EXPECT_EQ(*p.find("sasl.jaas.config"), "a=b=c");
   EXPECT_EQ(*p.find("client.id"), "");
@@ -87,13 +88,14 @@ TEST(KafkaPropertiesTest, SetAssignmentRejectsMissingKeyOrEquals) {
 }
 
 TEST(KafkaPropertiesTest, SecretPropertyNames) {
-  for (const char* secret : {"sasl.password", "ssl.key.password", "ssl.keystore.password", "ssl.key.pem",
-                             "sasl.oauthbearer.client.secret", "sasl.jaas.config", "ssl.truststore.password"}) {
+  for (const char* secret :
+       {"sasl.password", "ssl.key.password", "ssl.keystore.password", "ssl.key.pem",
+        "sasl.oauthbearer.client.secret", "sasl.jaas.config", "ssl.truststore.password"}) {
     EXPECT_TRUE(is_secret_property(secret)) << secret;
   }
-  for (const char* plain : {"bootstrap.servers", "sasl.username", "sasl.mechanisms", "security.protocol",
-                            "ssl.ca.location", "ssl.certificate.location", "client.id", "acks",
-                            "compression.type", "enable.idempotence"}) {
+  for (const char* plain :
+       {"bootstrap.servers", "sasl.username", "sasl.mechanisms", "security.protocol", "ssl.ca.location",
+        "ssl.certificate.location", "client.id", "acks", "compression.type", "enable.idempotence"}) {
     EXPECT_FALSE(is_secret_property(plain)) << plain;
   }
 }
@@ -113,7 +115,9 @@ TEST(KafkaPropertiesTest, LogStringMasksSecrets) {
   EXPECT_EQ(s.find("hunter2"), std::string::npos);
 }
 
-TEST(KafkaPropertiesTest, LogStringOfEmptyProperties) { EXPECT_EQ(KafkaProperties().to_log_string(), ""); }
+TEST(KafkaPropertiesTest, LogStringOfEmptyProperties) {
+  EXPECT_EQ(KafkaProperties().to_log_string(), "");
+}
 
 TEST(MakeConfTest, AppliesEveryProperty) {
   KafkaProperties p;
@@ -128,7 +132,9 @@ TEST(MakeConfTest, AppliesEveryProperty) {
   EXPECT_EQ(conf_get(*conf, "compression.type"), "lz4");
 }
 
-TEST(MakeConfTest, EmptyPropertiesGiveADefaultConf) { EXPECT_NE(make_conf(KafkaProperties()), nullptr); }
+TEST(MakeConfTest, EmptyPropertiesGiveADefaultConf) {
+  EXPECT_NE(make_conf(KafkaProperties()), nullptr);
+}
 
 TEST(MakeConfTest, UnknownPropertyIsRejectedWithLibrdkafkasMessage) {
   KafkaProperties p;
@@ -169,7 +175,8 @@ TEST(MakeConfTest, ErrorForAMistypedSecretDoesNotEchoItsValue) {
   }
 }
 
-// ---- check_client_config (--check-config) ----------------------------------------------------------------------
+// ---- check_client_config (--check-config)
+// ----------------------------------------------------------------------
 
 std::string check_error(ClientKind kind, const KafkaProperties& p) {
   try {
@@ -211,12 +218,14 @@ TEST(CheckClientConfigTest, ReportsWhatLibrdkafkaChecksOnlyWhenCreatingAClient) 
   p.set("bootstrap.servers", "127.0.0.1:1");
   p.set("enable.idempotence", "true");
   p.set("max.in.flight.requests.per.connection", "10");
-  EXPECT_NE(check_error(ClientKind::Producer, p).find("cannot create Kafka producer: `max.in.flight`"), std::string::npos)
+  EXPECT_NE(check_error(ClientKind::Producer, p).find("cannot create Kafka producer: `max.in.flight`"),
+            std::string::npos)
       << check_error(ClientKind::Producer, p);
   KafkaProperties c;
   c.set("group.id", "g");
   c.set("fetch.max.bytes", "1000");
-  EXPECT_NE(check_error(ClientKind::Consumer, c).find("cannot create Kafka consumer: `fetch.max.bytes`"), std::string::npos)
+  EXPECT_NE(check_error(ClientKind::Consumer, c).find("cannot create Kafka consumer: `fetch.max.bytes`"),
+            std::string::npos)
       << check_error(ClientKind::Consumer, c);
 }
 

@@ -1,6 +1,8 @@
 // OffsetTracker / PartitionProgress: the committed offset is the highest contiguous done offset + 1, whatever
 // the completion order, the gaps between offsets, duplicates, revokes and failed commits. Ends with a
 // randomized comparison against a deliberately naive model.
+#include "orderflow/messaging/offset_tracker.h"
+
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -11,8 +13,6 @@
 #include <string>
 #include <tuple>
 #include <vector>
-
-#include "orderflow/messaging/offset_tracker.h"
 
 namespace {
 
@@ -35,7 +35,8 @@ void begin_range(PartitionProgress& p, std::int64_t first, std::int64_t last) {
   for (std::int64_t o = first; o <= last; ++o) p.begin(o);
 }
 
-// ---- PartitionProgress -------------------------------------------------------------------------------------
+// ---- PartitionProgress
+// -------------------------------------------------------------------------------------
 
 TEST(PartitionProgressTest, FreshStateHasNothingToCommit) {
   PartitionProgress p("orders", 3);
@@ -167,7 +168,8 @@ TEST(PartitionProgressTest, DrainedThenRefilled) {
   EXPECT_EQ(p.committable(), 9);
 }
 
-// ---- OffsetTracker: assignment lifecycle -------------------------------------------------------------------
+// ---- OffsetTracker: assignment lifecycle
+// -------------------------------------------------------------------
 
 TEST(OffsetTrackerTest, AssignIsIdempotentAndKeepsState) {
   OffsetTracker t;
@@ -289,7 +291,8 @@ TEST(OffsetTrackerTest, RevokeAllDetachesEveryPartition) {
   EXPECT_TRUE(t.take_committable().empty());
 }
 
-// ---- OffsetTracker: hand-out for commit ---------------------------------------------------------------------
+// ---- OffsetTracker: hand-out for commit
+// ---------------------------------------------------------------------
 
 TEST(OffsetTrackerTest, TakeCommittableOnlyReturnsAdvancedPartitions) {
   OffsetTracker t;
@@ -482,9 +485,11 @@ TEST(OffsetTrackerTest, ManyPartitionsAcrossTopics) {
   EXPECT_EQ(t.in_flight(), 0U);
 }
 
-// ---- Randomized comparison against a model ------------------------------------------------------------------
+// ---- Randomized comparison against a model
+// ------------------------------------------------------------------
 
-// The model keeps every begun offset of the current assignment forever and recomputes everything from scratch.
+// The model keeps every begun offset of the current assignment forever and recomputes everything from
+// scratch.
 struct ModelPartition {
   std::vector<std::int64_t> begun;  // increasing
   std::set<std::int64_t> done;
@@ -551,7 +556,8 @@ TEST(OffsetTrackerPropertyTest, MatchesANaiveModelUnderRandomOperations) {
           if (m.done.count(o) == 0) pending.push_back(o);
         }
         if (!pending.empty() && uniform(0, 3) != 0) {
-          offset = pending[static_cast<std::size_t>(uniform(0, static_cast<std::int64_t>(pending.size()) - 1))];
+          offset =
+              pending[static_cast<std::size_t>(uniform(0, static_cast<std::int64_t>(pending.size()) - 1))];
         }
         const bool known = std::find(m.begun.begin(), m.begun.end(), offset) != m.begun.end();
         const bool expect_accepted = known && m.done.count(offset) == 0;
@@ -581,7 +587,8 @@ TEST(OffsetTrackerPropertyTest, MatchesANaiveModelUnderRandomOperations) {
         tracker.commit_failed(last_taken);
         for (const auto& c : last_taken) {
           for (auto& [idx, m] : model) {
-            if (keys[idx].topic == c.topic && keys[idx].partition == c.partition && m.handed_out == c.offset) {
+            if (keys[idx].topic == c.topic && keys[idx].partition == c.partition &&
+                m.handed_out == c.offset) {
               m.handed_out = -1;
             }
           }

@@ -1,12 +1,12 @@
 // Producer behaviour that needs no broker: back-pressure on a full local queue is interruptible, and
 // the reliable defaults reject an unsafe combination.
+#include "orderflow/messaging/producer.h"
+
 #include <gtest/gtest.h>
 
 #include <atomic>
 #include <chrono>
 #include <thread>
-
-#include "orderflow/messaging/producer.h"
 
 namespace orderflow::messaging {
 namespace {

@@ -1,6 +1,8 @@
 // RetryPolicy (backoff doubling, cap, exhaustion: docs/contract.md §7 Retries and dead letters),
 // failure_headers (§6 Headers: header set, order, passthrough filtering) and bounded_message (bounded, never
 // splits a UTF-8 sequence).
+#include "orderflow/messaging/retry_policy.h"
+
 #include <gtest/gtest.h>
 
 #include <chrono>
@@ -9,7 +11,6 @@
 
 #include "orderflow/messaging/failure.h"
 #include "orderflow/messaging/record.h"
-#include "orderflow/messaging/retry_policy.h"
 
 namespace {
 
@@ -58,7 +59,8 @@ bool valid_utf8(const std::string& s) {
   return true;
 }
 
-// ---- RetryPolicy --------------------------------------------------------------------------------------------
+// ---- RetryPolicy
+// --------------------------------------------------------------------------------------------
 
 TEST(RetryPolicyTest, DefaultsMatchTheContract) {
   const RetryPolicy p;
@@ -115,7 +117,8 @@ TEST(RetryPolicyTest, ExhaustedAfterMaxAttempts) {
   EXPECT_TRUE(p.exhausted(1)) << "a single attempt: the first failure is final";
 }
 
-// ---- failure_headers ----------------------------------------------------------------------------------------
+// ---- failure_headers
+// ----------------------------------------------------------------------------------------
 
 FailureHeaderInput sample_input() {
   FailureHeaderInput in;
@@ -238,7 +241,8 @@ TEST(FailureHeadersTest, LongErrorMessageIsBounded) {
   EXPECT_EQ(h[5].second.substr(0, 100), std::string(100, 'e'));
 }
 
-// ---- bounded_message ----------------------------------------------------------------------------------------
+// ---- bounded_message
+// ----------------------------------------------------------------------------------------
 
 TEST(BoundedMessageTest, ShortMessagesAreUnchanged) {
   EXPECT_EQ(bounded_message(""), "");
@@ -276,7 +280,9 @@ TEST(BoundedMessageTest, NeverSplitsAMultiByteSequence) {
   }
 }
 
-TEST(BoundedMessageTest, BudgetBelowTheEllipsisIsEmpty) { EXPECT_EQ(bounded_message("abc", 2), ""); }
+TEST(BoundedMessageTest, BudgetBelowTheEllipsisIsEmpty) {
+  EXPECT_EQ(bounded_message("abc", 2), "");
+}
 
 // The ellipsis counts against the budget: a caller sizing a header by max_bytes gets no more.
 TEST(BoundedMessageTest, ResultNeverExceedsMaxBytes) {

@@ -1,4 +1,6 @@
 // W3C trace context: new traces, child spans keeping the trace id, malformed parents starting a new trace.
+#include "orderflow/messaging/trace_context.h"
+
 #include <gtest/gtest.h>
 
 #include <regex>
@@ -6,8 +8,6 @@
 #include <string>
 #include <thread>
 #include <vector>
-
-#include "orderflow/messaging/trace_context.h"
 
 namespace {
 
@@ -64,13 +64,13 @@ TEST(TraceContextTest, MalformedParentStartsANewTrace) {
   const std::vector<std::string> malformed{
       "",
       "garbage",
-      "01-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",  // unknown version
-      "00-4BF92F3577B34DA6A3CE929D0E0E4736-00f067aa0ba902b7-01",  // upper-case hex
-      "00-00000000000000000000000000000000-00f067aa0ba902b7-01",  // all-zero trace id is invalid
-      "00-4bf92f3577b34da6a3ce929d0e0e473-00f067aa0ba902b7-01",   // 31 hex digits
+      "01-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",   // unknown version
+      "00-4BF92F3577B34DA6A3CE929D0E0E4736-00f067aa0ba902b7-01",   // upper-case hex
+      "00-00000000000000000000000000000000-00f067aa0ba902b7-01",   // all-zero trace id is invalid
+      "00-4bf92f3577b34da6a3ce929d0e0e473-00f067aa0ba902b7-01",    // 31 hex digits
       "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01x",  // too long
-      "00_4bf92f3577b34da6a3ce929d0e0e4736_00f067aa0ba902b7_01",  // wrong separators
-      "00-4bf92f3577b34da6a3ce929d0e0e47zz-00f067aa0ba902b7-01",  // not hex
+      "00_4bf92f3577b34da6a3ce929d0e0e4736_00f067aa0ba902b7_01",   // wrong separators
+      "00-4bf92f3577b34da6a3ce929d0e0e47zz-00f067aa0ba902b7-01",   // not hex
   };
   for (const auto& parent : malformed) {
     EXPECT_EQ(trace_id_of(parent), "") << parent;
@@ -88,16 +88,16 @@ TEST(TraceContextTest, TraceIdOfAcceptsWellFormedInput) {
 }
 
 // BUG (libs/messaging/src/trace_context.cpp, trace_id_of): only the version, the dashes and the trace id are
-// checked; a parent whose span id (parent-id) is not 16 lower-case hex digits, is all zeros, or whose flags are not
-// 2 hex digits is accepted, and child_traceparent() continues its trace. W3C Trace Context §3.2.2 requires such a
-// header to be treated as invalid (start a new trace). Impact is small (the parent span id is never copied), but
-// a garbage header keeps propagating a trace id. Suggested fix: also check is_hex(tp.substr(36, 16)), that it is
-// not "0000000000000000", and is_hex(tp.substr(53, 2)).
+// checked; a parent whose span id (parent-id) is not 16 lower-case hex digits, is all zeros, or whose flags
+// are not 2 hex digits is accepted, and child_traceparent() continues its trace. W3C Trace Context §3.2.2
+// requires such a header to be treated as invalid (start a new trace). Impact is small (the parent span id is
+// never copied), but a garbage header keeps propagating a trace id. Suggested fix: also check
+// is_hex(tp.substr(36, 16)), that it is not "0000000000000000", and is_hex(tp.substr(53, 2)).
 TEST(TraceContextTest, MalformedSpanIdOrFlagsStartANewTrace) {
   for (const std::string& parent : {std::string("00-4bf92f3577b34da6a3ce929d0e0e4736-zzzzzzzzzzzzzzzz-01"),
-                                   std::string("00-4bf92f3577b34da6a3ce929d0e0e4736-0000000000000000-01"),
-                                   std::string("00-4bf92f3577b34da6a3ce929d0e0e4736-00F067AA0BA902B7-01"),
-                                   std::string("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-xx")}) {
+                                    std::string("00-4bf92f3577b34da6a3ce929d0e0e4736-0000000000000000-01"),
+                                    std::string("00-4bf92f3577b34da6a3ce929d0e0e4736-00F067AA0BA902B7-01"),
+                                    std::string("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-xx")}) {
     EXPECT_EQ(trace_id_of(parent), "") << parent;
     EXPECT_NE(trace_id_of(child_traceparent(parent)), "4bf92f3577b34da6a3ce929d0e0e4736") << parent;
   }

@@ -1,8 +1,10 @@
 // DedupeWindow: bounded LRU over notification ids — eviction order, eviction count, refresh on re-insert,
 // and key_of (canonical UUID text → 16 bytes).
-#include <cctype>
+#include "orderflow/notification/dedupe_window.h"
+
 #include <gtest/gtest.h>
 
+#include <cctype>
 #include <list>
 #include <random>
 #include <stdexcept>
@@ -10,7 +12,6 @@
 #include <unordered_map>
 
 #include "orderflow/events/identity.h"
-#include "orderflow/notification/dedupe_window.h"
 
 namespace {
 
@@ -18,7 +19,9 @@ namespace ev = orderflow::events;
 using orderflow::notification::DedupeWindow;
 
 // A distinct key per name, as the service derives them (name-based UUIDs).
-DedupeWindow::Key k(const std::string& name) { return DedupeWindow::key_of(ev::uuid_v5(name)); }
+DedupeWindow::Key k(const std::string& name) {
+  return DedupeWindow::key_of(ev::uuid_v5(name));
+}
 
 TEST(DedupeWindowTest, RemembersInsertedKeys) {
   DedupeWindow w(10);
@@ -94,7 +97,8 @@ TEST(DedupeWindowTest, KeysOfDerivedIdsSeparateOrderIdAndKind) {
     return DedupeWindow::key_of(ev::notification_id_for(order_id, kind));
   };
   EXPECT_EQ(key("o-1", ev::NotificationKind::OrderReceived), key("o-1", ev::NotificationKind::OrderReceived));
-  EXPECT_NE(key("o-1", ev::NotificationKind::OrderReceived), key("o-1", ev::NotificationKind::PaymentDeclined));
+  EXPECT_NE(key("o-1", ev::NotificationKind::OrderReceived),
+            key("o-1", ev::NotificationKind::PaymentDeclined));
   EXPECT_NE(key("o-1", ev::NotificationKind::OrderReceived), key("o-2", ev::NotificationKind::OrderReceived));
 }
 
@@ -106,9 +110,9 @@ TEST(DedupeWindowTest, KeyOfIsTheUuidsBytes) {
 }
 
 TEST(DedupeWindowTest, KeyOfRejectsNonUuids) {
-  for (const char* bad : {"", "o-1", "0e9b5b41-ee1f-5afc-8514-8617269bdd0", "0e9b5b41-ee1f-5afc-8514-8617269bdd000",
-                          "0e9b5b41_ee1f-5afc-8514-8617269bdd00", "0e9b5b41-ee1f-5afc-8514-8617269bdd0g",
-                          "0e9b5b41ee1f-5afc-8514-8617269bdd00-"}) {
+  for (const char* bad : {"", "o-1", "0e9b5b41-ee1f-5afc-8514-8617269bdd0",
+                          "0e9b5b41-ee1f-5afc-8514-8617269bdd000", "0e9b5b41_ee1f-5afc-8514-8617269bdd00",
+                          "0e9b5b41-ee1f-5afc-8514-8617269bdd0g", "0e9b5b41ee1f-5afc-8514-8617269bdd00-"}) {
     EXPECT_THROW(DedupeWindow::key_of(bad), std::invalid_argument) << bad;
   }
   // Every byte that is not a hex digit, at the first and the last digit's place (the neighbours of the

@@ -1,5 +1,7 @@
 // notification_for_order / notification_for_payment: kinds, copied fields, and identities derived from
 // (order_id, kind) so that duplicates share them (docs/contract.md §5 Events).
+#include "orderflow/notification/notification_builder.h"
+
 #include <gtest/gtest.h>
 
 #include <chrono>
@@ -7,7 +9,6 @@
 #include <vector>
 
 #include "orderflow/events/events.h"
-#include "orderflow/notification/notification_builder.h"
 
 namespace {
 
@@ -42,7 +43,9 @@ ev::PaymentProcessed payment(ev::PaymentStatus status) {
   return p;
 }
 
-std::chrono::system_clock::time_point at(const char* ts) { return *ev::parse_timestamp(ts); }
+std::chrono::system_clock::time_point at(const char* ts) {
+  return *ev::parse_timestamp(ts);
+}
 
 TEST(NotificationBuilderTest, OrderGivesOrderReceived) {
   const auto o = order();
@@ -79,8 +82,10 @@ TEST(NotificationBuilderTest, IdentitiesAreStableForTheSameOrderAndKind) {
   EXPECT_EQ(a.event_id, b.event_id);
 
   const auto received = a.notification_id;
-  const auto authorized = notification_for_payment(payment(ev::PaymentStatus::Authorized), "email", {}).notification_id;
-  const auto declined = notification_for_payment(payment(ev::PaymentStatus::Declined), "email", {}).notification_id;
+  const auto authorized =
+      notification_for_payment(payment(ev::PaymentStatus::Authorized), "email", {}).notification_id;
+  const auto declined =
+      notification_for_payment(payment(ev::PaymentStatus::Declined), "email", {}).notification_id;
   EXPECT_NE(received, authorized);
   EXPECT_NE(received, declined);
   EXPECT_NE(authorized, declined);
@@ -94,7 +99,8 @@ TEST(NotificationBuilderTest, ResultsPassTheSchemaAndRoundTrip) {
   const std::vector<ev::NotificationSent> all{
       notification_for_order(order(), "email", at("2026-11-23T12:00:01.000Z")),
       notification_for_payment(payment(ev::PaymentStatus::Authorized), "log", at("2026-11-23T12:00:01.000Z")),
-      notification_for_payment(payment(ev::PaymentStatus::Declined), "webhook", at("2026-11-23T12:00:01.000Z"))};
+      notification_for_payment(payment(ev::PaymentStatus::Declined), "webhook",
+                               at("2026-11-23T12:00:01.000Z"))};
   for (const auto& n : all) {
     const auto valid = ev::validate_notification_sent(n);
     EXPECT_TRUE(valid.has_value()) << (valid ? "" : valid.error().message());

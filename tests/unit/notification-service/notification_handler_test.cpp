@@ -1,7 +1,10 @@
 // NotificationHandler: orders → ORDER_RECEIVED, payments → PAYMENT_*; de-duplication on (order_id, kind) with
 // no outputs for a duplicate; a sink failure is transient and not remembered; poison on invalid records;
 // published record topic, key, headers; metrics for dedupe and end-to-end latency.
+#include "orderflow/notification/notification_handler.h"
+
 #include <gtest/gtest.h>
+#include <prometheus/text_serializer.h>
 
 #include <map>
 #include <optional>
@@ -9,12 +12,9 @@
 #include <string>
 #include <vector>
 
-#include <prometheus/text_serializer.h>
-
 #include "orderflow/events/events.h"
 #include "orderflow/messaging/testing/fake_message.h"
 #include "orderflow/messaging/trace_context.h"
-#include "orderflow/notification/notification_handler.h"
 #include "orderflow/testing/prometheus_text.h"
 
 namespace {
@@ -98,8 +98,10 @@ struct Fixture {
     prometheus::TextSerializer().Serialize(out, metrics.registry().Collect());
     return out.str();
   }
-  std::optional<double> metric(const std::string& name, const std::map<std::string, std::string>& labels = {}) {
-    return orderflow::testing::sample_value(orderflow::testing::parse_prometheus_text(scrape()), name, labels);
+  std::optional<double> metric(const std::string& name,
+                               const std::map<std::string, std::string>& labels = {}) {
+    return orderflow::testing::sample_value(orderflow::testing::parse_prometheus_text(scrape()), name,
+                                            labels);
   }
 
   ServiceMetrics metrics{"notification-service"};
@@ -155,7 +157,8 @@ TEST(NotificationHandlerTest, TheSinkIsFlushedBeforeACommitNotPerRecord) {
   EXPECT_EQ(f.handler->before_commit(), std::nullopt);
   EXPECT_EQ(f.sink->flushes, 1);
   f.sink->fail_flush = true;
-  EXPECT_EQ(f.handler->before_commit(), std::optional<std::string>("disk full")) << "the stage stops without committing";
+  EXPECT_EQ(f.handler->before_commit(), std::optional<std::string>("disk full"))
+      << "the stage stops without committing";
 }
 
 TEST(NotificationHandlerTest, NoTraceparentStartsANewTrace) {
@@ -170,8 +173,10 @@ TEST(NotificationHandlerTest, NoTraceparentStartsANewTrace) {
 
 TEST(NotificationHandlerTest, PaymentsTopicGivesThePaymentKind) {
   Fixture f;
-  const FakeMessage ok("payments", ev::to_json(payment(ev::PaymentStatus::Authorized, "order-1")), "customer-42");
-  const FakeMessage no("payments", ev::to_json(payment(ev::PaymentStatus::Declined, "order-2")), "customer-42");
+  const FakeMessage ok("payments", ev::to_json(payment(ev::PaymentStatus::Authorized, "order-1")),
+                       "customer-42");
+  const FakeMessage no("payments", ev::to_json(payment(ev::PaymentStatus::Declined, "order-2")),
+                       "customer-42");
   const auto a = f.handle(ok);
   const auto d = f.handle(no);
   ASSERT_EQ(a.outputs.size(), 1U);
@@ -225,7 +230,8 @@ TEST(NotificationHandlerTest, SinkFailureIsTransientAndNotRemembered) {
   const auto failed = f.handle(m);
   ASSERT_TRUE(failed.failure.has_value());
   EXPECT_EQ(failed.failure->error_class, msg::ErrorClass::Transient);
-  EXPECT_NE(failed.failure->message.find("sink down for maintenance"), std::string::npos) << failed.failure->message;
+  EXPECT_NE(failed.failure->message.find("sink down for maintenance"), std::string::npos)
+      << failed.failure->message;
   EXPECT_TRUE(failed.outputs.empty());
   const auto retried = f.handle(m, "orders", 2);
   EXPECT_FALSE(retried.failure.has_value()) << "the failed delivery must not count as seen";
@@ -286,9 +292,12 @@ TEST(NotificationHandlerTest, EndToEndLatencyIsObservedPerKind) {
                       {{"x-order-occurred-at", "2026-11-23T12:00:00.123Z"}});
   ASSERT_EQ(f.handle(o).outputs.size(), 1U);
   ASSERT_EQ(f.handle(p).outputs.size(), 1U);
-  EXPECT_EQ(f.metric("orderflow_end_to_end_latency_seconds_count", {{"kind", "ORDER_RECEIVED"}}), 1.0) << f.scrape();
-  EXPECT_EQ(f.metric("orderflow_end_to_end_latency_seconds_count", {{"kind", "PAYMENT_DECLINED"}}), 1.0) << f.scrape();
-  EXPECT_EQ(f.metric("orderflow_end_to_end_latency_seconds_count", {{"kind", "PAYMENT_AUTHORIZED"}}), std::nullopt);
+  EXPECT_EQ(f.metric("orderflow_end_to_end_latency_seconds_count", {{"kind", "ORDER_RECEIVED"}}), 1.0)
+      << f.scrape();
+  EXPECT_EQ(f.metric("orderflow_end_to_end_latency_seconds_count", {{"kind", "PAYMENT_DECLINED"}}), 1.0)
+      << f.scrape();
+  EXPECT_EQ(f.metric("orderflow_end_to_end_latency_seconds_count", {{"kind", "PAYMENT_AUTHORIZED"}}),
+            std::nullopt);
 }
 
 TEST(NotificationHandlerTest, WorksWithoutMetrics) {

@@ -2,7 +2,6 @@
 #include "orderflow/notification/notification_metrics.h"
 
 #include <gtest/gtest.h>
-
 #include <prometheus/text_serializer.h>
 
 #include <sstream>
@@ -31,9 +30,11 @@ TEST(NotificationMetricsTest, EndToEndHistogramByKind) {
   m.end_to_end_seconds("PAYMENT_DECLINED", 1.5);
   const auto s = scrape(service);
   EXPECT_EQ(sample_value(s, "orderflow_end_to_end_latency_seconds_count", {{"kind", "ORDER_RECEIVED"}}), 2.0);
-  EXPECT_EQ(sample_value(s, "orderflow_end_to_end_latency_seconds_count", {{"kind", "PAYMENT_DECLINED"}}), 1.0);
-  EXPECT_EQ(find_samples(s, "orderflow_end_to_end_latency_seconds_bucket", {{"kind", "ORDER_RECEIVED"}}).size(),
-            orderflow::runtime::latency_buckets().size() + 1);
+  EXPECT_EQ(sample_value(s, "orderflow_end_to_end_latency_seconds_count", {{"kind", "PAYMENT_DECLINED"}}),
+            1.0);
+  EXPECT_EQ(
+      find_samples(s, "orderflow_end_to_end_latency_seconds_bucket", {{"kind", "ORDER_RECEIVED"}}).size(),
+      orderflow::runtime::latency_buckets().size() + 1);
   EXPECT_EQ(sample_value(s, "orderflow_end_to_end_latency_seconds_count",
                          {{"kind", "ORDER_RECEIVED"}, {"service", "notification-service"}}),
             2.0);

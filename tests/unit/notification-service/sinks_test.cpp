@@ -1,7 +1,8 @@
-// Sinks: make_sink parsing, the file sink's JSON lines, the failure-rate wrapper, and the webhook sink against
-// a loopback HTTP server (2xx = delivered, anything else or no connection = an error text).
-#include <gtest/gtest.h>
+// Sinks: make_sink parsing, the file sink's JSON lines, the failure-rate wrapper, and the webhook sink
+// against a loopback HTTP server (2xx = delivered, anything else or no connection = an error text).
+#include "orderflow/notification/sinks.h"
 
+#include <gtest/gtest.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -12,7 +13,6 @@
 #include <string>
 #include <vector>
 
-#include "orderflow/notification/sinks.h"
 #include "tiny_http_server.h"
 
 namespace {
@@ -65,7 +65,8 @@ std::string read_file(const std::filesystem::path& p) {
   return ss.str();
 }
 
-// ---- make_sink --------------------------------------------------------------------------------------------------
+// ---- make_sink
+// --------------------------------------------------------------------------------------------------
 
 TEST(MakeSinkTest, LogSinkDeliversToStdout) {
   auto sink = make_sink("log", 1000ms);
@@ -104,7 +105,8 @@ TEST(MakeSinkTest, UnopenableFileIsRejectedAtConstruction) {
   }
 }
 
-// ---- file sink -------------------------------------------------------------------------------------------------
+// ---- file sink
+// -------------------------------------------------------------------------------------------------
 
 TEST(FileSinkTest, WritesOneJsonLinePerNotification) {
   TempDir dir;
@@ -115,7 +117,8 @@ TEST(FileSinkTest, WritesOneJsonLinePerNotification) {
   EXPECT_EQ(sink->deliver(R"({"n":2,"s":"é"})"), std::nullopt);
   // Buffered, not written per record: flush() (before the offsets are committed) writes them out.
   EXPECT_EQ(sink->flush(), std::nullopt);
-  EXPECT_EQ(read_file(path), "{\"n\":1}\n{\"n\":2,\"s\":\"é\"}\n") << "readable after flush, before the sink closes";
+  EXPECT_EQ(read_file(path), "{\"n\":1}\n{\"n\":2,\"s\":\"é\"}\n")
+      << "readable after flush, before the sink closes";
 }
 
 TEST(FileSinkTest, AppendsToAnExistingFile) {
@@ -141,7 +144,8 @@ TEST(FileSinkTest, WriteFailureIsAnErrorText) {
   EXPECT_NE(err->find("/dev/full"), std::string::npos) << *err;
 }
 
-// ---- failure-rate wrapper --------------------------------------------------------------------------------------
+// ---- failure-rate wrapper
+// --------------------------------------------------------------------------------------
 
 TEST(FailureRateTest, RateZeroReturnsTheSinkItself) {
   auto inner = std::make_unique<CountingSink>();
@@ -188,7 +192,8 @@ TEST(FailureRateTest, SameSeedSameFailures) {
   EXPECT_GT(differs, 100) << "another seed gives another sequence";
 }
 
-// ---- webhook sink ----------------------------------------------------------------------------------------------
+// ---- webhook sink
+// ----------------------------------------------------------------------------------------------
 
 TEST(WebhookSinkTest, PostsTheJsonAndMapsNon2xxToAnError) {
   TinyHttpServer server({200, 500, 204, 404});

@@ -3,11 +3,6 @@
 // never answers until release() (to test client timeouts). One connection at a time, on its own thread.
 #pragma once
 
-#include <utility>
-
-#include <boost/asio.hpp>
-#include <boost/beast/core.hpp>
-#include <boost/beast/http.hpp>
 #include <gtest/gtest.h>
 
 #include <atomic>
@@ -15,7 +10,12 @@
 #include <mutex>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
+
+#include <boost/asio.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
 
 namespace orderflow::testing {
 
@@ -104,7 +104,8 @@ class TinyHttpServer {
       http::response<http::string_body> res{static_cast<http::status>(status), req.version()};
       res.set(http::field::content_type, "text/plain");
       res.keep_alive(false);
-      if (status != 204 && status != 304 && status >= 200) res.body() = "status " + std::to_string(status) + "\n";
+      if (status != 204 && status != 304 && status >= 200)
+        res.body() = "status " + std::to_string(status) + "\n";
       res.prepare_payload();
       http::write(socket, res, ec);
       socket.shutdown(boost::asio::ip::tcp::socket::shutdown_both, ec);

@@ -1,5 +1,7 @@
 // OrderGenerator: same seed → same stream (except occurred_at); valid records pass parse_order_created;
 // --invalid-ratio 1.0 → every record fails to parse, with several kinds of malformation; the customer pool.
+#include "orderflow/producer/order_generator.h"
+
 #include <gtest/gtest.h>
 
 #include <chrono>
@@ -9,7 +11,6 @@
 #include <vector>
 
 #include "orderflow/events/events.h"
-#include "orderflow/producer/order_generator.h"
 
 namespace {
 
@@ -17,7 +18,9 @@ namespace ev = orderflow::events;
 using orderflow::producer::GeneratedRecord;
 using orderflow::producer::OrderGenerator;
 
-std::chrono::system_clock::time_point at(const char* ts) { return *ev::parse_timestamp(ts); }
+std::chrono::system_clock::time_point at(const char* ts) {
+  return *ev::parse_timestamp(ts);
+}
 
 const auto kT1 = at("2026-11-23T12:00:00.123Z");
 const auto kT2 = at("2027-01-02T03:04:05.678Z");
@@ -122,7 +125,8 @@ TEST(OrderGeneratorTest, SomeOrdersExceedTheDefaultPaymentLimit) {
   // The demo needs both outcomes: DECLINED above 500000 cents and AUTHORIZED below.
   const auto records = generate(42, 100, 0.0, 3000, kT1);
   int over = 0;
-  for (const auto& r : records) over += ev::parse_order_created(r.value).value().amount_cents > 500000 ? 1 : 0;
+  for (const auto& r : records)
+    over += ev::parse_order_created(r.value).value().amount_cents > 500000 ? 1 : 0;
   EXPECT_GT(over, 0);
   EXPECT_LT(over, 3000);
 }

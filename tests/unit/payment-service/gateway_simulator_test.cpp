@@ -1,19 +1,21 @@
 // GatewaySimulator: failure rate extremes, the observed rate over many draws, and determinism per
 // (seed, order event id, attempt).
+#include "orderflow/payment/gateway_simulator.h"
+
 #include <gtest/gtest.h>
 
 #include <chrono>
 #include <string>
 #include <vector>
 
-#include "orderflow/payment/gateway_simulator.h"
-
 namespace {
 
 using namespace std::chrono_literals;
 using orderflow::payment::GatewaySimulator;
 
-std::string id_of(int i) { return "00000000-0000-4000-8000-" + std::to_string(100000000000 + i); }
+std::string id_of(int i) {
+  return "00000000-0000-4000-8000-" + std::to_string(100000000000 + i);
+}
 
 TEST(GatewaySimulatorTest, RateZeroNeverFails) {
   const GatewaySimulator g(0.0, 0ms, 42);

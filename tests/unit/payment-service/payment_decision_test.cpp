@@ -1,12 +1,13 @@
 // decide_payment (docs/contract.md §5 Events, "Decisions"): the limit boundary, derived and stable
 // identities, copied fields, and a result that passes the PaymentProcessed schema.
+#include "orderflow/payment/payment_decision.h"
+
 #include <gtest/gtest.h>
 
 #include <chrono>
 #include <string>
 
 #include "orderflow/events/events.h"
-#include "orderflow/payment/payment_decision.h"
 
 namespace {
 
@@ -14,7 +15,8 @@ namespace ev = orderflow::events;
 using orderflow::payment::decide_payment;
 using orderflow::payment::kDefaultMaxAmountCents;
 
-ev::OrderCreated order_of(std::int64_t amount_cents, std::string event_id = "0b7e3a52-6d1f-4c1e-9a3e-2f5d8c9b1a01") {
+ev::OrderCreated order_of(std::int64_t amount_cents,
+                          std::string event_id = "0b7e3a52-6d1f-4c1e-9a3e-2f5d8c9b1a01") {
   ev::OrderCreated o;
   o.event_id = std::move(event_id);
   o.occurred_at = "2026-11-23T12:00:00.123Z";
@@ -26,9 +28,13 @@ ev::OrderCreated order_of(std::int64_t amount_cents, std::string event_id = "0b7
   return o;
 }
 
-std::chrono::system_clock::time_point at(const char* ts) { return *ev::parse_timestamp(ts); }
+std::chrono::system_clock::time_point at(const char* ts) {
+  return *ev::parse_timestamp(ts);
+}
 
-TEST(PaymentDecisionTest, DefaultLimitIsTheContractDefault) { EXPECT_EQ(kDefaultMaxAmountCents, 500000); }
+TEST(PaymentDecisionTest, DefaultLimitIsTheContractDefault) {
+  EXPECT_EQ(kDefaultMaxAmountCents, 500000);
+}
 
 TEST(PaymentDecisionTest, AmountEqualToTheLimitIsAuthorized) {
   const auto p = decide_payment(order_of(500000), 500000, at("2026-11-23T12:00:01.000Z"));

@@ -1,6 +1,8 @@
 // PaymentHandler: poison on invalid records (message names the field), transient on a gateway failure, and
 // the published PaymentProcessed: topic, key, value and the headers x-correlation-id, traceparent,
 // x-order-occurred-at.
+#include "orderflow/payment/payment_handler.h"
+
 #include <gtest/gtest.h>
 
 #include <chrono>
@@ -12,7 +14,6 @@
 #include "orderflow/messaging/record.h"
 #include "orderflow/messaging/testing/fake_message.h"
 #include "orderflow/messaging/trace_context.h"
-#include "orderflow/payment/payment_handler.h"
 
 namespace {
 

@@ -2,14 +2,15 @@
 // Binaries, §2 Where settings come from): precedence flag > environment > --config file > default,
 // --help/--version exit 0, bad flags exit 2 with one line naming the flag, -X repeatable, invalid values
 // rejected naming the flag.
-#include <gtest/gtest.h>
+#include "orderflow/runtime/cli.h"
 
+#include <gtest/gtest.h>
 #include <unistd.h>
 
 #include <cstdlib>
 #include <filesystem>
-#include <functional>
 #include <fstream>
+#include <functional>
 #include <map>
 #include <optional>
 #include <regex>
@@ -17,7 +18,6 @@
 #include <string>
 #include <vector>
 
-#include "orderflow/runtime/cli.h"
 #include "orderflow/runtime/stage_service.h"
 #include "orderflow/version.h"
 
@@ -27,8 +27,9 @@ namespace rt = orderflow::runtime;
 
 // Every environment variable the common options read, plus ORDERFLOW_CONFIG; saved, cleared for the test and
 // restored afterwards so the developer's shell cannot change the outcome.
-const std::vector<std::string> kEnvVars{"KAFKA_BROKERS",  "METRICS_ADDRESS", "KAFKA_GROUP_ID",  "PROCESSING_GUARANTEE",
-                                        "LOG_LEVEL",      "LOG_FORMAT",      "ORDERFLOW_CONFIG", "KAFKA_PROPERTIES"};
+const std::vector<std::string> kEnvVars{"KAFKA_BROKERS",        "METRICS_ADDRESS", "KAFKA_GROUP_ID",
+                                        "PROCESSING_GUARANTEE", "LOG_LEVEL",       "LOG_FORMAT",
+                                        "ORDERFLOW_CONFIG",     "KAFKA_PROPERTIES"};
 
 class CliTest : public ::testing::Test {
  protected:
@@ -55,7 +56,9 @@ class CliTest : public ::testing::Test {
     std::filesystem::remove_all(dir_, ec);
   }
 
-  static void set_env(const std::string& name, const std::string& value) { ::setenv(name.c_str(), value.c_str(), 1); }
+  static void set_env(const std::string& name, const std::string& value) {
+    ::setenv(name.c_str(), value.c_str(), 1);
+  }
 
   std::string write_config(const std::string& content) {
     const auto path = dir_ / "service.conf";
@@ -120,7 +123,8 @@ std::size_t line_count(const std::string& s) {
   return n;
 }
 
-// ---- defaults and precedence ---------------------------------------------------------------------------------
+// ---- defaults and precedence
+// ---------------------------------------------------------------------------------
 
 TEST_F(CliTest, DefaultsOfAConsumer) {
   const auto c = common({});
@@ -190,7 +194,8 @@ TEST_F(CliTest, UnrelatedEnvironmentIsIgnored) {
   ::unsetenv("ORDERFLOW_UNIT_TEST_UNRELATED");
 }
 
-// ---- -X ------------------------------------------------------------------------------------------------------
+// ---- -X
+// ------------------------------------------------------------------------------------------------------
 
 TEST_F(CliTest, KafkaPropertyFlagIsRepeatableInOrder) {
   const auto c = common({"-X", "compression.type=lz4", "--kafka-property", "client.id=a", "-Xacks=all",
@@ -257,16 +262,18 @@ TEST_F(CliTest, KafkaPropertiesEnvSitsBetweenConfigFileAndFlags) {
   ::unsetenv("KAFKA_PROPERTIES");
 }
 
-// ---- --help, --version, bad flags ---------------------------------------------------------------------------
+// ---- --help, --version, bad flags
+// ---------------------------------------------------------------------------
 
 TEST_F(CliTest, HelpExitsZeroAndListsOptionsAndVariables) {
   auto cli = consumer_cli();
   const auto o = parse(cli, {"--help"});
   ASSERT_TRUE(o.result.exit_code.has_value());
   EXPECT_EQ(*o.result.exit_code, 0);
-  for (const char* s : {"payment-service [options]", "--brokers", "--metrics-address", "--kafka-property",
-                        "--group-id", "--guarantee", "--log-level", "--log-format", "--config", "KAFKA_BROKERS",
-                        "METRICS_ADDRESS", "KAFKA_GROUP_ID", "PROCESSING_GUARANTEE", "LOG_LEVEL", "LOG_FORMAT"}) {
+  for (const char* s :
+       {"payment-service [options]", "--brokers", "--metrics-address", "--kafka-property", "--group-id",
+        "--guarantee", "--log-level", "--log-format", "--config", "KAFKA_BROKERS", "METRICS_ADDRESS",
+        "KAFKA_GROUP_ID", "PROCESSING_GUARANTEE", "LOG_LEVEL", "LOG_FORMAT"}) {
     EXPECT_NE(o.out.find(s), std::string::npos) << s << " missing from:\n" << o.out;
   }
   EXPECT_EQ(o.err, "");
@@ -281,11 +288,13 @@ TEST_F(CliTest, HelpNamesEveryValueAndEndsWithTheExample) {
   EXPECT_EQ(*o.result.exit_code, 0);
   // Boost shows "arg" for a value without value_name(); every common and stage option names its value.
   EXPECT_FALSE(std::regex_search(o.out, std::regex(R"(\barg\b)"))) << o.out;
-  for (const char* s : {"--log-level LEVEL (=info)", "--log-format FORMAT (=text)", "--group-id GROUP",
-                        "--guarantee MODE", "--commit-interval-ms MS", "--max-attempts N", "--instance-id ID"}) {
+  for (const char* s :
+       {"--log-level LEVEL (=info)", "--log-format FORMAT (=text)", "--group-id GROUP", "--guarantee MODE",
+        "--commit-interval-ms MS", "--max-attempts N", "--instance-id ID"}) {
     EXPECT_NE(o.out.find(s), std::string::npos) << s << " missing from:\n" << o.out;
   }
-  const std::string tail = "\nExample (a Kafka broker on localhost:9092):\n  payment-service --brokers localhost:9092\n";
+  const std::string tail =
+      "\nExample (a Kafka broker on localhost:9092):\n  payment-service --brokers localhost:9092\n";
   ASSERT_GE(o.out.size(), tail.size());
   EXPECT_EQ(o.out.substr(o.out.size() - tail.size()), tail) << o.out;
 
@@ -400,7 +409,8 @@ TEST_F(CliTest, UsageErrorPrintsOneLineAndReturnsTwo) {
   EXPECT_EQ(line_count(err), 1U);
 }
 
-// ---- invalid values -------------------------------------------------------------------------------------------
+// ---- invalid values
+// -------------------------------------------------------------------------------------------
 
 void expect_usage_error(const std::function<void()>& fn, const std::string& flag, const std::string& value) {
   try {
@@ -432,7 +442,8 @@ TEST_F(CliTest, InvalidGuaranteeNamesTheFlag) {
   auto cli = consumer_cli();
   auto o = parse(cli, {"--guarantee", "at-most-once"});
   ASSERT_FALSE(o.result.exit_code.has_value()) << o.err;
-  expect_usage_error([&] { (void)rt::read_common_options(o.result.vm, true); }, "--guarantee", "at-most-once");
+  expect_usage_error([&] { (void)rt::read_common_options(o.result.vm, true); }, "--guarantee",
+                     "at-most-once");
 }
 
 TEST_F(CliTest, InvalidLogLevelNamesTheFlag) {
@@ -467,7 +478,8 @@ TEST_F(CliTest, ValidLogLevelsAndFormatsAreAccepted) {
   }
 }
 
-// ---- --check-config --------------------------------------------------------------------------------------------
+// ---- --check-config
+// --------------------------------------------------------------------------------------------
 
 std::string effective_config(rt::CommandLine& cli, const rt::ParseResult& result) {
   std::ostringstream out;
@@ -510,16 +522,15 @@ TEST_F(CliTest, EffectiveConfigShowsEverySourceAndMasksSecrets) {
   EXPECT_NE(text.find("# read --config " + path + "\n"), std::string::npos) << text;
   const auto lines = settings(text);
   EXPECT_EQ(lines, (std::vector<std::string>{
-                       "brokers = flag:9092",                         // flag
-                       "metrics-address = 0.0.0.0:9102",              // default
-                       "kafka-property = ssl.key.password=***",       // --config
-                       "kafka-property = sasl.username=u",            // KAFKA_PROPERTIES
+                       "brokers = flag:9092",                    // flag
+                       "metrics-address = 0.0.0.0:9102",         // default
+                       "kafka-property = ssl.key.password=***",  // --config
+                       "kafka-property = sasl.username=u",       // KAFKA_PROPERTIES
                        "kafka-property = sasl.password=***",
-                       "kafka-property = linger.ms=8",                // -X, the last one wins
-                       "log-level = info",
-                       "log-format = text",
-                       "group-id = file-group",                       // --config
-                       "guarantee = exactly-once",                    // environment
+                       "kafka-property = linger.ms=8",  // -X, the last one wins
+                       "log-level = info", "log-format = text",
+                       "group-id = file-group",     // --config
+                       "guarantee = exactly-once",  // environment
                    }))
       << text;
 }
@@ -529,7 +540,8 @@ TEST_F(CliTest, EffectiveConfigIsItselfAConfigFile) {
   {
     auto cli = consumer_cli();
     cli.options.add_options()("rate", rt::po::value<double>()->default_value(0.25), "")(
-        "count", rt::po::value<long long>()->default_value(-7), "")("seed", rt::po::value<unsigned long long>(), "");
+        "count", rt::po::value<long long>()->default_value(-7), "")("seed",
+                                                                    rt::po::value<unsigned long long>(), "");
     auto o = parse(cli, {"--group-id", "g", "-X", "client.id=a", "-X", "acks=all", "--rate", "1.5"});
     ASSERT_FALSE(o.result.exit_code.has_value()) << o.err;
     first = effective_config(cli, o.result);
@@ -540,7 +552,8 @@ TEST_F(CliTest, EffectiveConfigIsItselfAConfigFile) {
   const auto path = write_config(first);
   auto cli = consumer_cli();
   cli.options.add_options()("rate", rt::po::value<double>()->default_value(0.25), "")(
-      "count", rt::po::value<long long>()->default_value(-7), "")("seed", rt::po::value<unsigned long long>(), "");
+      "count", rt::po::value<long long>()->default_value(-7), "")("seed", rt::po::value<unsigned long long>(),
+                                                                  "");
   auto o = parse(cli, {"--config", path});
   ASSERT_FALSE(o.result.exit_code.has_value()) << o.err;
   EXPECT_EQ(settings(effective_config(cli, o.result)), settings(first));
@@ -558,10 +571,13 @@ TEST_F(CliTest, CheckConfigPrintsOnSuccessAndReturnsTwoOnAConfigError) {
 
   ::testing::internal::CaptureStdout();
   ::testing::internal::CaptureStderr();
-  EXPECT_EQ(rt::check_config(cli, o.result.vm, [] { throw orderflow::messaging::ConfigError("invalid Kafka property x"); }), 2);
+  EXPECT_EQ(rt::check_config(cli, o.result.vm,
+                             [] { throw orderflow::messaging::ConfigError("invalid Kafka property x"); }),
+            2);
   const auto failed = ::testing::internal::GetCapturedStdout() + ::testing::internal::GetCapturedStderr();
   EXPECT_NE(failed.find("invalid Kafka property x"), std::string::npos) << failed;
-  EXPECT_EQ(failed.find("brokers ="), std::string::npos) << "no configuration is printed on an error: " << failed;
+  EXPECT_EQ(failed.find("brokers ="), std::string::npos)
+      << "no configuration is printed on an error: " << failed;
 }
 
 }  // namespace

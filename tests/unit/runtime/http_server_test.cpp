@@ -2,10 +2,13 @@
 // /healthz 200, /readyz 503 with the reason then 200, unknown paths 404, port 0 disables, a port in use fails
 // naming the address. Also split_host_port. The client is a plain POSIX socket with a receive timeout, so a
 // broken server fails the test instead of hanging it.
-#include <gtest/gtest.h>
+#include "orderflow/runtime/http_server.h"
 
 #include <arpa/inet.h>
+#include <gtest/gtest.h>
 #include <netinet/in.h>
+#include <prometheus/counter.h>
+#include <prometheus/registry.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -18,10 +21,6 @@
 #include <string>
 #include <thread>
 
-#include <prometheus/counter.h>
-#include <prometheus/registry.h>
-
-#include "orderflow/runtime/http_server.h"
 #include "orderflow/testing/ports.h"
 #include "orderflow/testing/prometheus_text.h"
 
@@ -63,7 +62,9 @@ class LoopbackSocket {
 };
 
 // Port 0 means "disabled" for HttpServer: a free port from below the ephemeral range instead.
-unsigned short free_port() { return static_cast<unsigned short>(orderflow::testing::free_port()); }
+unsigned short free_port() {
+  return static_cast<unsigned short>(orderflow::testing::free_port());
+}
 
 struct Response {
   int status = 0;
@@ -88,7 +89,8 @@ Response http(unsigned short port, const std::string& method, const std::string&
     return r;
   }
   const std::string request =
-      method + " " + target + " HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\nContent-Length: 0\r\n\r\n";
+      method + " " + target +
+      " HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\nContent-Length: 0\r\n\r\n";
   if (::send(fd, request.data(), request.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(request.size())) {
     ::close(fd);
     return r;
@@ -113,7 +115,9 @@ Response http(unsigned short port, const std::string& method, const std::string&
   return r;
 }
 
-Response get(unsigned short port, const std::string& target) { return http(port, "GET", target); }
+Response get(unsigned short port, const std::string& target) {
+  return http(port, "GET", target);
+}
 
 // Starts a server on a free loopback port, retrying if another process grabbed the port meanwhile.
 std::unique_ptr<HttpServer> start_server(std::shared_ptr<prometheus::Registry> registry,
@@ -127,7 +131,8 @@ std::unique_ptr<HttpServer> start_server(std::shared_ptr<prometheus::Registry> r
   return nullptr;
 }
 
-// ---- split_host_port -----------------------------------------------------------------------------------------
+// ---- split_host_port
+// -----------------------------------------------------------------------------------------
 
 TEST(SplitHostPortTest, HostAndPort) {
   EXPECT_EQ(split_host_port("0.0.0.0:9102"), (std::pair<std::string, unsigned short>{"0.0.0.0", 9102}));
@@ -160,17 +165,19 @@ TEST(SplitHostPortTest, MalformedAddressesNameTheAddress) {
   }
 }
 
-// BUG (minor; libs/runtime/src/http_server.cpp, split_host_port): the port is parsed with std::stoul, which skips
-// leading white space and accepts a sign, so "host:+80" and "host: 80" are accepted as port 80 (and "host:-0" as
-// port 0, i.e. metrics silently disabled) instead of being rejected as a malformed --metrics-address (exit 2).
-// Suggested fix: require 1-5 ASCII digits (std::from_chars over the whole text) before converting.
+// BUG (minor; libs/runtime/src/http_server.cpp, split_host_port): the port is parsed with std::stoul, which
+// skips leading white space and accepts a sign, so "host:+80" and "host: 80" are accepted as port 80 (and
+// "host:-0" as port 0, i.e. metrics silently disabled) instead of being rejected as a malformed
+// --metrics-address (exit 2). Suggested fix: require 1-5 ASCII digits (std::from_chars over the whole text)
+// before converting.
 TEST(SplitHostPortTest, PortMustBeDigitsOnly) {
   for (const char* bad : {"host:+80", "host: 80", "host:-0"}) {
     EXPECT_THROW((void)split_host_port(bad), std::invalid_argument) << bad;
   }
 }
 
-// ---- HttpServer ----------------------------------------------------------------------------------------------
+// ---- HttpServer
+// ----------------------------------------------------------------------------------------------
 
 TEST(HttpServerTest, PortZeroDisablesTheServer) {
   HttpServer off("127.0.0.1:0", std::make_shared<prometheus::Registry>(), nullptr);
@@ -181,7 +188,8 @@ TEST(HttpServerTest, PortZeroDisablesTheServer) {
 }
 
 TEST(HttpServerTest, MalformedAddressThrowsInvalidArgument) {
-  EXPECT_THROW(HttpServer("no-port", std::make_shared<prometheus::Registry>(), nullptr), std::invalid_argument);
+  EXPECT_THROW(HttpServer("no-port", std::make_shared<prometheus::Registry>(), nullptr),
+               std::invalid_argument);
 }
 
 TEST(HttpServerTest, ServesMetricsFromTheRegistry) {
@@ -213,11 +221,13 @@ TEST(HttpServerTest, ServesMetricsFromTheRegistry) {
   r = get(server->port(), "/metrics?format=text");
   ASSERT_EQ(r.status, 200);
   samples = orderflow::testing::parse_prometheus_text(r.body);
-  EXPECT_EQ(orderflow::testing::sample_value(samples, "orderflow_unit_test_total", {{"topic", "orders"}}), 4.0);
+  EXPECT_EQ(orderflow::testing::sample_value(samples, "orderflow_unit_test_total", {{"topic", "orders"}}),
+            4.0);
 }
 
 TEST(HttpServerTest, HealthzIsAlwaysOk) {
-  auto server = start_server(std::make_shared<prometheus::Registry>(), [] { return std::optional<std::string>("no"); });
+  auto server =
+      start_server(std::make_shared<prometheus::Registry>(), [] { return std::optional<std::string>("no"); });
   ASSERT_NE(server, nullptr);
   const auto r = get(server->port(), "/healthz");
   EXPECT_EQ(r.status, 200);
@@ -226,10 +236,11 @@ TEST(HttpServerTest, HealthzIsAlwaysOk) {
 
 TEST(HttpServerTest, ReadyzReportsTheReasonUntilReady) {
   std::atomic<bool> ready{false};
-  auto server = start_server(std::make_shared<prometheus::Registry>(), [&ready]() -> std::optional<std::string> {
-    if (ready.load()) return std::nullopt;
-    return std::string("no partitions assigned yet");
-  });
+  auto server =
+      start_server(std::make_shared<prometheus::Registry>(), [&ready]() -> std::optional<std::string> {
+        if (ready.load()) return std::nullopt;
+        return std::string("no partitions assigned yet");
+      });
   ASSERT_NE(server, nullptr);
   auto r = get(server->port(), "/readyz");
   EXPECT_EQ(r.status, 503);

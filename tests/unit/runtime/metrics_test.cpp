@@ -1,7 +1,10 @@
 // ServiceMetrics (docs/contract.md §9 Metrics): the contract metric names, the `service` label on every
 // family, counters by topic and outcome, histogram buckets 100 µs … 10 s, lag gauges removed when a partition
 // is revoked.
+#include "orderflow/runtime/metrics.h"
+
 #include <gtest/gtest.h>
+#include <prometheus/text_serializer.h>
 
 #include <algorithm>
 #include <cmath>
@@ -9,9 +12,6 @@
 #include <string>
 #include <vector>
 
-#include <prometheus/text_serializer.h>
-
-#include "orderflow/runtime/metrics.h"
 #include "orderflow/testing/prometheus_text.h"
 #include "orderflow/version.h"
 
@@ -29,7 +29,9 @@ std::string serialize(ServiceMetrics& m) {
   return out.str();
 }
 
-std::vector<Sample> scrape(ServiceMetrics& m) { return orderflow::testing::parse_prometheus_text(serialize(m)); }
+std::vector<Sample> scrape(ServiceMetrics& m) {
+  return orderflow::testing::parse_prometheus_text(serialize(m));
+}
 
 TEST(LatencyBucketsTest, From100MicrosecondsTo10Seconds) {
   const auto b = latency_buckets();
@@ -66,10 +68,10 @@ TEST(ServiceMetricsTest, ContractFamiliesArePresentWithTheirTypes) {
   m.produced("notifications");
   m.lag("orders", 0, 0);
   const auto text = serialize(m);
-  for (const char* line : {"# TYPE orderflow_messages_consumed_total counter",
-                           "# TYPE orderflow_messages_produced_total counter",
-                           "# TYPE orderflow_events_processed_total counter", "# TYPE orderflow_consumer_lag gauge",
-                           "# TYPE orderflow_processing_seconds histogram"}) {
+  for (const char* line :
+       {"# TYPE orderflow_messages_consumed_total counter",
+        "# TYPE orderflow_messages_produced_total counter", "# TYPE orderflow_events_processed_total counter",
+        "# TYPE orderflow_consumer_lag gauge", "# TYPE orderflow_processing_seconds histogram"}) {
     EXPECT_NE(text.find(line), std::string::npos) << line << "\n" << text;
   }
 }
@@ -86,9 +88,11 @@ TEST(ServiceMetricsTest, ConsumedAndProducedCountByTopic) {
   const auto s = scrape(m);
   EXPECT_EQ(sample_value(s, "orderflow_messages_consumed_total", {{"topic", "orders"}}), 2.0);
   EXPECT_EQ(sample_value(s, "orderflow_messages_consumed_total", {{"topic", "payments"}}), 1.0);
-  EXPECT_EQ(sample_value(s, "orderflow_messages_consumed_total", {{"topic", "notification-service.retry"}}), 1.0);
+  EXPECT_EQ(sample_value(s, "orderflow_messages_consumed_total", {{"topic", "notification-service.retry"}}),
+            1.0);
   EXPECT_EQ(sample_value(s, "orderflow_messages_produced_total", {{"topic", "notifications"}}), 2.0);
-  EXPECT_EQ(sample_value(s, "orderflow_messages_produced_total", {{"topic", "notification-service.dlq"}}), 1.0);
+  EXPECT_EQ(sample_value(s, "orderflow_messages_produced_total", {{"topic", "notification-service.dlq"}}),
+            1.0);
   EXPECT_EQ(find_samples(s, "orderflow_messages_consumed_total").size(), 3U);
 }
 
@@ -117,7 +121,7 @@ TEST(ServiceMetricsTest, ProcessingHistogramUsesTheLatencyBuckets) {
   ServiceMetrics m("payment-service");
   m.processing_seconds(0.00005);  // below the first bucket
   m.processing_seconds(0.003);
-  m.processing_seconds(20.0);     // above the last bucket
+  m.processing_seconds(20.0);  // above the last bucket
   const auto s = scrape(m);
   const auto buckets = find_samples(s, "orderflow_processing_seconds_bucket");
   ASSERT_EQ(buckets.size(), latency_buckets().size() + 1) << "one per bound plus +Inf";
@@ -155,7 +159,9 @@ TEST(ServiceMetricsTest, LagGaugePerPartitionRemovedOnRevoke) {
   auto s = scrape(m);
   EXPECT_EQ(sample_value(s, "orderflow_consumer_lag", {{"topic", "orders"}, {"partition", "0"}}), 10.0);
   EXPECT_EQ(sample_value(s, "orderflow_consumer_lag", {{"topic", "orders"}, {"partition", "3"}}), 40.0);
-  EXPECT_EQ(sample_value(s, "orderflow_consumer_lag", {{"topic", "payment-service.retry"}, {"partition", "3"}}), 7.0);
+  EXPECT_EQ(
+      sample_value(s, "orderflow_consumer_lag", {{"topic", "payment-service.retry"}, {"partition", "3"}}),
+      7.0);
   EXPECT_TRUE(find_samples(s, "orderflow_consumer_lag", {{"partition", "5"}}).empty());
   EXPECT_EQ(find_samples(s, "orderflow_consumer_lag").size(), 3U);
 
@@ -164,7 +170,9 @@ TEST(ServiceMetricsTest, LagGaugePerPartitionRemovedOnRevoke) {
   s = scrape(m);
   EXPECT_TRUE(find_samples(s, "orderflow_consumer_lag", {{"topic", "orders"}, {"partition", "3"}}).empty())
       << "a revoked partition's lag must not stay frozen in the scrape";
-  EXPECT_EQ(sample_value(s, "orderflow_consumer_lag", {{"topic", "payment-service.retry"}, {"partition", "3"}}), 7.0);
+  EXPECT_EQ(
+      sample_value(s, "orderflow_consumer_lag", {{"topic", "payment-service.retry"}, {"partition", "3"}}),
+      7.0);
   EXPECT_EQ(find_samples(s, "orderflow_consumer_lag").size(), 2U);
 
   m.lag("orders", 3, 1);  // re-assigned later: exported again
@@ -216,8 +224,9 @@ TEST(ServiceMetricsTest, ExtraCounterAndGaugeGetTheServiceLabel) {
   m.counter("orderflow_orders_generated_total", "orders generated", {{"valid", "true"}}).Increment(4);
   m.gauge("orderflow_unit_gauge", "a gauge").Set(2.5);
   const auto s = scrape(m);
-  EXPECT_EQ(sample_value(s, "orderflow_orders_generated_total", {{"valid", "true"}, {"service", "order-producer"}}),
-            4.0);
+  EXPECT_EQ(
+      sample_value(s, "orderflow_orders_generated_total", {{"valid", "true"}, {"service", "order-producer"}}),
+      4.0);
   EXPECT_EQ(sample_value(s, "orderflow_unit_gauge", {{"service", "order-producer"}}), 2.5);
 }
 

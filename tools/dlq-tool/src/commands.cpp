@@ -25,7 +25,9 @@ ScanOptions scan_options(const ToolOptions& o, bool from_committed) {
   return ScanOptions{o.kafka, o.topic, o.group_id, from_committed, o.timeout};
 }
 
-bool matches(const ToolOptions& o, const DlqRecord& r) { return !o.error_class || r.error_class() == o.error_class; }
+bool matches(const ToolOptions& o, const DlqRecord& r) {
+  return !o.error_class || r.error_class() == o.error_class;
+}
 
 // Every subcommand: reach the brokers first (bounded), then run; Kafka errors become exit codes.
 template <typename Body>
@@ -106,10 +108,12 @@ int run_replay(const ToolOptions& o, std::ostream& out) {
     }
     if (summary.unroutable > 0) {
       fail(std::to_string(summary.unroutable) +
-           " record(s) have no x-original-topic; replay them with --to TOPIC (their partitions stopped there)");
+           " record(s) have no x-original-topic; replay them with --to TOPIC (their partitions stopped "
+           "there)");
     }
     if (summary.failed > 0) {
-      fail(std::to_string(summary.failed) + " record(s) were not acknowledged and not committed; run replay again");
+      fail(std::to_string(summary.failed) +
+           " record(s) were not acknowledged and not committed; run replay again");
     }
     return summary.exit_code();
   });

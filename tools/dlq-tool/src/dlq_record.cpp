@@ -1,9 +1,9 @@
 #include "orderflow/dlq/dlq_record.h"
 
-#include <nlohmann/json.hpp>
-
 #include <algorithm>
 #include <array>
+
+#include <nlohmann/json.hpp>
 
 namespace orderflow::dlq {
 
@@ -56,7 +56,9 @@ std::string_view preview_of(const std::string& value, std::size_t preview) {
 std::optional<std::string> DlqRecord::header(std::string_view name) const {
   return last_header(headers, name);
 }
-std::optional<std::string> DlqRecord::error_class() const { return header(messaging::header::kErrorClass); }
+std::optional<std::string> DlqRecord::error_class() const {
+  return header(messaging::header::kErrorClass);
+}
 std::optional<std::string> DlqRecord::failed_service() const {
   return header(messaging::header::kFailedService);
 }
@@ -131,7 +133,9 @@ std::string base64_encode(std::string_view bytes) {
   std::string out;
   out.reserve((bytes.size() + 2) / 3 * 4);
   std::size_t i = 0;
-  const auto b = [&](std::size_t k) { return static_cast<std::uint32_t>(static_cast<unsigned char>(bytes[k])); };
+  const auto b = [&](std::size_t k) {
+    return static_cast<std::uint32_t>(static_cast<unsigned char>(bytes[k]));
+  };
   for (; i + 2 < bytes.size(); i += 3) {
     const std::uint32_t n = (b(i) << 16U) | (b(i + 1) << 8U) | b(i + 2);
     out += kAlphabet[(n >> 18U) & 63U];
@@ -177,7 +181,8 @@ std::string format_json(const DlqRecord& r, std::size_t preview, std::string_vie
                             : nlohmann::ordered_json(escape_bytes(preview_of(r.value, preview)));
   j["value_bytes"] = r.value.size();
   j["value_truncated"] = r.value.size() > preview;
-  j["value_base64"] = r.value_null ? nlohmann::ordered_json(nullptr) : nlohmann::ordered_json(base64_encode(r.value));
+  j["value_base64"] =
+      r.value_null ? nlohmann::ordered_json(nullptr) : nlohmann::ordered_json(base64_encode(r.value));
   if (!replay_to.empty()) j["replay_to"] = std::string(replay_to);
   // escape_bytes leaves only well-formed UTF-8, so dump() cannot throw on encoding.
   return j.dump();

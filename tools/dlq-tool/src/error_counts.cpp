@@ -1,9 +1,10 @@
 #include "orderflow/dlq/error_counts.h"
 
 #include <fmt/format.h>
-#include <nlohmann/json.hpp>
 
 #include <algorithm>
+
+#include <nlohmann/json.hpp>
 
 namespace orderflow::dlq {
 

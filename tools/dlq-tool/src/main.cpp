@@ -50,7 +50,8 @@ int main(int argc, char** argv) {
     if (!split.command) throw runtime::UsageError("missing subcommand: list, count or replay");
     const auto command = dlq::parse_command(*split.command);
     if (!command) {
-      throw runtime::UsageError("unknown subcommand '" + *split.command + "' (expected list, count or replay)");
+      throw runtime::UsageError("unknown subcommand '" + *split.command +
+                                "' (expected list, count or replay)");
     }
     options = dlq::read_tool_options(*command, parsed.vm);
   } catch (const runtime::UsageError& e) {

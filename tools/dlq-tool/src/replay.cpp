@@ -1,13 +1,14 @@
 #include "orderflow/dlq/replay.h"
 
 #include <fmt/format.h>
-#include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 
 #include <deque>
 #include <map>
 #include <memory>
 #include <set>
+
+#include <nlohmann/json.hpp>
 
 namespace orderflow::dlq {
 
@@ -67,14 +68,15 @@ class ReplayRun {
     summary_.topic = scan.topic();
     summary_.dry_run = options.dry_run;
     if (!options.dry_run) {
-      producer_ = std::make_unique<messaging::Producer>(producer_options, [this](const messaging::DeliveryReport& r) {
-        auto* p = static_cast<Pending*>(r.context);
-        p->state = r.ok() ? Pending::State::Acked : Pending::State::Failed;
-        if (!r.ok()) {
-          spdlog::error("replay of {} [{}] offset {} to {} failed: {}", scan_.topic(), p->partition, p->offset,
-                        r.topic, r.error_text);
-        }
-      });
+      producer_ =
+          std::make_unique<messaging::Producer>(producer_options, [this](const messaging::DeliveryReport& r) {
+            auto* p = static_cast<Pending*>(r.context);
+            p->state = r.ok() ? Pending::State::Acked : Pending::State::Failed;
+            if (!r.ok()) {
+              spdlog::error("replay of {} [{}] offset {} to {} failed: {}", scan_.topic(), p->partition,
+                            p->offset, r.topic, r.error_text);
+            }
+          });
     }
   }
 
@@ -148,7 +150,9 @@ class ReplayRun {
     for (const auto* t : *md->topics()) {
       if (t->topic() == topic) return;
     }
-    spdlog::warn("topic '{}' does not exist yet: its records fail unless the broker creates topics on first use", topic);
+    spdlog::warn(
+        "topic '{}' does not exist yet: its records fail unless the broker creates topics on first use",
+        topic);
   }
 
   void halt(std::int32_t partition) {
@@ -203,8 +207,8 @@ class ReplayRun {
 
 }  // namespace
 
-ReplaySummary replay(TopicScan& scan, const messaging::ProducerOptions& producer_options, const ReplayOptions& options,
-                     std::ostream& out, const std::atomic<bool>* stop) {
+ReplaySummary replay(TopicScan& scan, const messaging::ProducerOptions& producer_options,
+                     const ReplayOptions& options, std::ostream& out, const std::atomic<bool>* stop) {
   ReplayRun run(scan, producer_options, options, out);
   return run.run(stop);
 }

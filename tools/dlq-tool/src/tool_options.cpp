@@ -10,7 +10,7 @@ namespace po = runtime::po;
 namespace {
 
 constexpr std::array<std::string_view, 3> kErrorClasses = {"poison", "transient", "exhausted"};
-constexpr std::array<std::string_view, 7> kLogLevels = {"trace", "debug", "info", "warn",
+constexpr std::array<std::string_view, 7> kLogLevels = {"trace", "debug",    "info", "warn",
                                                         "error", "critical", "off"};
 
 // Whether `--name` / `-n` consumes the next argument. Unknown flags do not (parsing then reports them).
@@ -41,26 +41,28 @@ std::optional<Command> parse_command(std::string_view name) {
 }
 
 void add_tool_options(runtime::CommandLine& cli) {
-  cli.options.add_options()
-      ("topic", po::value<std::string>()->value_name("TOPIC"), "the dead-letter topic, e.g. payment-service.dlq (required)")
-      ("filter-error-class", po::value<std::string>()->value_name("CLASS"),
-       "only records whose x-error-class is CLASS: poison|transient|exhausted")
-      ("limit", po::value<long long>()->default_value(0)->value_name("N"),
-       "list/count/replay at most N (matching) records; 0 = all")
-      ("json", po::bool_switch(), "one JSON object per line (list, replay --dry-run) or per result (count, replay)")
-      ("to", po::value<std::string>()->value_name("TOPIC"), "replay: write here instead of each record's x-original-topic")
-      ("dry-run", po::bool_switch(), "replay: print what would be replayed; send nothing, commit nothing")
-      ("replay-group", po::value<std::string>()->value_name("GROUP"),
-       "replay: the consumer group that keeps replay progress (default dlq-tool.<topic>)")
-      ("timeout-s", po::value<int>()->default_value(10)->value_name("S"),
-       "exit 1 when the brokers do not answer, or no record arrives, within this")
-      ("brokers", po::value<std::string>()->default_value("localhost:9092")->value_name("HOST:PORT,…"),
-       "Kafka bootstrap servers")
-      ("kafka-property,X", po::value<std::vector<std::string>>()->composing()->value_name("KEY=VALUE"),
-       "librdkafka property, repeatable (security.protocol, sasl.*, ssl.*, …)")
-      ("log-level", po::value<std::string>()->default_value("warn")->value_name("LEVEL"),
-       "trace|debug|info|warn|error")
-      ("log-format", po::value<std::string>()->default_value("text")->value_name("FORMAT"), "text|json");
+  cli.options.add_options()("topic", po::value<std::string>()->value_name("TOPIC"),
+                            "the dead-letter topic, e.g. payment-service.dlq (required)")(
+      "filter-error-class", po::value<std::string>()->value_name("CLASS"),
+      "only records whose x-error-class is CLASS: poison|transient|exhausted")(
+      "limit", po::value<long long>()->default_value(0)->value_name("N"),
+      "list/count/replay at most N (matching) records; 0 = all")(
+      "json", po::bool_switch(),
+      "one JSON object per line (list, replay --dry-run) or per result (count, replay)")(
+      "to", po::value<std::string>()->value_name("TOPIC"),
+      "replay: write here instead of each record's x-original-topic")(
+      "dry-run", po::bool_switch(), "replay: print what would be replayed; send nothing, commit nothing")(
+      "replay-group", po::value<std::string>()->value_name("GROUP"),
+      "replay: the consumer group that keeps replay progress (default dlq-tool.<topic>)")(
+      "timeout-s", po::value<int>()->default_value(10)->value_name("S"),
+      "exit 1 when the brokers do not answer, or no record arrives, within this")(
+      "brokers", po::value<std::string>()->default_value("localhost:9092")->value_name("HOST:PORT,…"),
+      "Kafka bootstrap servers")("kafka-property,X",
+                                 po::value<std::vector<std::string>>()->composing()->value_name("KEY=VALUE"),
+                                 "librdkafka property, repeatable (security.protocol, sasl.*, ssl.*, …)")(
+      "log-level", po::value<std::string>()->default_value("warn")->value_name("LEVEL"),
+      "trace|debug|info|warn|error")(
+      "log-format", po::value<std::string>()->default_value("text")->value_name("FORMAT"), "text|json");
   // Not --group-id / KAFKA_GROUP_ID: in a service's container (its environment, its --config file)
   // that would make replay commit into the service's own consumer group.
   cli.env["brokers"] = "KAFKA_BROKERS";
@@ -132,10 +134,12 @@ ToolOptions read_tool_options(Command command, const po::variables_map& vm) {
 
   o.common.brokers = vm["brokers"].as<std::string>();
   if (o.common.brokers.empty()) throw runtime::UsageError("--brokers: must not be empty");
-  if (vm.count("kafka-property") != 0) o.common.kafka_properties = vm["kafka-property"].as<std::vector<std::string>>();
+  if (vm.count("kafka-property") != 0)
+    o.common.kafka_properties = vm["kafka-property"].as<std::vector<std::string>>();
   o.common.log_level = vm["log-level"].as<std::string>();
   if (std::find(kLogLevels.begin(), kLogLevels.end(), o.common.log_level) == kLogLevels.end()) {
-    throw runtime::UsageError("--log-level: must be one of trace|debug|info|warn|error, got '" + o.common.log_level + "'");
+    throw runtime::UsageError("--log-level: must be one of trace|debug|info|warn|error, got '" +
+                              o.common.log_level + "'");
   }
   o.common.log_format = vm["log-format"].as<std::string>();
   if (o.common.log_format != "text" && o.common.log_format != "json") {

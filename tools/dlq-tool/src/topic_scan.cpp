@@ -11,7 +11,9 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-int to_ms(std::chrono::milliseconds d) { return static_cast<int>(std::max<std::int64_t>(1, d.count())); }
+int to_ms(std::chrono::milliseconds d) {
+  return static_cast<int>(std::max<std::int64_t>(1, d.count()));
+}
 
 // Errors after which reading on cannot succeed; everything else (a broker connection dropped, a leader
 // moving) librdkafka retries by itself, and the no-progress timeout bounds the wait.
@@ -40,7 +42,9 @@ struct PartitionListDeleter {
 };
 using PartitionList = std::unique_ptr<std::vector<RdKafka::TopicPartition*>, PartitionListDeleter>;
 
-PartitionList make_list() { return PartitionList(new std::vector<RdKafka::TopicPartition*>()); }
+PartitionList make_list() {
+  return PartitionList(new std::vector<RdKafka::TopicPartition*>());
+}
 
 }  // namespace
 
@@ -73,7 +77,8 @@ class TopicScan::CommitBridge : public RdKafka::OffsetCommitCb {
     if (err != RdKafka::ERR_NO_ERROR) failure_ = RdKafka::err2str(err);
     for (const auto* tp : offsets) {
       if (tp->err() != RdKafka::ERR_NO_ERROR) {
-        failure_ += fmt::format("{}[{}]: {}", failure_.empty() ? "" : "; ", tp->partition(), RdKafka::err2str(tp->err()));
+        failure_ += fmt::format("{}[{}]: {}", failure_.empty() ? "" : "; ", tp->partition(),
+                                RdKafka::err2str(tp->err()));
       }
     }
   }
@@ -138,15 +143,17 @@ void TopicScan::assign() {
   std::string problem = "no metadata";
   do {
     RdKafka::Metadata* raw = nullptr;
-    const auto rc = consumer_->metadata(true, nullptr, &raw, to_ms(std::min(left(), std::chrono::milliseconds(2000))));
+    const auto rc =
+        consumer_->metadata(true, nullptr, &raw, to_ms(std::min(left(), std::chrono::milliseconds(2000))));
     std::unique_ptr<RdKafka::Metadata> md(raw);
     if (rc != RdKafka::ERR_NO_ERROR) {
       problem = RdKafka::err2str(rc);
       continue;
     }
     const auto& topics = *md->topics();
-    const auto it = std::find_if(topics.begin(), topics.end(),
-                                 [&](const RdKafka::TopicMetadata* t) { return t->topic() == options_.topic; });
+    const auto it = std::find_if(topics.begin(), topics.end(), [&](const RdKafka::TopicMetadata* t) {
+      return t->topic() == options_.topic;
+    });
     if (it == topics.end()) {
       throw ScanError(fmt::format("topic '{}' does not exist on {}", options_.topic, bootstrap()));
     }
@@ -158,7 +165,8 @@ void TopicScan::assign() {
     break;
   } while (left().count() > 0);
   if (partitions.empty()) {
-    throw ScanError(fmt::format("cannot read the partitions of '{}' from {}: {}", options_.topic, bootstrap(), problem));
+    throw ScanError(
+        fmt::format("cannot read the partitions of '{}' from {}: {}", options_.topic, bootstrap(), problem));
   }
   std::sort(partitions.begin(), partitions.end());
 
@@ -168,13 +176,14 @@ void TopicScan::assign() {
     for (const auto p : partitions) list->push_back(RdKafka::TopicPartition::create(options_.topic, p));
     const auto rc = consumer_->committed(*list, to_ms(std::max(left(), std::chrono::milliseconds(1000))));
     if (rc != RdKafka::ERR_NO_ERROR) {
-      throw ScanError(fmt::format("cannot read the committed offsets of group '{}' on {}: {}", options_.group_id,
-                                  bootstrap(), RdKafka::err2str(rc)));
+      throw ScanError(fmt::format("cannot read the committed offsets of group '{}' on {}: {}",
+                                  options_.group_id, bootstrap(), RdKafka::err2str(rc)));
     }
     for (const auto* tp : *list) {
       if (tp->err() != RdKafka::ERR_NO_ERROR) {
         throw ScanError(fmt::format("cannot read the committed offset of group '{}' for {} [{}]: {}",
-                                    options_.group_id, options_.topic, tp->partition(), RdKafka::err2str(tp->err())));
+                                    options_.group_id, options_.topic, tp->partition(),
+                                    RdKafka::err2str(tp->err())));
       }
       if (tp->offset() >= 0) committed[tp->partition()] = tp->offset();
     }
@@ -184,11 +193,11 @@ void TopicScan::assign() {
   for (const auto p : partitions) {
     std::int64_t low = 0;
     std::int64_t high = 0;
-    const auto rc = consumer_->query_watermark_offsets(options_.topic, p, &low, &high,
-                                                       to_ms(std::max(left(), std::chrono::milliseconds(1000))));
+    const auto rc = consumer_->query_watermark_offsets(
+        options_.topic, p, &low, &high, to_ms(std::max(left(), std::chrono::milliseconds(1000))));
     if (rc != RdKafka::ERR_NO_ERROR) {
-      throw ScanError(fmt::format("cannot read the end offsets of {} [{}] from {}: {}", options_.topic, p, bootstrap(),
-                                  RdKafka::err2str(rc)));
+      throw ScanError(fmt::format("cannot read the end offsets of {} [{}] from {}: {}", options_.topic, p,
+                                  bootstrap(), RdKafka::err2str(rc)));
     }
     PartitionRange r{p, low, high};
     // A committed offset below the low watermark points at records retention already removed.
@@ -202,7 +211,8 @@ void TopicScan::assign() {
   if (!to_assign->empty()) {
     const auto rc = consumer_->assign(*to_assign);
     if (rc != RdKafka::ERR_NO_ERROR) {
-      throw ScanError(fmt::format("cannot assign the partitions of '{}': {}", options_.topic, RdKafka::err2str(rc)));
+      throw ScanError(
+          fmt::format("cannot assign the partitions of '{}': {}", options_.topic, RdKafka::err2str(rc)));
     }
   }
 }
@@ -215,7 +225,9 @@ void TopicScan::mark_done(std::int32_t partition) {
   consumer_->pause(*list);
 }
 
-void TopicScan::stop_partition(std::int32_t partition) { mark_done(partition); }
+void TopicScan::stop_partition(std::int32_t partition) {
+  mark_done(partition);
+}
 
 bool TopicScan::accept(const RdKafka::Message& msg, Clock::time_point& last_progress) {
   switch (msg.err()) {
@@ -240,7 +252,8 @@ bool TopicScan::accept(const RdKafka::Message& msg, Clock::time_point& last_prog
       return false;
     default:
       if (is_fatal(msg.err())) {
-        throw ScanError(fmt::format("reading {} [{}] failed: {}", options_.topic, msg.partition(), msg.errstr()));
+        throw ScanError(
+            fmt::format("reading {} [{}] failed: {}", options_.topic, msg.partition(), msg.errstr()));
       }
       spdlog::debug("reading {}: {}", options_.topic, msg.errstr());
       return false;
@@ -260,9 +273,10 @@ std::unique_ptr<RdKafka::Message> TopicScan::next(const std::atomic<bool>* stop)
     if (accept(*msg, last_progress)) return msg;
     if (Clock::now() - last_progress > options_.timeout) {
       std::string waiting;
-      for (const auto& [p, end] : due_) waiting += fmt::format("{}{} (end {})", waiting.empty() ? "" : ", ", p, end);
-      throw ScanError(fmt::format("no records from {} on {} for {} ms; still expecting partitions {}", options_.topic,
-                                  bootstrap(), options_.timeout.count(), waiting));
+      for (const auto& [p, end] : due_)
+        waiting += fmt::format("{}{} (end {})", waiting.empty() ? "" : ", ", p, end);
+      throw ScanError(fmt::format("no records from {} on {} for {} ms; still expecting partitions {}",
+                                  options_.topic, bootstrap(), options_.timeout.count(), waiting));
     }
   }
   return nullptr;

@@ -3,13 +3,14 @@
 #include <fmt/format.h>
 
 #include <array>
+#include <chrono>
+#include <memory>
 #include <utility>
+
 #include <boost/asio/connect.hpp>
 #include <boost/asio/ip/v6_only.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/write.hpp>
-#include <chrono>
-#include <memory>
 
 namespace orderflow::dev_broker {
 namespace asio = boost::asio;
@@ -21,45 +22,41 @@ namespace {
 // direction is still pumping and is freed when the io_context drops its handlers.
 class Relay : public std::enable_shared_from_this<Relay> {
  public:
-  explicit Relay(tcp::socket client)
-      : client_(std::move(client)), upstream_(client_.get_executor()) {}
+  explicit Relay(tcp::socket client) : client_(std::move(client)), upstream_(client_.get_executor()) {}
 
   void start(const tcp::endpoint& upstream) {
-    upstream_.async_connect(upstream,
-                            [self = shared_from_this()](const boost::system::error_code& ec) {
-                              if (ec) {
-                                self->close();
-                                return;
-                              }
-                              boost::system::error_code ignored;
-                              self->client_.set_option(tcp::no_delay(true), ignored);
-                              self->upstream_.set_option(tcp::no_delay(true), ignored);
-                              self->pump(self->client_, self->upstream_, self->to_upstream_);
-                              self->pump(self->upstream_, self->client_, self->to_client_);
-                            });
+    upstream_.async_connect(upstream, [self = shared_from_this()](const boost::system::error_code& ec) {
+      if (ec) {
+        self->close();
+        return;
+      }
+      boost::system::error_code ignored;
+      self->client_.set_option(tcp::no_delay(true), ignored);
+      self->upstream_.set_option(tcp::no_delay(true), ignored);
+      self->pump(self->client_, self->upstream_, self->to_upstream_);
+      self->pump(self->upstream_, self->client_, self->to_client_);
+    });
   }
 
  private:
   using Buffer = std::array<char, std::size_t{64} * 1024>;
 
   void pump(tcp::socket& from, tcp::socket& to, Buffer& buf) {
-    from.async_read_some(
-        asio::buffer(buf), [self = shared_from_this(), &from, &to, &buf](
-                               const boost::system::error_code& ec, std::size_t n) {
-          if (ec) {
-            self->close();
-            return;
-          }
-          asio::async_write(
-              to, asio::buffer(buf.data(), n),
-              [self, &from, &to, &buf](const boost::system::error_code& wec, std::size_t) {
-                if (wec) {
-                  self->close();
-                  return;
-                }
-                self->pump(from, to, buf);
-              });
-        });
+    from.async_read_some(asio::buffer(buf), [self = shared_from_this(), &from, &to, &buf](
+                                                const boost::system::error_code& ec, std::size_t n) {
+      if (ec) {
+        self->close();
+        return;
+      }
+      asio::async_write(to, asio::buffer(buf.data(), n),
+                        [self, &from, &to, &buf](const boost::system::error_code& wec, std::size_t) {
+                          if (wec) {
+                            self->close();
+                            return;
+                          }
+                          self->pump(from, to, buf);
+                        });
+    });
   }
 
   // Kafka has no use for half-closed connections: when either side goes, both go.
@@ -96,15 +93,13 @@ BootstrapForwarder::BootstrapForwarder(asio::io_context& io, std::uint16_t port)
   try {
     acceptors_.push_back(open_acceptor(io_, tcp::endpoint(asio::ip::address_v4::loopback(), port)));
   } catch (const boost::system::system_error& e) {
-    throw PortUnavailable(
-        fmt::format("cannot listen on 127.0.0.1:{}: {}", port, e.code().message()));
+    throw PortUnavailable(fmt::format("cannot listen on 127.0.0.1:{}: {}", port, e.code().message()));
   }
   port_ = acceptors_.front().local_endpoint().port();
   // IPv6 loopback is a convenience for clients whose "localhost" resolves to ::1 first; a host
   // without IPv6, or the port taken there, is not an error.
   try {
-    acceptors_.push_back(
-        open_acceptor(io_, tcp::endpoint(asio::ip::address_v6::loopback(), port_)));
+    acceptors_.push_back(open_acceptor(io_, tcp::endpoint(asio::ip::address_v6::loopback(), port_)));
   } catch (const boost::system::system_error&) {
   }
 }

@@ -2,8 +2,6 @@
 // §3 Flags and environment; what it adds to the mock and how it differs from Kafka: docs/dev-broker.md).
 #include <fmt/format.h>
 
-#include <boost/asio/io_context.hpp>
-#include <boost/asio/signal_set.hpp>
 #include <chrono>
 #include <csignal>
 #include <cstdio>
@@ -11,6 +9,9 @@
 #include <exception>
 #include <optional>
 #include <string>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
 
 #include "orderflow/dev_broker/bootstrap_forwarder.h"
 #include "orderflow/dev_broker/mock_cluster.h"
@@ -61,8 +62,7 @@ int run(const db::Options& options) {
   asio::signal_set signals(io, SIGINT, SIGTERM);
   signals.async_wait([&](const boost::system::error_code& ec, int signo) {
     if (!ec) {
-      fmt::print(stderr, "kafka-dev-broker: {}, shutting down\n",
-                 signo == SIGINT ? "SIGINT" : "SIGTERM");
+      fmt::print(stderr, "kafka-dev-broker: {}, shutting down\n", signo == SIGINT ? "SIGINT" : "SIGTERM");
       forwarder->stop();
       io.stop();
     }
@@ -82,21 +82,21 @@ int run(const db::Options& options) {
   }
 
   // Proves the accept() interposer is active (without it every round trip may stall ~40 ms).
-  const auto nodelay = db::mock_sockets_have_nodelay(parse_endpoint(brokers.front()).port(),
-                                                     std::chrono::seconds(2));
+  const auto nodelay =
+      db::mock_sockets_have_nodelay(parse_endpoint(brokers.front()).port(), std::chrono::seconds(2));
   std::string broker_list;
   for (std::size_t i = 0; i < brokers.size(); ++i) {
     broker_list += fmt::format("{}{}={}", i == 0 ? "" : " ", i + 1, brokers[i]);
   }
-  fmt::print(stderr,
-             "kafka-dev-broker {}: mock brokers {}; bootstrap 127.0.0.1:{}{} -> broker 1; "
-             "tcp_nodelay={}; fetch wait cap {}; topics ({} partitions each, others auto-created with {}): {}\n",
-             ORDERFLOW_VERSION, broker_list, forwarder->port(),
-             forwarder->listens_on_ipv6() ? fmt::format(" and [::1]:{}", forwarder->port()) : "",
-             nodelay ? (*nodelay ? "on" : "off") : "unknown",
-             options.fetch_wait_cap.count() > 0 ? fmt::format("{} ms", options.fetch_wait_cap.count()) : "off",
-             options.partitions,
-             db::kMockAutoCreatePartitions, topics_line);
+  fmt::print(
+      stderr,
+      "kafka-dev-broker {}: mock brokers {}; bootstrap 127.0.0.1:{}{} -> broker 1; "
+      "tcp_nodelay={}; fetch wait cap {}; topics ({} partitions each, others auto-created with {}): {}\n",
+      ORDERFLOW_VERSION, broker_list, forwarder->port(),
+      forwarder->listens_on_ipv6() ? fmt::format(" and [::1]:{}", forwarder->port()) : "",
+      nodelay ? (*nodelay ? "on" : "off") : "unknown",
+      options.fetch_wait_cap.count() > 0 ? fmt::format("{} ms", options.fetch_wait_cap.count()) : "off",
+      options.partitions, db::kMockAutoCreatePartitions, topics_line);
   std::fflush(stderr);
   fmt::print("ready bootstrap=localhost:{}\n", forwarder->port());
   std::fflush(stdout);

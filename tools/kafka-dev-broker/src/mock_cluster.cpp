@@ -101,15 +101,13 @@ void MockCluster::nudge_until(const std::atomic<bool>& done) const {
 void MockCluster::create_topic(const std::string& name, int partitions) {
   // The mock only uses the replication factor to pick followers; keep it valid.
   const int replication = broker_count() < 3 ? broker_count() : 3;
-  check(with_wakeups([&] {
-          return rd_kafka_mock_topic_create(cluster_, name.c_str(), partitions, replication);
-        }),
+  check(with_wakeups(
+            [&] { return rd_kafka_mock_topic_create(cluster_, name.c_str(), partitions, replication); }),
         fmt::format("create topic '{}'", name));
 }
 
 // The error stacks are guarded by a mutex, not served by the mock's thread: no wake-ups needed.
-void MockCluster::push_request_errors(int16_t api_key,
-                                      const std::vector<rd_kafka_resp_err_t>& errors) {
+void MockCluster::push_request_errors(int16_t api_key, const std::vector<rd_kafka_resp_err_t>& errors) {
   rd_kafka_mock_push_request_errors_array(cluster_, api_key, errors.size(), errors.data());
 }
 
@@ -132,8 +130,7 @@ void MockCluster::set_rtt(int32_t broker_id, int rtt_ms) {
         fmt::format("broker {} rtt", broker_id));
 }
 
-void MockCluster::set_partition_leader(const std::string& topic, int32_t partition,
-                                       int32_t broker_id) {
+void MockCluster::set_partition_leader(const std::string& topic, int32_t partition, int32_t broker_id) {
   check(with_wakeups([&] {
           return rd_kafka_mock_partition_set_leader(cluster_, topic.c_str(), partition, broker_id);
         }),

@@ -26,8 +26,7 @@ std::optional<std::uint16_t> inet_port(int fd, bool peer) {
 }
 
 // The accepted end of our probe connection: local port = the broker's, peer port = the probe's.
-std::optional<bool> find_accepted(std::uint16_t broker_port, std::uint16_t probe_port,
-                                  int probe_fd) {
+std::optional<bool> find_accepted(std::uint16_t broker_port, std::uint16_t probe_port, int probe_fd) {
   DIR* dir = opendir("/proc/self/fd");
   if (dir == nullptr) {
     return std::nullopt;
@@ -53,8 +52,7 @@ std::optional<bool> find_accepted(std::uint16_t broker_port, std::uint16_t probe
 
 }  // namespace
 
-std::optional<bool> mock_sockets_have_nodelay(std::uint16_t broker_port,
-                                              std::chrono::milliseconds timeout) {
+std::optional<bool> mock_sockets_have_nodelay(std::uint16_t broker_port, std::chrono::milliseconds timeout) {
   const int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (fd < 0) {
     return std::nullopt;

@@ -4,8 +4,9 @@
 #include <librdkafka/rdkafka.h>
 
 #include <algorithm>
-#include <boost/program_options.hpp>
 #include <sstream>
+
+#include <boost/program_options.hpp>
 
 #include "orderflow/version.h"
 
@@ -123,8 +124,7 @@ ParseOutcome parse_options(int argc, const char* const argv[]) {
     return fail(fmt::format("--brokers: must be between 1 and {}, got {}", kMaxBrokers, brokers));
   }
   if (!in_range(partitions, 1, kMaxPartitions)) {
-    return fail(
-        fmt::format("--partitions: must be between 1 and {}, got {}", kMaxPartitions, partitions));
+    return fail(fmt::format("--partitions: must be between 1 and {}, got {}", kMaxPartitions, partitions));
   }
   if (watermark_ms < 0) {
     return fail(fmt::format("--watermark-interval-ms: must be >= 0, got {}", watermark_ms));
@@ -142,12 +142,12 @@ ParseOutcome parse_options(int argc, const char* const argv[]) {
   options.fetch_wait_cap = std::chrono::milliseconds(fetch_wait_ms);
   for (auto& t : topics) {
     const bool legal_chars = std::all_of(t.begin(), t.end(), [](char c) {
-      return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-             c == '.' || c == '_' || c == '-';
+      return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
+             c == '_' || c == '-';
     });
     if (t.empty() || t.size() > 249 || !legal_chars || t == "." || t == "..") {
-      return fail(fmt::format(
-          "--topic: a topic name has 1 to 249 characters of [a-zA-Z0-9._-], got '{}'", t));
+      return fail(
+          fmt::format("--topic: a topic name has 1 to 249 characters of [a-zA-Z0-9._-], got '{}'", t));
     }
     const auto& std_topics = standard_topics();
     if (std::find(std_topics.begin(), std_topics.end(), t) == std_topics.end() &&

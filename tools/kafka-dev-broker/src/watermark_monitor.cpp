@@ -13,9 +13,7 @@ namespace {
 
 struct RdKafkaDeleter {
   void operator()(rd_kafka_t* rk) const { rd_kafka_destroy(rk); }
-  void operator()(rd_kafka_topic_partition_list_t* l) const {
-    rd_kafka_topic_partition_list_destroy(l);
-  }
+  void operator()(rd_kafka_topic_partition_list_t* l) const { rd_kafka_topic_partition_list_destroy(l); }
   void operator()(const rd_kafka_metadata_t* md) const { rd_kafka_metadata_destroy(md); }
 };
 
@@ -43,8 +41,7 @@ std::unique_ptr<rd_kafka_t, RdKafkaDeleter> make_client(const std::string& boots
 
 }  // namespace
 
-WatermarkMonitor::WatermarkMonitor(std::string bootstraps, std::chrono::milliseconds interval,
-                                   Warn warn)
+WatermarkMonitor::WatermarkMonitor(std::string bootstraps, std::chrono::milliseconds interval, Warn warn)
     : bootstraps_(std::move(bootstraps)), interval_(interval), warn_(std::move(warn)) {
   thread_ = std::thread([this] { run(); });
 }
@@ -69,8 +66,7 @@ void WatermarkMonitor::run() {
   while (!wake_.wait_for(lock, interval_, [this] { return stopping_; })) {
     lock.unlock();
     const rd_kafka_metadata_t* raw_md = nullptr;
-    if (rd_kafka_metadata(rk.get(), 1, nullptr, &raw_md, kRequestTimeoutMs) ==
-        RD_KAFKA_RESP_ERR_NO_ERROR) {
+    if (rd_kafka_metadata(rk.get(), 1, nullptr, &raw_md, kRequestTimeoutMs) == RD_KAFKA_RESP_ERR_NO_ERROR) {
       std::unique_ptr<const rd_kafka_metadata_t, RdKafkaDeleter> md(raw_md);
       std::unique_ptr<rd_kafka_topic_partition_list_t, RdKafkaDeleter> list(
           rd_kafka_topic_partition_list_new(16));
@@ -80,13 +76,13 @@ void WatermarkMonitor::run() {
           if (warned.count({topic.topic, topic.partitions[p].id}) == 0) {
             // A ListOffsets "timestamp" of -2 asks for the earliest offset: one request per broker
             // for all partitions, instead of one round trip per partition.
-            rd_kafka_topic_partition_list_add(list.get(), topic.topic, topic.partitions[p].id)
-                ->offset = RD_KAFKA_OFFSET_BEGINNING;
+            rd_kafka_topic_partition_list_add(list.get(), topic.topic, topic.partitions[p].id)->offset =
+                RD_KAFKA_OFFSET_BEGINNING;
           }
         }
       }
-      if (list->cnt > 0 && rd_kafka_offsets_for_times(rk.get(), list.get(), kRequestTimeoutMs) ==
-                               RD_KAFKA_RESP_ERR_NO_ERROR) {
+      if (list->cnt > 0 &&
+          rd_kafka_offsets_for_times(rk.get(), list.get(), kRequestTimeoutMs) == RD_KAFKA_RESP_ERR_NO_ERROR) {
         for (int i = 0; i < list->cnt; ++i) {
           const auto& tp = list->elems[i];
           if (tp.err == RD_KAFKA_RESP_ERR_NO_ERROR && tp.offset > 0) {

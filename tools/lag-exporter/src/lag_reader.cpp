@@ -78,7 +78,11 @@ std::vector<GroupLag> LagReader::read(const std::vector<GroupSpec>& groups,
         if (w == watermarks.end()) {
           const auto read = admin_.watermarks(topic, p, timeout, &error);
           if (!read) {
-            g.error = std::string(topic).append("[").append(std::to_string(p)).append("] watermarks: ").append(error);
+            g.error = std::string(topic)
+                          .append("[")
+                          .append(std::to_string(p))
+                          .append("] watermarks: ")
+                          .append(error);
             break;
           }
           w = watermarks.emplace(std::make_pair(topic, p), *read).first;

@@ -2,8 +2,9 @@
 // Plain values, no shared state: thread-safe. An error names the field path and the reason.
 #pragma once
 
-#include <boost/outcome/result.hpp>
 #include <string>
+
+#include <boost/outcome/result.hpp>
 
 namespace orderflow::events {
 

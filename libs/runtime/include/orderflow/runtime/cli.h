@@ -4,14 +4,14 @@
 // thread-safe; parse once in main().
 #pragma once
 
-#include <boost/program_options.hpp>
-
 #include <functional>
 #include <iosfwd>
 #include <map>
 #include <optional>
 #include <string>
 #include <vector>
+
+#include <boost/program_options.hpp>
 
 #include "orderflow/messaging/kafka_config.h"
 

@@ -25,12 +25,12 @@ namespace orderflow::runtime {
 
 // What the gauges need from one statistics document.
 struct KafkaStatsSample {
-  std::string type;                           // "producer" | "consumer"
-  std::int64_t queue_messages = 0;            // msg_cnt: messages in the producer's queues
+  std::string type;                 // "producer" | "consumer"
+  std::int64_t queue_messages = 0;  // msg_cnt: messages in the producer's queues
   std::vector<std::pair<std::string, double>> broker_rtt_seconds;  // learned brokers with samples
   // Connection states over every broker entry but the logical ones (bootstrap entries included):
-  int brokers_up = 0;        // state UP: a working connection
-  int brokers_failing = 0;   // neither UP nor INIT (INIT = never needed, sparse connections): down or retrying
+  int brokers_up = 0;       // state UP: a working connection
+  int brokers_failing = 0;  // neither UP nor INIT (INIT = never needed, sparse connections): down or retrying
 };
 
 // nullopt when `json` is not a librdkafka statistics object.

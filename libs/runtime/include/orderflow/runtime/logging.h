@@ -20,15 +20,15 @@ void setup_logging(const std::string& service, const std::string& level, const s
 class FieldValue {
  public:
   enum class Kind { String, Signed, Unsigned, Double, Bool };
-  FieldValue(std::string_view s) : kind_(Kind::String), str_(s) {}  // NOLINT(google-explicit-constructor)
+  FieldValue(std::string_view s) : kind_(Kind::String), str_(s) {}    // NOLINT(google-explicit-constructor)
   FieldValue(const std::string& s) : kind_(Kind::String), str_(s) {}  // NOLINT(google-explicit-constructor)
-  FieldValue(const char* s) : kind_(Kind::String), str_(s) {}  // NOLINT(google-explicit-constructor)
-  FieldValue(bool b) : kind_(Kind::Bool), u_(b ? 1 : 0) {}  // NOLINT(google-explicit-constructor)
+  FieldValue(const char* s) : kind_(Kind::String), str_(s) {}         // NOLINT(google-explicit-constructor)
+  FieldValue(bool b) : kind_(Kind::Bool), u_(b ? 1 : 0) {}            // NOLINT(google-explicit-constructor)
   template <std::signed_integral T>
   FieldValue(T v) : kind_(Kind::Signed), i_(v) {}  // NOLINT(google-explicit-constructor)
   template <std::unsigned_integral T>
-    requires(!std::same_as<T, bool>)
-  FieldValue(T v) : kind_(Kind::Unsigned), u_(v) {}  // NOLINT(google-explicit-constructor)
+  requires(!std::same_as<T, bool>) FieldValue(T v)
+      : kind_(Kind::Unsigned), u_(v) {}  // NOLINT(google-explicit-constructor)
   template <std::floating_point T>
   FieldValue(T v) : kind_(Kind::Double), d_(static_cast<double>(v)) {}  // NOLINT(google-explicit-constructor)
 

@@ -58,8 +58,8 @@ class DedupeWindow {
   void push_front(std::uint32_t e);
 
   std::size_t capacity_;
-  std::vector<Entry> entries_;        // capacity_ of them; the first size_ are in use
-  std::vector<Slot> index_;  // power of two ≥ 2 × capacity_ slots
+  std::vector<Entry> entries_;  // capacity_ of them; the first size_ are in use
+  std::vector<Slot> index_;     // power of two ≥ 2 × capacity_ slots
   std::size_t mask_;
   std::size_t size_ = 0;
   std::uint32_t head_ = kNone;  // newest

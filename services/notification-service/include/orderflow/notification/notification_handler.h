@@ -8,8 +8,8 @@
 
 #include "orderflow/messaging/stage.h"
 #include "orderflow/notification/dedupe_window.h"
-#include "orderflow/notification/sinks.h"
 #include "orderflow/notification/notification_metrics.h"
+#include "orderflow/notification/sinks.h"
 
 namespace orderflow::notification {
 

@@ -12,8 +12,7 @@ namespace orderflow::testing {
 
 class DevBroker {
  public:
-  explicit DevBroker(int partitions = 6, int brokers = 1,
-                     std::vector<std::string> extra_topics = {});
+  explicit DevBroker(int partitions = 6, int brokers = 1, std::vector<std::string> extra_topics = {});
   ~DevBroker();  // SIGTERM, then SIGKILL after 10 s
   DevBroker(DevBroker&&) noexcept = default;
   DevBroker& operator=(DevBroker&&) noexcept = default;

@@ -22,8 +22,7 @@ class Process {
   // (overrides). `log_file` is truncated; "" = a fresh temp file, deleted by the destructor unless
   // ORDERFLOW_KEEP_TEST_LOGS is set.
   static Process start(const std::string& path, const std::vector<std::string>& args,
-                       const std::map<std::string, std::string>& extra_env = {},
-                       std::string log_file = "");
+                       const std::map<std::string, std::string>& extra_env = {}, std::string log_file = "");
 
   Process(Process&& other) noexcept;
   Process& operator=(Process&& other) noexcept;

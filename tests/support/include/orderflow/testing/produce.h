@@ -16,9 +16,8 @@ void produce(const std::string& bootstrap, const std::string& topic,
              const std::vector<std::pair<std::optional<std::string>, std::string>>& records,
              const std::vector<std::pair<std::string, std::string>>& headers = {});
 
-void produce_to_partition(
-    const std::string& bootstrap, const std::string& topic, int32_t partition,
-    const std::vector<std::pair<std::optional<std::string>, std::string>>& records,
-    const std::vector<std::pair<std::string, std::string>>& headers = {});
+void produce_to_partition(const std::string& bootstrap, const std::string& topic, int32_t partition,
+                          const std::vector<std::pair<std::optional<std::string>, std::string>>& records,
+                          const std::vector<std::pair<std::string, std::string>>& headers = {});
 
 }  // namespace orderflow::testing

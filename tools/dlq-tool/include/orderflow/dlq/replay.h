@@ -36,10 +36,10 @@ ReplayDecision decide(const DlqRecord& r, const ReplayOptions& options);
 
 struct ReplaySummary {
   std::string topic;
-  std::int64_t replayed = 0;     // acknowledged by the broker (dry run: would be replayed)
-  std::int64_t skipped = 0;      // filtered out (committed as consumed unless dry run)
-  std::int64_t failed = 0;       // not acknowledged: not committed, replayed again by the next run
-  std::int64_t unroutable = 0;   // no x-original-topic and no --to: its partition stops there
+  std::int64_t replayed = 0;    // acknowledged by the broker (dry run: would be replayed)
+  std::int64_t skipped = 0;     // filtered out (committed as consumed unless dry run)
+  std::int64_t failed = 0;      // not acknowledged: not committed, replayed again by the next run
+  std::int64_t unroutable = 0;  // no x-original-topic and no --to: its partition stops there
   bool dry_run = false;
   bool interrupted = false;
   std::string error;  // why the run stopped early (reading or committing failed), or empty
@@ -53,7 +53,7 @@ struct ReplaySummary {
 // Runs a replay over `scan` (created with from_committed). `producer` may be null for a dry run.
 // Dry-run lines go to `out`. Stops early when `stop` is set or reading fails, after committing what
 // was acknowledged. Throws only what the Producer constructor throws (ConfigError).
-ReplaySummary replay(TopicScan& scan, const messaging::ProducerOptions& producer_options, const ReplayOptions& options,
-                     std::ostream& out, const std::atomic<bool>* stop);
+ReplaySummary replay(TopicScan& scan, const messaging::ProducerOptions& producer_options,
+                     const ReplayOptions& options, std::ostream& out, const std::atomic<bool>* stop);
 
 }  // namespace orderflow::dlq

@@ -43,7 +43,8 @@ struct SplitArgs {
   std::vector<std::string> args;   // argv[0] and every flag, in order, for parse_command_line
   std::vector<std::string> extra;  // further positional arguments (an error)
 };
-SplitArgs split_subcommand(const runtime::po::options_description& options, int argc, const char* const* argv);
+SplitArgs split_subcommand(const runtime::po::options_description& options, int argc,
+                           const char* const* argv);
 
 // Validates the parsed flags for `command`; throws runtime::UsageError naming the flag.
 ToolOptions read_tool_options(Command command, const runtime::po::variables_map& vm);

@@ -5,11 +5,12 @@
 // throws PortUnavailable when the port cannot be bound.
 #pragma once
 
-#include <boost/asio/io_context.hpp>
-#include <boost/asio/ip/tcp.hpp>
 #include <cstdint>
 #include <stdexcept>
 #include <vector>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
 
 namespace orderflow::dev_broker {
 

@@ -28,9 +28,7 @@ class MockCluster {
   // "127.0.0.1:P1,127.0.0.1:P2,..." in broker id order (ids are 1..N).
   std::string bootstraps() const { return bootstraps_; }
   std::vector<std::string> broker_addresses() const;
-  std::uint16_t broker_port(int32_t id) const {
-    return ports_.at(static_cast<std::size_t>(id - 1));
-  }
+  std::uint16_t broker_port(int32_t id) const { return ports_.at(static_cast<std::size_t>(id - 1)); }
 
   void create_topic(const std::string& name, int partitions);
   void push_request_errors(int16_t api_key, const std::vector<rd_kafka_resp_err_t>& errors);

@@ -10,7 +10,6 @@
 
 namespace orderflow::dev_broker {
 
-std::optional<bool> mock_sockets_have_nodelay(std::uint16_t broker_port,
-                                              std::chrono::milliseconds timeout);
+std::optional<bool> mock_sockets_have_nodelay(std::uint16_t broker_port, std::chrono::milliseconds timeout);
 
 }  // namespace orderflow::dev_broker

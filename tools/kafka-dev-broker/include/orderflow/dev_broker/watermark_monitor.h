@@ -16,8 +16,7 @@ namespace orderflow::dev_broker {
 
 class WatermarkMonitor {
  public:
-  using Warn =
-      std::function<void(const std::string& topic, int partition, long long low_watermark)>;
+  using Warn = std::function<void(const std::string& topic, int partition, long long low_watermark)>;
 
   WatermarkMonitor(std::string bootstraps, std::chrono::milliseconds interval, Warn warn);
   ~WatermarkMonitor();

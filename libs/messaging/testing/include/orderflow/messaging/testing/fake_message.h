@@ -18,8 +18,8 @@ namespace orderflow::testing {
 class FakeMessage final : public RdKafka::Message {
  public:
   FakeMessage(std::string topic, std::string value, std::optional<std::string> key = std::nullopt,
-              const std::vector<std::pair<std::string, std::string>>& headers = {}, std::int32_t partition = 0,
-              std::int64_t offset = 0)
+              const std::vector<std::pair<std::string, std::string>>& headers = {},
+              std::int32_t partition = 0, std::int64_t offset = 0)
       : topic_(std::move(topic)),
         value_(std::move(value)),
         key_(std::move(key)),
@@ -50,7 +50,9 @@ class FakeMessage final : public RdKafka::Message {
   }
   void* msg_opaque() const override { return nullptr; }
   int64_t latency() const override { return -1; }
-  struct rd_kafka_message_s* c_ptr() override { return nullptr; }
+  struct rd_kafka_message_s* c_ptr() override {
+    return nullptr;
+  }
   Status status() const override { return MSG_STATUS_PERSISTED; }
   RdKafka::Headers* headers() override { return headers_.get(); }
   RdKafka::Headers* headers(RdKafka::ErrorCode* err) override {
