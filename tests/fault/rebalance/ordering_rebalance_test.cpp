@@ -1,0 +1,213 @@
+// Order-preserving retries (--retry-ordering key, docs/contract.md §7) under load while the group
+// rebalances: two payment-service instances share the group, a third joins, one of the three is
+// SIGKILLed and later restarted. The simulated gateway fails often and a small customer pool makes
+// keys repeat, so most keys have records on the retry path whenever a partition moves.
+//
+// Asserted from the topics alone: for every customer (key), the first payment of each order appears
+// in `payments` in the order of the orders in `orders`; no valid order is left without a payment (or,
+// if its attempts ran out, a dead letter). Duplicates are expected after the SIGKILL (at-least-once)
+// and only counted: the order is checked on each order's first payment.
+//
+// The seed (FAULT-SEED, replay with ORDERFLOW_FAULT_SEED) chooses the order stream, the gateway's
+// outcomes, the victim and the points (payments seen) at which the third joins, the victim is killed
+// and restarted; the points are printed.
+#include <gtest/gtest.h>
+
+#include <random>
+#include <sstream>
+
+#include "fault_fixture.h"
+#include "orderflow/events/events.h"
+#include "orderflow/testing/wait.h"
+
+namespace orderflow::testing::fault {
+namespace {
+
+using namespace std::chrono_literals;
+
+struct OrderingCheck {
+  std::size_t first_payments = 0;  // payments that are the first of their order
+  std::size_t out_of_order = 0;    // first payments after the first payment of a later order of the key
+  std::vector<std::string> customers;  // keys with at least one out-of-order payment
+};
+
+// Walks `payments` (per-partition order; a customer's payments share a partition) and compares the
+// order of each order's first payment with the order of the orders of that customer in `orders`.
+OrderingCheck check_order(const OrderIndex& orders, const std::vector<Record>& payments) {
+  std::map<std::string, std::size_t> position;  // order_id → index among its customer's orders
+  for (const auto& [customer, ids] : orders.order_ids_by_customer) {
+    for (std::size_t i = 0; i < ids.size(); ++i) position[ids[i]] = i;
+  }
+  OrderingCheck c;
+  std::set<std::string> seen;
+  std::map<std::string, std::size_t> latest;  // customer → highest order index paid so far
+  std::set<std::string> bad;
+  for (const auto& r : payments) {
+    auto p = events::parse_payment_processed(r.value);
+    if (!p || !seen.insert(p.value().order_id).second) continue;
+    const auto it = position.find(p.value().order_id);
+    if (it == position.end()) continue;
+    ++c.first_payments;
+    const auto& customer = p.value().customer_id;
+    auto [at, fresh] = latest.emplace(customer, it->second);
+    if (fresh) continue;
+    if (it->second < at->second) {
+      ++c.out_of_order;
+      bad.insert(customer);
+    } else {
+      at->second = it->second;
+    }
+  }
+  c.customers.assign(bad.begin(), bad.end());
+  return c;
+}
+
+// One customer's first payments as indexes of its orders, e.g. "#0 #1 #3 #2 …" (failure messages).
+std::string payment_sequence(const std::string& customer, const OrderIndex& orders,
+                             const std::vector<Record>& payments) {
+  std::map<std::string, std::size_t> position;
+  const auto& ids = orders.order_ids_by_customer.at(customer);
+  for (std::size_t i = 0; i < ids.size(); ++i) position[ids[i]] = i;
+  std::ostringstream out;
+  out << customer << " (" << ids.size() << " orders), first payments in topic order:";
+  std::set<std::string> seen;
+  for (const auto& r : payments) {
+    auto p = events::parse_payment_processed(r.value);
+    if (!p || p.value().customer_id != customer || !seen.insert(p.value().order_id).second) continue;
+    out << " #" << position[p.value().order_id];
+  }
+  return out.str();
+}
+
+TEST(RetryOrderingRebalanceTest, PerKeyOrderHoldsWhileInstancesJoinDieAndRestart) {
+  const auto started = std::chrono::steady_clock::now();
+  const auto seed = test_seed("retry_ordering_rebalance");
+  std::mt19937_64 rng(seed);
+  constexpr int kOrders = 5000;
+  constexpr int kCustomers = 60;
+  const auto producer_seed = std::to_string(rng() % 1000000);
+  const auto gateway_seed = std::to_string(rng() % 1000000);
+  const std::size_t join_at = 700 + rng() % 400;
+  const std::size_t kill_at = join_at + 900 + rng() % 400;
+  const std::size_t restart_at = kill_at + 700 + rng() % 400;
+  const int victim_index = static_cast<int>(rng() % 3);
+
+  TestBroker broker{6};
+  Pipeline pipe{broker};
+  const auto svc = Services::of(pipe);
+  // 30 % of the gateway calls fail; 12 attempts leave 0.3^12 per order to the dead-letter topic. The
+  // short backoff keeps records moving through the retry topic while partitions change hands.
+  const std::vector<std::string> flags = {"--retry-ordering", "key", "--gateway-failure-rate", "0.3",
+                                          "--max-attempts", "12", "--retry-backoff-ms", "20",
+                                          "--seed", gateway_seed, "-X", "fetch.wait.max.ms=50"};
+  std::cout << "points: producer seed " << producer_seed << ", gateway seed " << gateway_seed << ", third joins at "
+            << join_at << " payments, instance " << "abc"[victim_index] << " SIGKILLed at " << kill_at
+            << ", restarted at " << restart_at << std::endl;
+
+  struct Instance {
+    std::string name;
+    int port;
+    Process process;
+  };
+  std::vector<Instance> instances;
+  const auto start = [&](const std::string& name) {
+    const int port = free_port();
+    instances.push_back(Instance{name, port, svc.start_payment(port, flags)});
+    return instances.size() - 1;
+  };
+  const auto logs = [&] {
+    std::string all;
+    for (auto& i : instances) all += "--- " + i.name + "\n" + tail(i.process.output(), 3000);
+    return all;
+  };
+
+  start("a");
+  start("b");
+  for (auto& i : instances) ASSERT_TRUE(wait_ready(i.port, 60s)) << tail(i.process.output());
+
+  auto producer = svc.start_producer({"--count", std::to_string(kOrders), "--rate", "200", "--customers",
+                                      std::to_string(kCustomers), "--seed", producer_seed});
+  TopicReader payments(broker.bootstrap(), svc.payments);
+  const auto wait_payments = [&](std::size_t n) { return payments.wait_for_count(n, 120s); };
+
+  ASSERT_TRUE(wait_payments(join_at)) << payments.records().size() << "\n" << logs();
+  const auto c = start("c");
+  ASSERT_TRUE(wait_ready(instances[c].port, 60s)) << logs();
+  std::cout << "third joined at " << payments.records().size() << " payments" << std::endl;
+
+  ASSERT_TRUE(wait_payments(kill_at)) << payments.records().size() << "\n" << logs();
+  const std::string victim = std::string(1, "abc"[victim_index]);
+  EXPECT_EQ(kill9(instances[victim_index].process), 128 + SIGKILL);
+  std::cout << "killed " << victim << " at " << payments.records().size() << " payments" << std::endl;
+
+  ASSERT_TRUE(wait_payments(restart_at)) << payments.records().size() << "\n" << logs();
+  const auto restarted = start(victim + "2");
+  ASSERT_TRUE(wait_ready(instances[restarted].port, 60s)) << logs();
+  std::cout << "restarted " << victim << " at " << payments.records().size() << " payments" << std::endl;
+
+  const auto rc = producer.wait(180s);
+  ASSERT_TRUE(rc.has_value()) << "order-producer did not finish";
+  ASSERT_EQ(*rc, 0) << tail(producer.output());
+  const auto order_records = read_all(svc.bootstrap, svc.orders, kOrders, 60s);
+  ASSERT_EQ(order_records.size(), static_cast<std::size_t>(kOrders));
+  const auto orders = index_orders(order_records);
+
+  // Every valid order ends in a payment or, its attempts exhausted, a dead letter.
+  TopicReader dlq(broker.bootstrap(), svc.payment_dlq());
+  const auto accounted = [&] {
+    dlq.drain_to_end(5s);
+    std::set<std::string> dead;
+    for (const auto& r : dlq.records()) {
+      if (auto o = events::parse_order_created(r.value)) dead.insert(o.value().event_id);
+    }
+    const auto t = tally_payments(orders, payments.records());
+    std::size_t missing = 0;
+    for (const auto& [eid, o] : orders.valid_by_event_id) {
+      if (t.per_order.count(eid) == 0 && dead.count(eid) == 0) ++missing;
+    }
+    return missing;
+  };
+  payments.poll_until([&](const std::vector<Record>& r) { return tally_payments(orders, r).lost == 0; }, 90s);
+  payments.drain_to_end(30s);
+  const auto pt = tally_payments(orders, payments.records());
+  const auto missing = accounted();
+  const auto check = check_order(orders, payments.records());
+
+  std::map<int32_t, int> assignments;
+  for (auto& i : instances) {
+    for (const auto& [p, n] : assignment_counts(i.process.output(), svc.orders)) assignments[p] += n;
+  }
+  int orders_assignments = 0;
+  for (const auto& [p, n] : assignments) orders_assignments += n;
+
+  EXPECT_EQ(missing, 0U) << "valid orders with neither a payment nor a dead letter";
+  EXPECT_EQ(pt.unknown, 0U);
+  EXPECT_EQ(pt.wrong, 0U);
+  std::string examples;
+  for (std::size_t i = 0; i < check.customers.size() && i < 3; ++i) {
+    examples += "\n  " + payment_sequence(check.customers[i], orders, payments.records());
+  }
+  EXPECT_EQ(check.out_of_order, 0U) << check.out_of_order << " of " << check.first_payments
+                                    << " first payments out of their key's order, " << check.customers.size()
+                                    << " of " << orders.order_ids_by_customer.size() << " customers, e.g."
+                                    << examples;
+
+  for (auto& i : instances) {
+    if (i.process.running()) {
+      EXPECT_EQ(i.process.stop(30s), 0) << tail(i.process.output());
+    }
+  }
+  const auto retries = read_all(svc.bootstrap, pipe.payment_retry(), 0, 30s);
+  const auto secs = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now() - started);
+  summary(broker.is_real() ? "retry_ordering_rebalance_kafka" : "retry_ordering_rebalance",
+          "3rd joins + SIGKILL 1 of 3 + restart, --retry-ordering key", kOrders, missing, pt.duplicates,
+          "violations=" + std::to_string(check.out_of_order) +
+              " violating_keys=" + std::to_string(check.customers.size()) +
+              " keys=" + std::to_string(orders.order_ids_by_customer.size()) +
+              " retry_records=" + std::to_string(retries.size()) + " dead_letters=" +
+              std::to_string(dlq.records().size()) + " orders_assignments=" + std::to_string(orders_assignments) +
+              " duration_s=" + std::to_string(secs.count()));
+}
+
+}  // namespace
+}  // namespace orderflow::testing::fault
