@@ -13,6 +13,7 @@
 // and restarted; the points are printed.
 #include <gtest/gtest.h>
 
+#include <cstdlib>
 #include <random>
 #include <sstream>
 
@@ -26,8 +27,8 @@ namespace {
 using namespace std::chrono_literals;
 
 struct OrderingCheck {
-  std::size_t first_payments = 0;  // payments that are the first of their order
-  std::size_t out_of_order = 0;    // first payments after the first payment of a later order of the key
+  std::size_t first_payments = 0;      // payments that are the first of their order
+  std::size_t out_of_order = 0;        // first payments after the first payment of a later order of the key
   std::vector<std::string> customers;  // keys with at least one out-of-order payment
 };
 
@@ -79,6 +80,44 @@ std::string payment_sequence(const std::string& customer, const OrderIndex& orde
   return out.str();
 }
 
+// What happened to one customer's records, with broker timestamps (ms) to set against the instances'
+// logs: its orders' partition and offsets, its retry records and its payments (failure messages).
+std::string customer_history(const std::string& customer, const OrderIndex& orders,
+                             const std::vector<Record>& order_records, const std::vector<Record>& retries,
+                             const std::vector<Record>& payments) {
+  std::map<std::string, std::size_t> position;
+  const auto& ids = orders.order_ids_by_customer.at(customer);
+  for (std::size_t i = 0; i < ids.size(); ++i) position[ids[i]] = i;
+  const auto number = [&](const Record& r) -> std::string {
+    if (auto o = events::parse_order_created(r.value))
+      return "#" + std::to_string(position[o.value().order_id]);
+    if (auto p = events::parse_payment_processed(r.value))
+      return "#" + std::to_string(position[p.value().order_id]);
+    return "?";
+  };
+  std::ostringstream out;
+  out << customer << "\n  orders (#, partition@offset, ts):";
+  for (const auto& r : order_records) {
+    if (r.key == std::optional<std::string>(customer))
+      out << " " << number(r) << "=" << r.partition << "@" << r.offset << "/" << r.timestamp_ms;
+  }
+  out << "\n  retry records (#, partition@offset, x-attempt, x-overtakes, parked?, ts):";
+  for (const auto& r : retries) {
+    if (r.key != std::optional<std::string>(customer)) continue;
+    const auto msg = header(r, "x-error-message").value_or("");
+    out << " " << number(r) << "=" << r.partition << "@" << r.offset << ",a"
+        << header(r, "x-attempt").value_or("?")
+        << (header(r, "x-overtakes") ? ",o" + *header(r, "x-overtakes") : "")
+        << (msg.rfind("parked", 0) == 0 ? ",P" : ",F") << "/" << r.timestamp_ms;
+  }
+  out << "\n  payments (#, partition@offset, ts):";
+  for (const auto& r : payments) {
+    if (r.key == std::optional<std::string>(customer))
+      out << " " << number(r) << "=" << r.partition << "@" << r.offset << "/" << r.timestamp_ms;
+  }
+  return out.str();
+}
+
 TEST(RetryOrderingRebalanceTest, PerKeyOrderHoldsWhileInstancesJoinDieAndRestart) {
   const auto started = std::chrono::steady_clock::now();
   const auto seed = test_seed("retry_ordering_rebalance");
@@ -97,12 +136,22 @@ TEST(RetryOrderingRebalanceTest, PerKeyOrderHoldsWhileInstancesJoinDieAndRestart
   const auto svc = Services::of(pipe);
   // 30 % of the gateway calls fail; 12 attempts leave 0.3^12 per order to the dead-letter topic. The
   // short backoff keeps records moving through the retry topic while partitions change hands.
-  const std::vector<std::string> flags = {"--retry-ordering", "key", "--gateway-failure-rate", "0.3",
-                                          "--max-attempts", "12", "--retry-backoff-ms", "20",
-                                          "--seed", gateway_seed, "-X", "fetch.wait.max.ms=50"};
-  std::cout << "points: producer seed " << producer_seed << ", gateway seed " << gateway_seed << ", third joins at "
-            << join_at << " payments, instance " << "abc"[victim_index] << " SIGKILLed at " << kill_at
-            << ", restarted at " << restart_at << std::endl;
+  const std::vector<std::string> flags = {"--retry-ordering",
+                                          "key",
+                                          "--gateway-failure-rate",
+                                          "0.3",
+                                          "--max-attempts",
+                                          "12",
+                                          "--retry-backoff-ms",
+                                          "20",
+                                          "--seed",
+                                          gateway_seed,
+                                          "-X",
+                                          "fetch.wait.max.ms=50"};
+  std::cout << "points: producer seed " << producer_seed << ", gateway seed " << gateway_seed
+            << ", third joins at " << join_at << " payments, instance "
+            << "abc"[victim_index] << " SIGKILLed at " << kill_at << ", restarted at " << restart_at
+            << std::endl;
 
   struct Instance {
     std::string name;
@@ -187,6 +236,21 @@ TEST(RetryOrderingRebalanceTest, PerKeyOrderHoldsWhileInstancesJoinDieAndRestart
   for (std::size_t i = 0; i < check.customers.size() && i < 3; ++i) {
     examples += "\n  " + payment_sequence(check.customers[i], orders, payments.records());
   }
+  if (!check.customers.empty() && std::getenv("ORDERFLOW_ORDERING_HISTORY") != nullptr) {
+    const auto retries = read_all(svc.bootstrap, pipe.payment_retry(), 0, 30s);
+    std::cout << customer_history(check.customers.front(), orders, order_records, retries, payments.records())
+              << "\n";
+    for (auto& i : instances) {
+      std::istringstream in(i.process.output());
+      for (std::string line; std::getline(in, line);) {
+        if (line.find("partitions") != std::string::npos ||
+            line.find("retry ordering") != std::string::npos || line.find("stopp") != std::string::npos) {
+          std::cout << i.name << ": " << line << "\n";
+        }
+      }
+    }
+    std::cout << std::endl;
+  }
   EXPECT_EQ(check.out_of_order, 0U) << check.out_of_order << " of " << check.first_payments
                                     << " first payments out of their key's order, " << check.customers.size()
                                     << " of " << orders.order_ids_by_customer.size() << " customers, e.g."
@@ -198,14 +262,15 @@ TEST(RetryOrderingRebalanceTest, PerKeyOrderHoldsWhileInstancesJoinDieAndRestart
     }
   }
   const auto retries = read_all(svc.bootstrap, pipe.payment_retry(), 0, 30s);
-  const auto secs = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now() - started);
+  const auto secs =
+      std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now() - started);
   summary(broker.is_real() ? "retry_ordering_rebalance_kafka" : "retry_ordering_rebalance",
           "3rd joins + SIGKILL 1 of 3 + restart, --retry-ordering key", kOrders, missing, pt.duplicates,
           "violations=" + std::to_string(check.out_of_order) +
               " violating_keys=" + std::to_string(check.customers.size()) +
-              " keys=" + std::to_string(orders.order_ids_by_customer.size()) +
-              " retry_records=" + std::to_string(retries.size()) + " dead_letters=" +
-              std::to_string(dlq.records().size()) + " orders_assignments=" + std::to_string(orders_assignments) +
+              " keys=" + std::to_string(orders.order_ids_by_customer.size()) + " retry_records=" +
+              std::to_string(retries.size()) + " dead_letters=" + std::to_string(dlq.records().size()) +
+              " orders_assignments=" + std::to_string(orders_assignments) +
               " duration_s=" + std::to_string(secs.count()));
 }
 
