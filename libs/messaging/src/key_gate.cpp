@@ -108,10 +108,11 @@ KeyGate::RetryStep KeyGate::retry_step(std::int32_t partition, std::int64_t offs
   // Not pending at all: a second copy of a record that is done (read again after a rebalance or a crash).
   // Processing it repeats that record's result, which cannot overtake anything.
   if (!pending) return RetryStep::Process;
-  // One pass over the partition parks each pending record again at most twice (itself and a second copy)
-  // before the first comes round; far more means the first is gone.
+  // One pass over the partition parks each pending record again once per copy of it there (a few copies at
+  // most, from records processed again after rebalances) before the first comes round; far more means the
+  // first is gone. The margin is generous: giving up too early would break the order.
   auto& follows = s.follows[*key];
-  if (++follows > 4 * q.size() + 64) {
+  if (++follows > 16 * q.size() + 1024) {
     q.pop_front();
     s.follows.erase(*key);
     ++abandoned_;
