@@ -24,7 +24,8 @@ void add_stage_options(CommandLine& cli) {
       ("max-attempts", po::value<int>()->default_value(4)->value_name("N"),
        "attempts before a transient failure is dead-lettered")
       ("retry-ordering", po::value<std::string>()->default_value("none")->value_name("MODE"),
-       "none|key: with key, later records of a key in retry follow it, keeping per-key order")
+       "none|key: with key, later records of a key in retry follow it, keeping per-key order across "
+       "instances and rebalances (range assignor; the inputs and <group-id>.retry need one partition count)")
       ("retry-ordering-max-keys", po::value<int>()->default_value(100000)->value_name("N"),
        "bound of the retry-ordering key map")
       ("max-record-bytes", po::value<int>()->default_value(1048576)->value_name("BYTES"),
