@@ -123,7 +123,7 @@ TEST(RetryOrderingRebalanceTest, PerKeyOrderHoldsWhileInstancesJoinDieAndRestart
   const auto started = std::chrono::steady_clock::now();
   const auto seed = test_seed("retry_ordering_rebalance");
   std::mt19937_64 rng(seed);
-  constexpr int kOrders = 5000;
+  constexpr int kOrders = 6000;  // 30 s at 200/s: the load lasts past the restart
   constexpr int kCustomers = 100;
   const auto producer_seed = std::to_string(rng() % 1000000);
   const auto gateway_seed = std::to_string(rng() % 1000000);
@@ -198,7 +198,8 @@ TEST(RetryOrderingRebalanceTest, PerKeyOrderHoldsWhileInstancesJoinDieAndRestart
     const auto target = high_watermarks(svc.bootstrap, svc.orders, 10s);
     return !target.empty() && wait_until(
                                   [&] {
-                                    const auto c = committed_offsets(svc.bootstrap, svc.payment_group, svc.orders, 5s);
+                                    const auto c =
+                                        committed_offsets(svc.bootstrap, svc.payment_group, svc.orders, 5s);
                                     for (const auto& [p, high] : target) {
                                       const auto it = c.find(p);
                                       if (it == c.end() || it->second < high) return false;
@@ -219,8 +220,10 @@ TEST(RetryOrderingRebalanceTest, PerKeyOrderHoldsWhileInstancesJoinDieAndRestart
   ASSERT_TRUE(wait_payments(join_at)) << payments.records().size() << "\n" << logs();
   start("c");
   ASSERT_TRUE(wait_until(settled, 60s, 100ms)) << logs();
-  ASSERT_TRUE(caught_up()) << logs();
-  std::cout << "third joined, settled at " << payments.records().size() << " payments" << std::endl;
+  // Not fatal: the run goes on to measure the order (and counts as failed).
+  EXPECT_TRUE(caught_up()) << "the group did not commit orders up to its high watermarks within 90 s\n"
+                           << logs();
+  std::cout << "third joined; settled and caught up" << std::endl;
 
   ASSERT_TRUE(wait_payments(kill_at)) << payments.records().size() << "\n" << logs();
   const std::string victim = std::string(1, "abc"[victim_index]);
@@ -228,12 +231,15 @@ TEST(RetryOrderingRebalanceTest, PerKeyOrderHoldsWhileInstancesJoinDieAndRestart
   std::cout << "killed " << victim << " at " << payments.records().size() << " payments" << std::endl;
   // The survivors take over after the session timeout.
   ASSERT_TRUE(wait_until(settled, 60s, 100ms)) << logs();
-  ASSERT_TRUE(caught_up()) << logs();
+  // Not fatal: the run goes on to measure the order (and counts as failed).
+  EXPECT_TRUE(caught_up()) << "the group did not commit orders up to its high watermarks within 90 s\n"
+                           << logs();
 
   ASSERT_TRUE(wait_payments(restart_at)) << payments.records().size() << "\n" << logs();
   start(victim + "2");
   ASSERT_TRUE(wait_until(settled, 60s, 100ms)) << logs();
-  std::cout << "restarted " << victim << ", settled at " << payments.records().size() << " payments" << std::endl;
+  std::cout << "restarted " << victim << " after " << payments.records().size() << " payments; settled"
+            << std::endl;
 
   const auto rc = producer.wait(180s);
   ASSERT_TRUE(rc.has_value()) << "order-producer did not finish";
