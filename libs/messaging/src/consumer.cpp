@@ -126,7 +126,7 @@ KafkaProperties consumer_properties(const ConsumerOptions& options, int librdkaf
   p.set("enable.auto.commit", "false");
   p.set("enable.auto.offset.store", "false");
   p.set("auto.offset.reset", "earliest");
-  p.set("partition.assignment.strategy", "cooperative-sticky");
+  p.set("partition.assignment.strategy", options.assignment_strategy);
   p.set("enable.partition.eof", "false");
   // The prefetch queue is most of a service's peak memory on a backlog. librdkafka looks at a full queue
   // again only after fetch.queue.backoff.ms (2.2+; we set 10 ms) or, before 2.2, when its broker thread
@@ -250,6 +250,22 @@ std::vector<CommitOffset> Consumer::committed(std::chrono::milliseconds timeout)
     return out;
   }
   for (const auto* p : list.items) out.push_back(CommitOffset{p->topic(), p->partition(), p->offset()});
+  return out;
+}
+
+std::vector<CommitOffset> Consumer::committed(const std::vector<TopicPartitionKey>& partitions,
+                                              std::chrono::milliseconds timeout) {
+  PartitionList list;
+  for (const auto& tp : partitions)
+    list.items.push_back(RdKafka::TopicPartition::create(tp.topic, tp.partition));
+  std::vector<CommitOffset> out;
+  if (list.items.empty()) return out;
+  if (consumer_->committed(list.items, static_cast<int>(timeout.count())) != RdKafka::ERR_NO_ERROR)
+    return out;
+  for (const auto* p : list.items) {
+    out.push_back(
+        CommitOffset{p->topic(), p->partition(), p->err() == RdKafka::ERR_NO_ERROR ? p->offset() : -1});
+  }
   return out;
 }
 

@@ -148,8 +148,8 @@ bool Producer::produce(const OutRecord& record, void* context, std::string* erro
                  error);
 }
 
-bool Producer::produce(const std::string& topic, const std::string* key, const void* value,
-                       std::size_t len, const Headers& headers, void* context, std::string* error) {
+bool Producer::produce(const std::string& topic, const std::string* key, const void* value, std::size_t len,
+                       const Headers& headers, void* context, std::string* error, std::int32_t partition) {
   interrupted_ = false;
   std::chrono::steady_clock::time_point full_since{};
   auto next_warning = std::chrono::steady_clock::time_point::max();
@@ -175,10 +175,11 @@ bool Producer::produce(const std::string& topic, const std::string* key, const v
     }
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wold-style-cast"  // librdkafka's RD_KAFKA_V_* macros are C casts
-    const rd_kafka_resp_err_t err = rd_kafka_producev(
-        rk, RD_KAFKA_V_RKT(handle->c_ptr()), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-        RD_KAFKA_V_VALUE(const_cast<void*>(value), len), RD_KAFKA_V_KEY(key_data, key_size),
-        RD_KAFKA_V_HEADERS(hdrs), RD_KAFKA_V_OPAQUE(context), RD_KAFKA_V_END);
+    const rd_kafka_resp_err_t err =
+        rd_kafka_producev(rk, RD_KAFKA_V_RKT(handle->c_ptr()), RD_KAFKA_V_PARTITION(partition),
+                          RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                          RD_KAFKA_V_VALUE(const_cast<void*>(value), len), RD_KAFKA_V_KEY(key_data, key_size),
+                          RD_KAFKA_V_HEADERS(hdrs), RD_KAFKA_V_OPAQUE(context), RD_KAFKA_V_END);
 #pragma GCC diagnostic pop
     if (err == RD_KAFKA_RESP_ERR_NO_ERROR) return true;  // librdkafka owns hdrs now
     if (hdrs != nullptr) rd_kafka_headers_destroy(hdrs);

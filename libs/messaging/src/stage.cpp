@@ -4,7 +4,10 @@
 
 #include <algorithm>
 #include <limits>
+#include <map>
+#include <set>
 
+#include "backlog_reader.h"
 #include "orderflow/messaging/trace_context.h"
 
 namespace orderflow::messaging {
@@ -96,6 +99,17 @@ ConsumerOptions stage_consumer_options(const StageOptions& options) {
   copts.topics.push_back(options.retry_topic());
   copts.read_committed = options.guarantee == Guarantee::ExactlyOnce;
   copts.on_stats = options.on_stats;
+  if (options.retry_ordering == RetryOrdering::Key) {
+    // Partition p of the inputs and of the retry topic must belong to one instance (docs/design.md "Key
+    // ordering"): the range assignor gives every member the same partition numbers of topics of equal size.
+    if (const auto* s = options.kafka.find("partition.assignment.strategy"); s != nullptr && *s != "range") {
+      throw ConfigError(
+          "--retry-ordering key needs partition.assignment.strategy=range (it keeps partition p of "
+          "the input and retry topics on one instance), got -X partition.assignment.strategy=" +
+          *s);
+    }
+    copts.assignment_strategy = "range";
+  }
   return copts;
 }
 
@@ -116,6 +130,9 @@ StageRunner::StageRunner(StageOptions options, RecordHandler& handler, StageObse
   producer_ = std::make_unique<Producer>(stage_producer_options(options_),
                                          [this](const DeliveryReport& r) { on_delivery(r); });
   consumer_ = std::make_unique<Consumer>(stage_consumer_options(options_), *this);
+  if (options_.retry_ordering == RetryOrdering::Key) {
+    backlog_properties_ = consumer_properties(stage_consumer_options(options_));
+  }
   consumer_->on_async_commit([this](RdKafka::ErrorCode err, const std::vector<CommitOffset>& offsets) {
     const bool ok = err == RdKafka::ERR_NO_ERROR;
     observer_.commit_result(ok);
@@ -278,13 +295,38 @@ void StageRunner::process(RdKafka::Message& msg, const std::shared_ptr<Partition
     source_topic = find_header(msg, header::kOriginalTopic).value_or(source_topic);
   }
 
-  const bool gated = options_.retry_ordering == RetryOrdering::Key && key_ptr != nullptr;
+  const bool ordered = options_.retry_ordering == RetryOrdering::Key;
+  const auto partition = msg.partition();
+  Origin first_read;  // the record's identity on the retry path (key ordering)
+  auto step = KeyGate::RetryStep::Process;
+  if (ordered) first_read = origin_of(msg, from_retry);
+  if (ordered && from_retry) {
+    const auto abandoned = gate_.abandoned();
+    step = gate_.retry_step(partition, msg.offset(), key_ptr, first_read);
+    if (gate_.abandoned() != abandoned) {
+      spdlog::warn(
+          "{}[{}]@{}: the first pending record of this key never came round in {} (deleted by retention "
+          "before it was read?): key ordering goes on with the next one",
+          msg.topic_name(), partition, msg.offset(), retry_topic_);
+    }
+    if (step == KeyGate::RetryStep::Skip) {
+      // A stale copy: its input record lies past the group's committed offset and is processed again from
+      // the input (restore_key_order). Consumed without processing and without an outcome.
+      spdlog::debug("{}[{}]@{}: stale retry record skipped (its input is read again)", msg.topic_name(),
+                    partition, msg.offset());
+      ctx->outcome = {};
+      finish_one(ctx);
+      return;
+    }
+  }
+  const bool gated = ordered && key_ptr != nullptr;
   if (gated) {
-    auto behind = from_retry ? requeued_behind_.find(*key_ptr) : requeued_behind_.end();
-    const bool follow = from_retry && behind != requeued_behind_.end();
-    if (follow || (!from_retry && gate_.held(*key_ptr))) {
+    const bool follow = step == KeyGate::RetryStep::Follow;
+    if (follow || (!from_retry && gate_.held(partition, *key_ptr))) {
       // An earlier record of this key is on the retry path (ahead of this one): queue behind it to
       // keep per-key order. Poison can never succeed and its order does not matter: dead-letter it now.
+      // A record parked again keeps its place in its key's order wherever it lands in the partition:
+      // KeyGate lets only the first pending record of a key through.
       std::optional<Failure> poison;
       if (value.size() > options_.max_record_bytes) {
         poison = Failure::poison("$: record of " + std::to_string(value.size()) + " bytes exceeds --max-record-bytes " +
@@ -300,12 +342,11 @@ void StageRunner::process(RdKafka::Message& msg, const std::shared_ptr<Partition
         }
         if (poison && poison->error_class != ErrorClass::Poison) poison.reset();
       }
-      if (follow && --behind->second == 0) requeued_behind_.erase(behind);
       if (poison) {
         route_failure(ctx, msg, from_retry, *poison, attempt);
-        if (from_retry) gate_.release(*key_ptr);
+        if (from_retry) gate_.release(partition, *key_ptr, first_read);
       } else {
-        if (!from_retry) gate_.hold(*key_ptr);
+        if (!from_retry) gate_.hold(partition, *key_ptr, first_read);
         park(ctx, msg, from_retry, attempt - 1);
       }
       observer_.key_gate(gate_.size(), gate_.overflowed());
@@ -337,14 +378,9 @@ void StageRunner::process(RdKafka::Message& msg, const std::shared_ptr<Partition
 
   if (result.failure) {
     route_failure(ctx, msg, from_retry, *result.failure, attempt);
-    if (gated && from_retry && ctx->outcome != "retried") gate_.release(*key_ptr);
-    if (gated && from_retry && ctx->outcome == "retried") {
-      // Back to the end of the retry topic: the key's other records there were queued behind this one
-      // and must not overtake it now.
-      const auto others = gate_.count(*key_ptr);
-      if (others > 1) requeued_behind_[*key_ptr] = others - 1;
-    }
-    if (gated && !from_retry && ctx->outcome == "retried") gate_.hold(*key_ptr);
+    // A retry record that fails again goes to the back of the retry partition but stays first of its key.
+    if (gated && from_retry && ctx->outcome != "retried") gate_.release(partition, *key_ptr, first_read);
+    if (gated && !from_retry && ctx->outcome == "retried") gate_.hold(partition, *key_ptr, first_read);
   } else {
     ctx->outcome = result.outcome;
     for (const auto& out : result.outputs) {
@@ -355,7 +391,7 @@ void StageRunner::process(RdKafka::Message& msg, const std::shared_ptr<Partition
         break;
       }
     }
-    if (gated && from_retry) gate_.release(*key_ptr);
+    if (gated && from_retry) gate_.release(partition, *key_ptr, first_read);
   }
   if (gated) observer_.key_gate(gate_.size(), gate_.overflowed());
   finish_one(ctx);
@@ -381,7 +417,15 @@ void StageRunner::park(InFlight* ctx, RdKafka::Message& msg, bool from_retry, in
                         "parked behind an earlier record of the same key on the retry path", options_.service,
                         now, now};
   ctx->outcome = "retried";
-  if (!send(ctx, retry_topic_, key_ptr, value, failure_headers(in, hop_headers(msg)))) ctx->failed = true;
+  if (!send(ctx, retry_topic_, key_ptr, value, failure_headers(in, hop_headers(msg)), retry_partition(msg))) {
+    ctx->failed = true;
+  }
+}
+
+std::int32_t StageRunner::retry_partition(const RdKafka::Message& msg) const {
+  // Key ordering: a retry record stays in the partition number of its input, whatever partitioner wrote the
+  // input, so that input partition p and retry partition p hold all of a key's records (docs/design.md).
+  return options_.retry_ordering == RetryOrdering::Key ? msg.partition() : -1;
 }
 
 void StageRunner::route_failure(InFlight* ctx, RdKafka::Message& msg, bool from_retry,
@@ -399,7 +443,9 @@ void StageRunner::route_failure(InFlight* ctx, RdKafka::Message& msg, bool from_
     ctx->outcome = "retried";
     spdlog::debug("retrying {}[{}]@{} (attempt {}): {}{}", origin.topic, origin.partition, origin.offset,
                   attempt, failure.message, record_fields(origin.topic, origin.partition, origin.offset, msg));
-    if (!send(ctx, retry_topic_, key_ptr, value, failure_headers(in, passthrough))) ctx->failed = true;
+    if (!send(ctx, retry_topic_, key_ptr, value, failure_headers(in, passthrough), retry_partition(msg))) {
+      ctx->failed = true;
+    }
     return;
   }
   if (failure.error_class == ErrorClass::Transient) in.error_class = ErrorClass::Exhausted;
@@ -417,10 +463,11 @@ void StageRunner::route_failure(InFlight* ctx, RdKafka::Message& msg, bool from_
 }
 
 bool StageRunner::send(InFlight* ctx, const std::string& topic, const std::string* key,
-                       std::string_view value, const Headers& headers) {
+                       std::string_view value, const Headers& headers, std::int32_t partition) {
   std::string error;
   ++ctx->remaining;
-  if (producer_->produce(topic, key, value.data(), value.size(), headers, ctx, &error)) return true;
+  if (producer_->produce(topic, key, value.data(), value.size(), headers, ctx, &error, partition))
+    return true;
   --ctx->remaining;
   if (producer_->interrupted_while_full()) {
     // Shutting down while the brokers do not take records: this output was never enqueued, so the record
@@ -525,7 +572,67 @@ void StageRunner::on_assigned(const std::vector<TopicPartitionKey>& partitions) 
     tracker_.assign(tp.topic, tp.partition);
     if (std::find(assigned_.begin(), assigned_.end(), tp) == assigned_.end()) assigned_.push_back(tp);
   }
+  if (options_.retry_ordering == RetryOrdering::Key) restore_key_order(partitions);
   ready_ = !assigned_.empty();
+}
+
+void StageRunner::restore_key_order(const std::vector<TopicPartitionKey>& partitions) {
+  // Runs inside the assignment (rebalance callback, or after a rewind), so before any record of these
+  // partitions is processed: which keys of retry partition p have records pending there, read from the
+  // group's committed offset of p to its end. Without it a new owner would process a key's next input
+  // record ahead of that key's records in retry.
+  std::set<std::int32_t> retry_partitions;
+  for (const auto& tp : partitions) {
+    if (tp.topic == retry_topic_) retry_partitions.insert(tp.partition);
+  }
+  if (retry_partitions.empty()) return;
+  const auto started = Clock::now();
+  std::vector<TopicPartitionKey> ask;
+  for (const auto p : retry_partitions) {
+    ask.push_back(TopicPartitionKey{retry_topic_, p});
+    for (const auto& t : options_.input_topics) ask.push_back(TopicPartitionKey{t, p});
+  }
+  const auto committed = consumer_->committed(ask, options_.drain_timeout);
+  if (committed.empty()) {
+    spdlog::error(
+        "retry ordering: cannot read the group's committed offsets; keys with records in {} are not held "
+        "back (their order may not hold)",
+        retry_topic_);
+  }
+  std::map<std::int32_t, std::int64_t> from;
+  std::map<std::int32_t, std::map<std::string, std::int64_t>> input_committed;
+  for (const auto& c : committed) {
+    if (c.topic == retry_topic_) {
+      from[c.partition] = c.offset;
+    } else {
+      input_committed[c.partition][c.topic] = c.offset;
+    }
+  }
+  std::map<std::int32_t, std::vector<RetryRecordInfo>> records;
+  std::string error;
+  if (!from.empty() &&
+      !read_backlog(backlog_properties_, retry_topic_, from, options_.drain_timeout, records, &error)) {
+    spdlog::error("retry ordering: reading {} back failed ({}); keys of records not read are not held back",
+                  retry_topic_, error);
+  }
+  std::size_t read = 0;
+  std::size_t skipped = 0;
+  std::size_t pending = 0;
+  for (const auto p : retry_partitions) {
+    const auto& in_p = records[p];
+    const auto backlog = rebuild_backlog(p, in_p, input_committed[p]);
+    gate_.restore(p, backlog);
+    read += in_p.size();
+    skipped += backlog.skip.size();
+    for (const auto& [key, queue] : backlog.pending) pending += queue.size();
+  }
+  observer_.key_gate(gate_.size(), gate_.overflowed());
+  spdlog::info(
+      "retry ordering: read {} record(s) of {} partition(s) of {} in {} ms: {} key(s) held by {} pending "
+      "record(s), {} stale",
+      read, retry_partitions.size(), retry_topic_,
+      std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - started).count(), gate_.size(),
+      pending, skipped);
 }
 
 void StageRunner::on_revoking(const std::vector<TopicPartitionKey>& partitions, bool lost) {
@@ -547,12 +654,16 @@ void StageRunner::on_revoking(const std::vector<TopicPartitionKey>& partitions, 
   }
   for (const auto& tp : partitions) {
     tracker_.revoke(tp.topic, tp.partition);
-    paused_.erase(tp);
+    // Resumed before it goes: under an eager protocol (range, for key ordering) the partition may come
+    // straight back, and it must not come back paused with no due time to resume it.
+    if (paused_.erase(tp) > 0) consumer_->resume(tp.topic, tp.partition);
+    if (options_.retry_ordering == RetryOrdering::Key && tp.topic == retry_topic_) gate_.drop(tp.partition);
     capped_.erase(tp);
     txn_offsets_.erase(tp);
     assigned_.erase(std::remove(assigned_.begin(), assigned_.end(), tp), assigned_.end());
     observer_.partition_revoked(tp.topic, tp.partition);
   }
+  if (options_.retry_ordering == RetryOrdering::Key) observer_.key_gate(gate_.size(), gate_.overflowed());
   ready_ = !assigned_.empty();
 }
 
@@ -629,7 +740,7 @@ void StageRunner::txn_abort_and_rewind(const std::string& why) {
   paused_.clear();
   capped_.clear();
   gate_.clear();
-  requeued_behind_.clear();
+  if (options_.retry_ordering == RetryOrdering::Key) restore_key_order(assigned_);
   handler_.on_rewind();
 }
 

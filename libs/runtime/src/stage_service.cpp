@@ -24,7 +24,8 @@ void add_stage_options(CommandLine& cli) {
       ("max-attempts", po::value<int>()->default_value(4)->value_name("N"),
        "attempts before a transient failure is dead-lettered")
       ("retry-ordering", po::value<std::string>()->default_value("none")->value_name("MODE"),
-       "none|key: with key, later records of a key in retry follow it, keeping per-key order")
+       "none|key: with key, later records of a key in retry follow it, keeping per-key order across "
+       "instances and rebalances (range assignor; the inputs and <group-id>.retry need one partition count)")
       ("retry-ordering-max-keys", po::value<int>()->default_value(100000)->value_name("N"),
        "bound of the retry-ordering key map")
       ("max-record-bytes", po::value<int>()->default_value(1048576)->value_name("BYTES"),
@@ -195,6 +196,30 @@ std::string missing_topics_reason(const std::vector<std::string>& missing, int p
   return reason;
 }
 
+// --retry-ordering key: the readiness reason when the inputs and the retry topic differ in partition count
+// (nullopt when they agree). Ordering rests on input partition p and retry partition p being one instance's
+// (range assignor) and holding all records of a key, which needs one partition count for all of them.
+std::optional<std::string> partition_count_mismatch(const messaging::StageOptions& options,
+                                                    const std::map<std::string, int>& existing) {
+  if (options.retry_ordering != messaging::RetryOrdering::Key) return std::nullopt;
+  std::vector<std::string> counts;
+  std::set<int> distinct;
+  std::vector<std::string> topics = options.input_topics;
+  topics.push_back(options.retry_topic());
+  for (const auto& t : topics) {
+    const auto it = existing.find(t);
+    if (it == existing.end()) continue;
+    distinct.insert(it->second);
+    counts.push_back(fmt::format("{} {}", t, it->second));
+  }
+  if (distinct.size() <= 1) return std::nullopt;
+  return fmt::format(
+      "not ready: --retry-ordering key needs the input and retry topics to have one partition count, "
+      "found {}: give {} as many partitions as the input (kafka-topics.sh --alter --partitions N), or run "
+      "without --retry-ordering key",
+      fmt::join(counts, ", "), options.retry_topic());
+}
+
 // Start-up check that every topic the stage reads or writes exists (inputs, outputs, retry, dead letters),
 // so that a missing one is reported on /readyz before anything is consumed, not found at the first record
 // that needs it (a dead letter that cannot be written stops the stage with that record uncommitted, and it
@@ -215,6 +240,18 @@ bool wait_for_topics(const messaging::StageOptions& options, const std::atomic<b
   std::set<std::string> created;  // by --create-topics (or found created meanwhile): never asked for again
   std::string last_reason;
   auto next_warning = std::chrono::steady_clock::time_point::min();
+  // Publishes why the start waits, warns (again every kTopicWarningRepeat while unchanged), then waits
+  // kTopicRecheck; false when stopped meanwhile.
+  const auto report_and_wait = [&](const std::string& reason) {
+    set_reason(reason);
+    const auto now = std::chrono::steady_clock::now();
+    if (reason != last_reason || now >= next_warning) {
+      spdlog::warn("{}", reason);
+      next_warning = now + kTopicWarningRepeat;
+    }
+    last_reason = reason;
+    return sleep_unless_stopped(kTopicRecheck, stop);
+  };
   while (!stop.load()) {
     std::string error;
     const auto existing = admin.partition_counts(kTopicRequestTimeout, &error);
@@ -227,6 +264,10 @@ bool wait_for_topics(const messaging::StageOptions& options, const std::atomic<b
         if (existing->count(t) == 0) missing.push_back(t);
       }
       if (missing.empty()) {
+        if (const auto mismatch = partition_count_mismatch(options, *existing)) {
+          if (!report_and_wait(*mismatch)) break;
+          continue;
+        }
         if (!last_reason.empty()) spdlog::info("every topic of {} exists now: starting", options.service);
         set_reason(std::nullopt);
         return true;
@@ -271,14 +312,7 @@ bool wait_for_topics(const messaging::StageOptions& options, const std::atomic<b
       }
       reason = missing_topics_reason(missing, partitions, options, failures);
     }
-    set_reason(reason);
-    const auto now = std::chrono::steady_clock::now();
-    if (reason != last_reason || now >= next_warning) {
-      spdlog::warn("{}", reason);
-      next_warning = now + kTopicWarningRepeat;
-    }
-    last_reason = reason;
-    if (!sleep_unless_stopped(kTopicRecheck, stop)) break;
+    if (!report_and_wait(reason)) break;
   }
   return false;
 }

@@ -221,6 +221,50 @@ TEST(TopicCheckTest, MissingDeadLetterTopicHoldsTheServiceUntilItIsCreated) {
   EXPECT_EQ(service.stop(), 0) << service.output();
 }
 
+// --retry-ordering key rests on input partition p and retry partition p holding all of a key's pending
+// records on one instance, which needs one partition count: otherwise the service waits, naming the counts.
+TEST(TopicCheckTest, KeyOrderingWaitsWhileInputAndRetryTopicDifferInPartitionCount) {
+  TestBroker broker;
+  auto n = fresh_names("key-order");
+  int retry_partitions = 0;
+  if (broker.is_real()) {
+    ASSERT_GT(make_topic(broker, n.retry(), 4), 0);
+    ASSERT_GT(make_topic(broker, n.dlq(), 3), 0);
+  } else {
+    // The mock creates named topics with 4 partitions; the dev broker's own retry and dead-letter topics of
+    // the standard group have 6.
+    n.group = "payment-service";
+  }
+  const int partitions = make_topic(broker, n.orders, 3);
+  ASSERT_GT(partitions, 0);
+  ASSERT_GT(make_topic(broker, n.payments, 3), 0);
+  retry_partitions = existing_topics(broker.bootstrap()).at(n.retry());
+  ASSERT_NE(retry_partitions, partitions);
+  produce_inputs(broker, n.orders);
+
+  const int port = free_port();
+  auto service = start_payment(broker, n, port, {"--retry-ordering", "key"});
+  std::string body;
+  const auto counts = fmt::format("{} {}, {} {}", n.orders, partitions, n.retry(), retry_partitions);
+  ASSERT_TRUE(wait_until(
+      [&] {
+        const auto r = http_get(port, "/readyz");
+        body = r.second;
+        return r.first == 503 && body.find("one partition count") != std::string::npos;
+      },
+      60s, 100ms))
+      << "readyz: " << body << "\n"
+      << service.output();
+  EXPECT_NE(body.find(counts), std::string::npos) << body;
+  EXPECT_TRUE(service.wait_for_output(counts, 10s)) << "the log does not say it:\n" << service.output();
+  const bool changed = wait_until(
+      [&] { return !service.running() || http_get(port, "/readyz").first != 503 || consumed(port) != 0; },
+      kTwoChecks, 500ms);
+  EXPECT_FALSE(changed) << "readyz: " << http_get(port, "/readyz").second << "\n" << service.output();
+  EXPECT_EQ(committed_total(broker.bootstrap(), n.group, n.orders, partitions), 0);
+  EXPECT_EQ(service.stop(), 0) << service.output();
+}
+
 TEST(TopicCheckTest, CreateTopicsCreatesRetryAndDeadLetterTopicsLikeTheInput) {
   TestBroker broker;
   const auto n = fresh_names("create");

@@ -1,8 +1,10 @@
 // consumer_properties: the consumer's defaults (manual commits, a bounded prefetch queue) and the
-// precedence of the caller's properties (-X, KAFKA_PROPERTIES, config file) over them.
+// precedence of the caller's properties (-X, KAFKA_PROPERTIES, config file) over them; the assignment
+// strategy a stage asks for.
 #include <gtest/gtest.h>
 
 #include "orderflow/messaging/consumer.h"
+#include "orderflow/messaging/stage.h"
 
 namespace {
 
@@ -95,6 +97,41 @@ TEST(ConsumerPropertiesTest, AutoCommitIsRejected) {
   auto o = options();
   o.properties.set("enable.auto.commit", "true");
   EXPECT_THROW(consumer_properties(o), ConfigError);
+}
+
+TEST(ConsumerPropertiesTest, AssignmentStrategy) {
+  EXPECT_EQ(*consumer_properties(options()).find("partition.assignment.strategy"), "cooperative-sticky");
+  auto o = options();
+  o.assignment_strategy = "range";
+  EXPECT_EQ(*consumer_properties(o).find("partition.assignment.strategy"), "range");
+  o.properties.set("partition.assignment.strategy", "roundrobin");
+  EXPECT_EQ(*consumer_properties(o).find("partition.assignment.strategy"), "roundrobin") << "-X wins";
+}
+
+// --retry-ordering key needs input partition p and retry partition p on one instance: the stage's consumer
+// uses the range assignor, and an -X asking for another one is a configuration error.
+TEST(ConsumerPropertiesTest, KeyOrderingStageRequiresTheRangeAssignor) {
+  using orderflow::messaging::RetryOrdering;
+  using orderflow::messaging::StageOptions;
+  using orderflow::messaging::StageRunner;
+  StageOptions s;
+  s.service = "payment-service";
+  s.group_id = "payment-service";
+  s.input_topics = {"orders"};
+  s.kafka.set("bootstrap.servers", "127.0.0.1:9092");
+  s.retry_ordering = RetryOrdering::Key;
+  EXPECT_NO_THROW(StageRunner::check_config(s));
+  s.kafka.set("partition.assignment.strategy", "range");
+  EXPECT_NO_THROW(StageRunner::check_config(s));
+  s.kafka.set("partition.assignment.strategy", "cooperative-sticky");
+  try {
+    StageRunner::check_config(s);
+    ADD_FAILURE() << "accepted cooperative-sticky with --retry-ordering key";
+  } catch (const ConfigError& e) {
+    EXPECT_NE(std::string(e.what()).find("partition.assignment.strategy=range"), std::string::npos) << e.what();
+  }
+  s.retry_ordering = RetryOrdering::None;
+  EXPECT_NO_THROW(StageRunner::check_config(s)) << "without key ordering any assignor goes";
 }
 
 }  // namespace

@@ -32,6 +32,8 @@ struct ConsumerOptions {
   std::string group_id;
   std::vector<std::string> topics;
   bool read_committed = false;
+  // partition.assignment.strategy under the -X overrides. The stage uses `range` for --retry-ordering key.
+  std::string assignment_strategy = "cooperative-sticky";
   // librdkafka statistics JSON (EVENT_STATS), called from poll(): keep it cheap. When set,
   // statistics.interval.ms defaults to 5000 (a -X override wins).
   std::function<void(std::string_view json)> on_stats;
@@ -73,6 +75,10 @@ class Consumer {
   void seek(const std::string& topic, std::int32_t partition, std::int64_t offset);
   // Committed offsets of the current assignment (for rewinding after an aborted transaction).
   std::vector<CommitOffset> committed(std::chrono::milliseconds timeout);
+  // The group's committed offsets of these partitions (offset < 0: none); empty when the broker did not
+  // answer.
+  std::vector<CommitOffset> committed(const std::vector<TopicPartitionKey>& partitions,
+                                      std::chrono::milliseconds timeout);
 
   [[nodiscard]] std::size_t assignment_size() const { return assigned_; }
   // (high watermark − position) for an assigned partition, from librdkafka's cached watermarks.

@@ -59,9 +59,11 @@ class Producer {
   // raised while waiting for room — interrupted_while_full() then says so; the context never gets a
   // completion either way, and `error` says why.
   bool produce(const OutRecord& record, void* context, std::string* error = nullptr);
-  // Same with raw bytes (no copies of the value before librdkafka copies it).
+  // Same with raw bytes (no copies of the value before librdkafka copies it). `partition` −1: the
+  // partitioner chooses from the key.
   bool produce(const std::string& topic, const std::string* key, const void* value, std::size_t len,
-               const Headers& headers, void* context, std::string* error = nullptr);
+               const Headers& headers, void* context, std::string* error = nullptr,
+               std::int32_t partition = -1);
 
   // While set and true, a produce() waiting for room in a full queue gives up (e.g. on shutdown).
   void set_interrupt(const std::atomic<bool>* flag) { interrupt_ = flag; }

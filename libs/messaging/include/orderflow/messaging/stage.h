@@ -142,8 +142,10 @@ class StageRunner final : public RebalanceListener {
   void park(InFlight* ctx, RdKafka::Message& msg, bool from_retry, int failed_attempts);
   void route_failure(InFlight* ctx, RdKafka::Message& msg, bool from_retry, const Failure& failure,
                      int attempt);
+  [[nodiscard]] std::int32_t retry_partition(const RdKafka::Message& msg) const;
   bool send(InFlight* ctx, const std::string& topic, const std::string* key, std::string_view value,
-            const Headers& headers);
+            const Headers& headers, std::int32_t partition = -1);
+  void restore_key_order(const std::vector<TopicPartitionKey>& partitions);
   void finish_one(InFlight* ctx);
   void on_delivery(const DeliveryReport& report);
   void resume_due();
@@ -163,9 +165,7 @@ class StageRunner final : public RebalanceListener {
   std::string dlq_topic_;
   OffsetTracker tracker_;
   KeyGate gate_;
-  // --retry-ordering key: per key, how many of its records on the retry topic were queued behind a
-  // record of that key that failed again and went to the back; they follow it there, in order.
-  std::unordered_map<std::string, std::uint32_t> requeued_behind_;
+  KafkaProperties backlog_properties_;  // --retry-ordering key: the consumer's, to read retry partitions back
   std::unique_ptr<Producer> producer_;
   std::unique_ptr<Consumer> consumer_;
   std::vector<TopicPartitionKey> assigned_;
