@@ -1,12 +1,12 @@
 #include "orderflow/messaging/consumer.h"
 
-#include "fetch_nudger.h"
-
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
 #include <charconv>
 #include <cstdint>
+
+#include "fetch_nudger.h"
 
 namespace orderflow::messaging {
 
@@ -177,7 +177,9 @@ void Consumer::check_config(const ConsumerOptions& options, bool log_warnings) {
   check_client_config(ClientKind::Consumer, consumer_properties(options), log_warnings);
 }
 
-Consumer::~Consumer() { close(); }
+Consumer::~Consumer() {
+  close();
+}
 
 void Consumer::subscribe() {
   const auto err = consumer_->subscribe(options_.topics);
@@ -192,7 +194,9 @@ void Consumer::subscribe() {
   }
 }
 
-std::uint64_t Consumer::fetch_nudges() const { return nudger_ ? nudger_->nudges() : 0; }
+std::uint64_t Consumer::fetch_nudges() const {
+  return nudger_ ? nudger_->nudges() : 0;
+}
 
 std::unique_ptr<RdKafka::Message> Consumer::poll(std::chrono::milliseconds timeout) {
   std::unique_ptr<RdKafka::Message> msg(consumer_->consume(static_cast<int>(timeout.count())));
@@ -216,8 +220,7 @@ RdKafka::ErrorCode Consumer::commit(const std::vector<CommitOffset>& offsets, bo
   return err;
 }
 
-void Consumer::on_async_commit(
-    std::function<void(RdKafka::ErrorCode, const std::vector<CommitOffset>&)> cb) {
+void Consumer::on_async_commit(std::function<void(RdKafka::ErrorCode, const std::vector<CommitOffset>&)> cb) {
   commits_->handler = std::move(cb);
 }
 
@@ -272,8 +275,7 @@ std::vector<CommitOffset> Consumer::committed(const std::vector<TopicPartitionKe
 std::int64_t Consumer::lag(const std::string& topic, std::int32_t partition) {
   std::int64_t low = 0;
   std::int64_t high = 0;
-  if (consumer_->get_watermark_offsets(topic, partition, &low, &high) != RdKafka::ERR_NO_ERROR ||
-      high < 0) {
+  if (consumer_->get_watermark_offsets(topic, partition, &low, &high) != RdKafka::ERR_NO_ERROR || high < 0) {
     return -1;
   }
   PartitionList list;

@@ -144,8 +144,7 @@ Producer::~Producer() {
 
 bool Producer::produce(const OutRecord& record, void* context, std::string* error) {
   const std::string* key = record.key ? &*record.key : nullptr;
-  return produce(record.topic, key, record.value.data(), record.value.size(), record.headers, context,
-                 error);
+  return produce(record.topic, key, record.value.data(), record.value.size(), record.headers, context, error);
 }
 
 bool Producer::produce(const std::string& topic, const std::string* key, const void* value, std::size_t len,
@@ -259,7 +258,9 @@ void Producer::purge_and_report() {
   producer_->poll(100);
 }
 
-int Producer::outstanding() const { return producer_->outq_len(); }
+int Producer::outstanding() const {
+  return producer_->outq_len();
+}
 
 namespace {
 void throw_if_error(RdKafka::Error* raw, const char* what) {
@@ -279,8 +280,7 @@ void Producer::begin_transaction() {
 void Producer::send_offsets_to_transaction(const std::vector<RdKafka::TopicPartition*>& offsets,
                                            const RdKafka::ConsumerGroupMetadata* group,
                                            std::chrono::milliseconds timeout) {
-  throw_if_error(producer_->send_offsets_to_transaction(offsets, group,
-                                                        static_cast<int>(timeout.count())),
+  throw_if_error(producer_->send_offsets_to_transaction(offsets, group, static_cast<int>(timeout.count())),
                  "send_offsets_to_transaction");
 }
 void Producer::commit_transaction(std::chrono::milliseconds timeout) {

@@ -155,10 +155,11 @@ int StageRunner::run(const std::atomic<bool>& stop) {
       return 1;
     }
   }
-  if (!options_.output_topics.empty()) producer_->prepare_topics(options_.output_topics, std::chrono::seconds(5));
+  if (!options_.output_topics.empty())
+    producer_->prepare_topics(options_.output_topics, std::chrono::seconds(5));
   consumer_->subscribe();
-  spdlog::info("{} consuming {} (+{}) as group {}", options_.service,
-               fmt::join(options_.input_topics, ","), retry_topic_, options_.group_id);
+  spdlog::info("{} consuming {} (+{}) as group {}", options_.service, fmt::join(options_.input_topics, ","),
+               retry_topic_, options_.group_id);
 
   auto next_commit = Clock::now() + options_.commit_interval;
   auto next_lag = Clock::now() + std::chrono::seconds(1);
@@ -253,10 +254,12 @@ void StageRunner::handle_message(RdKafka::Message& msg) {
     if (not_before && *not_before > now) {
       // The header is input like any other: no retry we write is due later than now + the longest
       // backoff of the policy, so a forged far-future x-not-before parks the partition no longer than that.
-      const auto latest = now + static_cast<std::int64_t>(options_.retry.delay_after(options_.retry.max_attempts).count());
+      const auto latest =
+          now + static_cast<std::int64_t>(options_.retry.delay_after(options_.retry.max_attempts).count());
       if (*not_before > latest) {
-        spdlog::warn("{}[{}]@{}: x-not-before {} is later than any retry this service schedules; due at {} instead",
-                     topic, partition, msg.offset(), *not_before, latest);
+        spdlog::warn(
+            "{}[{}]@{}: x-not-before {} is later than any retry this service schedules; due at {} instead",
+            topic, partition, msg.offset(), *not_before, latest);
         not_before = latest;
         capped_[tp] = msg.offset();
       }
@@ -329,16 +332,18 @@ void StageRunner::process(RdKafka::Message& msg, const std::shared_ptr<Partition
       // KeyGate lets only the first pending record of a key through.
       std::optional<Failure> poison;
       if (value.size() > options_.max_record_bytes) {
-        poison = Failure::poison("$: record of " + std::to_string(value.size()) + " bytes exceeds --max-record-bytes " +
-                                 std::to_string(options_.max_record_bytes));
+        poison =
+            Failure::poison("$: record of " + std::to_string(value.size()) +
+                            " bytes exceeds --max-record-bytes " + std::to_string(options_.max_record_bytes));
       } else {
         try {
           poison = handler_.precheck(InputRecord{msg, source_topic, value, key_ptr, attempt});
         } catch (const std::exception& e) {
-          spdlog::warn("precheck error on {}[{}]@{}: {}", msg.topic_name(), msg.partition(), msg.offset(), e.what());
+          spdlog::warn("precheck error on {}[{}]@{}: {}", msg.topic_name(), msg.partition(), msg.offset(),
+                       e.what());
         } catch (...) {
-          spdlog::warn("precheck error on {}[{}]@{}: an exception not derived from std::exception", msg.topic_name(),
-                       msg.partition(), msg.offset());
+          spdlog::warn("precheck error on {}[{}]@{}: an exception not derived from std::exception",
+                       msg.topic_name(), msg.partition(), msg.offset());
         }
         if (poison && poison->error_class != ErrorClass::Poison) poison.reset();
       }
@@ -369,9 +374,11 @@ void StageRunner::process(RdKafka::Message& msg, const std::shared_ptr<Partition
       result = HandlerResult::fail(Failure::transient(std::string("unexpected error: ") + e.what()));
     } catch (...) {
       // Not a std::exception (a thrown int, a foreign library's type): still transient, never a crash.
-      spdlog::warn("handler error on {}[{}]@{}: an exception not derived from std::exception{}", msg.topic_name(),
-                   msg.partition(), msg.offset(), record_fields(msg.topic_name(), msg.partition(), msg.offset(), msg));
-      result = HandlerResult::fail(Failure::transient("unexpected error: an exception not derived from std::exception"));
+      spdlog::warn("handler error on {}[{}]@{}: an exception not derived from std::exception{}",
+                   msg.topic_name(), msg.partition(), msg.offset(),
+                   record_fields(msg.topic_name(), msg.partition(), msg.offset(), msg));
+      result = HandlerResult::fail(
+          Failure::transient("unexpected error: an exception not derived from std::exception"));
     }
   }
   observer_.processing_seconds(std::chrono::duration<double>(Clock::now() - ctx->started).count());
@@ -386,8 +393,8 @@ void StageRunner::process(RdKafka::Message& msg, const std::shared_ptr<Partition
     for (const auto& out : result.outputs) {
       const std::string* k = out.key ? &*out.key : nullptr;
       if (!send(ctx, out.topic, k, out.value, out.headers)) {
-        route_failure(ctx, msg, from_retry,
-                      Failure::poison("cannot publish the result to " + out.topic), attempt);
+        route_failure(ctx, msg, from_retry, Failure::poison("cannot publish the result to " + out.topic),
+                      attempt);
         break;
       }
     }
@@ -413,9 +420,13 @@ void StageRunner::park(InFlight* ctx, RdKafka::Message& msg, bool from_retry, in
   const std::string* key_ptr = key ? &*key : nullptr;
   std::string_view value(static_cast<const char*>(msg.payload()), msg.len());
   const auto now = now_ms();
-  FailureHeaderInput in{origin_of(msg, from_retry), failed_attempts, ErrorClass::Transient,
-                        "parked behind an earlier record of the same key on the retry path", options_.service,
-                        now, now};
+  FailureHeaderInput in{origin_of(msg, from_retry),
+                        failed_attempts,
+                        ErrorClass::Transient,
+                        "parked behind an earlier record of the same key on the retry path",
+                        options_.service,
+                        now,
+                        now};
   ctx->outcome = "retried";
   if (!send(ctx, retry_topic_, key_ptr, value, failure_headers(in, hop_headers(msg)), retry_partition(msg))) {
     ctx->failed = true;
@@ -428,8 +439,8 @@ std::int32_t StageRunner::retry_partition(const RdKafka::Message& msg) const {
   return options_.retry_ordering == RetryOrdering::Key ? msg.partition() : -1;
 }
 
-void StageRunner::route_failure(InFlight* ctx, RdKafka::Message& msg, bool from_retry,
-                                const Failure& failure, int attempt) {
+void StageRunner::route_failure(InFlight* ctx, RdKafka::Message& msg, bool from_retry, const Failure& failure,
+                                int attempt) {
   const Origin origin = origin_of(msg, from_retry);
   const Headers passthrough = hop_headers(msg);
   const auto key = message_key(msg);
@@ -442,7 +453,8 @@ void StageRunner::route_failure(InFlight* ctx, RdKafka::Message& msg, bool from_
     in.not_before_ms = now + options_.retry.delay_after(attempt).count();
     ctx->outcome = "retried";
     spdlog::debug("retrying {}[{}]@{} (attempt {}): {}{}", origin.topic, origin.partition, origin.offset,
-                  attempt, failure.message, record_fields(origin.topic, origin.partition, origin.offset, msg));
+                  attempt, failure.message,
+                  record_fields(origin.topic, origin.partition, origin.offset, msg));
     if (!send(ctx, retry_topic_, key_ptr, value, failure_headers(in, passthrough), retry_partition(msg))) {
       ctx->failed = true;
     }
@@ -533,8 +545,9 @@ bool StageRunner::flush_side_effects() {
     error = e.what();
   }
   if (!error) return true;
-  spdlog::critical("{}: cannot make the handled records' side effects durable ({}); stopping without committing",
-                   options_.service, *error);
+  spdlog::critical(
+      "{}: cannot make the handled records' side effects durable ({}); stopping without committing",
+      options_.service, *error);
   fatal_ = true;
   exit_code_ = 1;
   return false;
@@ -564,7 +577,8 @@ void StageRunner::commit_sync(const std::vector<TopicPartitionKey>* only) {
 }
 
 void StageRunner::report_lag() {
-  for (const auto& tp : assigned_) observer_.lag(tp.topic, tp.partition, consumer_->lag(tp.topic, tp.partition));
+  for (const auto& tp : assigned_)
+    observer_.lag(tp.topic, tp.partition, consumer_->lag(tp.topic, tp.partition));
 }
 
 void StageRunner::on_assigned(const std::vector<TopicPartitionKey>& partitions) {

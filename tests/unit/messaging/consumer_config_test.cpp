@@ -73,7 +73,8 @@ TEST(ConsumerPropertiesTest, FetchMaxBytesFollowsALargerMessageMaxBytes) {
   o.properties.set("message.max.bytes", "5000000");
   const auto p = consumer_properties(o);
   EXPECT_EQ(*p.find("fetch.max.bytes"), "5000000");
-  EXPECT_NO_THROW(orderflow::messaging::make_conf(p)) << "librdkafka requires fetch.max.bytes >= message.max.bytes";
+  EXPECT_NO_THROW(orderflow::messaging::make_conf(p))
+      << "librdkafka requires fetch.max.bytes >= message.max.bytes";
 
   auto smaller = options();
   smaller.properties.set("message.max.bytes", "100000");
@@ -128,7 +129,8 @@ TEST(ConsumerPropertiesTest, KeyOrderingStageRequiresTheRangeAssignor) {
     StageRunner::check_config(s);
     ADD_FAILURE() << "accepted cooperative-sticky with --retry-ordering key";
   } catch (const ConfigError& e) {
-    EXPECT_NE(std::string(e.what()).find("partition.assignment.strategy=range"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("partition.assignment.strategy=range"), std::string::npos)
+        << e.what();
   }
   s.retry_ordering = RetryOrdering::None;
   EXPECT_NO_THROW(StageRunner::check_config(s)) << "without key ordering any assignor goes";

@@ -176,7 +176,8 @@ TEST(KeyGateTest, ReadingTheFirstRecordResetsThePatience) {
   ASSERT_TRUE(g.hold(3, k, in(11)));
   for (int pass = 0; pass < 2000; ++pass) {
     // Four copies of the follower per pass (it was processed again after rebalances).
-    for (int copy = 0; copy < 4; ++copy) ASSERT_EQ(g.retry_step(3, 5 * pass + copy, &k, in(11)), Step::Follow) << pass;
+    for (int copy = 0; copy < 4; ++copy)
+      ASSERT_EQ(g.retry_step(3, 5 * pass + copy, &k, in(11)), Step::Follow) << pass;
     ASSERT_EQ(g.retry_step(3, 5 * pass + 4, &k, in(10)), Step::Process) << pass;  // fails again each time
   }
   EXPECT_EQ(g.abandoned(), 0U);

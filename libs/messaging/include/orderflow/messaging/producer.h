@@ -4,10 +4,9 @@
 // A full local queue is back-pressure (poll and retry), never a dropped record.
 #pragma once
 
-#include <atomic>
-
 #include <librdkafka/rdkafkacpp.h>
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <functional>
@@ -34,7 +33,7 @@ struct DeliveryReport {
 using DeliveryHandler = std::function<void(const DeliveryReport&)>;
 
 struct ProducerOptions {
-  KafkaProperties properties;  // bootstrap.servers, -X overrides, …
+  KafkaProperties properties;    // bootstrap.servers, -X overrides, …
   std::string transactional_id;  // non-empty: transactional producer (exactly-once)
   // librdkafka statistics JSON (EVENT_STATS), called on the polling thread: keep it cheap. When
   // set, statistics.interval.ms defaults to 5000 (a -X override wins).
