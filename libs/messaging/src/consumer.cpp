@@ -141,7 +141,7 @@ KafkaProperties consumer_properties(const ConsumerOptions& options, int librdkaf
     // The queue limit is checked before a fetch, and one fetch response may add up to fetch.max.bytes
     // (50 MiB by default) on top: with large batches on the topic, payment-service peaked at 78 MiB
     // instead of 58. librdkafka requires fetch.max.bytes >= message.max.bytes.
-    std::int64_t fetch_max = 2 * 1024 * 1024;
+    std::int64_t fetch_max = std::int64_t{2} * 1024 * 1024;
     if (const auto* mmb = p.find("message.max.bytes")) {
       std::int64_t v = 0;
       const auto [end, ec] = std::from_chars(mmb->data(), mmb->data() + mmb->size(), v);

@@ -170,6 +170,7 @@ std::string missing_topics_reason(const std::vector<std::string>& missing, int p
                                   const std::vector<std::string>& create_failures) {
   const auto* servers = options.kafka.find("bootstrap.servers");
   std::vector<std::string> commands;
+  commands.reserve(missing.size());
   for (const auto& t : missing) {
     commands.push_back(fmt::format("kafka-topics.sh --bootstrap-server {} --create --topic {}{}",
                                    servers != nullptr ? *servers : "HOST:9092", t,

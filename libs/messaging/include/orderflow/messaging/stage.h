@@ -50,7 +50,7 @@ struct StageOptions {
   // Start-up (runtime::run_stage_service, not the runner): create the retry and dead-letter topics when
   // they are missing, instead of only reporting them.
   bool create_topics = false;
-  std::size_t max_record_bytes = 1024 * 1024;
+  std::size_t max_record_bytes = std::size_t{1024} * 1024;
   Guarantee guarantee = Guarantee::AtLeastOnce;
   std::string instance_id = "0";  // exactly-once: transactional.id = <group_id>-<instance_id>
   std::size_t txn_max_records = 2000;
