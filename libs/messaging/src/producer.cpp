@@ -174,6 +174,7 @@ bool Producer::produce(const std::string& topic, const std::string* key, const v
     }
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wold-style-cast"  // librdkafka's RD_KAFKA_V_* macros are C casts
+#pragma GCC diagnostic ignored "-Wpedantic"        // … and GNU statement expressions (clang reports them)
     const rd_kafka_resp_err_t err =
         rd_kafka_producev(rk, RD_KAFKA_V_RKT(handle->c_ptr()), RD_KAFKA_V_PARTITION(partition),
                           RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),

@@ -285,10 +285,11 @@ TEST_F(AnalyticsTest, SigkillMidRunCountsEveryRecordExactlyOnce) {
   auto analytics = start_analytics(port);
   ASSERT_TRUE(wait_ready(port, 30s)) << analytics.output();
 
-  // About 10 s of orders in the background; the service is killed twice while they flow.
+  // About 20 s of orders in the background, so that both kills (each followed by a re-join of several
+  // seconds) land while they flow and windows are open; the service is killed twice.
   auto producer =
       Process::start(bin_path("order-producer"), {"--brokers", broker.bootstrap(), "--topic", p.orders,
-                                                  "--metrics-address", "127.0.0.1:0", "--count", "1500",
+                                                  "--metrics-address", "127.0.0.1:0", "--count", "3000",
                                                   "--rate", "150", "--customers", "60", "--seed", "11"});
   for (int kill = 1; kill <= 2; ++kill) {
     // Wait for at least one more window to be published, then kill -9 with windows open.
@@ -300,7 +301,9 @@ TEST_F(AnalyticsTest, SigkillMidRunCountsEveryRecordExactlyOnce) {
         30s, 100ms))
         << analytics.output();
     ASSERT_TRUE(wait_until(
-        [&] { return scrape_metric(port, "orderflow_analytics_open_windows").value_or(0) > 0; }, 10s, 50ms));
+        [&] { return scrape_metric(port, "orderflow_analytics_open_windows").value_or(0) > 0; }, 10s, 50ms))
+        << "no window open (the order stream ended?)\n"
+        << analytics.output();
     analytics.signal(SIGKILL);
     analytics.wait(10s);
     port = free_port();
@@ -313,7 +316,7 @@ TEST_F(AnalyticsTest, SigkillMidRunCountsEveryRecordExactlyOnce) {
   }
   ASSERT_EQ(producer.wait(120s), std::optional<int>(0)) << producer.output();
   std::size_t windows = 0, records = 0;
-  expect_windows_match_topics(1500, &windows, &records);
+  expect_windows_match_topics(3000, &windows, &records);
   // A restart learns the published windows from order-stats and does not publish them again (a window
   // lost in flight would be published once, by the next run).
   EXPECT_EQ(records, windows);
