@@ -79,36 +79,14 @@ std::vector<std::string> with(std::vector<std::string> base, const std::vector<s
 }  // namespace
 
 Process Services::start_payment(int port, const std::vector<std::string>& extra) const {
-  return Process::start(
-      bin_path("payment-service"),
-      with({"--brokers", bootstrap, "--metrics-address", fmt::format("127.0.0.1:{}", port), "--group-id",
-            payment_group, "--orders-topic", orders, "--payments-topic", payments, "-X",
-            "session.timeout.ms=6000", "-X", "heartbeat.interval.ms=1000", "--commit-interval-ms", "200"},
-           extra));
+  return Process::start(bin_path("payment-service"),
+                        payment_service_args(bootstrap, payment_group, orders, payments, port, extra));
 }
 
 Process Services::start_notification(int port, const std::vector<std::string>& extra) const {
-  return Process::start(bin_path("notification-service"), with({"--brokers",
-                                                                bootstrap,
-                                                                "--metrics-address",
-                                                                fmt::format("127.0.0.1:{}", port),
-                                                                "--group-id",
-                                                                notification_group,
-                                                                "--orders-topic",
-                                                                orders,
-                                                                "--payments-topic",
-                                                                payments,
-                                                                "--notifications-topic",
-                                                                notifications,
-                                                                "--sink",
-                                                                "file:/dev/null",
-                                                                "-X",
-                                                                "session.timeout.ms=6000",
-                                                                "-X",
-                                                                "heartbeat.interval.ms=1000",
-                                                                "--commit-interval-ms",
-                                                                "200"},
-                                                               extra));
+  return Process::start(
+      bin_path("notification-service"),
+      notification_service_args(bootstrap, notification_group, orders, payments, notifications, port, extra));
 }
 
 Process Services::start_producer(const std::vector<std::string>& args) const {

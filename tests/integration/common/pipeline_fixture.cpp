@@ -95,20 +95,25 @@ std::vector<std::string> with(std::vector<std::string> base, const std::vector<s
 }
 }  // namespace
 
-std::vector<std::string> Pipeline::payment_args(int port, const std::vector<std::string>& extra) const {
-  return with({"--brokers", broker.bootstrap(), "--metrics-address", fmt::format("127.0.0.1:{}", port),
-               "--group-id", payment_group, "--orders-topic", orders, "--payments-topic", payments, "-X",
+std::vector<std::string> payment_service_args(const std::string& bootstrap, const std::string& group,
+                                              const std::string& orders, const std::string& payments,
+                                              int metrics_port, const std::vector<std::string>& extra) {
+  return with({"--brokers", bootstrap, "--metrics-address", fmt::format("127.0.0.1:{}", metrics_port),
+               "--group-id", group, "--orders-topic", orders, "--payments-topic", payments, "-X",
                "session.timeout.ms=6000", "-X", "heartbeat.interval.ms=1000", "--commit-interval-ms", "200"},
               extra);
 }
 
-std::vector<std::string> Pipeline::notification_args(int port, const std::vector<std::string>& extra) const {
+std::vector<std::string> notification_service_args(const std::string& bootstrap, const std::string& group,
+                                                   const std::string& orders, const std::string& payments,
+                                                   const std::string& notifications, int metrics_port,
+                                                   const std::vector<std::string>& extra) {
   return with({"--brokers",
-               broker.bootstrap(),
+               bootstrap,
                "--metrics-address",
-               fmt::format("127.0.0.1:{}", port),
+               fmt::format("127.0.0.1:{}", metrics_port),
                "--group-id",
-               notification_group,
+               group,
                "--orders-topic",
                orders,
                "--payments-topic",
@@ -124,6 +129,15 @@ std::vector<std::string> Pipeline::notification_args(int port, const std::vector
                "--commit-interval-ms",
                "200"},
               extra);
+}
+
+std::vector<std::string> Pipeline::payment_args(int port, const std::vector<std::string>& extra) const {
+  return payment_service_args(broker.bootstrap(), payment_group, orders, payments, port, extra);
+}
+
+std::vector<std::string> Pipeline::notification_args(int port, const std::vector<std::string>& extra) const {
+  return notification_service_args(broker.bootstrap(), notification_group, orders, payments, notifications,
+                                   port, extra);
 }
 
 Process Pipeline::start_payment(int port, const std::vector<std::string>& extra,

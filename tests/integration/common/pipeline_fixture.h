@@ -24,6 +24,16 @@ std::pair<int, std::string> http_get(int port, const std::string& path);
 // Creates topics through the Admin API (real Kafka); existing ones are fine.
 void create_topics(const std::string& bootstrap, const std::vector<std::string>& names, int partitions);
 
+// The common flags of the two consuming services for one bootstrap and set of names: fast group timing
+// for restarts (the mock waits session.timeout.ms - 1 s on every re-join) and 200 ms commits, then `extra`.
+std::vector<std::string> payment_service_args(const std::string& bootstrap, const std::string& group,
+                                              const std::string& orders, const std::string& payments,
+                                              int metrics_port, const std::vector<std::string>& extra);
+std::vector<std::string> notification_service_args(const std::string& bootstrap, const std::string& group,
+                                                   const std::string& orders, const std::string& payments,
+                                                   const std::string& notifications, int metrics_port,
+                                                   const std::vector<std::string>& extra);
+
 struct Pipeline {
   explicit Pipeline(TestBroker& broker, int partitions = 6);
 
