@@ -156,16 +156,19 @@ int main(int argc, char** argv) {
   cli.example = "analytics-service --brokers localhost:9092 --window-ms 60000";
   runtime::add_common_options(cli, {"0.0.0.0:9105", true, "analytics-service"});
   namespace po = runtime::po;
+  const analytics::WindowConfig defaults;
   cli.options.add_options()(
       "orders-topic", po::value<std::string>()->default_value("orders")->value_name("TOPIC"), "input topic")(
       "payments-topic", po::value<std::string>()->default_value("payments")->value_name("TOPIC"),
       "input topic")("stats-topic",
                      po::value<std::string>()->default_value("order-stats")->value_name("TOPIC"),
                      "output topic of closed windows")(
-      "window-ms", po::value<long long>()->default_value(60000)->value_name("MS"), "tumbling window length")(
-      "allowed-lateness-ms", po::value<long long>()->default_value(10000)->value_name("MS"),
+      "window-ms", po::value<long long>()->default_value(defaults.window_ms)->value_name("MS"),
+      "tumbling window length")(
+      "allowed-lateness-ms",
+      po::value<long long>()->default_value(defaults.allowed_lateness_ms)->value_name("MS"),
       "a window closes when the watermark passes its end by this much")(
-      "idle-timeout-ms", po::value<long long>()->default_value(10000)->value_name("MS"),
+      "idle-timeout-ms", po::value<long long>()->default_value(defaults.idle_timeout_ms)->value_name("MS"),
       "a partition without records for this long no longer holds the watermark back")(
       "commit-interval-ms", po::value<int>()->default_value(1000)->value_name("MS"), "offset commit period")(
       "startup-timeout-s", po::value<int>()->default_value(30)->value_name("S"),
