@@ -1,4 +1,4 @@
-// SIGKILL of payment-service at random points of a 20,000-order stream, restarted at once each time,
+// SIGKILL of payment-service at random points of a 12,000-order stream, restarted at once each time,
 // while notification-service runs throughout: at-least-once means every valid order still gets a
 // payment, duplicates only for orders that lay beyond the group's committed offset at a kill (read from
 // the broker, not the service), and notification-service's de-duplication keeps exactly two
@@ -20,7 +20,7 @@ namespace {
 
 using namespace std::chrono_literals;
 
-constexpr int kOrders = 20000;
+constexpr int kOrders = 12000;
 constexpr int kKills = 5;
 
 TEST(CrashTest, SigkillPaymentServiceRepeatedlyLosesNothingAndNotificationsStayExact) {
@@ -30,7 +30,7 @@ TEST(CrashTest, SigkillPaymentServiceRepeatedlyLosesNothingAndNotificationsStayE
   const auto svc = Services::of(pipe);
   std::mt19937_64 rng(test_seed("crash_sigkill_payment"));
   // Kill points in payment records, all below the number of valid orders so every one is reached.
-  const auto points = kill_points("crash_sigkill_payment", rng, kKills, 1500, 18500, 1000);
+  const auto points = kill_points("crash_sigkill_payment", rng, kKills, 1500, kOrders - 1500, 1000);
 
   const int pay_port = free_port();
   const int note_port = free_port();
@@ -106,7 +106,7 @@ TEST(CrashTest, SigkillPaymentServiceRepeatedlyLosesNothingAndNotificationsStayE
   const auto rc = producer.wait(180s);
   ASSERT_TRUE(rc.has_value()) << "order-producer did not finish";
   ASSERT_EQ(*rc, 0) << tail(producer.output());
-  EXPECT_NE(producer.output().find("sent=20000 delivered=20000 failed=0"), std::string::npos)
+  EXPECT_NE(producer.output().find("sent=" + std::to_string(kOrders) + " delivered=" + std::to_string(kOrders) + " failed=0"), std::string::npos)
       << tail(producer.output());
 
   const auto order_records = read_all(broker.bootstrap(), pipe.orders, kOrders, 60s);
@@ -190,7 +190,7 @@ TEST(CrashTest, SigkillPaymentServiceRepeatedlyLosesNothingAndNotificationsStayE
 // the notifications already in the topic whose source record (the order, or the payment) lies at or beyond
 // the committed offset of its partition, read from the broker right after the kill.
 TEST(CrashTest, SigkillNotificationServiceLosesNothingAndDuplicatesStayWithinTheUncommittedTail) {
-  constexpr int kNoteOrders = 10000;
+  constexpr int kNoteOrders = 6000;
   constexpr int kNoteKills = 3;
   const auto started = std::chrono::steady_clock::now();
   TestBroker broker{6};
