@@ -88,10 +88,10 @@ TEST_F(ExactlyOnceTest, StartsWithDefaultSettings) {
 }
 
 TEST_F(ExactlyOnceTest, FiveSigkillsOfPaymentServiceYieldExactlyOnePaymentPerOrder) {
-  constexpr int kOrders = 20000;
+  constexpr int kOrders = 12000;
   constexpr int kKills = 5;
   std::mt19937_64 rng(test_seed("exactly_once_sigkill_payment"));
-  const auto points = kill_points("exactly_once_sigkill_payment", rng, kKills, 1500, 18500, 500);
+  const auto points = kill_points("exactly_once_sigkill_payment", rng, kKills, 1500, kOrders - 1500, 500);
 
   const int pay_port = free_port();
   const int note_port = free_port();
