@@ -102,7 +102,7 @@ TEST(BadConfigTest, HelpAndVersionExitZero) {
   }
 }
 
-// --help reads well (issue 18): every option that takes a value names it (no Boost "arg" placeholder), the
+// --help reads well: every option that takes a value names it (no Boost "arg" placeholder), the
 // usage line shows as required only the options without a default, and the help ends with one example
 // invocation built from options it lists.
 TEST(BadConfigTest, HelpNamesValuesAndEndsWithAnExample) {

@@ -314,10 +314,10 @@ TEST_F(HostileInputTest, TenMebibyteRecordsAreDeadLetteredAsPoisonAndServicesGoO
   EXPECT_EQ(note.stop(30s), 0) << note.output();
 }
 
-// Fixed regression: with librdkafka's default message.max.bytes (1,000,000) a poison record above that
-// size could not be dead-lettered (its copy was refused locally), so the service exited 1 without
-// committing and died again on the same record after every restart. Now: dead-lettered (value omitted,
-// with a header saying so) and the service keeps running.
+// A poison record above librdkafka's default message.max.bytes (1,000,000) cannot be copied to the
+// dead-letter topic as it is (the producer refuses it locally), and a service that exited on it without
+// committing would die on it again after every restart: it is dead-lettered with its value omitted and a
+// header saying so, and the service keeps running.
 TEST_F(HostileInputTest, OversizedRecordWithDefaultKafkaLimitsIsDeadLetteredAndServiceStaysUp) {
   const int pay_port = free_port();
   auto pay = pipe.start_payment(pay_port);  // no -X message.max.bytes

@@ -1,4 +1,4 @@
-// Latency at a trickle (issue 19): at an everyday rate (200 orders/s) every hop of the pipeline must
+// Latency at a trickle: at an everyday rate (200 orders/s) every hop of the pipeline must
 // pass an order on within a few milliseconds. It must not wait for a whole fetch wait
 // (fetch.wait.max.ms, 500 ms by default) at each hop, and order-producer must not hold its first
 // second of orders. The services run exactly as a user starts them (no -X fetch or socket tuning;

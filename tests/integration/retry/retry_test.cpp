@@ -328,9 +328,8 @@ std::string customer_history(const std::string& customer, const OrderIndex& orde
   return out.str();
 }
 
-// Regression: a record of a gated key that failed again on the retry path went to the back of the
-// retry topic and the key's later records, parked behind it, overtook it (fixed: the stage tracks
-// the records re-queued behind it, StageRunner::requeued_behind_).
+// A record of a gated key that fails again on the retry path goes to the back of the retry topic: the
+// key's later records, parked behind it, must stay behind it and not overtake it.
 TEST_F(RetryOrderingTest, KeyOrderingKeepsPerCustomerOrderThroughRetries) {
   const auto payments = run("key");
   const auto retries = read_all(bootstrap(), pipe.payment_retry());
@@ -402,8 +401,7 @@ TEST_F(PoisonTest, PoisonGoesToTheDeadLetterTopicAtOnceAndNeverThroughRetry) {
 
 // The same with --retry-ordering key: a poison record of a customer with a record in retry must not
 // be parked behind it on the retry topic (it can never succeed, and its order does not matter).
-// Regression: the stage used to park a record of a held key on the retry topic without looking at
-// it, poison included (fixed: RecordHandler::precheck).
+// The stage checks a held key's record before parking it, so poison goes to the dead-letter topic.
 TEST_F(PoisonTest, PoisonNeverThroughRetryWithKeyOrdering) {
   run({"--retry-ordering", "key"});
 }
