@@ -190,10 +190,7 @@ class ReplayRun {
       producer_ = std::make_unique<messaging::Producer>(po, [this](const messaging::DeliveryReport& r) {
         auto* p = static_cast<Pending*>(r.context);
         p->state = r.ok() ? Pending::State::Acked : Pending::State::Failed;
-        if (!r.ok()) {
-          spdlog::error("replay of {} [{}] offset {} to {} failed: {}", summary_.topic, p->partition,
-                        p->offset, r.topic, r.error_text);
-        }
+        if (!r.ok()) report_failure(p->partition, p->offset, r.topic, r.error_text);
       });
     }
     if (!transactional_id_.empty()) {
@@ -276,9 +273,37 @@ class ReplayRun {
     if (!producer_->produce(decision.target, key, r.value_null ? nullptr : r.value.data(), r.value.size(),
                             replay_headers(r.headers), &p, &error)) {
       p.state = Pending::State::Failed;
-      spdlog::error("replay of {} [{}] offset {} to {} failed: {}", r.topic, r.partition, r.offset,
-                    decision.target, error);
+      report_failure(r.partition, r.offset, decision.target, error);
+      // The round cannot commit now (it is aborted at its end): reading on would only send more.
+      if (transactional()) halted_run_ = true;
     }
+  }
+
+  // Without transactions every failed record stops its own partition and is worth a line. In a
+  // transaction the first failure dooms the round: one line, the rest at debug level, and none at all
+  // once the producer is fenced (the run's one error line says so).
+  void report_failure(std::int32_t partition, std::int64_t offset, std::string_view target,
+                      std::string_view error) {
+    const bool first = round_failures_++ == 0;
+    if (transactional() && (!first || !producer_->fatal_error().empty())) {
+      spdlog::debug("replay of {} [{}] offset {} to {} failed: {}", summary_.topic, partition, offset, target,
+                    error);
+      return;
+    }
+    spdlog::error("replay of {} [{}] offset {} to {} failed: {}", summary_.topic, partition, offset, target,
+                  error);
+  }
+
+  // Records of the current round handed to the producer (acknowledged, failed or still in flight).
+  [[nodiscard]] std::int64_t sent_in_round() const {
+    std::int64_t n = 0;
+    for (const auto& p : batch_) {
+      if (p.state == Pending::State::InFlight || p.state == Pending::State::Acked ||
+          p.state == Pending::State::Failed) {
+        ++n;
+      }
+    }
+    return n;
   }
 
   // A broker without auto-create fails such records only after topic.metadata.propagation.max.ms
@@ -309,6 +334,7 @@ class ReplayRun {
     }
     txn_open_ = true;
     round_skipped_ = 0;
+    round_failures_ = 0;
     return true;
   }
 
@@ -327,6 +353,7 @@ class ReplayRun {
       batch_.clear();
       return;
     }
+    round_failures_ = 0;
     Offsets commit;
     std::set<std::int32_t> blocked;
     for (const auto& p : batch_) {
@@ -353,18 +380,12 @@ class ReplayRun {
   }
 
   void finish_transaction() {
-    std::int64_t sent = 0;
+    const std::int64_t sent = sent_in_round();
     std::int64_t acked = 0;
-    std::int64_t failed = 0;
     Offsets commit;
     std::set<std::int32_t> blocked;
     for (const auto& p : batch_) {
-      if (p.state == Pending::State::InFlight || p.state == Pending::State::Acked ||
-          p.state == Pending::State::Failed) {
-        ++sent;
-      }
       if (p.state == Pending::State::Acked) ++acked;
-      if (p.state == Pending::State::Failed) ++failed;
       if (blocked.count(p.partition) != 0) continue;
       if (p.state == Pending::State::Skipped || p.state == Pending::State::Acked) {
         commit[p.partition] = p.offset + 1;
@@ -374,13 +395,12 @@ class ReplayRun {
     }
     if (const auto fatal = producer_->fatal_error(); !fatal.empty()) {
       fail_fatally(fatal);
-      summary_.failed += sent;
       return;
     }
     // A record the broker did not take leaves the transaction abortable (librdkafka), and committing
     // the others would consume it: the whole round goes.
-    if (failed > 0 || sent != acked) {
-      abort_round(fmt::format("{} record(s) of the round were not acknowledged", sent - acked), sent);
+    if (sent != acked) {
+      abort_round(fmt::format("{} record(s) of the round were not acknowledged", sent - acked));
       return;
     }
     std::vector<RdKafka::TopicPartition*> offsets;
@@ -398,9 +418,8 @@ class ReplayRun {
       if (txn_failure_action(e.retriable(), e.abortable(), e.fatal(), kTxnAttempts, kTxnAttempts) ==
           TxnFailureAction::Fatal) {
         fail_fatally(e.what());
-        summary_.failed += sent;
       } else {
-        abort_round(e.what(), sent);
+        abort_round(e.what());
       }
       return;
     }
@@ -434,19 +453,20 @@ class ReplayRun {
     if (direct_commits_) scan_->commit(commit);
   }
 
-  void abort_round(const std::string& why, std::int64_t sent) {
+  void abort_round(const std::string& why) {
     spdlog::warn("aborting the round's transaction: {}", why);
     try {
       txn_call([&] { producer_->abort_transaction(options_.txn_timeout); });
     } catch (const messaging::TxnError& e) {
       fail_fatally(e.what());
-      summary_.failed += sent;
       return;
     }
+    const auto sent = sent_in_round();
     txn_open_ = false;
     halted_run_ = true;
     summary_.failed += sent;
     summary_.skipped -= round_skipped_;
+    round_skipped_ = 0;
     set_error(
         fmt::format("transaction aborted ({}): the round's {} record(s) were neither replayed nor "
                     "consumed (read_committed consumers never see them); run replay again",
@@ -459,6 +479,7 @@ class ReplayRun {
     txn_open_ = false;
     halted_run_ = true;
     summary_.fenced = true;
+    summary_.failed += sent_in_round();
     summary_.skipped -= round_skipped_;
     round_skipped_ = 0;
     set_error(
@@ -483,6 +504,8 @@ class ReplayRun {
   std::set<std::string> checked_targets_;
   std::int64_t to_replay_ = 0;
   std::int64_t round_skipped_ = 0;
+  std::int64_t round_failures_ = 0;
+
   std::int64_t rounds_ = 0;
   bool txn_open_ = false;
   bool halted_run_ = false;  // a round was aborted or the producer fenced: read nothing more
