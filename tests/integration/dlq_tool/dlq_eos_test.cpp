@@ -152,47 +152,69 @@ class DlqReplayExactlyOnceTest : public ::testing::Test {
 
   [[nodiscard]] Process start_replay() const { return Process::start(bin_path("dlq-tool"), args()); }
 
+  // Stops `run` (SIGSTOP) once `seen` holds at least `at` records and while a transaction of it with
+  // records is open: the target's last stable offsets are below its high watermarks, twice in a row (a
+  // commit that already reached the broker would have moved them in between). Otherwise resumes it and
+  // tries again 50 records later. Returns the records past the stable offsets, or 0 (with a failure)
+  // when the run ended or stalled first.
+  std::int64_t stop_inside_transaction(Process& run, TopicReader& seen, std::size_t at) {
+    const auto open_records = [&] {
+      return sum(end_offsets(broker.bootstrap(), target, false)) -
+             sum(end_offsets(broker.bootstrap(), target, true));
+    };
+    for (int attempt = 0; attempt < 20; ++attempt) {
+      if (!seen.wait_for_count(at, 60s)) {
+        ADD_FAILURE() << "the target stalled at " << seen.records().size() << " before " << at << "\n"
+                      << fault::tail(run.output());
+        return 0;
+      }
+      if (!run.running()) {
+        ADD_FAILURE() << "the replay ended before it could be stopped at " << at << "\n"
+                      << fault::tail(run.output());
+        return 0;
+      }
+      run.signal(SIGSTOP);
+      const auto open = open_records();
+      if (open > 0 && open_records() == open) return open;
+      run.signal(SIGCONT);
+      ++stops_between_rounds;
+      at = seen.records().size() + 50;
+    }
+    ADD_FAILURE() << "never stopped inside a transaction";
+    return 0;
+  }
+
   TestBroker broker{kPartitions};
   std::string dlq;
   std::string target;
   std::string group;
   Clock::time_point started = Clock::now();
+  int stops_between_rounds = 0;  // stops that found no open transaction (the tool was resumed)
 };
 
 TEST_F(DlqReplayExactlyOnceTest, SigkilledInsideTransactionsAndRunAgainReplaysEachDeadLetterExactlyOnce) {
-  constexpr int kRecords = 4000;
+  constexpr int kRecords = 8000;
   constexpr int kKills = 3;
   fill(kRecords);
   std::mt19937_64 rng(fault::test_seed("dlq_replay_exactly_once"));
-  const auto points = fault::kill_points("dlq_replay_exactly_once", rng, kKills, 500, 3800, 500);
+  // Counts of records in the target, aborted ones included; the last point leaves the final run a few
+  // rounds to do.
+  const auto points = fault::kill_points("dlq_replay_exactly_once", rng, kKills, 500, 5000, 500);
 
   TopicReader seen(broker.bootstrap(), target);  // read_uncommitted: everything produced, open or aborted
   std::vector<std::int64_t> open_at_kill;
   std::vector<std::int64_t> committed_at_kill;
-  int resumed = 0;  // stops that found no open transaction (between two rounds)
+  ASSERT_TRUE(seen.drain_to_end(30s));  // assigned before the first run: no start-up lag at the kill points
   for (const auto point : points) {
     auto run = start_replay();
-    std::size_t at = point;
-    for (;;) {
-      ASSERT_TRUE(seen.wait_for_count(at, 60s))
-          << "the target stalled at " << seen.records().size() << " before " << at << "\n"
-          << fault::tail(run.output());
-      ASSERT_TRUE(run.running()) << "the replay ended before the kill at " << at << "\n"
-                                 << fault::tail(run.output());
-      run.signal(SIGSTOP);
-      const auto open = sum(end_offsets(broker.bootstrap(), target, false)) -
-                        sum(end_offsets(broker.bootstrap(), target, true));
-      if (open > 0) {
-        EXPECT_EQ(fault::kill9(run), 128 + SIGKILL);
-        open_at_kill.push_back(open);
-        break;
-      }
-      run.signal(SIGCONT);
-      ++resumed;
-      ASSERT_LT(resumed, 20) << "never stopped inside a transaction";
-      at = seen.records().size() + 50;
-    }
+    // Only records this run produced prove that its transaction is open: the killed run's open one stays
+    // open until this run's transactions are initialised.
+    const auto open = stop_inside_transaction(run, seen, std::max(point, seen.records().size() + 50));
+    if (HasFailure()) return;
+    EXPECT_EQ(fault::kill9(run), 128 + SIGKILL);
+    open_at_kill.push_back(open);
     committed_at_kill.push_back(committed_total(broker.bootstrap(), group, dlq));
+    ASSERT_TRUE(seen.drain_to_end(30s));
   }
 
   // The last run fences the last killed one (the broker aborts its open transaction first) and sends
@@ -238,24 +260,29 @@ TEST_F(DlqReplayExactlyOnceTest, SigkilledInsideTransactionsAndRunAgainReplaysEa
       "dlq_replay_exactly_once_kafka",
       std::to_string(kKills) + "xSIGKILL(dlq-tool replay, inside a transaction)", kRecords, t.lost,
       t.duplicates,
-      "open_at_kill=" + opens + " committed_at_kill=" + commits + " aborted_read_uncommitted=" +
-          std::to_string(aborted) + " stops_between_rounds=" + std::to_string(resumed) + " duration_s=" +
+      "open_at_kill=" + opens + " committed_at_kill=" + commits +
+          " aborted_read_uncommitted=" + std::to_string(aborted) +
+          " stops_between_rounds=" + std::to_string(stops_between_rounds) + " duration_s=" +
           std::to_string(std::chrono::duration_cast<std::chrono::seconds>(Clock::now() - started).count()));
 }
 
 TEST_F(DlqReplayExactlyOnceTest, ANewerRunOfTheGroupFencesARunningOneWhichExitsOneWithOneErrorLine) {
-  constexpr int kRecords = 1500;
+  constexpr int kRecords = 4000;
   fill(kRecords);
   TopicReader seen(broker.bootstrap(), target);
+  ASSERT_TRUE(seen.drain_to_end(30s));
   auto first = start_replay();
-  ASSERT_TRUE(seen.wait_for_count(200, 60s)) << fault::tail(first.output());
-  ASSERT_TRUE(first.running()) << fault::tail(first.output());
-  first.signal(SIGSTOP);
+  const auto open = stop_inside_transaction(first, seen, 200);
+  if (HasFailure()) return;
+  const auto committed_by_first = committed_total(broker.bootstrap(), group, dlq);
 
-  // Same replay group, same transactional.id: the broker aborts the stopped run's open transaction.
+  // Same replay group, same transactional.id: the broker aborts the stopped run's open transaction, and
+  // the second run sends everything the first had not committed.
   auto second = start_replay();
   ASSERT_EQ(second.wait(60s).value_or(-1), 0) << fault::tail(second.output());
-  EXPECT_NE(second.output().find("replayed=" + std::to_string(kRecords) + " "), std::string::npos)
+  EXPECT_NE(second.output().find("replayed=" + std::to_string(kRecords - committed_by_first) + " "),
+            std::string::npos)
+      << "committed by the first run: " << committed_by_first << "\n"
       << second.output();
 
   first.signal(SIGCONT);
@@ -273,8 +300,10 @@ TEST_F(DlqReplayExactlyOnceTest, ANewerRunOfTheGroupFencesARunningOneWhichExitsO
   EXPECT_EQ(t.duplicates, 0U);
   EXPECT_EQ(t.unknown, 0U);
   ASSERT_TRUE(seen.drain_to_end(30s));
-  std::cout << "DLQ-REPLAY-FENCED records=" << kRecords
-            << " aborted_read_uncommitted=" << static_cast<std::int64_t>(seen.records().size()) - kRecords
+  const auto aborted = static_cast<std::int64_t>(seen.records().size()) - kRecords;
+  EXPECT_GE(aborted, open);
+  std::cout << "DLQ-REPLAY-FENCED records=" << kRecords << " open_at_stop=" << open
+            << " committed_by_first=" << committed_by_first << " aborted_read_uncommitted=" << aborted
             << " first_error=\"" << errors[0] << "\"\n";
 }
 

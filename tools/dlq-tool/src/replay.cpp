@@ -407,17 +407,19 @@ class ReplayRun {
     for (const auto& [p, next] : commit) {
       offsets.push_back(RdKafka::TopicPartition::create(scan_->topic(), p, next));
     }
+    bool committing = false;
     try {
       if (!offsets.empty()) {
         const auto group = group_->metadata();
         txn_call([&] { producer_->send_offsets_to_transaction(offsets, group.get(), options_.txn_timeout); });
       }
+      committing = true;
       txn_call([&] { producer_->commit_transaction(options_.txn_timeout); });
     } catch (const messaging::TxnError& e) {
       RdKafka::TopicPartition::destroy(offsets);
       if (txn_failure_action(e.retriable(), e.abortable(), e.fatal(), kTxnAttempts, kTxnAttempts) ==
           TxnFailureAction::Fatal) {
-        fail_fatally(e.what());
+        fail_fatally(e.what(), committing);
       } else {
         abort_round(e.what());
       }
@@ -474,12 +476,24 @@ class ReplayRun {
   }
 
   // Fenced by a newer run of the same replay group, or a producer whose transactional state broke:
-  // nothing more can be sent; the broker aborts (or has aborted) the open round.
-  void fail_fatally(const std::string& why) {
+  // nothing more can be sent. The broker aborts the open round, unless its commit had already reached
+  // the broker (`while_committing`): then the broker finishes that commit, and only the group's offsets
+  // tell which way it went.
+  void fail_fatally(const std::string& why, bool while_committing = false) {
+    const auto sent = sent_in_round();
     txn_open_ = false;
     halted_run_ = true;
     summary_.fenced = true;
-    summary_.failed += sent_in_round();
+    if (while_committing) {
+      set_error(
+          fmt::format("transactional.id '{}' fenced or failed while committing its round of {} record(s) "
+                      "({}): another replay of group '{}' probably started; whether that round was "
+                      "committed is the broker's to say, and the next replay continues from the "
+                      "group's committed offsets",
+                      transactional_id_, sent, why, group_id_));
+      return;
+    }
+    summary_.failed += sent;
     summary_.skipped -= round_skipped_;
     round_skipped_ = 0;
     set_error(
