@@ -15,7 +15,7 @@ int main(int argc, char** argv) {
   cli.program = "dlq-tool";
   cli.usage =
       "dlq-tool list|count|replay --topic TOPIC [--to TOPIC] [--filter-error-class CLASS] [--limit N]\n"
-            "                [--json] [--dry-run] [--replay-group GROUP] [--no-transactions] [--timeout-s S]\n"
+      "                [--json] [--dry-run] [--replay-group GROUP] [--no-transactions] [--timeout-s S]\n"
       "                [--brokers HOST:PORT,…] [-X KEY=VALUE]...";
   cli.description =
       "Inspect, count and replay a dead-letter topic (e.g. payment-service.dlq). Reads are bounded: every\n"
@@ -25,7 +25,7 @@ int main(int argc, char** argv) {
       "          (non-printable bytes as \\xNN); --json: one object per line (with the whole value in\n"
       "          value_base64).\n"
       "  count   records by x-error-class and by x-failed-service, and the total.\n"
-            "  replay  send each record's original key and value, with its non-failure headers (traceparent,\n"
+      "  replay  send each record's original key and value, with its non-failure headers (traceparent,\n"
       "          x-correlation-id, …), to its x-original-topic or --to TOPIC with an idempotent producer,\n"
       "          and commit the progress in group dlq-tool.<topic>: a second replay sends nothing new.\n"
       "          Each round of 1000 records is one Kafka transaction with its progress, so a replay killed\n"
@@ -36,7 +36,7 @@ int main(int argc, char** argv) {
       "          first, which prints what would be replayed and commits nothing. Prints\n"
       "          `replayed=N skipped=M topic=T`.\n"
       "\n"
-            "Exit codes: 0 done; 1 brokers unreachable, topic missing, a record or round not replayed, or\n"
+      "Exit codes: 0 done; 1 brokers unreachable, topic missing, a record or round not replayed, or\n"
       "fenced by a newer replay of the same group; 2 usage; 130 replay interrupted.";
   cli.example = "dlq-tool count --topic payment-service.dlq";
   dlq::add_tool_options(cli);
