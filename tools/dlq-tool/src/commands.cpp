@@ -98,7 +98,11 @@ int run_replay(const ToolOptions& o, std::ostream& out) {
     ro.json = o.json;
     ro.transactions = o.transactions;
     messaging::ProducerOptions po;
-    po.properties = o.kafka;
+    // The transactional.id is replay's own (the replay group's); a -X one would make a --no-transactions
+    // producer transactional without its transactions ever being initialised.
+    for (const auto& [k, v] : o.kafka.entries()) {
+      if (k != "transactional.id") po.properties.set(k, v);
+    }
     const auto summary = replay(scan_options(o, true), po, ro, out, &shutdown.flag());
     out << summary.line(o.json) << "\n";
     out.flush();

@@ -222,13 +222,13 @@ class ReplayRun {
         if (batch_.size() >= options_.batch_size) finish_batch();
       }
     } catch (const ScanError& e) {
-      summary_.error = e.what();
+      set_error(e.what());
     }
     summary_.interrupted = stop != nullptr && stop->load();
     try {
       finish_batch();  // what was sent before a failure is still acknowledged and committed
     } catch (const ScanError& e) {
-      summary_.error += (summary_.error.empty() ? "" : "; ") + std::string(e.what());
+      set_error(e.what());
     }
     return summary_;
   }
