@@ -121,6 +121,57 @@ TEST_P(DlqReplayKillTest, KilledMidwayAndRunAgainLosesNothingAndCopiesOnlyTheUnc
   EXPECT_NE(third.output().find("replayed=0"), std::string::npos) << third.output();
 }
 
+// SIGTERM is not a kill: replay stops reading, finishes the round in flight (its transaction, or its
+// acknowledgements and commit), prints the summary marked interrupted and exits 130. Everything it wrote
+// is committed, so the next run sends exactly the rest and nothing is copied, even on the mock.
+TEST_P(DlqReplayKillTest, InterruptedFinishesTheRoundInFlightAndExits130) {
+  MockCluster cluster(1, 6);
+  const std::string dlq = "payment-service.dlq";
+  const std::string target = "replay-target";
+  cluster.create_topic(target, 6);
+  constexpr int kRecords = 20000;
+  std::vector<std::pair<std::optional<std::string>, std::string>> records;
+  for (int i = 0; i < kRecords; ++i)
+    records.emplace_back("c-" + std::to_string(i % 500), "r-" + std::to_string(i));
+  produce(cluster.bootstrap(), dlq, records,
+          {{"x-original-topic", "orders"}, {"x-error-class", "exhausted"}});
+  cluster.set_rtt(1, 20);
+
+  const std::string group = "dlq-term-" + random_hex(8);
+  std::vector<std::string> args = {
+      "replay",    "--topic",           dlq,           "--to", target, "--replay-group", group,
+      "--brokers", cluster.bootstrap(), "--timeout-s", "30"};
+  if (!GetParam()) args.emplace_back("--no-transactions");
+  auto first = Process::start(bin_path("dlq-tool"), args);
+  TopicReader reader(cluster.bootstrap(), target);
+  ASSERT_TRUE(reader.wait_for_count(kRecords / 4 + 300, 60s)) << first.output();
+  ASSERT_TRUE(first.running()) << "the replay finished before the signal\n" << first.output();
+  first.signal(SIGTERM);
+  ASSERT_EQ(first.wait(60s).value_or(-1), 130) << first.output();
+  EXPECT_NE(first.output().find("interrupted=true"), std::string::npos) << first.output();
+
+  cluster.set_rtt(1, 0);
+  const auto committed = committed_total(cluster.bootstrap(), group, dlq, 6);
+  ASSERT_TRUE(reader.drain_to_end(30s));
+  EXPECT_GT(committed, kRecords / 4);
+  EXPECT_LT(committed, kRecords);
+  EXPECT_EQ(static_cast<std::int64_t>(reader.records().size()), committed)
+      << "written and not committed at the signal";
+  EXPECT_NE(first.output().find("replayed=" + std::to_string(committed) + " "), std::string::npos)
+      << first.output();
+
+  auto second = Process::start(bin_path("dlq-tool"), args);
+  ASSERT_EQ(second.wait(60s).value_or(-1), 0) << second.output();
+  EXPECT_NE(second.output().find("replayed=" + std::to_string(kRecords - committed) + " "), std::string::npos)
+      << second.output();
+  ASSERT_TRUE(reader.wait_for_count(kRecords, 30s));
+  ASSERT_TRUE(reader.drain_to_end(30s));
+  std::map<std::string, int> copies;
+  for (const auto& r : reader.records()) ++copies[r.value];
+  EXPECT_EQ(copies.size(), static_cast<std::size_t>(kRecords));
+  EXPECT_EQ(reader.records().size(), static_cast<std::size_t>(kRecords)) << "copies after a SIGTERM";
+}
+
 INSTANTIATE_TEST_SUITE_P(Modes, DlqReplayKillTest, ::testing::Bool(),
                          [](const ::testing::TestParamInfo<bool>& param) {
                            return param.param ? "Transactions" : "NoTransactions";

@@ -216,6 +216,8 @@ class ReplayRun {
   ReplaySummary run(const std::atomic<bool>* stop) {
     try {
       while (!halted_run_ && (options_.limit == 0 || to_replay_ < options_.limit)) {
+        // Checked here too: next() hands out the records it buffered during a commit without looking.
+        if (stop != nullptr && stop->load()) break;
         auto msg = scan_->next(stop);
         if (!msg) break;
         handle(from_message(*msg));
