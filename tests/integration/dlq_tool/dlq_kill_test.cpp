@@ -172,6 +172,49 @@ TEST_P(DlqReplayKillTest, InterruptedFinishesTheRoundInFlightAndExits130) {
   EXPECT_EQ(reader.records().size(), static_cast<std::size_t>(kRecords)) << "copies after a SIGTERM";
 }
 
+// A record the broker refuses in a transactional round aborts the whole round: the run exits 1 with one
+// line saying so and counts the round's records as failed, and the group consumes nothing of it, so the
+// next run replays all of them. (That the aborted records are invisible to read_committed readers is for
+// real Kafka to show: the mock writes no markers.)
+TEST(DlqReplayAbortTest, ARecordTheBrokerRefusesAbortsTheRoundAndNothingOfItIsConsumed) {
+  MockCluster cluster(1, 6);
+  const std::string dlq = "payment-service.dlq";
+  const std::string target = "replay-target";
+  cluster.create_topic(target, 6);
+  constexpr int kRecords = 60;
+  std::vector<std::pair<std::optional<std::string>, std::string>> records;
+  for (int i = 0; i < kRecords; ++i) records.emplace_back("c-" + std::to_string(i), "r-" + std::to_string(i));
+  produce(cluster.bootstrap(), dlq, records,
+          {{"x-original-topic", "orders"}, {"x-error-class", "exhausted"}});
+
+  const std::string group = "dlq-abort-" + random_hex(8);
+  const std::vector<std::string> args = {
+      "replay",    "--topic",           dlq,           "--to", target, "--replay-group", group,
+      "--brokers", cluster.bootstrap(), "--timeout-s", "30"};
+  // Not retriable: librdkafka fails the record at once, which leaves the transaction abortable.
+  cluster.push_request_errors(
+      0 /* Produce */, std::vector<rd_kafka_resp_err_t>(50, RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED));
+  auto first = Process::start(bin_path("dlq-tool"), args);
+  ASSERT_EQ(first.wait(60s).value_or(-1), 1) << first.output();
+  cluster.clear_request_errors(0);
+  EXPECT_NE(first.output().find("replayed=0 skipped=0 topic=" + dlq + " failed=" + std::to_string(kRecords)),
+            std::string::npos)
+      << first.output();
+  std::size_t tool_lines = 0;
+  for (std::size_t at = first.output().find("dlq-tool: "); at != std::string::npos;
+       at = first.output().find("dlq-tool: ", at + 1)) {
+    ++tool_lines;
+  }
+  EXPECT_EQ(tool_lines, 1U) << first.output();
+  EXPECT_NE(first.output().find("dlq-tool: transaction aborted"), std::string::npos) << first.output();
+  EXPECT_EQ(committed_total(cluster.bootstrap(), group, dlq, 6), 0) << "the aborted round was consumed";
+
+  auto second = Process::start(bin_path("dlq-tool"), args);
+  ASSERT_EQ(second.wait(60s).value_or(-1), 0) << second.output();
+  EXPECT_NE(second.output().find("replayed=" + std::to_string(kRecords) + " "), std::string::npos)
+      << second.output();
+}
+
 INSTANTIATE_TEST_SUITE_P(Modes, DlqReplayKillTest, ::testing::Bool(),
                          [](const ::testing::TestParamInfo<bool>& param) {
                            return param.param ? "Transactions" : "NoTransactions";

@@ -190,7 +190,10 @@ class ReplayRun {
       producer_ = std::make_unique<messaging::Producer>(po, [this](const messaging::DeliveryReport& r) {
         auto* p = static_cast<Pending*>(r.context);
         p->state = r.ok() ? Pending::State::Acked : Pending::State::Failed;
-        if (!r.ok()) report_failure(p->partition, p->offset, r.topic, r.error_text);
+        if (!r.ok()) {
+          report_failure(p->partition, p->offset, r.topic, r.error_text,
+                         r.err == RdKafka::ERR__PURGE_QUEUE || r.err == RdKafka::ERR__PURGE_INFLIGHT);
+        }
       });
     }
     if (!transactional_id_.empty()) {
@@ -282,18 +285,24 @@ class ReplayRun {
   }
 
   // Without transactions every failed record stops its own partition and is worth a line. In a
-  // transaction the first failure dooms the round: one line, the rest at debug level, and none at all
-  // once the producer is fenced (the run's one error line says so).
+  // transaction the first failure dooms the round: it is kept for the abort's message (and logged unless
+  // the producer is fenced, which the run's one error line says); the rest go to debug level, and so do
+  // records librdkafka purged because the transaction had already failed (`purged`), which say nothing
+  // of the cause.
   void report_failure(std::int32_t partition, std::int64_t offset, std::string_view target,
-                      std::string_view error) {
-    const bool first = round_failures_++ == 0;
-    if (transactional() && (!first || !producer_->fatal_error().empty())) {
-      spdlog::debug("replay of {} [{}] offset {} to {} failed: {}", summary_.topic, partition, offset, target,
-                    error);
+                      std::string_view error, bool purged = false) {
+    const auto what =
+        fmt::format("{} [{}] offset {} to {}: {}", summary_.topic, partition, offset, target, error);
+    if (!transactional()) {
+      spdlog::error("cannot replay {}", what);
       return;
     }
-    spdlog::error("replay of {} [{}] offset {} to {} failed: {}", summary_.topic, partition, offset, target,
-                  error);
+    if (purged || !round_first_failure_.empty()) {
+      spdlog::debug("cannot replay {}", what);
+      return;
+    }
+    round_first_failure_ = what;
+    if (producer_->fatal_error().empty()) spdlog::error("cannot replay {}", what);
   }
 
   // Records of the current round handed to the producer (acknowledged, failed or still in flight).
@@ -336,7 +345,7 @@ class ReplayRun {
     }
     txn_open_ = true;
     round_skipped_ = 0;
-    round_failures_ = 0;
+    round_first_failure_.clear();
     return true;
   }
 
@@ -355,7 +364,6 @@ class ReplayRun {
       batch_.clear();
       return;
     }
-    round_failures_ = 0;
     Offsets commit;
     std::set<std::int32_t> blocked;
     for (const auto& p : batch_) {
@@ -402,7 +410,8 @@ class ReplayRun {
     // A record the broker did not take leaves the transaction abortable (librdkafka), and committing
     // the others would consume it: the whole round goes.
     if (sent != acked) {
-      abort_round(fmt::format("{} record(s) of the round were not acknowledged", sent - acked));
+      abort_round(fmt::format("{} record(s) of the round were not acknowledged{}", sent - acked,
+                              round_first_failure_.empty() ? "" : ", the first: " + round_first_failure_));
       return;
     }
     std::vector<RdKafka::TopicPartition*> offsets;
@@ -520,7 +529,7 @@ class ReplayRun {
   std::set<std::string> checked_targets_;
   std::int64_t to_replay_ = 0;
   std::int64_t round_skipped_ = 0;
-  std::int64_t round_failures_ = 0;
+  std::string round_first_failure_;  // transactions: the first record of the round that failed, and why
 
   std::int64_t rounds_ = 0;
   bool txn_open_ = false;
