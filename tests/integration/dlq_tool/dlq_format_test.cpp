@@ -1,8 +1,12 @@
 // The broker-free parts of dlq-tool: escaping, JSON lines, header filtering, replay decisions,
 // counting and splitting the subcommand out of argv.
 #include <gtest/gtest.h>
+#include <librdkafka/rdkafkacpp.h>
 
+#include <map>
+#include <memory>
 #include <string>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -10,6 +14,7 @@
 #include "orderflow/dlq/error_counts.h"
 #include "orderflow/dlq/replay.h"
 #include "orderflow/dlq/tool_options.h"
+#include "orderflow/messaging/consumer.h"
 
 namespace orderflow::dlq {
 namespace {
@@ -116,6 +121,68 @@ TEST(DlqReplaySummary, LineAndExitCode) {
   s.failed = 0;
   s.dry_run = true;
   EXPECT_EQ(s.line(false), "would_replay=3 skipped=2 topic=t.dlq dry_run=true");
+}
+
+TEST(DlqReplayTransactions, TransactionalIdComesFromTheReplayGroup) {
+  EXPECT_EQ(replay_transactional_id("dlq-tool.payment-service.dlq"), "dlq-tool.payment-service.dlq");
+  EXPECT_EQ(replay_transactional_id("ops-7"), "dlq-tool.ops-7");
+  // Never a service instance's own transactional.id (`<group>-<instance>`), which it would fence.
+  EXPECT_EQ(replay_transactional_id("payment-service-0"), "dlq-tool.payment-service-0");
+  EXPECT_EQ(replay_transactional_id("dlq-tool"), "dlq-tool.dlq-tool");
+  EXPECT_EQ(replay_transactional_id("ops-7"), replay_transactional_id("ops-7"));
+}
+
+TEST(DlqReplayTransactions, FailureActions) {
+  using A = TxnFailureAction;
+  // retriable, abortable, fatal, attempt, max
+  EXPECT_EQ(txn_failure_action(false, false, true, 1, 3), A::Fatal);
+  EXPECT_EQ(txn_failure_action(true, true, true, 1, 3), A::Fatal);  // fenced wins over everything
+  EXPECT_EQ(txn_failure_action(false, true, false, 1, 3), A::Abort);
+  EXPECT_EQ(txn_failure_action(true, true, false, 1, 3), A::Abort);
+  EXPECT_EQ(txn_failure_action(true, false, false, 1, 3), A::Retry);
+  EXPECT_EQ(txn_failure_action(true, false, false, 2, 3), A::Retry);
+  EXPECT_EQ(txn_failure_action(true, false, false, 3, 3), A::Abort);  // retries used up
+  EXPECT_EQ(txn_failure_action(false, false, false, 1, 3), A::Abort);
+}
+
+TEST(DlqReplayTransactions, OffsetsStored) {
+  const std::map<std::int32_t, std::int64_t> sent = {{0, 10}, {3, 7}};
+  EXPECT_TRUE(offsets_stored(sent, {{0, 10}, {3, 7}}));
+  EXPECT_TRUE(offsets_stored(sent, {{0, 10}, {1, 4}, {3, 7}}));  // other partitions do not matter
+  EXPECT_FALSE(offsets_stored(sent, {{0, 10}}));                 // nothing stored for partition 3
+  EXPECT_FALSE(offsets_stored(sent, {{0, 10}, {3, 5}}));         // an older offset
+  EXPECT_FALSE(offsets_stored(sent, {{0, 10}, {3, -1001}}));     // librdkafka's "no offset"
+  EXPECT_TRUE(offsets_stored({}, {}));
+}
+
+TEST(DlqReplayTransactions, OnByDefaultOffWithNoTransactions) {
+  runtime::CommandLine cli;
+  add_tool_options(cli);
+  const auto parse = [&](std::vector<const char*> argv) {
+    runtime::po::variables_map vm;
+    runtime::po::store(
+        runtime::po::parse_command_line(static_cast<int>(argv.size()), argv.data(), cli.options), vm);
+    runtime::po::notify(vm);
+    return read_tool_options(Command::Replay, vm);
+  };
+  EXPECT_TRUE(parse({"dlq-tool", "--topic", "t"}).transactions);
+  EXPECT_FALSE(parse({"dlq-tool", "--topic", "t", "--no-transactions"}).transactions);
+}
+
+// The guarantee of a transactional replay holds for read_committed readers. The services read that way
+// in both modes: exactly-once sets it, and at-least-once leaves librdkafka's default, read_committed.
+TEST(DlqReplayTransactions, ServiceConsumersReadCommittedInBothGuarantees) {
+  messaging::ConsumerOptions o;
+  o.group_id = "payment-service";
+  o.properties.set("bootstrap.servers", "127.0.0.1:1");
+  const auto at_least_once = messaging::consumer_properties(o);
+  EXPECT_EQ(at_least_once.find("isolation.level"), nullptr);
+  std::unique_ptr<RdKafka::Conf> defaults(RdKafka::Conf::create(RdKafka::Conf::CONF_GLOBAL));
+  std::string level;
+  ASSERT_EQ(defaults->get("isolation.level", level), RdKafka::Conf::CONF_OK);
+  EXPECT_EQ(level, "read_committed");
+  o.read_committed = true;
+  EXPECT_EQ(*messaging::consumer_properties(o).find("isolation.level"), "read_committed");
 }
 
 TEST(DlqCount, TalliesMissingHeadersAsNone) {

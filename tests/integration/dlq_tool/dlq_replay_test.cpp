@@ -31,12 +31,11 @@ class DlqReplayLoopTest : public ::testing::Test {
   ReplaySummary run(const std::string& dlq, const std::string& group, ReplayOptions options) {
     messaging::KafkaProperties kafka;
     kafka.set("bootstrap.servers", broker_->bootstrap());
-    TopicScan scan(ScanOptions{kafka, dlq, group, true, 10s});
     messaging::ProducerOptions producer;
     producer.properties = kafka;
     std::ostringstream out;
     std::atomic<bool> stop{false};
-    return replay(scan, producer, options, out, &stop);
+    return replay(ScanOptions{kafka, dlq, group, true, 10s}, producer, options, out, &stop);
   }
 
   static std::unique_ptr<testing::DevBroker> broker_;

@@ -261,6 +261,71 @@ TEST_F(DlqToolTest, RecordWithoutOriginalTopicNeedsTo) {
   EXPECT_NE(with_to.output.find("replayed=1 skipped=0"), std::string::npos) << with_to.output;
 }
 
+// Transactions are the default. Their transactional.id comes from the replay group, the same on every
+// run (so a new run fences a killed one), and never equals a service's `<group>-<instance>`. The mock
+// behind kafka-dev-broker accepts offsets sent in a transaction without keeping them (and writes no
+// transaction markers): replay notices after its first round, says so, and commits its progress
+// directly too, so a second run still sends nothing again. Exactly-once itself is proven on real Kafka
+// (dlq_eos_test).
+TEST_F(DlqToolTest, ReplayTransactionalIdIsStablePerReplayGroup) {
+  const std::string dlq = "txn-id.dlq";
+  const std::string target = "txn-id-target";
+  produce(bootstrap(), dlq, {{"c-1", "a"}, {"c-2", "b"}}, failure_headers("exhausted"));
+  const std::vector<std::string> args = {"replay", "--topic", dlq, "--to", target, "--log-level", "info"};
+  const auto first = tool(args);
+  ASSERT_EQ(first.code, 0) << first.output;
+  EXPECT_NE(first.output.find("transactional.id=dlq-tool.txn-id.dlq)"), std::string::npos) << first.output;
+  EXPECT_NE(first.output.find("replayed=2 skipped=0"), std::string::npos) << first.output;
+  EXPECT_NE(first.output.find("did not keep the offsets sent with the transaction"), std::string::npos)
+      << first.output;
+
+  produce(bootstrap(), dlq, {{"c-3", "c"}}, failure_headers("exhausted"));
+  const auto second = tool(args);
+  ASSERT_EQ(second.code, 0) << second.output;
+  EXPECT_NE(second.output.find("transactional.id=dlq-tool.txn-id.dlq)"), std::string::npos) << second.output;
+  EXPECT_NE(second.output.find("replayed=1 skipped=0"), std::string::npos) << second.output;
+
+  // A group of the operator's own naming gets the tool's prefix.
+  const auto custom = tool({"replay", "--topic", dlq, "--to", target, "--replay-group", "payment-service-0",
+                            "--log-level", "info"});
+  ASSERT_EQ(custom.code, 0) << custom.output;
+  EXPECT_NE(custom.output.find("transactional.id=dlq-tool.payment-service-0)"), std::string::npos)
+      << custom.output;
+  EXPECT_NE(custom.output.find("replayed=3 skipped=0"), std::string::npos) << custom.output;
+
+  TopicReader out(bootstrap(), target);
+  ASSERT_TRUE(out.wait_for_count(6, 20s));
+  ASSERT_TRUE(out.drain_to_end(20s));
+  EXPECT_EQ(out.records().size(), 6U);  // 2 + 1 by the default group, all 3 again by the new group
+}
+
+TEST_F(DlqToolTest, NoTransactionsReplaysAndKeepsProgressInTheSameGroup) {
+  const std::string dlq = "no-txn.dlq";
+  const std::string target = "no-txn-target";
+  produce(bootstrap(), dlq, {{"c-1", "a"}, {"c-2", "b"}, {"c-3", "c"}}, failure_headers("exhausted"));
+  const std::vector<std::string> args = {"replay", "--topic",           dlq,           "--to",
+                                         target,   "--no-transactions", "--log-level", "info"};
+  const auto first = tool(args);
+  ASSERT_EQ(first.code, 0) << first.output;
+  EXPECT_NE(first.output.find("replayed=3 skipped=0"), std::string::npos) << first.output;
+  EXPECT_EQ(first.output.find("transactional.id"), std::string::npos) << first.output;
+  EXPECT_EQ(first.output.find("did not keep the offsets"), std::string::npos) << first.output;
+  const auto second = tool(args);
+  ASSERT_EQ(second.code, 0) << second.output;
+  EXPECT_NE(second.output.find("replayed=0 skipped=0"), std::string::npos) << second.output;
+  // Both modes keep their progress in the same group: a transactional run continues from there.
+  const auto transactional = tool({"replay", "--topic", dlq, "--to", target, "--json"});
+  ASSERT_EQ(transactional.code, 0) << transactional.output;
+  const auto summary = json_lines(transactional.output);
+  ASSERT_EQ(summary.size(), 1U) << transactional.output;
+  EXPECT_EQ(summary[0]["replayed"], 0);
+
+  TopicReader out(bootstrap(), target);
+  ASSERT_TRUE(out.wait_for_count(3, 20s));
+  ASSERT_TRUE(out.drain_to_end(20s));
+  EXPECT_EQ(out.records().size(), 3U);
+}
+
 TEST_F(DlqToolTest, MissingTopicExitsOne) {
   const auto run = tool({"list", "--topic", "no-such-topic.dlq", "--timeout-s", "5"});
   EXPECT_EQ(run.code, 1) << run.output;
@@ -295,6 +360,7 @@ TEST(DlqToolCli, UsageErrorsExitTwoNamingTheProblem) {
       {{"list", "--topic", "t", "--to", "x"}, "--to"},
       {{"replay", "--topic", "t", "-X", "novalue"}, "novalue"},
       {{"list", "--topic", "t", "--timeout-s", "0"}, "--timeout-s"},
+      {{"count", "--topic", "t", "--no-transactions"}, "--no-transactions"},
   };
   for (const auto& [args, needle] : cases) {
     const auto r = run_tool(args);

@@ -41,6 +41,8 @@ int with_kafka(const ToolOptions& o, Body&& body) {
     return 2;
   } catch (const ScanError& e) {
     return fail(e.what());
+  } catch (const ReplayError& e) {
+    return fail(e.what());
   }
 }
 
@@ -88,21 +90,25 @@ int run_count(const ToolOptions& o, std::ostream& out) {
 int run_replay(const ToolOptions& o, std::ostream& out) {
   runtime::ShutdownSignal shutdown;  // SIGINT/SIGTERM: stop reading, wait for acks, commit, exit 130
   return with_kafka(o, [&] {
-    TopicScan scan(scan_options(o, true));
     ReplayOptions ro;
     ro.to = o.to;
     ro.error_class = o.error_class;
     ro.limit = o.limit;
     ro.dry_run = o.dry_run;
     ro.json = o.json;
+    ro.transactions = o.transactions;
     messaging::ProducerOptions po;
-    po.properties = o.kafka;
-    const auto summary = replay(scan, po, ro, out, &shutdown.flag());
+    // The transactional.id is replay's own (the replay group's); a -X one would make a --no-transactions
+    // producer transactional without its transactions ever being initialised.
+    for (const auto& [k, v] : o.kafka.entries()) {
+      if (k != "transactional.id") po.properties.set(k, v);
+    }
+    const auto summary = replay(scan_options(o, true), po, ro, out, &shutdown.flag());
     out << summary.line(o.json) << "\n";
     out.flush();
     if (!summary.error.empty()) {
-      fail(summary.error);
-      if (summary.replayed > 0) {
+      fail(summary.error);  // one line; an aborted round or a fenced run says what it left behind
+      if (summary.replayed > 0 && !summary.fenced && summary.failed == 0) {
         std::cerr << kProgram << ": progress up to the failure was committed; run replay again to continue\n";
       }
     }
@@ -111,7 +117,7 @@ int run_replay(const ToolOptions& o, std::ostream& out) {
            " record(s) have no x-original-topic; replay them with --to TOPIC (their partitions stopped "
            "there)");
     }
-    if (summary.failed > 0) {
+    if (summary.failed > 0 && summary.error.empty()) {
       fail(std::to_string(summary.failed) +
            " record(s) were not acknowledged and not committed; run replay again");
     }

@@ -15,8 +15,8 @@ int main(int argc, char** argv) {
   cli.program = "dlq-tool";
   cli.usage =
       "dlq-tool list|count|replay --topic TOPIC [--to TOPIC] [--filter-error-class CLASS] [--limit N]\n"
-      "                [--json] [--dry-run] [--replay-group GROUP] [--timeout-s S] [--brokers HOST:PORT,…]\n"
-      "                [-X KEY=VALUE]...";
+      "                [--json] [--dry-run] [--replay-group GROUP] [--no-transactions] [--timeout-s S]\n"
+      "                [--brokers HOST:PORT,…] [-X KEY=VALUE]...";
   cli.description =
       "Inspect, count and replay a dead-letter topic (e.g. payment-service.dlq). Reads are bounded: every\n"
       "partition is read up to the end offsets seen at start, without joining a consumer group.\n"
@@ -27,13 +27,17 @@ int main(int argc, char** argv) {
       "  count   records by x-error-class and by x-failed-service, and the total.\n"
       "  replay  send each record's original key and value, with its non-failure headers (traceparent,\n"
       "          x-correlation-id, …), to its x-original-topic or --to TOPIC with an idempotent producer,\n"
-      "          then commit the progress in group dlq-tool.<topic> once the broker acknowledged them: a\n"
-      "          second replay sends nothing new. With --filter-error-class, the records of other classes\n"
+      "          and commit the progress in group dlq-tool.<topic>: a second replay sends nothing new.\n"
+      "          Each round of 1000 records is one Kafka transaction with its progress, so a replay killed\n"
+      "          and run again sends nothing twice to read_committed readers (--no-transactions: commit\n"
+      "          after the acknowledgements, for brokers without transactions; a killed replay can then\n"
+      "          repeat up to a round). With --filter-error-class, the records of other classes\n"
       "          are committed as consumed too (they will not be replayed later); check with --dry-run\n"
       "          first, which prints what would be replayed and commits nothing. Prints\n"
       "          `replayed=N skipped=M topic=T`.\n"
       "\n"
-      "Exit codes: 0 done; 1 brokers unreachable, topic missing, or a record not replayed; 2 usage.";
+      "Exit codes: 0 done; 1 brokers unreachable, topic missing, a record or round not replayed, or\n"
+      "fenced by a newer replay of the same group; 2 usage; 130 replay interrupted.";
   cli.example = "dlq-tool count --topic payment-service.dlq";
   dlq::add_tool_options(cli);
 

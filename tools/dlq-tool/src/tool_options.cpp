@@ -52,6 +52,9 @@ void add_tool_options(runtime::CommandLine& cli) {
       "to", po::value<std::string>()->value_name("TOPIC"),
       "replay: write here instead of each record's x-original-topic")(
       "dry-run", po::bool_switch(), "replay: print what would be replayed; send nothing, commit nothing")(
+      "no-transactions", po::bool_switch(),
+      "replay: no Kafka transactions (for brokers without them): each round is produced, acknowledged, "
+      "then committed, so a replay killed midway can send up to two rounds again")(
       "replay-group", po::value<std::string>()->value_name("GROUP"),
       "replay: the consumer group that keeps replay progress (default dlq-tool.<topic>)")(
       "timeout-s", po::value<int>()->default_value(10)->value_name("S"),
@@ -118,11 +121,13 @@ ToolOptions read_tool_options(Command command, const po::variables_map& vm) {
   if (o.limit < 0) throw runtime::UsageError("--limit: must not be negative");
   o.json = vm["json"].as<bool>();
   o.dry_run = vm["dry-run"].as<bool>();
+  o.transactions = !vm["no-transactions"].as<bool>();
   if (vm.count("to") != 0) o.to = vm["to"].as<std::string>();
   if (command != Command::Replay) {
     if (vm.count("to") != 0) throw runtime::UsageError("--to: only for replay");
     if (o.dry_run) throw runtime::UsageError("--dry-run: only for replay");
     if (vm.count("replay-group") != 0) throw runtime::UsageError("--replay-group: only for replay");
+    if (vm["no-transactions"].as<bool>()) throw runtime::UsageError("--no-transactions: only for replay");
   }
   if (vm.count("to") != 0 && o.to.empty()) throw runtime::UsageError("--to: must not be empty");
   if (o.to == o.topic) throw runtime::UsageError("--to: must differ from --topic");

@@ -1,6 +1,7 @@
 // The three dlq-tool subcommands over validated ToolOptions. Results go to `out` (stdout), errors to
-// stderr as "dlq-tool: …" lines. Each returns the process exit code: 0 done, 1 the brokers, the topic
-// or a replayed record failed, 2 a bad Kafka property, 130 replay interrupted. Call from main().
+// stderr as "dlq-tool: …" lines. Each returns the process exit code: 0 done, 1 the brokers, the topic,
+// a replayed record or the replay's transactions failed, 2 a bad Kafka property, 130 replay interrupted.
+// Call from main().
 #pragma once
 
 #include <ostream>

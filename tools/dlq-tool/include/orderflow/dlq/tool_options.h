@@ -26,7 +26,8 @@ struct ToolOptions {
   std::int64_t limit = 0;  // 0: no limit
   bool json = false;
   bool dry_run = false;
-  std::string group_id;  // replay's progress; default dlq-tool.<topic>
+  bool transactions = true;  // replay: one Kafka transaction per round (--no-transactions: off)
+  std::string group_id;      // replay's progress; default dlq-tool.<topic>
   std::chrono::seconds timeout{10};
   runtime::CommonOptions common;  // brokers, -X, log level and format
   messaging::KafkaProperties kafka;
