@@ -73,7 +73,7 @@ std::string first_line(std::string_view body) {
 
 }  // namespace
 
-HttpInserter::HttpInserter(ClickHouseEndpoint endpoint, std::string user, std::string password,
+HttpInserter::HttpInserter(ClickHouseEndpoint endpoint, const std::string& user, const std::string& password,
                            std::chrono::milliseconds timeout)
     : endpoint_(std::move(endpoint)), timeout_(timeout) {
   if (!user.empty()) authorization_ = "Basic " + base64(user + ":" + password);
@@ -97,7 +97,7 @@ InsertResult HttpInserter::insert(const std::string& query, const std::string& b
   // resolve → connect → write → read, each step bounded by what is left of the deadline.
   stream.expires_after(timeout_);
   resolver.async_resolve(
-      endpoint_.host, endpoint_.port, [&](beast::error_code ec, tcp::resolver::results_type r) {
+      endpoint_.host, endpoint_.port, [&](beast::error_code ec, const tcp::resolver::results_type& r) {
         if (ec) {
           failure = ec;
           return;

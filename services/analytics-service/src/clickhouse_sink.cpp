@@ -115,7 +115,11 @@ bool is_refusal(int http_status, std::string_view body) {
   if (http_status < 400) return false;
   const auto code = clickhouse_error_code(body);
   if (!code) return false;
-  return std::find(kDataErrorCodes.begin(), kDataErrorCodes.end(), *code) != kDataErrorCodes.end();
+  if (std::find(kDataErrorCodes.begin(), kDataErrorCodes.end(), *code) != kDataErrorCodes.end()) return true;
+  // Whatever the code (18.16 reports an unknown Enum element as 49, LOGICAL_ERROR), an error that names the
+  // JSONEachRow field being read is about the row's data.
+  return body.find("while read the value of key") != std::string_view::npos ||
+         body.find("while reading the value of key") != std::string_view::npos;
 }
 
 std::string order_row(const events::OrderCreated& o, std::int64_t occurred_at_ms, std::int32_t partition,

@@ -150,6 +150,12 @@ TEST(ClickHouseSink, RefusalIsDecidedByTheErrorCode) {
                                                 "Code: 60, e.displayText() = DB::Exception: Table x "
                                                 "doesn't exist"));
   EXPECT_FALSE(orderflow::analytics::is_refusal(503, "Service Unavailable"));
+  EXPECT_TRUE(orderflow::analytics::is_refusal(
+      500,
+      "Code: 49, e.displayText() = DB::Exception: Unknown element 'GBP' for type Enum8('EUR' = 1): (while "
+      "read the value of key currency), e.what() = DB::Exception"));
+  EXPECT_FALSE(
+      orderflow::analytics::is_refusal(500, "Code: 49, e.displayText() = DB::Exception: Logical error"));
   EXPECT_EQ(orderflow::analytics::clickhouse_error_code("Code: 241. DB::Exception: Memory limit"), 241);
 }
 

@@ -78,7 +78,7 @@ class Inserter {
 // both accept.
 class HttpInserter final : public Inserter {
  public:
-  HttpInserter(ClickHouseEndpoint endpoint, std::string user, std::string password,
+  HttpInserter(ClickHouseEndpoint endpoint, const std::string& user, const std::string& password,
                std::chrono::milliseconds timeout);
   InsertResult insert(const std::string& query, const std::string& body) override;
 
