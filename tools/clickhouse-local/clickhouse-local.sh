@@ -147,7 +147,8 @@ pick_free_port() { # below the ephemeral range (32768+) so no outgoing connectio
 }
 
 # --- HTTP ------------------------------------------------------------------------------------------------
-ping_ok() { [[ $(curl -s --max-time 2 "http://127.0.0.1:$1/ping" 2>/dev/null) == Ok. ]]; }
+# Every request goes to 127.0.0.1: --noproxy so that an http_proxy / all_proxy of the caller never sees it.
+ping_ok() { [[ $(curl -s --noproxy "*" --max-time 2 "http://127.0.0.1:$1/ping" 2>/dev/null) == Ok. ]]; }
 urlencode() {
   local LC_ALL=C s=$1 i c out=""
   for ((i = 0; i < ${#s}; i++)); do
@@ -162,10 +163,10 @@ http_query() { # http_query PORT SQL [BODY_FILE]: the result on stdout; ClickHou
   # wait_end_of_query: the server buffers the result, so an error half-way through a SELECT becomes an HTTP
   # error status instead of a 200 whose body ends in an exception text.
   if [[ -n $body ]]; then
-    code=$(curl -sS -o "$out" -w '%{http_code}' --data-binary "@$body" \
+    code=$(curl -sS --noproxy "*" -o "$out" -w '%{http_code}' --data-binary "@$body" \
       "http://127.0.0.1:$p/?wait_end_of_query=1&query=$(urlencode "$q")") || code=000
   else
-    code=$(curl -sS -o "$out" -w '%{http_code}' --data-binary "$q" "http://127.0.0.1:$p/?wait_end_of_query=1") ||
+    code=$(curl -sS --noproxy "*" -o "$out" -w '%{http_code}' --data-binary "$q" "http://127.0.0.1:$p/?wait_end_of_query=1") ||
       code=000
   fi
   if [[ $code == 200 ]]; then
