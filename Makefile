@@ -97,6 +97,7 @@ compose-test: build kafka-jars
 
 bench: build kafka-jars
 	@bench/run-pipeline-bench.sh $(BUILD_DIR)
+	@python3 bench/clickhouse_sink_bench.py --build-dir $(BUILD_DIR)
 
 lint: configure
 	@scripts/lint.sh $(BUILD_DIR)
