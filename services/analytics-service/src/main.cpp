@@ -201,7 +201,9 @@ int main(int argc, char** argv) {
       "Consumes `orders` and `payments`, aggregates them in tumbling windows by event time (occurred_at)\n"
       "and publishes every closed window to `order-stats` (keyed by the window start). Offsets are\n"
       "committed only up to the oldest record of a window not yet published, so a restart re-reads\n"
-      "exactly the unpublished windows and counts nothing twice.";
+      "exactly the unpublished windows and counts nothing twice. With --clickhouse-url it also writes every\n"
+      "order, payment and closed window to ClickHouse (deploy/clickhouse/schema.sql) and commits an offset\n"
+      "only once ClickHouse acknowledged its row.";
   cli.example = "analytics-service --brokers localhost:9092 --window-ms 60000";
   runtime::add_common_options(cli, {"0.0.0.0:9105", true, "analytics-service"});
   namespace po = runtime::po;
