@@ -139,6 +139,7 @@ def main():
         ch(chdir, "stop", "--wipe", check=False)
         os.killpg(broker.pid, signal.SIGTERM)
         broker.wait(timeout=30)
+        shutil.rmtree(tmp, ignore_errors=True)
     print(f"\n### ClickHouse sink: {a.orders} orders from a backlog into ClickHouse 18.16 (median of {a.reps})\n")
     print("| --clickhouse-batch-rows | rows/s | span s | analytics-service CPU s | ClickHouse CPU s |")
     print("|---:|---:|---:|---:|---:|")

@@ -50,8 +50,12 @@ std::int64_t ms_of(const std::string& ts) {
 // A server of tools/clickhouse-local in a temp dir of its own; stopped and wiped by the destructor.
 class ClickHouse {
  public:
-  ClickHouse() : dir_(make_temp_dir("orderflow-ch-sink") + "/ch") {}
-  ~ClickHouse() { (void)run({"stop", "--dir", dir_, "--wipe"}, 60s); }
+  ClickHouse() : tmp_(make_temp_dir("orderflow-ch-sink")), dir_(tmp_ + "/ch") {}
+  ~ClickHouse() {
+    (void)run({"stop", "--dir", dir_, "--wipe"}, 60s);
+    std::error_code ignored;
+    std::filesystem::remove_all(tmp_, ignored);
+  }
   ClickHouse(const ClickHouse&) = delete;
   ClickHouse& operator=(const ClickHouse&) = delete;
 
@@ -103,6 +107,7 @@ class ClickHouse {
     const auto rc = p.wait(timeout);
     return {rc.value_or(-1), p.output()};
   }
+  std::string tmp_;
   std::string dir_;
   int port_ = 0;
 };
