@@ -13,7 +13,7 @@ TEST_JOBS ?= 2
 CMAKE_GEN = $(shell command -v ninja >/dev/null 2>&1 && echo "-G Ninja")
 
 # What `make run` and `make up` run: built alone (no tests, benchmarks or fuzz targets) by `make build-run`.
-RUN_TARGETS := kafka-dev-broker order-producer payment-service notification-service dlq-tool lag-exporter
+RUN_TARGETS := kafka-dev-broker order-producer payment-service notification-service analytics-service dlq-tool lag-exporter
 
 .PHONY: all deps deps-run configure configure-run build build-run test test-unit test-asan run up down bench lint format kafka-up kafka-down kafka-jars fuzz clean images compose-up compose-down compose-test
 
@@ -97,6 +97,7 @@ compose-test: build kafka-jars
 
 bench: build kafka-jars
 	@bench/run-pipeline-bench.sh $(BUILD_DIR)
+	@python3 bench/clickhouse_sink_bench.py --build-dir $(BUILD_DIR)
 
 lint: configure
 	@scripts/lint.sh $(BUILD_DIR)

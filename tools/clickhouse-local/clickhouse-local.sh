@@ -7,6 +7,7 @@
 #   clickhouse-local.sh start  [--port P] [--tcp-port T] [--dir D] [--fresh] [--timeout S] [--http-file F]
 #                              [--max-lifetime S]
 #   clickhouse-local.sh stop   [--dir D] [--wipe]
+#   clickhouse-local.sh kill   [--dir D]
 #   clickhouse-local.sh status [--dir D]
 #   clickhouse-local.sh query  [--dir D | --port P] [--file F] [--data F] ['SQL']
 #
@@ -18,6 +19,8 @@
 # `ready http=127.0.0.1:P` on stdout; --http-file F also writes `127.0.0.1:P` to F.
 # A detached watchdog stops the server when `start` dies before the server is ready, when D disappears, or
 # after --max-lifetime S seconds (0 = never; tests use it so an interrupted ctest run leaves no server behind).
+# `kill` ends the server with SIGKILL (a crash, for tests of the sink): no shutdown, the data dir is kept, and
+# `start --dir D --port P` brings it back on the same port with what it had acknowledged.
 # `query` sends SQL over HTTP (to the server of D, or to --port P) and prints the result: the SQL argument, or
 # with --file F each statement of F in order (a statement ends with `;` at the end of a line; lines starting
 # with `--` are skipped; e.g. --file deploy/clickhouse/schema.sql), or with --data F the SQL (an INSERT …
@@ -44,7 +47,7 @@ cmd=${1:-}
 [[ -z $cmd ]] && usage 2
 shift
 [[ $cmd == -h || $cmd == --help || $cmd == help ]] && usage 0
-case $cmd in start | stop | status | query) ;; *) bad_usage "unknown command '$cmd' (start|stop|status|query)" ;; esac
+case $cmd in start | stop | kill | status | query) ;; *) bad_usage "unknown command '$cmd' (start|stop|kill|status|query)" ;; esac
 
 port=8123 port_given=0 tcp_port=0 dir=$root/run/clickhouse timeout_s=60 http_file="" max_lifetime=0 fresh=0
 wipe=0 sql="" sql_file="" data_file=""
@@ -144,7 +147,8 @@ pick_free_port() { # below the ephemeral range (32768+) so no outgoing connectio
 }
 
 # --- HTTP ------------------------------------------------------------------------------------------------
-ping_ok() { [[ $(curl -s --max-time 2 "http://127.0.0.1:$1/ping" 2>/dev/null) == Ok. ]]; }
+# Every request goes to 127.0.0.1: --noproxy so that an http_proxy / all_proxy of the caller never sees it.
+ping_ok() { [[ $(curl -s --noproxy "*" --max-time 2 "http://127.0.0.1:$1/ping" 2>/dev/null) == Ok. ]]; }
 urlencode() {
   local LC_ALL=C s=$1 i c out=""
   for ((i = 0; i < ${#s}; i++)); do
@@ -159,10 +163,10 @@ http_query() { # http_query PORT SQL [BODY_FILE]: the result on stdout; ClickHou
   # wait_end_of_query: the server buffers the result, so an error half-way through a SELECT becomes an HTTP
   # error status instead of a 200 whose body ends in an exception text.
   if [[ -n $body ]]; then
-    code=$(curl -sS -o "$out" -w '%{http_code}' --data-binary "@$body" \
+    code=$(curl -sS --noproxy "*" -o "$out" -w '%{http_code}' --data-binary "@$body" \
       "http://127.0.0.1:$p/?wait_end_of_query=1&query=$(urlencode "$q")") || code=000
   else
-    code=$(curl -sS -o "$out" -w '%{http_code}' --data-binary "$q" "http://127.0.0.1:$p/?wait_end_of_query=1") ||
+    code=$(curl -sS --noproxy "*" -o "$out" -w '%{http_code}' --data-binary "$q" "http://127.0.0.1:$p/?wait_end_of_query=1") ||
       code=000
   fi
   if [[ $code == 200 ]]; then
@@ -425,6 +429,22 @@ cmd_stop() {
   fi
 }
 
+cmd_kill() {
+  local pid i
+  stop_watchdog
+  if ! pid=$(running_pid); then
+    note "not running ($dir)"
+    rm -f "$pid_file" "$dir/http"
+    return 0
+  fi
+  kill -KILL "$pid" 2>/dev/null || true
+  for ((i = 0; i < 50; i++)); do alive "$pid" || break; sleep 0.1; done
+  alive "$pid" && die "server pid $pid survived SIGKILL"
+  reaped "$pid"
+  rm -f "$pid_file" "$dir/http"
+  note "killed (pid $pid, SIGKILL); data kept in $data"
+}
+
 cmd_status() {
   local pid p
   if pid=$(running_pid); then
@@ -467,6 +487,7 @@ cmd_query() {
 case $cmd in
   start) cmd_start ;;
   stop) cmd_stop ;;
+  kill) cmd_kill ;;
   status) cmd_status ;;
   query) cmd_query ;;
 esac

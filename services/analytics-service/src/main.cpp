@@ -3,27 +3,39 @@
 // restart count nothing twice are described in orderflow/analytics/window.h; this file wires Kafka, the
 // command line, metrics and the HTTP endpoint around it.
 //
+// With --clickhouse-url, the raw orders and payments and the published windows also go to ClickHouse
+// (orderflow/analytics/clickhouse_sink.h); an input offset is committed only once both rules allow it:
+// its window was published and its row was written (or dead-lettered).
+//
 // One instance per group: a window gathers records of every partition, so two instances would each
 // publish a partial window under the same id. A rebalance therefore drops the open windows and rewinds
 // the partitions still assigned to their committable offsets, rebuilding the windows from the records.
 #include <librdkafka/rdkafkacpp.h>
+#include <prometheus/histogram.h>
 #include <spdlog/spdlog.h>
 
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <fstream>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <optional>
+#include <set>
 #include <string>
+#include <thread>
+#include <tuple>
 #include <vector>
 
+#include "orderflow/analytics/clickhouse_sink.h"
 #include "orderflow/analytics/window.h"
 #include "orderflow/events/clock.h"
 #include "orderflow/events/codec.h"
 #include "orderflow/messaging/consumer.h"
 #include "orderflow/messaging/kafka_config.h"
 #include "orderflow/messaging/producer.h"
+#include "orderflow/messaging/retry_policy.h"
 #include "orderflow/runtime/cli.h"
 #include "orderflow/runtime/http_server.h"
 #include "orderflow/runtime/logging.h"
@@ -50,11 +62,19 @@ std::optional<std::int64_t> event_ms(const std::string& occurred_at) {
 // windows a restart can re-read (the oldest unpublished one onwards) matter.
 constexpr std::int64_t kStatsTailPerPartition = 1000;
 
-// Reads the tail of the stats topic: the window starts (of this --window-ms) published by earlier runs.
+// A window record of an earlier run, as read back from the stats topic.
+struct PublishedRecord {
+  std::int64_t start_ms = 0;
+  std::int32_t partition = 0;
+  std::int64_t offset = 0;
+  std::string value;
+};
+
+// Reads the tail of the stats topic: the windows (of this --window-ms) published by earlier runs.
 // Returns false when the topic could not be read within `timeout`.
 bool read_published(const messaging::KafkaProperties& base, const std::string& topic, std::int64_t window_ms,
                     std::chrono::milliseconds timeout, const std::atomic<bool>& stop,
-                    std::vector<std::int64_t>& starts) {
+                    std::vector<PublishedRecord>& published) {
   messaging::KafkaProperties props = base;
   props.set("group.id", "analytics-service.bootstrap");  // required by KafkaConsumer; never joined
   props.set("enable.auto.commit", "false");
@@ -81,7 +101,10 @@ bool read_published(const messaging::KafkaProperties& base, const std::string& t
         for (const auto* p : *t->partitions()) partitions.push_back(p->id());
       }
     }
-    if (partitions.empty()) spdlog::warn("waiting for topic {} (create it, see docs/contract.md §4)", topic);
+    if (partitions.empty()) {
+      spdlog::warn("waiting for topic {} (create it, see docs/contract.md §4)", topic);
+      std::this_thread::sleep_for(std::chrono::seconds(1));  // a missing topic is answered at once
+    }
   }
   std::vector<RdKafka::TopicPartition*> assign;
   std::map<std::int32_t, std::int64_t> end;
@@ -113,7 +136,8 @@ bool read_published(const messaging::KafkaProperties& base, const std::string& t
     if (const auto w =
             analytics::parse_published(std::string_view(static_cast<const char*>(m->payload()), m->len()));
         w && w->window_ms == window_ms) {
-      starts.push_back(w->start_ms);
+      published.push_back({w->start_ms, m->partition(), m->offset(),
+                           std::string(static_cast<const char*>(m->payload()), m->len())});
     }
     auto it = end.find(m->partition());
     if (it != end.end() && m->offset() + 1 >= it->second) end.erase(it);
@@ -131,6 +155,31 @@ struct Counters {
   prometheus::Gauge* open_windows;
   std::map<std::string, prometheus::Counter*> amount;  // by currency
 };
+
+// What a produced record's completion refers to: a closed window, or the dead letter of a row ClickHouse
+// refused (whose input offset it releases).
+struct DeliveryContext {
+  enum class Kind { Window, DeadLetter } kind = Kind::Window;
+  std::int64_t start_ms = 0;
+  messaging::TopicPartitionKey tp;
+  std::int64_t offset = -1;
+};
+
+struct SinkMetrics {
+  std::map<analytics::Table, prometheus::Counter*> rows, batches, errors, refused;
+  prometheus::Histogram* batch_seconds = nullptr;
+  prometheus::Gauge* up = nullptr;
+  prometheus::Gauge* buffered = nullptr;
+};
+
+std::string read_password_file(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) throw runtime::UsageError("--clickhouse-password-file: cannot read " + path);
+  std::string line;
+  std::getline(in, line);
+  if (!line.empty() && line.back() == '\r') line.pop_back();
+  return line;
+}
 
 class Listener final : public messaging::RebalanceListener {
  public:
@@ -152,11 +201,16 @@ int main(int argc, char** argv) {
       "Consumes `orders` and `payments`, aggregates them in tumbling windows by event time (occurred_at)\n"
       "and publishes every closed window to `order-stats` (keyed by the window start). Offsets are\n"
       "committed only up to the oldest record of a window not yet published, so a restart re-reads\n"
-      "exactly the unpublished windows and counts nothing twice.";
+      "exactly the unpublished windows and counts nothing twice. With --clickhouse-url it also writes every\n"
+      "order, payment and closed window to ClickHouse (deploy/clickhouse/schema.sql) and commits an offset\n"
+      "only once ClickHouse acknowledged its row.";
   cli.example = "analytics-service --brokers localhost:9092 --window-ms 60000";
   runtime::add_common_options(cli, {"0.0.0.0:9105", true, "analytics-service"});
   namespace po = runtime::po;
   const analytics::WindowConfig defaults;
+  const analytics::SinkConfig sink_defaults;
+  const int sink_defaults_rows = static_cast<int>(sink_defaults.batch_rows);
+  const int sink_defaults_ms = static_cast<int>(sink_defaults.batch_ms);
   cli.options.add_options()(
       "orders-topic", po::value<std::string>()->default_value("orders")->value_name("TOPIC"), "input topic")(
       "payments-topic", po::value<std::string>()->default_value("payments")->value_name("TOPIC"),
@@ -172,10 +226,30 @@ int main(int argc, char** argv) {
       "a partition without records for this long no longer holds the watermark back")(
       "commit-interval-ms", po::value<int>()->default_value(1000)->value_name("MS"), "offset commit period")(
       "startup-timeout-s", po::value<int>()->default_value(30)->value_name("S"),
-      "exit 1 when the stats topic cannot be read within this");
+      "exit 1 when the stats topic cannot be read within this")(
+      "clickhouse-url", po::value<std::string>()->default_value("")->value_name("URL"),
+      "ClickHouse HTTP interface for the sink, e.g. http://127.0.0.1:8123 (empty: no sink)")(
+      "clickhouse-database", po::value<std::string>()->default_value("orderflow")->value_name("DB"),
+      "database of the tables of deploy/clickhouse/schema.sql")(
+      "clickhouse-batch-rows", po::value<int>()->default_value(sink_defaults_rows)->value_name("N"),
+      "rows per INSERT (per table)")(
+      "clickhouse-batch-ms", po::value<int>()->default_value(sink_defaults_ms)->value_name("MS"),
+      "a table's rows are sent at the latest this long after the oldest arrived")(
+      "clickhouse-timeout-ms", po::value<int>()->default_value(10000)->value_name("MS"),
+      "an INSERT without an answer within this counts as ClickHouse unavailable")(
+      "clickhouse-user", po::value<std::string>()->default_value("")->value_name("USER"),
+      "ClickHouse user (HTTP basic authentication; empty: none sent, the server's default user)")(
+      "clickhouse-password-file", po::value<std::string>()->default_value("")->value_name("FILE"),
+      "file whose first line is the ClickHouse user's password");
   cli.env["window-ms"] = "WINDOW_MS";
   cli.env["allowed-lateness-ms"] = "ALLOWED_LATENESS_MS";
   cli.env["commit-interval-ms"] = "COMMIT_INTERVAL_MS";
+  cli.env["clickhouse-url"] = "CLICKHOUSE_URL";
+  cli.env["clickhouse-database"] = "CLICKHOUSE_DATABASE";
+  cli.env["clickhouse-batch-rows"] = "CLICKHOUSE_BATCH_ROWS";
+  cli.env["clickhouse-batch-ms"] = "CLICKHOUSE_BATCH_MS";
+  cli.env["clickhouse-user"] = "CLICKHOUSE_USER";
+  cli.env["clickhouse-password-file"] = "CLICKHOUSE_PASSWORD_FILE";
 
   auto parsed = runtime::parse_command_line(cli, argc, argv);
   if (parsed.exit_code) return *parsed.exit_code;
@@ -184,6 +258,10 @@ int main(int argc, char** argv) {
   analytics::WindowConfig wcfg;
   std::string orders_topic, payments_topic, stats_topic;
   int commit_interval_ms = 1000, startup_timeout_s = 30;
+  std::string clickhouse_url, clickhouse_user, clickhouse_password;
+  analytics::ClickHouseEndpoint endpoint;
+  analytics::SinkConfig sink_cfg;
+  int clickhouse_timeout_ms = 10000;
   messaging::KafkaProperties props;
   try {
     common = runtime::read_common_options(vm, true);
@@ -204,6 +282,36 @@ int main(int argc, char** argv) {
     if (commit_interval_ms < 1) throw runtime::UsageError("--commit-interval-ms: must be at least 1");
     startup_timeout_s = vm["startup-timeout-s"].as<int>();
     if (startup_timeout_s < 1) throw runtime::UsageError("--startup-timeout-s: must be at least 1");
+    clickhouse_url = vm["clickhouse-url"].as<std::string>();
+    if (!clickhouse_url.empty()) {
+      try {
+        endpoint = analytics::parse_clickhouse_url(clickhouse_url);
+      } catch (const std::invalid_argument& e) {
+        throw runtime::UsageError(std::string("--clickhouse-url: ") + e.what());
+      }
+      // The order_stats table keys windows by their start second.
+      if (wcfg.window_ms % 1000 != 0) {
+        throw runtime::UsageError("--window-ms: must be a whole number of seconds with --clickhouse-url");
+      }
+    }
+    sink_cfg.database = vm["clickhouse-database"].as<std::string>();
+    if (sink_cfg.database.empty() ||
+        sink_cfg.database.find_first_not_of(
+            "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_") != std::string::npos) {
+      throw runtime::UsageError("--clickhouse-database: letters, digits and _ only, got '" +
+                                sink_cfg.database + "'");
+    }
+    const int batch_rows = vm["clickhouse-batch-rows"].as<int>();
+    if (batch_rows < 1) throw runtime::UsageError("--clickhouse-batch-rows: must be at least 1");
+    sink_cfg.batch_rows = static_cast<std::size_t>(batch_rows);
+    sink_cfg.batch_ms = vm["clickhouse-batch-ms"].as<int>();
+    if (sink_cfg.batch_ms < 0) throw runtime::UsageError("--clickhouse-batch-ms: must not be negative");
+    clickhouse_timeout_ms = vm["clickhouse-timeout-ms"].as<int>();
+    if (clickhouse_timeout_ms < 1) throw runtime::UsageError("--clickhouse-timeout-ms: must be at least 1");
+    clickhouse_user = vm["clickhouse-user"].as<std::string>();
+    if (const auto& f = vm["clickhouse-password-file"].as<std::string>(); !f.empty()) {
+      clickhouse_password = read_password_file(f);
+    }
     props = runtime::kafka_properties(common);
   } catch (const runtime::UsageError& e) {
     return runtime::usage_error(cli.program, e.what());
@@ -216,6 +324,8 @@ int main(int argc, char** argv) {
   copts.properties = props;
   copts.group_id = common.group_id;
   copts.topics = {orders_topic, payments_topic};
+  // Only committed records count: a transactional producer's aborted payments reach no window and no row.
+  copts.read_committed = true;
   messaging::ProducerOptions popts;
   popts.properties = props;
   if (common.check_config) {
@@ -252,6 +362,41 @@ int main(int argc, char** argv) {
     return *it->second;
   };
 
+  // The sink's state as /readyz reports it (the HTTP thread reads it).
+  std::mutex sink_state_mutex;
+  std::string sink_problem;
+
+  SinkMetrics sm;
+  const bool sink_on = !clickhouse_url.empty();
+  if (sink_on) {
+    for (const auto t :
+         {analytics::Table::Orders, analytics::Table::Payments, analytics::Table::OrderStats}) {
+      const std::map<std::string, std::string> label{{"table", std::string(analytics::table_name(t))}};
+      sm.rows[t] = &metrics.counter("orderflow_analytics_clickhouse_rows_written_total",
+                                    "rows ClickHouse acknowledged, by table", label);
+      sm.batches[t] = &metrics.counter("orderflow_analytics_clickhouse_batches_total",
+                                       "INSERTs ClickHouse acknowledged, by table", label);
+      sm.errors[t] =
+          &metrics.counter("orderflow_analytics_clickhouse_errors_total",
+                           "INSERTs that failed (ClickHouse unavailable, or a batch it refused)", label);
+      sm.refused[t] =
+          &metrics.counter("orderflow_analytics_clickhouse_rows_refused_total",
+                           "rows ClickHouse refused on their own (sent to the dead-letter topic)", label);
+    }
+    sm.batch_seconds = &prometheus::BuildHistogram()
+                            .Name("orderflow_analytics_clickhouse_batch_seconds")
+                            .Help("duration of an acknowledged INSERT")
+                            .Labels({{"service", "analytics-service"}})
+                            .Register(metrics.registry())
+                            .Add({}, prometheus::Histogram::BucketBoundaries{0.005, 0.01, 0.025, 0.05, 0.1,
+                                                                             0.25, 0.5, 1, 2.5, 5, 10});
+    sm.up =
+        &metrics.gauge("orderflow_analytics_clickhouse_up", "1 while ClickHouse accepts the sink's INSERTs");
+    sm.up->Set(1);
+    sm.buffered =
+        &metrics.gauge("orderflow_analytics_clickhouse_buffered_rows", "rows waiting for an INSERT");
+  }
+
   std::atomic<bool> ready{false};
   std::unique_ptr<runtime::HttpServer> http;
   try {
@@ -259,6 +404,10 @@ int main(int argc, char** argv) {
         common.metrics_address, metrics.registry_ptr(), [&]() -> std::optional<std::string> {
           if (!ready.load()) return std::string("not ready: no partitions assigned yet (joining the group)");
           if (auto problem = metrics.broker_problem()) return "not ready: " + *problem;
+          {
+            const std::lock_guard lock(sink_state_mutex);
+            if (!sink_problem.empty()) return "not ready: " + sink_problem;
+          }
           return std::nullopt;
         });
   } catch (const std::exception& e) {
@@ -269,28 +418,86 @@ int main(int argc, char** argv) {
   spdlog::info("analytics-service: brokers {} group {} window {} ms, allowed lateness {} ms, properties: {}",
                common.brokers, common.group_id, wcfg.window_ms, wcfg.allowed_lateness_ms,
                props.to_log_string());
+  if (sink_on) {
+    spdlog::info("ClickHouse sink: {} database {}, batches of {} rows or {} ms", clickhouse_url,
+                 sink_cfg.database, sink_cfg.batch_rows, sink_cfg.batch_ms);
+  }
 
   analytics::WindowAggregator agg(wcfg);
+  std::vector<PublishedRecord> published;
   {
-    std::vector<std::int64_t> starts;
     if (!read_published(props, stats_topic, wcfg.window_ms, std::chrono::seconds(startup_timeout_s),
-                        shutdown.flag(), starts)) {
+                        shutdown.flag(), published)) {
       if (shutdown.requested()) return 0;
       spdlog::error("could not read {} within {} s", stats_topic, startup_timeout_s);
       return 1;
     }
-    for (const auto s : starts) agg.seed_published(s);
+    for (const auto& w : published) agg.seed_published(w.start_ms);
     spdlog::info("{} windows published earlier (read from {}); their re-read records are not counted again",
-                 starts.size(), stats_topic);
+                 published.size(), stats_topic);
   }
 
-  // Delivery: the context is a heap copy of the window's start, owned by the completion (which fires
-  // exactly once per produced record, also at shutdown).
+  const std::string dlq_topic = common.group_id + ".dlq";
+  // Set by the sink's refused hook, served by the main loop (the producer is created after the sink).
+  std::vector<std::tuple<analytics::Table, analytics::SinkRow, std::string>> refused_rows;
+  std::unique_ptr<analytics::ClickHouseSink> sink;
+  if (sink_on) {
+    analytics::SinkHooks hooks;
+    hooks.written = [&](analytics::Table t, std::size_t rows, double seconds) {
+      sm.rows[t]->Increment(static_cast<double>(rows));
+      sm.batches[t]->Increment();
+      sm.batch_seconds->Observe(seconds);
+    };
+    hooks.failed = [&](analytics::Table t, const std::string& reason) {
+      sm.errors[t]->Increment();
+      spdlog::warn("ClickHouse INSERT into {} failed: {}", analytics::table_name(t), reason);
+    };
+    hooks.refused = [&](analytics::Table t, const analytics::SinkRow& row, const std::string& reason) {
+      sm.refused[t]->Increment();
+      refused_rows.emplace_back(t, row, reason);
+    };
+    sink = std::make_unique<analytics::ClickHouseSink>(
+        sink_cfg,
+        std::make_unique<analytics::HttpInserter>(endpoint, clickhouse_user, clickhouse_password,
+                                                  std::chrono::milliseconds(clickhouse_timeout_ms)),
+        std::move(hooks));
+    // Windows an earlier run published may not have reached ClickHouse before it stopped: written again
+    // (the same row, the same version: ReplacingMergeTree keeps one).
+    std::size_t again = 0;
+    for (const auto& w : published) {
+      auto row = analytics::window_row(w.value, w.offset);
+      if (!row) continue;  // written by a release without the sink's fields
+      analytics::SinkRow r;
+      r.json = std::move(*row);
+      r.tp = {stats_topic, w.partition};
+      r.offset = w.offset;
+      r.value = w.value;
+      sink->add(analytics::Table::OrderStats, std::move(r), now_ms());
+      ++again;
+    }
+    if (again > 0) spdlog::info("{} published windows queued for ClickHouse again (idempotent)", again);
+  }
+  published.clear();
+
+  // Delivery: the context is a heap DeliveryContext owned by the completion (which fires exactly once per
+  // produced record, also at shutdown).
   std::map<std::int64_t, analytics::WindowStats> in_flight;
   bool delivery_failed = false;
   messaging::Producer producer(popts, [&](const messaging::DeliveryReport& r) {
-    const std::unique_ptr<std::int64_t> owned(static_cast<std::int64_t*>(r.context));
-    const std::int64_t start = *owned;
+    const std::unique_ptr<DeliveryContext> ctx(static_cast<DeliveryContext*>(r.context));
+    if (ctx->kind == DeliveryContext::Kind::DeadLetter) {
+      if (!r.ok()) {
+        spdlog::error("dead letter of {} [{}] @{} not delivered to {}: {}", ctx->tp.topic, ctx->tp.partition,
+                      ctx->offset, dlq_topic, r.error_text);
+        delivery_failed = true;
+        return;
+      }
+      metrics.produced(dlq_topic);
+      metrics.outcome("dead_lettered");
+      if (sink) sink->release(ctx->tp, ctx->offset);
+      return;
+    }
+    const std::int64_t start = ctx->start_ms;
     auto it = in_flight.find(start);
     if (!r.ok()) {
       spdlog::error("window {} not delivered to {}: {}", start, stats_topic, r.error_text);
@@ -303,24 +510,50 @@ int main(int argc, char** argv) {
       ctr.orders->Increment(static_cast<double>(it->second.orders));
       for (const auto& [c, v] : it->second.order_amount_cents_by_currency)
         amount_counter(c).Increment(static_cast<double>(v));
+      if (sink) {
+        analytics::SinkRow row;
+        row.value = analytics::to_json(it->second, wcfg.window_ms);
+        if (auto json = analytics::window_row(row.value, r.offset)) {
+          row.json = std::move(*json);
+          row.tp = {stats_topic, r.partition};
+          row.offset = r.offset;
+          sink->add(analytics::Table::OrderStats, std::move(row), now_ms());
+        }
+      }
       in_flight.erase(it);
     }
     agg.acknowledged(start);
   });
   producer.set_interrupt(&shutdown.flag());
 
+  // committable = min(window rule, the sink's oldest held row) per partition.
+  auto committable = [&] {
+    auto offsets = agg.committable();
+    if (sink) {
+      for (auto& o : offsets) {
+        if (const auto held = sink->min_pending({o.topic, o.partition})) o.offset = std::min(o.offset, *held);
+      }
+    }
+    return offsets;
+  };
+
   std::unique_ptr<messaging::Consumer> consumer;
   std::vector<messaging::CommitOffset> rewind;
+  std::set<std::pair<std::string, std::int32_t>> assigned, paused;
   Listener listener;
   listener.assigned = [&](const std::vector<messaging::TopicPartitionKey>& parts) {
-    for (const auto& tp : parts) agg.assigned(tp, now_ms());
+    for (const auto& tp : parts) {
+      agg.assigned(tp, now_ms());
+      assigned.emplace(tp.topic, tp.partition);
+    }
     ready = true;
   };
   listener.revoking = [&](const std::vector<messaging::TopicPartitionKey>& parts, bool lost) {
     // Windows mix partitions: what was counted from a revoked partition cannot be taken out of them, so
     // every open window is dropped and rebuilt by re-reading from the committable offsets.
     producer.flush(std::chrono::seconds(30));
-    auto offsets = agg.committable();
+    if (sink && sink->up()) sink->service(now_ms(), true);
+    auto offsets = committable();
     if (!lost && !offsets.empty())
       metrics.commit_result(consumer->commit(offsets, true) == RdKafka::ERR_NO_ERROR);
     rewind.clear();
@@ -329,9 +562,14 @@ int main(int argc, char** argv) {
       for (const auto& tp : parts) gone = gone || (tp.topic == o.topic && tp.partition == o.partition);
       if (!gone) rewind.push_back(o);
     }
-    for (const auto& tp : parts) agg.revoked(tp);
+    for (const auto& tp : parts) {
+      agg.revoked(tp);
+      assigned.erase({tp.topic, tp.partition});
+      paused.erase({tp.topic, tp.partition});
+    }
     agg.reset_open();
     in_flight.clear();
+    if (sink) sink->drop_input_rows();  // re-read from the offsets above
   };
   consumer = std::make_unique<messaging::Consumer>(copts, listener);
   consumer->on_async_commit([&](RdKafka::ErrorCode err, const std::vector<messaging::CommitOffset>&) {
@@ -339,8 +577,49 @@ int main(int argc, char** argv) {
   });
   consumer->subscribe();
 
+  // A refused row's dead letter: the record as read, with the contract's failure headers.
+  auto dead_letter = [&](analytics::Table t, const analytics::SinkRow& row,
+                         const std::string& reason) -> bool {
+    spdlog::warn("ClickHouse refused a row of {} ({} [{}] @{}): {}; sending it to {}",
+                 analytics::table_name(t), row.tp.topic, row.tp.partition, row.offset, reason, dlq_topic);
+    const std::string message = "ClickHouse refused the row: " + reason;
+    messaging::FailureHeaderInput in;
+    in.origin = {row.tp.topic, row.tp.partition, row.offset};
+    in.error_class = messaging::ErrorClass::Poison;
+    in.error_message = message;
+    in.service = "analytics-service";
+    in.failed_at_ms = messaging::now_ms();
+    const auto headers = messaging::failure_headers(in, row.headers);
+    auto ctx = std::make_unique<DeliveryContext>();
+    ctx->kind = DeliveryContext::Kind::DeadLetter;
+    ctx->tp = row.tp;
+    ctx->offset = row.offset;
+    std::string err;
+    if (!producer.produce(dlq_topic, row.key ? &*row.key : nullptr, row.value.data(), row.value.size(),
+                          headers, ctx.get(), &err)) {
+      if (!shutdown.requested()) spdlog::error("cannot enqueue a dead letter for {}: {}", dlq_topic, err);
+      return false;
+    }
+    (void)ctx.release();  // the completion owns it now
+    return true;
+  };
+
+  // Input rows for the sink: the record as read, for a dead letter.
+  auto sink_row = [&](const RdKafka::Message& msg, std::string json) {
+    analytics::SinkRow row;
+    row.json = std::move(json);
+    row.tp = {msg.topic_name(), msg.partition()};
+    row.offset = msg.offset();
+    row.holds_offset = true;
+    row.key = messaging::message_key(msg);
+    row.value.assign(static_cast<const char*>(msg.payload()), msg.len());
+    row.headers = messaging::all_headers(msg);
+    return row;
+  };
+
   auto last_commit = Clock::now();
   int exit_code = 0;
+  bool sink_was_up = true;
   while (!shutdown.requested()) {
     auto msg = consumer->poll(std::chrono::milliseconds(100));
     if (!rewind.empty()) {
@@ -358,6 +637,11 @@ int main(int argc, char** argv) {
         auto o = events::parse_order_created(bytes);
         if (o.has_value()) {
           if (const auto t = event_ms(o.value().occurred_at)) {
+            if (sink) {
+              sink->add(analytics::Table::Orders,
+                        sink_row(*msg, analytics::order_row(o.value(), *t, tp.partition, msg->offset())),
+                        now);
+            }
             outcome = agg.add_order(tp, msg->offset(), *t, now, o.value().customer_id, o.value().amount_cents,
                                     o.value().currency);
           }
@@ -367,6 +651,10 @@ int main(int argc, char** argv) {
         if (p.has_value()) {
           const auto& v = p.value();
           if (const auto t = event_ms(v.occurred_at)) {
+            if (sink) {
+              sink->add(analytics::Table::Payments,
+                        sink_row(*msg, analytics::payment_row(v, *t, tp.partition, msg->offset())), now);
+            }
             outcome =
                 agg.add_payment(tp, msg->offset(), *t, now, v.status == events::PaymentStatus::Authorized,
                                 v.amount_cents, v.currency, v.decline_reason.value_or(""));
@@ -389,7 +677,10 @@ int main(int argc, char** argv) {
       spdlog::warn("consumer: {}", msg->errstr());
     }
 
-    for (auto& w : agg.close_ready(now)) {
+    // While the input is paused for the sink, no window closes: the paused partitions would look idle and
+    // their records, read after the pause, late.
+    auto closed = paused.empty() ? agg.close_ready(now) : std::vector<analytics::WindowStats>{};
+    for (auto& w : closed) {
       const auto start = w.start_ms;
       messaging::OutRecord rec;
       rec.topic = stats_topic;
@@ -400,7 +691,8 @@ int main(int argc, char** argv) {
                    w.orders, w.payments_authorized, w.payments_declined, w.customers.size());
       in_flight[start] = std::move(w);
       std::string err;
-      auto context = std::make_unique<std::int64_t>(start);
+      auto context = std::make_unique<DeliveryContext>();
+      context->start_ms = start;
       if (producer.produce(rec, context.get(), &err)) {
         (void)context.release();  // the completion owns it now
       } else {
@@ -413,6 +705,45 @@ int main(int argc, char** argv) {
     }
     if (exit_code != 0) break;
     producer.poll(std::chrono::milliseconds(0));
+
+    if (sink) {
+      const bool up = sink->service(now);
+      for (const auto& [t, row, reason] : refused_rows) {
+        if (!dead_letter(t, row, reason)) {
+          exit_code = shutdown.requested() ? 0 : 1;
+          break;
+        }
+      }
+      refused_rows.clear();
+      if (exit_code != 0) break;
+      // ClickHouse unavailable: stop fetching (the lag grows, memory does not) until an INSERT succeeds.
+      if (!up) {
+        for (const auto& tp : assigned) {
+          if (paused.insert(tp).second) consumer->pause(tp.first, tp.second);
+        }
+      } else if (!paused.empty()) {
+        for (const auto& tp : paused) {
+          consumer->resume(tp.first, tp.second);
+          agg.assigned({tp.first, tp.second}, now);  // its idle clock starts again
+        }
+        paused.clear();
+      }
+      if (up != sink_was_up) {
+        if (up) {
+          spdlog::info("ClickHouse sink: INSERTs accepted again; input resumed");
+        } else {
+          spdlog::error("ClickHouse sink unavailable: {}; input paused, retrying with backoff",
+                        sink->problem());
+        }
+        sink_was_up = up;
+      }
+      {
+        const std::lock_guard lock(sink_state_mutex);
+        sink_problem = up ? std::string() : "ClickHouse sink unavailable (retrying): " + sink->problem();
+      }
+      sm.up->Set(up ? 1 : 0);
+      sm.buffered->Set(static_cast<double>(sink->buffered()));
+    }
     if (delivery_failed) {
       exit_code = 1;
       break;
@@ -420,16 +751,25 @@ int main(int argc, char** argv) {
     ctr.open_windows->Set(static_cast<double>(agg.open_windows() + agg.pending_windows()));
     if (Clock::now() - last_commit >= std::chrono::milliseconds(commit_interval_ms)) {
       last_commit = Clock::now();
-      const auto offsets = agg.committable();
+      const auto offsets = committable();
       if (!offsets.empty()) consumer->commit(offsets, false);
     }
   }
 
   // Stop: publish nothing new (open windows are rebuilt by the next run), wait for what is in flight,
-  // commit what is complete.
+  // write what the sink holds (when ClickHouse answers; otherwise the next run re-reads it), commit what
+  // is complete.
   producer.flush(std::chrono::seconds(30));
+  if (sink && exit_code == 0 && !delivery_failed) {
+    if (sink->up() || sink->retry_at_ms() <= now_ms()) sink->service(now_ms(), true);
+    for (const auto& [t, row, reason] : refused_rows) {
+      if (!dead_letter(t, row, reason)) break;
+    }
+    refused_rows.clear();
+    producer.flush(std::chrono::seconds(30));
+  }
   if (exit_code == 0 && !delivery_failed) {
-    const auto offsets = agg.committable();
+    const auto offsets = committable();
     if (!offsets.empty()) metrics.commit_result(consumer->commit(offsets, true) == RdKafka::ERR_NO_ERROR);
   }
   consumer->close();

@@ -52,6 +52,8 @@ std::string to_json(const WindowStats& s, std::int64_t window_ms) {
   j["orders"] = s.orders;
   j["order_amount_cents_by_currency"] = nlohmann::ordered_json::object();
   for (const auto& [c, v] : s.order_amount_cents_by_currency) j["order_amount_cents_by_currency"][c] = v;
+  j["orders_by_currency"] = nlohmann::ordered_json::object();
+  for (const auto& [c, v] : s.orders_by_currency) j["orders_by_currency"][c] = v;
   j["payments_authorized"] = s.payments_authorized;
   j["payments_declined"] = s.payments_declined;
   j["authorized_amount_cents_by_currency"] = nlohmann::ordered_json::object();
@@ -148,6 +150,7 @@ WindowAggregator::Outcome WindowAggregator::add_order(const messaging::TopicPart
   if (Window* w = admit(tp, offset, event_ms, now_ms, outcome)) {
     ++w->stats.orders;
     w->stats.order_amount_cents_by_currency[currency] += amount_cents;
+    ++w->stats.orders_by_currency[currency];
     w->stats.customers.insert(customer_id);
   }
   return outcome;

@@ -12,9 +12,12 @@ and with the services' environment variables removed (only flags from the script
                 DEMO_BURST / its wall time); "where to look next" follows; the notifications
                 file holds exactly one ORDER_RECEIVED and one PAYMENT_* for every paid order, and
                 nothing of an earlier run (whose files the test leaves in DEMO_RUN_DIR first); every
-                process the demo started is gone afterwards (pids, process session, ports). With a
+                process the demo started is gone afterwards (pids, process session, ports). With
+                clickhouse-server installed, the analytics step runs too: its summary lines (windows closed =
+                window rows in ClickHouse, orders and payments rows = the payments of the summary, the example
+                query's authorisation rate = authorized / payments) and its ClickHouse gone afterwards. With a
                 dead http_proxy in the environment: the demo talks to its own loopback endpoints only.
-  port in use   for each of its four ports in turn, a socket of this test listens on it: exit non-zero
+  port in use   for each of its five ports in turn, a socket of this test listens on it: exit non-zero
                 with "run-demo: port N is already in use", nothing started.
   bad knob      DEMO_RATE=fast: exit 2 with "run-demo: DEMO_RATE must be a positive whole number", nothing
                 started.
@@ -48,10 +51,14 @@ QUICK_BUDGET_S = 10     # runs that must fail before starting anything
 TERM_GRACE_S = 20       # run-demo.sh's cleanup gives each process up to 10 s after SIGTERM
 BROKER_START_TIMEOUT_S = 15  # run-demo.sh's own wait for the dev broker
 PROXY_VARS = ("http_proxy", "https_proxy", "all_proxy", "no_proxy")  # either case
-BINARIES = ("kafka-dev-broker", "payment-service", "notification-service", "order-producer")
+BINARIES = ("kafka-dev-broker", "payment-service", "notification-service", "order-producer", "analytics-service")
+# run-demo.sh leaves the analytics step out without a ClickHouse server binary (the places it looks in).
+HAVE_CLICKHOUSE = bool(shutil.which("clickhouse-server") or os.access("/usr/sbin/clickhouse-server", os.X_OK)
+                       or shutil.which("clickhouse") or os.environ.get("CLICKHOUSE_SERVER"))
+ANALYTICS_LABELS = ("analytics windows closed", "rows in ClickHouse", "example query", "its result")
 SUMMARY_LABELS = ("broker", "orders sent", "payments authorized", "payments declined", "notifications",
                   "dead letters (payment-service)", "dead letters (notification-service)", "steady phase",
-                  f"end-to-end latency at {RATE} orders/s", "backlog drain")
+                  f"end-to-end latency at {RATE} orders/s", "backlog drain") + (ANALYTICS_LABELS if HAVE_CLICKHOUSE else ())
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "support"))
 from checks import check, failures, ok  # noqa: E402
@@ -222,6 +229,7 @@ def demo_env(base, ports, run_dir, **extra):
     env = dict(base)
     env.update(KAFKA="mock", DEMO_KAFKA_PORT=str(ports[0]), DEMO_PAYMENT_METRICS=f"127.0.0.1:{ports[1]}",
                DEMO_NOTIFICATION_METRICS=f"127.0.0.1:{ports[2]}", DEMO_PRODUCER_METRICS=f"127.0.0.1:{ports[3]}",
+               DEMO_ANALYTICS_METRICS=f"127.0.0.1:{ports[4]}",
                DEMO_ORDERS=str(ORDERS), DEMO_RATE=str(RATE), DEMO_BURST=str(BURST),
                DEMO_INVALID_RATIO=INVALID_RATIO, DEMO_RUN_DIR=str(run_dir))
     env.update(extra)
@@ -253,17 +261,41 @@ def as_int(values, label):
 
 
 # ------------------------------------------------------------------------------------------------ cases
+def check_analytics(s, authorized, declined):
+    """The analytics lines of the summary against the payment figures."""
+    windows = re.fullmatch(r"(\d+) \(2 s windows, topic order-stats\)", s.get("analytics windows closed", ""))
+    rows = re.fullmatch(r"orders (\d+), payments (\d+), order_stats (\d+) \(http://127\.0\.0\.1:\d+\)",
+                        s.get("rows in ClickHouse", ""))
+    paid = authorized + declined
+    if check(windows and rows, "the analytics lines: windows closed, rows in ClickHouse",
+             f"{s.get('analytics windows closed')!r}, {s.get('rows in ClickHouse')!r}"):
+        n_windows = int(windows[1])
+        orders, payments, stats = (int(rows[i]) for i in (1, 2, 3))
+        print(f"      analytics: {n_windows} windows closed; ClickHouse: {orders} orders, {payments} payments, "
+              f"{stats} windows")
+        check(n_windows >= 1 and stats == n_windows, f"every closed window is in ClickHouse ({stats} = {n_windows})")
+        # Every valid order was paid (the invalid ones are dead-lettered by payment-service and ignored here).
+        check(orders == paid and payments == paid,
+              f"ClickHouse holds one row per valid order and per payment ({orders}, {payments} = {paid})")
+    check(s.get("example query", "").startswith("SELECT "), "the example query is printed", repr(s.get("example query")))
+    result = re.fullmatch(r"payments=(\d+) authorised_pct=([\d.]+)", s.get("its result", ""))
+    if check(result, "the example query's result is printed", repr(s.get("its result"))) and paid:
+        check(int(result[1]) == paid and abs(float(result[2]) - 100 * authorized / paid) <= 0.051,
+              f"its result agrees with the summary: {paid} payments, {100 * authorized / paid:.1f}% authorised",
+              repr(s.get("its result")))
+
+
 def case_demo(source_dir, build_dir, tmp, base_env):
     print("\n== demo: DEMO_ORDERS=%d at %d/s, DEMO_BURST=%d, free ports, DEMO_RUN_DIR in %s"
           % (ORDERS, RATE, BURST, tmp), flush=True)
     work = tmp / "demo"
     run_dir = work / "run"
     work.mkdir()
-    ports = free_ports(5)
-    kport, pport, nport, prport, dead_proxy = ports
+    ports = free_ports(6)
+    kport, pport, nport, prport, aport, dead_proxy = ports
     # A proxy nobody listens on: requests to the demo's own endpoints must not go through it.
     proxy = f"http://127.0.0.1:{dead_proxy}"
-    env = demo_env(base_env, ports[:4], run_dir, http_proxy=proxy, HTTP_PROXY=proxy, all_proxy=proxy)
+    env = demo_env(base_env, ports[:5], run_dir, http_proxy=proxy, HTTP_PROXY=proxy, all_proxy=proxy)
     # What an earlier demo in the same DEMO_RUN_DIR leaves behind: a broker log with its ready line, and
     # its notifications. Neither may count for this run.
     (run_dir / "logs").mkdir(parents=True)
@@ -334,6 +366,9 @@ def case_demo(source_dir, build_dir, tmp, base_env):
         check(lat and 0 <= float(lat[1]) <= float(lat[2]) <= float(lat[3]),
               "end-to-end latency p50 ≤ p95 ≤ p99", repr(s.get(lat_label)))
 
+        if HAVE_CLICKHOUSE and None not in nums:
+            check_analytics(s, authorized, declined)
+
         # The notifications themselves (the sink file of this run): one of each kind per paid order.
         sink = run_dir / "logs" / "notifications.jsonl"
         if check(sink.is_file(), f"notifications written to {sink.relative_to(tmp)}") and None not in nums:
@@ -370,15 +405,17 @@ def case_demo(source_dir, build_dir, tmp, base_env):
 
     # Nothing of the demo is left: the processes it ran, its session, anything naming its ports or dir.
     names = run.names_seen()
-    check({"kafka-dev-broker", "payment-service", "notification-service"} <= names,
+    check({"kafka-dev-broker", "payment-service", "notification-service"}
+          | ({"analytics-service"} if HAVE_CLICKHOUSE else set()) <= names,
           "the broker and both services were seen running in the demo's session", f"seen {sorted(names)}")
     left = run.leftovers()
     check(not left, f"none of the {len(run.seen)} processes of the demo is still running", "; ".join(left))
-    markers = [str(run_dir), f"127.0.0.1:{pport}", f"127.0.0.1:{nport}", f"127.0.0.1:{prport}", f"--port {kport}"]
+    markers = [str(run_dir), f"127.0.0.1:{pport}", f"127.0.0.1:{nport}", f"127.0.0.1:{prport}", f"127.0.0.1:{aport}",
+               f"--port {kport}"]
     stray = demo_processes_anywhere(markers)
     check(not stray, "no process anywhere names the demo's run dir or ports", "; ".join(stray))
-    busy = [p for p in (kport, pport, nport, prport) if listening(p)]
-    check(not busy, f"ports {kport}, {pport}, {nport}, {prport} are free again", f"still listening: {busy}")
+    busy = [p for p in (kport, pport, nport, prport, aport) if listening(p)]
+    check(not busy, f"ports {kport}, {pport}, {nport}, {prport}, {aport} are free again", f"still listening: {busy}")
     run.kill_leftovers()
 
     # Its files went to DEMO_RUN_DIR, none to the repository's run/.
@@ -396,8 +433,9 @@ def case_demo(source_dir, build_dir, tmp, base_env):
 
 
 def case_port_in_use(source_dir, build_dir, tmp, base_env):
-    for i, what in enumerate(("DEMO_KAFKA_PORT", "DEMO_PAYMENT_METRICS", "DEMO_NOTIFICATION_METRICS",
-                              "DEMO_PRODUCER_METRICS")):
+    knobs = ("DEMO_KAFKA_PORT", "DEMO_PAYMENT_METRICS", "DEMO_NOTIFICATION_METRICS", "DEMO_PRODUCER_METRICS",
+             "DEMO_ANALYTICS_METRICS")  # in demo_env's order of ports; the last is checked with the analytics step
+    for i, what in enumerate(knobs if HAVE_CLICKHOUSE else knobs[:4]):
         print(f"\n== port in use: a socket of this test listens on the {what} port", flush=True)
         work = tmp / f"busy-{i}"
         run_dir = work / "run"
@@ -405,7 +443,7 @@ def case_port_in_use(source_dir, build_dir, tmp, base_env):
         holder = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         holder.bind(("127.0.0.1", 0))
         holder.listen(8)
-        ports = free_ports(4)
+        ports = free_ports(5)
         ports[i] = holder.getsockname()[1]
         port = ports[i]
         try:
@@ -432,7 +470,7 @@ def case_bad_knob(source_dir, build_dir, tmp, base_env):
     work = tmp / "bad-knob"
     run_dir = work / "run"
     work.mkdir()
-    env = demo_env(base_env, free_ports(4), run_dir, DEMO_RATE="fast")
+    env = demo_env(base_env, free_ports(5), run_dir, DEMO_RATE="fast")
     run = DemoRun(source_dir, build_dir, work, env, QUICK_BUDGET_S)
     before = len(failures)
     check(not run.timed_out and run.rc == 2, f"run-demo.sh exited 2 ({run.rc}) in {run.elapsed:.1f} s",
@@ -453,7 +491,7 @@ def case_broker_fails(source_dir, build_dir, tmp, base_env):
     work.mkdir()
     blocker = socket.socket(socket.AF_INET, socket.SOCK_STREAM)  # no SO_REUSEADDR: the broker's bind fails
     blocker.bind(("127.0.0.1", 0))
-    ports = free_ports(4)
+    ports = free_ports(5)
     ports[0] = blocker.getsockname()[1]
     try:
         run = DemoRun(source_dir, build_dir, work, demo_env(base_env, ports, run_dir),

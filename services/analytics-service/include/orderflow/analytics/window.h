@@ -57,6 +57,7 @@ struct WindowStats {
   std::int64_t end_ms = 0;
   std::int64_t orders = 0;
   std::map<std::string, std::int64_t> order_amount_cents_by_currency;
+  std::map<std::string, std::int64_t> orders_by_currency;
   std::int64_t payments_authorized = 0;
   std::int64_t payments_declined = 0;
   std::map<std::string, std::int64_t> authorized_amount_cents_by_currency;
