@@ -14,8 +14,10 @@
 #include <string_view>
 #include <vector>
 
+#include "orderflow/messaging/kafka_client.h"
 #include "orderflow/messaging/kafka_config.h"
 #include "orderflow/messaging/offset_tracker.h"
+#include "orderflow/messaging/topic_partition.h"
 
 namespace orderflow::messaging {
 
@@ -34,9 +36,9 @@ struct ConsumerOptions {
   bool read_committed = false;
   // partition.assignment.strategy under the -X overrides. The stage uses `range` for --retry-ordering key.
   std::string assignment_strategy = "cooperative-sticky";
-  // librdkafka statistics JSON (EVENT_STATS), called from poll(): keep it cheap. When set,
-  // statistics.interval.ms defaults to 5000 (a -X override wins).
-  std::function<void(std::string_view json)> on_stats;
+  // librdkafka statistics, called from poll(). When set, statistics.interval.ms defaults to
+  // kStatisticsIntervalMs (a -X override wins).
+  StatsHandler on_stats;
   // librdkafka before 2.2 only: while records are consumed quickly, wake the fetcher this often so that
   // a full prefetch queue is refilled as it drains, not a second later (see fetch_nudger.h). 0 = off.
   std::chrono::milliseconds fetch_nudge_interval{20};
@@ -52,7 +54,7 @@ struct ConsumerOptions {
 
 class FetchNudger;
 
-class Consumer {
+class Consumer : public KafkaClient {
  public:
   Consumer(const ConsumerOptions& options, RebalanceListener& listener);
   // Everything the constructor validates, without contacting a broker (check_client_config); throws
@@ -94,11 +96,9 @@ class Consumer {
  private:
   class RebalanceBridge;
   class CommitBridge;
-  class EventBridge;
   ConsumerOptions options_;
   std::unique_ptr<RebalanceBridge> rebalance_;
   std::unique_ptr<CommitBridge> commits_;
-  std::unique_ptr<EventBridge> events_;
   std::unique_ptr<RdKafka::KafkaConsumer> consumer_;
   std::unique_ptr<FetchNudger> nudger_;  // stopped before consumer_ is closed
   std::size_t assigned_ = 0;

@@ -15,6 +15,7 @@
 #include <string_view>
 #include <vector>
 
+#include "orderflow/messaging/kafka_client.h"
 #include "orderflow/messaging/kafka_config.h"
 #include "orderflow/messaging/record.h"
 
@@ -35,12 +36,12 @@ using DeliveryHandler = std::function<void(const DeliveryReport&)>;
 struct ProducerOptions {
   KafkaProperties properties;    // bootstrap.servers, -X overrides, …
   std::string transactional_id;  // non-empty: transactional producer (exactly-once)
-  // librdkafka statistics JSON (EVENT_STATS), called on the polling thread: keep it cheap. When
-  // set, statistics.interval.ms defaults to 5000 (a -X override wins).
-  std::function<void(std::string_view json)> on_stats;
+  // librdkafka statistics, called on the polling thread. When set, statistics.interval.ms defaults to
+  // kStatisticsIntervalMs (a -X override wins).
+  StatsHandler on_stats;
 };
 
-class Producer {
+class Producer : public KafkaClient {
  public:
   // Applies the reliable defaults (idempotence, acks=all, long message timeout, batching) under the
   // caller's properties, then validates: idempotence without acks=all is rejected (ConfigError).
@@ -97,11 +98,9 @@ class Producer {
 
  private:
   class DeliveryBridge;
-  class EventBridge;
   const std::atomic<bool>* interrupt_ = nullptr;
   bool interrupted_ = false;
   std::unique_ptr<DeliveryBridge> bridge_;  // outlives producer_ (declared first, destroyed last)
-  std::unique_ptr<EventBridge> events_;
   std::unique_ptr<RdKafka::Producer> producer_;
   // Topic handles by name (prepare_topics() and produce()); destroyed before producer_. Producing to a
   // handle skips librdkafka's lookup of the topic by name (a string compare per topic under a lock).
