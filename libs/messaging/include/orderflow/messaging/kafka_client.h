@@ -108,7 +108,7 @@ class KafkaClient {
 
 // An owned list of RdKafka::TopicPartition, for librdkafka's calls that take one (assign, pause, resume,
 // commit, committed, position, send_offsets_to_transaction …): its elements are destroyed with the list on
-// every way out of the scope, early returns and exceptions included.
+// every way out of the scope, early returns and exceptions included. A moved-from list is empty.
 class TopicPartitionList {
  public:
   TopicPartitionList() = default;
