@@ -26,7 +26,7 @@ std::vector<TopicPartitionKey> keys_of(const std::vector<RdKafka::TopicPartition
 
 class Consumer::RebalanceBridge : public RdKafka::RebalanceCb {
  public:
-  RebalanceBridge(Consumer& owner, RebalanceListener& listener) : owner_(owner), listener_(listener) {}
+  explicit RebalanceBridge(RebalanceListener& listener) : listener_(listener) {}
 
   void rebalance_cb(RdKafka::KafkaConsumer* consumer, RdKafka::ErrorCode err,
                     std::vector<RdKafka::TopicPartition*>& partitions) override {
@@ -37,10 +37,8 @@ class Consumer::RebalanceBridge : public RdKafka::RebalanceCb {
       if (cooperative) {
         std::unique_ptr<RdKafka::Error> e(consumer->incremental_assign(partitions));
         if (e) spdlog::error("incremental_assign failed: {}", e->str());
-        owner_.assigned_ += partitions.size();
       } else {
         consumer->assign(partitions);
-        owner_.assigned_ = partitions.size();
       }
       listener_.on_assigned(keys_of(partitions));
     } else if (err == RdKafka::ERR__REVOKE_PARTITIONS) {
@@ -50,15 +48,12 @@ class Consumer::RebalanceBridge : public RdKafka::RebalanceCb {
       if (cooperative) {
         std::unique_ptr<RdKafka::Error> e(consumer->incremental_unassign(partitions));
         if (e) spdlog::error("incremental_unassign failed: {}", e->str());
-        owner_.assigned_ -= std::min(owner_.assigned_, partitions.size());
       } else {
         consumer->unassign();
-        owner_.assigned_ = 0;
       }
     } else {
       spdlog::error("rebalance error: {}", RdKafka::err2str(err));
       consumer->unassign();
-      owner_.assigned_ = 0;
     }
   }
 
@@ -71,7 +66,6 @@ class Consumer::RebalanceBridge : public RdKafka::RebalanceCb {
     }
     return s.empty() ? "(none)" : s;
   }
-  Consumer& owner_;
   RebalanceListener& listener_;
 };
 
@@ -133,7 +127,7 @@ KafkaProperties consumer_properties(const ConsumerOptions& options, int librdkaf
 Consumer::Consumer(const ConsumerOptions& options, RebalanceListener& listener)
     : KafkaClient(ClientKind::Consumer, kLogLevels, options.on_stats),
       options_(options),
-      rebalance_(std::make_unique<RebalanceBridge>(*this, listener)),
+      rebalance_(std::make_unique<RebalanceBridge>(listener)),
       commits_(std::make_unique<CommitBridge>()) {
   auto conf = make_client_conf(consumer_properties(options));
   set_callback<RdKafka::RebalanceCb>(*conf, "rebalance_cb", rebalance_.get());

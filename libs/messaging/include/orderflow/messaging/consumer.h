@@ -82,7 +82,6 @@ class Consumer : public KafkaClient {
   std::vector<CommitOffset> committed(const std::vector<TopicPartitionKey>& partitions,
                                       std::chrono::milliseconds timeout);
 
-  [[nodiscard]] std::size_t assignment_size() const { return assigned_; }
   // (high watermark − position) for an assigned partition, from librdkafka's cached watermarks.
   std::int64_t lag(const std::string& topic, std::int32_t partition);
 
@@ -101,7 +100,6 @@ class Consumer : public KafkaClient {
   std::unique_ptr<CommitBridge> commits_;
   std::unique_ptr<RdKafka::KafkaConsumer> consumer_;
   std::unique_ptr<FetchNudger> nudger_;  // stopped before consumer_ is closed
-  std::size_t assigned_ = 0;
   bool closed_ = false;
 };
 

@@ -92,8 +92,6 @@ class Producer : public KafkaClient {
   void commit_transaction(std::chrono::milliseconds timeout);
   void abort_transaction(std::chrono::milliseconds timeout);
 
-  // The first fatal error raised by librdkafka (idempotence/transaction state broken), or empty.
-  [[nodiscard]] std::string fatal_error();
   RdKafka::Producer& handle() { return *producer_; }
 
  private:
@@ -114,19 +112,14 @@ class Producer : public KafkaClient {
   RdKafka::Topic* topic_handle(const std::string& name, std::string* error);
 };
 
-// A transactional call failed. `abortable`: abort and retry the batch; `fatal`: the producer is
-// fenced or broken, exit; otherwise retriable as is.
+// A transactional call failed. `fatal`: the producer is fenced or broken and cannot be used again;
+// otherwise aborting the transaction makes it usable again.
 class TxnError : public std::runtime_error {
  public:
-  TxnError(const std::string& what, bool retriable, bool abortable, bool fatal)
-      : std::runtime_error(what), retriable_(retriable), abortable_(abortable), fatal_(fatal) {}
-  [[nodiscard]] bool retriable() const { return retriable_; }
-  [[nodiscard]] bool abortable() const { return abortable_; }
+  TxnError(const std::string& what, bool fatal) : std::runtime_error(what), fatal_(fatal) {}
   [[nodiscard]] bool fatal() const { return fatal_; }
 
  private:
-  bool retriable_;
-  bool abortable_;
   bool fatal_;
 };
 
