@@ -75,6 +75,8 @@ class Producer : public KafkaClient {
   // for it: a stage that starts on a backlog then queues up to a second of output before anything is
   // sent (memory, latency). Best effort: false when a topic's metadata did not arrive in `timeout`.
   bool prepare_topics(const std::vector<std::string>& topics, std::chrono::milliseconds timeout);
+  // The bound a start gives prepare_topics (best effort; the brokers have already answered by then).
+  static constexpr std::chrono::seconds kPrepareTopicsTimeout{5};
 
   int poll(std::chrono::milliseconds timeout);
   // Waits for every outstanding record; true when none is left.
