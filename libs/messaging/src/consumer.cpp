@@ -12,13 +12,8 @@ namespace orderflow::messaging {
 
 namespace {
 
-struct PartitionList {
-  std::vector<RdKafka::TopicPartition*> items;
-  PartitionList() = default;
-  PartitionList(const PartitionList&) = delete;
-  PartitionList& operator=(const PartitionList&) = delete;
-  ~PartitionList() { RdKafka::TopicPartition::destroy(items); }
-};
+// A producer's levels, except that librdkafka's lines below warning are not forwarded at all.
+constexpr ClientLogLevels kLogLevels{.log = EventLogLevel::Off};
 
 std::vector<TopicPartitionKey> keys_of(const std::vector<RdKafka::TopicPartition*>& parts) {
   std::vector<TopicPartitionKey> out;
@@ -31,7 +26,7 @@ std::vector<TopicPartitionKey> keys_of(const std::vector<RdKafka::TopicPartition
 
 class Consumer::RebalanceBridge : public RdKafka::RebalanceCb {
  public:
-  RebalanceBridge(Consumer& owner, RebalanceListener& listener) : owner_(owner), listener_(listener) {}
+  explicit RebalanceBridge(RebalanceListener& listener) : listener_(listener) {}
 
   void rebalance_cb(RdKafka::KafkaConsumer* consumer, RdKafka::ErrorCode err,
                     std::vector<RdKafka::TopicPartition*>& partitions) override {
@@ -42,10 +37,8 @@ class Consumer::RebalanceBridge : public RdKafka::RebalanceCb {
       if (cooperative) {
         std::unique_ptr<RdKafka::Error> e(consumer->incremental_assign(partitions));
         if (e) spdlog::error("incremental_assign failed: {}", e->str());
-        owner_.assigned_ += partitions.size();
       } else {
         consumer->assign(partitions);
-        owner_.assigned_ = partitions.size();
       }
       listener_.on_assigned(keys_of(partitions));
     } else if (err == RdKafka::ERR__REVOKE_PARTITIONS) {
@@ -55,15 +48,12 @@ class Consumer::RebalanceBridge : public RdKafka::RebalanceCb {
       if (cooperative) {
         std::unique_ptr<RdKafka::Error> e(consumer->incremental_unassign(partitions));
         if (e) spdlog::error("incremental_unassign failed: {}", e->str());
-        owner_.assigned_ -= std::min(owner_.assigned_, partitions.size());
       } else {
         consumer->unassign();
-        owner_.assigned_ = 0;
       }
     } else {
       spdlog::error("rebalance error: {}", RdKafka::err2str(err));
       consumer->unassign();
-      owner_.assigned_ = 0;
     }
   }
 
@@ -76,7 +66,6 @@ class Consumer::RebalanceBridge : public RdKafka::RebalanceCb {
     }
     return s.empty() ? "(none)" : s;
   }
-  Consumer& owner_;
   RebalanceListener& listener_;
 };
 
@@ -93,28 +82,6 @@ class Consumer::CommitBridge : public RdKafka::OffsetCommitCb {
     }
     handler(err, out);
   }
-};
-
-class Consumer::EventBridge : public RdKafka::EventCb {
- public:
-  explicit EventBridge(std::function<void(std::string_view)> on_stats) : on_stats_(std::move(on_stats)) {}
-  void event_cb(RdKafka::Event& e) override {
-    if (e.type() == RdKafka::Event::EVENT_STATS) {
-      if (on_stats_) on_stats_(e.str());
-    } else if (e.type() == RdKafka::Event::EVENT_ERROR) {
-      if (e.fatal()) {
-        spdlog::critical("kafka consumer fatal error: {}: {}", RdKafka::err2str(e.err()), e.str());
-      } else {
-        spdlog::warn("kafka consumer: {}: {}", RdKafka::err2str(e.err()), e.str());
-      }
-    } else if (e.type() == RdKafka::Event::EVENT_LOG &&
-               e.severity() <= RdKafka::Event::EVENT_SEVERITY_WARNING) {
-      spdlog::warn("librdkafka consumer [{}]: {}", e.fac(), e.str());
-    }
-  }
-
- private:
-  std::function<void(std::string_view)> on_stats_;
 };
 
 KafkaProperties consumer_properties(const ConsumerOptions& options) {
@@ -135,7 +102,7 @@ KafkaProperties consumer_properties(const ConsumerOptions& options, int librdkaf
   // (README, "Producer and consumer settings, and why").
   p.set("queued.max.messages.kbytes", "20480");
   if (librdkafka_version >= FetchNudger::kFetchQueueBackoffSince) p.set("fetch.queue.backoff.ms", "10");
-  if (options.on_stats) p.set("statistics.interval.ms", "5000");
+  set_statistics_default(p, options.on_stats);
   for (const auto& [k, v] : options.properties.entries()) p.set(k, v);
   if (p.find("fetch.max.bytes") == nullptr) {
     // The queue limit is checked before a fetch, and one fetch response may add up to fetch.max.bytes
@@ -158,19 +125,14 @@ KafkaProperties consumer_properties(const ConsumerOptions& options, int librdkaf
 }
 
 Consumer::Consumer(const ConsumerOptions& options, RebalanceListener& listener)
-    : options_(options),
-      rebalance_(std::make_unique<RebalanceBridge>(*this, listener)),
-      commits_(std::make_unique<CommitBridge>()),
-      events_(std::make_unique<EventBridge>(options.on_stats)) {
-  auto conf = make_conf(consumer_properties(options));
-  std::string err;
-  if (conf->set("rebalance_cb", rebalance_.get(), err) != RdKafka::Conf::CONF_OK ||
-      conf->set("offset_commit_cb", commits_.get(), err) != RdKafka::Conf::CONF_OK ||
-      conf->set("event_cb", events_.get(), err) != RdKafka::Conf::CONF_OK) {
-    throw ConfigError("consumer callbacks: " + err);
-  }
-  consumer_.reset(RdKafka::KafkaConsumer::create(conf.get(), err));
-  if (!consumer_) throw ConfigError("cannot create Kafka consumer: " + err);
+    : KafkaClient(ClientKind::Consumer, kLogLevels, options.on_stats),
+      options_(options),
+      rebalance_(std::make_unique<RebalanceBridge>(listener)),
+      commits_(std::make_unique<CommitBridge>()) {
+  auto conf = make_client_conf(consumer_properties(options));
+  set_callback<RdKafka::RebalanceCb>(*conf, "rebalance_cb", rebalance_.get());
+  set_callback<RdKafka::OffsetCommitCb>(*conf, "offset_commit_cb", commits_.get());
+  consumer_ = create_consumer(*conf);
 }
 
 void Consumer::check_config(const ConsumerOptions& options, bool log_warnings) {
@@ -206,14 +168,12 @@ std::unique_ptr<RdKafka::Message> Consumer::poll(std::chrono::milliseconds timeo
 
 RdKafka::ErrorCode Consumer::commit(const std::vector<CommitOffset>& offsets, bool sync) {
   if (offsets.empty()) return RdKafka::ERR_NO_ERROR;
-  PartitionList list;
-  list.items.reserve(offsets.size());
-  for (const auto& c : offsets) {
-    list.items.push_back(RdKafka::TopicPartition::create(c.topic, c.partition, c.offset));
-  }
-  auto err = sync ? consumer_->commitSync(list.items) : consumer_->commitAsync(list.items);
+  TopicPartitionList list;
+  list.reserve(offsets.size());
+  for (const auto& c : offsets) list.add(c.topic, c.partition, c.offset);
+  auto err = sync ? consumer_->commitSync(list.items()) : consumer_->commitAsync(list.items());
   if (sync && err == RdKafka::ERR_NO_ERROR) {
-    for (const auto* p : list.items) {
+    for (const auto* p : list) {
       if (p->err() != RdKafka::ERR_NO_ERROR) err = p->err();
     }
   }
@@ -225,15 +185,15 @@ void Consumer::on_async_commit(std::function<void(RdKafka::ErrorCode, const std:
 }
 
 void Consumer::pause(const std::string& topic, std::int32_t partition) {
-  PartitionList list;
-  list.items.push_back(RdKafka::TopicPartition::create(topic, partition));
-  consumer_->pause(list.items);
+  TopicPartitionList list;
+  list.add(topic, partition);
+  consumer_->pause(list.items());
 }
 
 void Consumer::resume(const std::string& topic, std::int32_t partition) {
-  PartitionList list;
-  list.items.push_back(RdKafka::TopicPartition::create(topic, partition));
-  consumer_->resume(list.items);
+  TopicPartitionList list;
+  list.add(topic, partition);
+  consumer_->resume(list.items());
 }
 
 void Consumer::seek(const std::string& topic, std::int32_t partition, std::int64_t offset) {
@@ -245,27 +205,26 @@ void Consumer::seek(const std::string& topic, std::int32_t partition, std::int64
 }
 
 std::vector<CommitOffset> Consumer::committed(std::chrono::milliseconds timeout) {
-  PartitionList list;
-  consumer_->assignment(list.items);
+  TopicPartitionList list;
+  consumer_->assignment(list.items());
   std::vector<CommitOffset> out;
-  if (list.items.empty()) return out;
-  if (consumer_->committed(list.items, static_cast<int>(timeout.count())) != RdKafka::ERR_NO_ERROR) {
+  if (list.empty()) return out;
+  if (consumer_->committed(list.items(), static_cast<int>(timeout.count())) != RdKafka::ERR_NO_ERROR) {
     return out;
   }
-  for (const auto* p : list.items) out.push_back(CommitOffset{p->topic(), p->partition(), p->offset()});
+  for (const auto* p : list) out.push_back(CommitOffset{p->topic(), p->partition(), p->offset()});
   return out;
 }
 
 std::vector<CommitOffset> Consumer::committed(const std::vector<TopicPartitionKey>& partitions,
                                               std::chrono::milliseconds timeout) {
-  PartitionList list;
-  for (const auto& tp : partitions)
-    list.items.push_back(RdKafka::TopicPartition::create(tp.topic, tp.partition));
+  TopicPartitionList list;
+  for (const auto& tp : partitions) list.add(tp.topic, tp.partition);
   std::vector<CommitOffset> out;
-  if (list.items.empty()) return out;
-  if (consumer_->committed(list.items, static_cast<int>(timeout.count())) != RdKafka::ERR_NO_ERROR)
+  if (list.empty()) return out;
+  if (consumer_->committed(list.items(), static_cast<int>(timeout.count())) != RdKafka::ERR_NO_ERROR)
     return out;
-  for (const auto* p : list.items) {
+  for (const auto* p : list) {
     out.push_back(
         CommitOffset{p->topic(), p->partition(), p->err() == RdKafka::ERR_NO_ERROR ? p->offset() : -1});
   }
@@ -278,10 +237,10 @@ std::int64_t Consumer::lag(const std::string& topic, std::int32_t partition) {
   if (consumer_->get_watermark_offsets(topic, partition, &low, &high) != RdKafka::ERR_NO_ERROR || high < 0) {
     return -1;
   }
-  PartitionList list;
-  list.items.push_back(RdKafka::TopicPartition::create(topic, partition));
-  consumer_->position(list.items);
-  const auto pos = list.items.front()->offset();
+  TopicPartitionList list;
+  list.add(topic, partition);
+  consumer_->position(list.items());
+  const auto pos = list.items().front()->offset();
   if (pos < 0) return high - low;
   return std::max<std::int64_t>(0, high - pos);
 }

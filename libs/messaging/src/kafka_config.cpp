@@ -1,10 +1,10 @@
 #include "orderflow/messaging/kafka_config.h"
 
-#include <spdlog/spdlog.h>
-
 #include <algorithm>
 #include <array>
 #include <cctype>
+
+#include "orderflow/messaging/kafka_client.h"
 
 namespace orderflow::messaging {
 
@@ -83,43 +83,31 @@ std::unique_ptr<RdKafka::Conf> make_conf(const KafkaProperties& props) {
 
 namespace {
 
-// Forwards librdkafka's warnings (e.g. "property X is a consumer property and will be ignored") as the
-// services' event callbacks do; notices such as "No `bootstrap.servers` configured" are the probe's own.
-class ProbeEvents final : public RdKafka::EventCb {
- public:
-  explicit ProbeEvents(const char* client) : client_(client) {}
-  void event_cb(RdKafka::Event& e) override {
-    if (e.type() == RdKafka::Event::EVENT_LOG && e.severity() <= RdKafka::Event::EVENT_SEVERITY_WARNING) {
-      spdlog::warn("librdkafka {} [{}]: {}", client_, e.fac(), e.str());
-    }
-  }
-
- private:
-  const char* client_;
-};
+// librdkafka's warnings (e.g. "property X is a consumer property and will be ignored"), as the real client
+// logs them; its errors and notices (such as "No `bootstrap.servers` configured") are the probe's own.
+constexpr ClientLogLevels kProbeLogLevels{.fatal_error = EventLogLevel::Off,
+                                          .error = EventLogLevel::Off,
+                                          .log_warning = EventLogLevel::Warn,
+                                          .log = EventLogLevel::Off};
 
 }  // namespace
 
 void check_client_config(ClientKind kind, const KafkaProperties& props, bool log_warnings) {
-  const char* client = kind == ClientKind::Producer ? "producer" : "consumer";
   (void)make_conf(props);  // every property as given, the broker list included
   KafkaProperties offline = props;
   offline.erase("bootstrap.servers");
   offline.erase("metadata.broker.list");  // librdkafka's alias of bootstrap.servers
   if (!log_warnings) offline.set("log_level", "0");
   auto conf = make_conf(offline);
-  ProbeEvents events(client);
+  ClientEvents events(kind, kProbeLogLevels);
   std::string err;
   if (conf->set("event_cb", &events, err) != RdKafka::Conf::CONF_OK) {
-    throw ConfigError(std::string(client) + " callbacks: " + err);
+    throw ConfigError(std::string(client_name(kind)) + " callbacks: " + err);
   }
   if (kind == ClientKind::Producer) {
-    std::unique_ptr<RdKafka::Producer> probe(RdKafka::Producer::create(conf.get(), err));
-    if (!probe) throw ConfigError("cannot create Kafka producer: " + err);
+    (void)create_producer(*conf);
   } else {
-    std::unique_ptr<RdKafka::KafkaConsumer> probe(RdKafka::KafkaConsumer::create(conf.get(), err));
-    if (!probe) throw ConfigError("cannot create Kafka consumer: " + err);
-    probe->close();  // never subscribed and no broker: returns at once
+    create_consumer(*conf)->close();  // never subscribed and no broker: returns at once
   }
 }
 

@@ -29,38 +29,6 @@ class Producer::DeliveryBridge : public RdKafka::DeliveryReportCb {
   std::string topic_;
 };
 
-class Producer::EventBridge : public RdKafka::EventCb {
- public:
-  explicit EventBridge(std::function<void(std::string_view)> on_stats) : on_stats_(std::move(on_stats)) {}
-  void event_cb(RdKafka::Event& e) override {
-    switch (e.type()) {
-      case RdKafka::Event::EVENT_STATS:
-        if (on_stats_) on_stats_(e.str());
-        break;
-      case RdKafka::Event::EVENT_ERROR:
-        if (e.fatal()) {
-          spdlog::critical("kafka producer fatal error: {}: {}", RdKafka::err2str(e.err()), e.str());
-        } else {
-          // Transient client errors (broker down, all brokers down) are retried by librdkafka.
-          spdlog::warn("kafka producer: {}: {}", RdKafka::err2str(e.err()), e.str());
-        }
-        break;
-      case RdKafka::Event::EVENT_LOG:
-        if (e.severity() <= RdKafka::Event::EVENT_SEVERITY_WARNING) {
-          spdlog::warn("librdkafka producer [{}]: {}", e.fac(), e.str());
-        } else {
-          spdlog::debug("librdkafka producer [{}]: {}", e.fac(), e.str());
-        }
-        break;
-      default:
-        break;
-    }
-  }
-
- private:
-  std::function<void(std::string_view)> on_stats_;
-};
-
 namespace {
 
 KafkaProperties with_defaults(const ProducerOptions& options) {
@@ -84,7 +52,7 @@ KafkaProperties with_defaults(const ProducerOptions& options) {
   p.set("compression.type", "none");
   // Same key → same partition as Java clients (murmur2), so mixed-language producers agree.
   p.set("partitioner", "murmur2_random");
-  if (options.on_stats) p.set("statistics.interval.ms", "5000");
+  set_statistics_default(p, options.on_stats);
   for (const auto& [k, v] : options.properties.entries()) p.set(k, v);
   if (!options.transactional_id.empty()) {
     p.set("transactional.id", options.transactional_id);
@@ -118,16 +86,11 @@ KafkaProperties with_defaults(const ProducerOptions& options) {
 }  // namespace
 
 Producer::Producer(const ProducerOptions& options, DeliveryHandler on_delivery)
-    : bridge_(std::make_unique<DeliveryBridge>(std::move(on_delivery))),
-      events_(std::make_unique<EventBridge>(options.on_stats)) {
-  auto conf = make_conf(with_defaults(options));
-  std::string err;
-  if (conf->set("dr_cb", bridge_.get(), err) != RdKafka::Conf::CONF_OK ||
-      conf->set("event_cb", events_.get(), err) != RdKafka::Conf::CONF_OK) {
-    throw ConfigError("producer callbacks: " + err);
-  }
-  producer_.reset(RdKafka::Producer::create(conf.get(), err));
-  if (!producer_) throw ConfigError("cannot create Kafka producer: " + err);
+    : KafkaClient(ClientKind::Producer, ClientLogLevels{}, options.on_stats),
+      bridge_(std::make_unique<DeliveryBridge>(std::move(on_delivery))) {
+  auto conf = make_client_conf(with_defaults(options));
+  set_callback<RdKafka::DeliveryReportCb>(*conf, "dr_cb", bridge_.get());
+  producer_ = create_producer(*conf);
 }
 
 void Producer::check_config(const ProducerOptions& options, bool log_warnings) {
@@ -267,8 +230,7 @@ namespace {
 void throw_if_error(RdKafka::Error* raw, const char* what) {
   if (raw == nullptr) return;
   std::unique_ptr<RdKafka::Error> e(raw);
-  throw TxnError(std::string(what) + ": " + e->str(), e->is_retriable(), e->txn_requires_abort(),
-                 e->is_fatal());
+  throw TxnError(std::string(what) + ": " + e->str(), e->is_fatal());
 }
 }  // namespace
 
@@ -289,13 +251,6 @@ void Producer::commit_transaction(std::chrono::milliseconds timeout) {
 }
 void Producer::abort_transaction(std::chrono::milliseconds timeout) {
   throw_if_error(producer_->abort_transaction(static_cast<int>(timeout.count())), "abort_transaction");
-}
-
-std::string Producer::fatal_error() {
-  std::string errstr;
-  const auto code = producer_->fatal_error(errstr);
-  if (code == RdKafka::ERR_NO_ERROR) return {};
-  return RdKafka::err2str(code) + ": " + errstr;
 }
 
 }  // namespace orderflow::messaging

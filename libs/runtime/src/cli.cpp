@@ -118,16 +118,18 @@ ParseResult parse_command_line(CommandLine& cli, int argc, const char* const* ar
 }
 
 void add_common_options(CommandLine& cli, const CommonDefaults& d) {
+  const CommonOptions defaults;
   cli.options.add_options()(
-      "brokers", po::value<std::string>()->default_value("localhost:9092")->value_name("HOST:PORT,…"),
+      "brokers", po::value<std::string>()->default_value(defaults.brokers)->value_name("HOST:PORT,…"),
       "Kafka bootstrap servers")(
       "metrics-address", po::value<std::string>()->default_value(d.metrics_address)->value_name("HOST:PORT"),
       "serve /metrics, /healthz, /readyz here; port 0 disables")(
       "kafka-property,X", po::value<std::vector<std::string>>()->composing()->value_name("KEY=VALUE"),
       "librdkafka property, repeatable (security.protocol, sasl.*, ssl.*, compression.type, …)")(
-      "log-level", po::value<std::string>()->default_value("info")->value_name("LEVEL"),
+      "log-level", po::value<std::string>()->default_value(defaults.log_level)->value_name("LEVEL"),
       "trace|debug|info|warn|error")(
-      "log-format", po::value<std::string>()->default_value("text")->value_name("FORMAT"), "text|json")(
+      "log-format", po::value<std::string>()->default_value(defaults.log_format)->value_name("FORMAT"),
+      "text|json")(
       "check-config", po::bool_switch(),
       "validate the configuration (flags, environment, --config, -X) as a start would, without contacting "
       "Kafka; print it as key = value lines, secrets masked, and exit 0 (2 on a configuration error)");

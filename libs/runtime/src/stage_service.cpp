@@ -15,30 +15,40 @@
 namespace orderflow::runtime {
 
 void add_stage_options(CommandLine& cli) {
+  // The defaults are StageOptions' initial values, each spelled there once.
+  const messaging::StageOptions d;
+  const auto commit_interval_ms = static_cast<int>(d.commit_interval.count());
+  const auto retry_backoff_ms = static_cast<int>(d.retry.backoff.count());
+  const auto max_record_bytes = static_cast<int>(d.max_record_bytes);
+  const auto drain_timeout_ms = static_cast<int>(d.drain_timeout.count());
+  const auto startup_timeout_s = static_cast<int>(d.startup_timeout.count());
+  const auto txn_max_records = static_cast<int>(d.txn_max_records);
+  const auto txn_max_ms = static_cast<int>(d.txn_max_ms.count());
   // clang-format off
   cli.options.add_options()
-      ("commit-interval-ms", po::value<int>()->default_value(1000)->value_name("MS"),
+      ("commit-interval-ms", po::value<int>()->default_value(commit_interval_ms)->value_name("MS"),
        "commit completed offsets this often")
-      ("retry-backoff-ms", po::value<int>()->default_value(1000)->value_name("MS"),
+      ("retry-backoff-ms", po::value<int>()->default_value(retry_backoff_ms)->value_name("MS"),
        "first retry delay; doubles per attempt")
-      ("max-attempts", po::value<int>()->default_value(4)->value_name("N"),
+      ("max-attempts", po::value<int>()->default_value(d.retry.max_attempts)->value_name("N"),
        "attempts before a transient failure is dead-lettered")
       ("retry-ordering", po::value<std::string>()->default_value("none")->value_name("MODE"),
        "none|key: with key, later records of a key in retry follow it, keeping per-key order across "
        "instances and rebalances (range assignor; the inputs and <group-id>.retry need one partition count)")
       ("retry-ordering-max-keys", po::value<int>()->default_value(100000)->value_name("N"),
        "bound of the retry-ordering key map")
-      ("max-record-bytes", po::value<int>()->default_value(1048576)->value_name("BYTES"),
+      ("max-record-bytes", po::value<int>()->default_value(max_record_bytes)->value_name("BYTES"),
        "larger records are dead-lettered as poison")
-      ("drain-timeout-ms", po::value<int>()->default_value(30000)->value_name("MS"),
+      ("drain-timeout-ms", po::value<int>()->default_value(drain_timeout_ms)->value_name("MS"),
        "on shutdown/rebalance, wait this long for deliveries")
-      ("startup-timeout-s", po::value<int>()->default_value(30)->value_name("S"),
+      ("startup-timeout-s", po::value<int>()->default_value(startup_timeout_s)->value_name("S"),
        "exit 1 when the brokers do not answer within this")
-      ("instance-id", po::value<std::string>()->default_value("0")->value_name("ID"),
+      ("instance-id", po::value<std::string>()->default_value(d.instance_id)->value_name("ID"),
        "exactly-once: stable per instance; transactional.id = <group-id>-<instance-id>")
-      ("txn-max-records", po::value<int>()->default_value(2000)->value_name("N"),
+      ("txn-max-records", po::value<int>()->default_value(txn_max_records)->value_name("N"),
        "exactly-once: records per transaction")
-      ("txn-max-ms", po::value<int>()->default_value(100)->value_name("MS"), "exactly-once: longest transaction")
+      ("txn-max-ms", po::value<int>()->default_value(txn_max_ms)->value_name("MS"),
+       "exactly-once: longest transaction")
       ("create-topics", po::bool_switch(),
        "create a missing <group-id>.retry or <group-id>.dlq topic at start (Admin API: as many partitions as "
        "the input topic, the broker's default replication factor) instead of waiting for it, e.g. "

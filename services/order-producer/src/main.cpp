@@ -30,6 +30,7 @@ using Clock = std::chrono::steady_clock;
 
 namespace {
 
+// The producer's settings; their initial values are the flags' defaults.
 struct Settings {
   long long count = 1000;
   double rate = 0;
@@ -70,21 +71,22 @@ int main(int argc, char** argv) {
       "and exits 0 only when the broker acknowledged every record.";
   cli.example = "order-producer --count 5000 --rate 1000";
   runtime::add_common_options(cli, {"0.0.0.0:9101", false, ""});
+  const Settings defaults;
   cli.options.add_options()(
-      "count", po::value<long long>()->default_value(1000)->value_name("N"),
+      "count", po::value<long long>()->default_value(defaults.count)->value_name("N"),
       "orders to send; 0 = until stopped (with --from-file: the whole file unless --count is given)")(
-      "rate", po::value<double>()->default_value(0)->value_name("N"),
+      "rate", po::value<double>()->default_value(defaults.rate)->value_name("N"),
       "orders per second; 0 = as fast as possible")(
-      "customers", po::value<int>()->default_value(1000)->value_name("N"), "size of the customer pool")(
-      "seed", po::value<unsigned long long>()->value_name("N"),
-      "seed for a reproducible stream (default: random)")(
-      "invalid-ratio", po::value<double>()->default_value(0)->value_name("RATIO"),
+      "customers", po::value<int>()->default_value(defaults.customers)->value_name("N"),
+      "size of the customer pool")("seed", po::value<unsigned long long>()->value_name("N"),
+                                   "seed for a reproducible stream (default: random)")(
+      "invalid-ratio", po::value<double>()->default_value(defaults.invalid_ratio)->value_name("RATIO"),
       "fraction of deliberately malformed orders, 0..1")(
       "from-file", po::value<std::string>()->value_name("F.jsonl"),
       "send the lines of F as they are (one order per line)")(
-      "topic", po::value<std::string>()->default_value("orders")->value_name("TOPIC"), "destination topic")(
-      "timeout-s", po::value<int>()->default_value(30)->value_name("S"),
-      "exit 1 when the brokers cannot be reached within this");
+      "topic", po::value<std::string>()->default_value(defaults.topic)->value_name("TOPIC"),
+      "destination topic")("timeout-s", po::value<int>()->default_value(defaults.timeout_s)->value_name("S"),
+                           "exit 1 when the brokers cannot be reached within this");
   cli.env["count"] = "ORDER_COUNT";
   cli.env["rate"] = "ORDER_RATE";
   cli.env["customers"] = "ORDER_CUSTOMERS";
@@ -200,7 +202,7 @@ int main(int argc, char** argv) {
   // Without the topic's partitions known up front, librdkafka holds every record sent to it until its
   // next once-a-second topic scan: the first second of orders waited up to 1 s before anyone could read them.
   // Best effort, bounded like the stages' (StageRunner::run): the broker already answered wait_for_broker.
-  producer->prepare_topics({s.topic}, std::chrono::seconds(5));
+  producer->prepare_topics({s.topic}, messaging::Producer::kPrepareTopicsTimeout);
 
   spdlog::info("sending {} orders to {} at {} (seed {})",
                s.count == 0 ? std::string("unbounded") : std::to_string(s.count), s.topic,

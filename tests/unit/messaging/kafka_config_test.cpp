@@ -9,6 +9,7 @@
 #include <memory>
 #include <string>
 
+#include "orderflow/messaging/testing/fake_event.h"
 #include "orderflow/testing/held_port.h"
 
 namespace {
@@ -306,28 +307,10 @@ TEST(DescribeClientErrorTest, ScramAuthenticationFailureOnOldLibrdkafkaGetsTheKa
   EXPECT_EQ(describe_client_error(scram, RdKafka::ERR__SSL, "x", kLibrdkafka2_0_2), "Local: SSL error: x");
 }
 
-class FakeErrorEvent final : public RdKafka::Event {
- public:
-  FakeErrorEvent(RdKafka::ErrorCode err, std::string text) : err_(err), text_(std::move(text)) {}
-  Type type() const override { return EVENT_ERROR; }
-  RdKafka::ErrorCode err() const override { return err_; }
-  Severity severity() const override { return EVENT_SEVERITY_ERROR; }
-  std::string fac() const override { return "FAIL"; }
-  std::string str() const override { return text_; }
-  int throttle_time() const override { return 0; }
-  std::string broker_name() const override { return {}; }
-  int broker_id() const override { return -1; }
-  bool fatal() const override { return false; }
-
- private:
-  RdKafka::ErrorCode err_;
-  std::string text_;
-};
-
 TEST(LastClientErrorTest, AGenericErrorDoesNotReplaceASpecificOne) {
   LastClientError errors;
   const auto offer = [&](RdKafka::ErrorCode err, const char* text) {
-    FakeErrorEvent e(err, text);
+    auto e = orderflow::testing::FakeEvent::error(err, text);
     errors.event_cb(e);
     return errors.get().value_or(std::make_pair(RdKafka::ERR_NO_ERROR, std::string())).second;
   };

@@ -41,11 +41,12 @@ std::optional<Command> parse_command(std::string_view name) {
 }
 
 void add_tool_options(runtime::CommandLine& cli) {
+  const ToolOptions defaults;
   cli.options.add_options()("topic", po::value<std::string>()->value_name("TOPIC"),
                             "the dead-letter topic, e.g. payment-service.dlq (required)")(
       "filter-error-class", po::value<std::string>()->value_name("CLASS"),
       "only records whose x-error-class is CLASS: poison|transient|exhausted")(
-      "limit", po::value<long long>()->default_value(0)->value_name("N"),
+      "limit", po::value<long long>()->default_value(defaults.limit)->value_name("N"),
       "list/count/replay at most N (matching) records; 0 = all")(
       "json", po::bool_switch(),
       "one JSON object per line (list, replay --dry-run) or per result (count, replay)")(
@@ -57,15 +58,17 @@ void add_tool_options(runtime::CommandLine& cli) {
       "then committed, so a replay killed midway can send up to two rounds again")(
       "replay-group", po::value<std::string>()->value_name("GROUP"),
       "replay: the consumer group that keeps replay progress (default dlq-tool.<topic>)")(
-      "timeout-s", po::value<int>()->default_value(10)->value_name("S"),
+      "timeout-s",
+      po::value<int>()->default_value(static_cast<int>(defaults.timeout.count()))->value_name("S"),
       "exit 1 when the brokers do not answer, or no record arrives, within this")(
-      "brokers", po::value<std::string>()->default_value("localhost:9092")->value_name("HOST:PORT,…"),
+      "brokers", po::value<std::string>()->default_value(defaults.common.brokers)->value_name("HOST:PORT,…"),
       "Kafka bootstrap servers")("kafka-property,X",
                                  po::value<std::vector<std::string>>()->composing()->value_name("KEY=VALUE"),
                                  "librdkafka property, repeatable (security.protocol, sasl.*, ssl.*, …)")(
-      "log-level", po::value<std::string>()->default_value("warn")->value_name("LEVEL"),
+      "log-level", po::value<std::string>()->default_value(defaults.common.log_level)->value_name("LEVEL"),
       "trace|debug|info|warn|error")(
-      "log-format", po::value<std::string>()->default_value("text")->value_name("FORMAT"), "text|json");
+      "log-format", po::value<std::string>()->default_value(defaults.common.log_format)->value_name("FORMAT"),
+      "text|json");
   // Not --group-id / KAFKA_GROUP_ID: in a service's container (its environment, its --config file)
   // that would make replay commit into the service's own consumer group.
   cli.env["brokers"] = "KAFKA_BROKERS";

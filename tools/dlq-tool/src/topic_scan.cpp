@@ -15,59 +15,14 @@ int to_ms(std::chrono::milliseconds d) {
   return static_cast<int>(std::max<std::int64_t>(1, d.count()));
 }
 
-// Errors after which reading on cannot succeed; everything else (a broker connection dropped, a leader
-// moving) librdkafka retries by itself, and the no-progress timeout bounds the wait.
-bool is_fatal(RdKafka::ErrorCode err) {
-  switch (err) {
-    case RdKafka::ERR__FATAL:
-    case RdKafka::ERR__AUTHENTICATION:
-    case RdKafka::ERR_TOPIC_AUTHORIZATION_FAILED:
-    case RdKafka::ERR_GROUP_AUTHORIZATION_FAILED:
-    case RdKafka::ERR_CLUSTER_AUTHORIZATION_FAILED:
-    case RdKafka::ERR_SASL_AUTHENTICATION_FAILED:
-    case RdKafka::ERR__UNKNOWN_TOPIC:
-    case RdKafka::ERR__UNKNOWN_PARTITION:
-    case RdKafka::ERR_UNKNOWN_TOPIC_OR_PART:
-      return true;
-    default:
-      return false;
-  }
-}
-
-struct PartitionListDeleter {
-  void operator()(std::vector<RdKafka::TopicPartition*>* v) const {
-    RdKafka::TopicPartition::destroy(*v);
-    delete v;
-  }
-};
-using PartitionList = std::unique_ptr<std::vector<RdKafka::TopicPartition*>, PartitionListDeleter>;
-
-PartitionList make_list() {
-  return PartitionList(new std::vector<RdKafka::TopicPartition*>());
-}
+// A tool's short-lived scan: connection drops are retried by librdkafka and a stalled scan reports itself
+// by timeout, so only a fatal error is shown at the default level.
+constexpr messaging::ClientLogLevels kLogLevels{.fatal_error = messaging::EventLogLevel::Error,
+                                                .error = messaging::EventLogLevel::Debug,
+                                                .log_warning = messaging::EventLogLevel::Debug,
+                                                .log = messaging::EventLogLevel::Debug};
 
 }  // namespace
-
-class TopicScan::EventBridge : public RdKafka::EventCb {
- public:
-  void event_cb(RdKafka::Event& e) override {
-    switch (e.type()) {
-      case RdKafka::Event::EVENT_ERROR:
-        if (e.fatal()) {
-          spdlog::error("kafka consumer fatal error: {}: {}", RdKafka::err2str(e.err()), e.str());
-        } else {
-          // Connection drops are retried by librdkafka; a stalled scan reports itself by timeout.
-          spdlog::debug("kafka consumer: {}: {}", RdKafka::err2str(e.err()), e.str());
-        }
-        break;
-      case RdKafka::Event::EVENT_LOG:
-        spdlog::debug("librdkafka consumer [{}]: {}", e.fac(), e.str());
-        break;
-      default:
-        break;
-    }
-  }
-};
 
 // Records the outcome of the one commit in flight; called from consume() on the owner's thread.
 class TopicScan::CommitBridge : public RdKafka::OffsetCommitCb {
@@ -95,8 +50,8 @@ class TopicScan::CommitBridge : public RdKafka::OffsetCommitCb {
 };
 
 TopicScan::TopicScan(ScanOptions options)
-    : options_(std::move(options)),
-      events_(std::make_unique<EventBridge>()),
+    : KafkaClient(messaging::ClientKind::Consumer, kLogLevels),
+      options_(std::move(options)),
       commits_(std::make_unique<CommitBridge>()) {
   messaging::KafkaProperties props;
   props.set("group.id", options_.group_id);
@@ -109,17 +64,9 @@ TopicScan::TopicScan(ScanOptions options)
   props.set("allow.auto.create.topics", "false");
   props.set("fetch.wait.max.ms", "100");
   for (const auto& [k, v] : options_.kafka.entries()) props.set(k, v);
-  auto conf = messaging::make_conf(props);
-  std::string err;
-  if (conf->set("event_cb", static_cast<RdKafka::EventCb*>(events_.get()), err) != RdKafka::Conf::CONF_OK) {
-    throw messaging::ConfigError("consumer event callback: " + err);
-  }
-  if (conf->set("offset_commit_cb", static_cast<RdKafka::OffsetCommitCb*>(commits_.get()), err) !=
-      RdKafka::Conf::CONF_OK) {
-    throw messaging::ConfigError("consumer commit callback: " + err);
-  }
-  consumer_.reset(RdKafka::KafkaConsumer::create(conf.get(), err));
-  if (!consumer_) throw messaging::ConfigError("cannot create Kafka consumer: " + err);
+  auto conf = make_client_conf(props);
+  set_callback<RdKafka::OffsetCommitCb>(*conf, "offset_commit_cb", commits_.get());
+  consumer_ = messaging::create_consumer(*conf);
   assign();
 }
 
@@ -172,14 +119,15 @@ void TopicScan::assign() {
 
   std::map<std::int32_t, std::int64_t> committed;
   if (options_.from_committed) {
-    auto list = make_list();
-    for (const auto p : partitions) list->push_back(RdKafka::TopicPartition::create(options_.topic, p));
-    const auto rc = consumer_->committed(*list, to_ms(std::max(left(), std::chrono::milliseconds(1000))));
+    messaging::TopicPartitionList list;
+    for (const auto p : partitions) list.add(options_.topic, p);
+    const auto rc =
+        consumer_->committed(list.items(), to_ms(std::max(left(), std::chrono::milliseconds(1000))));
     if (rc != RdKafka::ERR_NO_ERROR) {
       throw ScanError(fmt::format("cannot read the committed offsets of group '{}' on {}: {}",
                                   options_.group_id, bootstrap(), RdKafka::err2str(rc)));
     }
-    for (const auto* tp : *list) {
+    for (const auto* tp : list) {
       if (tp->err() != RdKafka::ERR_NO_ERROR) {
         throw ScanError(fmt::format("cannot read the committed offset of group '{}' for {} [{}]: {}",
                                     options_.group_id, options_.topic, tp->partition(),
@@ -189,7 +137,7 @@ void TopicScan::assign() {
     }
   }
 
-  auto to_assign = make_list();
+  messaging::TopicPartitionList to_assign;
   for (const auto p : partitions) {
     std::int64_t low = 0;
     std::int64_t high = 0;
@@ -205,11 +153,11 @@ void TopicScan::assign() {
     ranges_.push_back(r);
     if (r.start < r.end) {
       due_[p] = r.end;
-      to_assign->push_back(RdKafka::TopicPartition::create(options_.topic, p, r.start));
+      to_assign.add(options_.topic, p, r.start);
     }
   }
-  if (!to_assign->empty()) {
-    const auto rc = consumer_->assign(*to_assign);
+  if (!to_assign.empty()) {
+    const auto rc = consumer_->assign(to_assign.items());
     if (rc != RdKafka::ERR_NO_ERROR) {
       throw ScanError(
           fmt::format("cannot assign the partitions of '{}': {}", options_.topic, RdKafka::err2str(rc)));
@@ -220,9 +168,9 @@ void TopicScan::assign() {
 void TopicScan::mark_done(std::int32_t partition) {
   if (due_.erase(partition) == 0) return;
   // Stop fetching what would only be thrown away.
-  auto list = make_list();
-  list->push_back(RdKafka::TopicPartition::create(options_.topic, partition));
-  consumer_->pause(*list);
+  messaging::TopicPartitionList list;
+  list.add(options_.topic, partition);
+  consumer_->pause(list.items());
 }
 
 void TopicScan::stop_partition(std::int32_t partition) {
@@ -251,7 +199,7 @@ bool TopicScan::accept(const RdKafka::Message& msg, Clock::time_point& last_prog
     case RdKafka::ERR__TIMED_OUT:
       return false;
     default:
-      if (is_fatal(msg.err())) {
+      if (messaging::is_permanent_error(msg.err())) {
         throw ScanError(
             fmt::format("reading {} [{}] failed: {}", options_.topic, msg.partition(), msg.errstr()));
       }
@@ -284,14 +232,12 @@ std::unique_ptr<RdKafka::Message> TopicScan::next(const std::atomic<bool>* stop)
 
 void TopicScan::commit(const std::map<std::int32_t, std::int64_t>& next_offsets) {
   if (next_offsets.empty()) return;
-  auto list = make_list();
-  for (const auto& [p, offset] : next_offsets) {
-    list->push_back(RdKafka::TopicPartition::create(options_.topic, p, offset));
-  }
+  messaging::TopicPartitionList list;
+  for (const auto& [p, offset] : next_offsets) list.add(options_.topic, p, offset);
   // Asynchronous commit served by consume(): commitSync() has no timeout and would wait forever for
   // a coordinator that is gone.
   commits_->reset();
-  const auto rc = consumer_->commitAsync(*list);
+  const auto rc = consumer_->commitAsync(list.items());
   if (rc != RdKafka::ERR_NO_ERROR) {
     throw ScanError(fmt::format("committing the progress of group '{}' on {} failed: {}", options_.group_id,
                                 bootstrap(), RdKafka::err2str(rc)));

@@ -61,25 +61,27 @@ bool in_range(T value, T lo, T hi) {
 
 ParseOutcome parse_options(int argc, const char* const argv[]) {
   ParseOutcome outcome;
-  int port = 9092;
-  int brokers = 1;
-  int partitions = kDefaultPartitions;
-  int watermark_ms = 2000;
-  int fetch_wait_ms = static_cast<int>(kDefaultFetchWaitCap.count());
+  // The flags' defaults are Options' initial values, each spelled there once.
+  const Options defaults;
+  int port = defaults.port;
+  int brokers = defaults.brokers;
+  int partitions = defaults.partitions;
+  int watermark_ms = static_cast<int>(defaults.watermark_interval.count());
+  int fetch_wait_ms = static_cast<int>(defaults.fetch_wait_cap.count());
   std::vector<std::string> topics;
   std::vector<std::string> positional;
 
   po::options_description visible("Options");
   visible.add_options()("help,h", "show this help and exit")("version", "show the version and exit")(
-      "port", po::value<int>(&port)->default_value(9092)->value_name("PORT"),
+      "port", po::value<int>(&port)->default_value(port)->value_name("PORT"),
       "bootstrap port on 127.0.0.1 (0 = pick a free port)")(
-      "brokers", po::value<int>(&brokers)->default_value(1)->value_name("N"),
+      "brokers", po::value<int>(&brokers)->default_value(brokers)->value_name("N"),
       "number of mock brokers (ids 1..N)")(
-      "partitions", po::value<int>(&partitions)->default_value(kDefaultPartitions)->value_name("N"),
+      "partitions", po::value<int>(&partitions)->default_value(partitions)->value_name("N"),
       "partitions of every pre-created topic")(
       "topic", po::value<std::vector<std::string>>(&topics)->composing()->value_name("TOPIC"),
       "also create this topic (repeatable)")(
-      "watermark-interval-ms", po::value<int>(&watermark_ms)->default_value(2000)->value_name("MS"),
+      "watermark-interval-ms", po::value<int>(&watermark_ms)->default_value(watermark_ms)->value_name("MS"),
       "how often to check for records dropped by the mock's retention (0 = never)")(
       "fetch-max-wait-ms", po::value<int>(&fetch_wait_ms)->default_value(fetch_wait_ms)->value_name("MS"),
       "answer a fetch that finds no records after at most this long, whatever the client's\n"

@@ -14,8 +14,10 @@
 #include <string_view>
 #include <vector>
 
+#include "orderflow/messaging/kafka_client.h"
 #include "orderflow/messaging/kafka_config.h"
 #include "orderflow/messaging/offset_tracker.h"
+#include "orderflow/messaging/topic_partition.h"
 
 namespace orderflow::messaging {
 
@@ -34,9 +36,9 @@ struct ConsumerOptions {
   bool read_committed = false;
   // partition.assignment.strategy under the -X overrides. The stage uses `range` for --retry-ordering key.
   std::string assignment_strategy = "cooperative-sticky";
-  // librdkafka statistics JSON (EVENT_STATS), called from poll(): keep it cheap. When set,
-  // statistics.interval.ms defaults to 5000 (a -X override wins).
-  std::function<void(std::string_view json)> on_stats;
+  // librdkafka statistics, called from poll(). When set, statistics.interval.ms defaults to
+  // kStatisticsIntervalMs (a -X override wins).
+  StatsHandler on_stats;
   // librdkafka before 2.2 only: while records are consumed quickly, wake the fetcher this often so that
   // a full prefetch queue is refilled as it drains, not a second later (see fetch_nudger.h). 0 = off.
   std::chrono::milliseconds fetch_nudge_interval{20};
@@ -52,7 +54,7 @@ struct ConsumerOptions {
 
 class FetchNudger;
 
-class Consumer {
+class Consumer : public KafkaClient {
  public:
   Consumer(const ConsumerOptions& options, RebalanceListener& listener);
   // Everything the constructor validates, without contacting a broker (check_client_config); throws
@@ -80,7 +82,6 @@ class Consumer {
   std::vector<CommitOffset> committed(const std::vector<TopicPartitionKey>& partitions,
                                       std::chrono::milliseconds timeout);
 
-  [[nodiscard]] std::size_t assignment_size() const { return assigned_; }
   // (high watermark − position) for an assigned partition, from librdkafka's cached watermarks.
   std::int64_t lag(const std::string& topic, std::int32_t partition);
 
@@ -94,14 +95,11 @@ class Consumer {
  private:
   class RebalanceBridge;
   class CommitBridge;
-  class EventBridge;
   ConsumerOptions options_;
   std::unique_ptr<RebalanceBridge> rebalance_;
   std::unique_ptr<CommitBridge> commits_;
-  std::unique_ptr<EventBridge> events_;
   std::unique_ptr<RdKafka::KafkaConsumer> consumer_;
   std::unique_ptr<FetchNudger> nudger_;  // stopped before consumer_ is closed
-  std::size_t assigned_ = 0;
   bool closed_ = false;
 };
 

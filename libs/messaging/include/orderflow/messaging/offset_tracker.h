@@ -11,19 +11,9 @@
 #include <unordered_map>
 #include <vector>
 
+#include "orderflow/messaging/topic_partition.h"
+
 namespace orderflow::messaging {
-
-struct TopicPartitionKey {
-  std::string topic;
-  std::int32_t partition = 0;
-  bool operator==(const TopicPartitionKey&) const = default;
-};
-
-struct TopicPartitionKeyHash {
-  std::size_t operator()(const TopicPartitionKey& k) const noexcept {
-    return std::hash<std::string>{}(k.topic) * 31U + static_cast<std::size_t>(k.partition);
-  }
-};
 
 struct CommitOffset {
   std::string topic;

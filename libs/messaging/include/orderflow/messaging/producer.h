@@ -15,6 +15,7 @@
 #include <string_view>
 #include <vector>
 
+#include "orderflow/messaging/kafka_client.h"
 #include "orderflow/messaging/kafka_config.h"
 #include "orderflow/messaging/record.h"
 
@@ -35,12 +36,12 @@ using DeliveryHandler = std::function<void(const DeliveryReport&)>;
 struct ProducerOptions {
   KafkaProperties properties;    // bootstrap.servers, -X overrides, …
   std::string transactional_id;  // non-empty: transactional producer (exactly-once)
-  // librdkafka statistics JSON (EVENT_STATS), called on the polling thread: keep it cheap. When
-  // set, statistics.interval.ms defaults to 5000 (a -X override wins).
-  std::function<void(std::string_view json)> on_stats;
+  // librdkafka statistics, called on the polling thread. When set, statistics.interval.ms defaults to
+  // kStatisticsIntervalMs (a -X override wins).
+  StatsHandler on_stats;
 };
 
-class Producer {
+class Producer : public KafkaClient {
  public:
   // Applies the reliable defaults (idempotence, acks=all, long message timeout, batching) under the
   // caller's properties, then validates: idempotence without acks=all is rejected (ConfigError).
@@ -74,6 +75,8 @@ class Producer {
   // for it: a stage that starts on a backlog then queues up to a second of output before anything is
   // sent (memory, latency). Best effort: false when a topic's metadata did not arrive in `timeout`.
   bool prepare_topics(const std::vector<std::string>& topics, std::chrono::milliseconds timeout);
+  // The bound a start gives prepare_topics (best effort; the brokers have already answered by then).
+  static constexpr std::chrono::seconds kPrepareTopicsTimeout{5};
 
   int poll(std::chrono::milliseconds timeout);
   // Waits for every outstanding record; true when none is left.
@@ -91,17 +94,13 @@ class Producer {
   void commit_transaction(std::chrono::milliseconds timeout);
   void abort_transaction(std::chrono::milliseconds timeout);
 
-  // The first fatal error raised by librdkafka (idempotence/transaction state broken), or empty.
-  [[nodiscard]] std::string fatal_error();
   RdKafka::Producer& handle() { return *producer_; }
 
  private:
   class DeliveryBridge;
-  class EventBridge;
   const std::atomic<bool>* interrupt_ = nullptr;
   bool interrupted_ = false;
   std::unique_ptr<DeliveryBridge> bridge_;  // outlives producer_ (declared first, destroyed last)
-  std::unique_ptr<EventBridge> events_;
   std::unique_ptr<RdKafka::Producer> producer_;
   // Topic handles by name (prepare_topics() and produce()); destroyed before producer_. Producing to a
   // handle skips librdkafka's lookup of the topic by name (a string compare per topic under a lock).
@@ -115,19 +114,14 @@ class Producer {
   RdKafka::Topic* topic_handle(const std::string& name, std::string* error);
 };
 
-// A transactional call failed. `abortable`: abort and retry the batch; `fatal`: the producer is
-// fenced or broken, exit; otherwise retriable as is.
+// A transactional call failed. `fatal`: the producer is fenced or broken and cannot be used again;
+// otherwise aborting the transaction makes it usable again.
 class TxnError : public std::runtime_error {
  public:
-  TxnError(const std::string& what, bool retriable, bool abortable, bool fatal)
-      : std::runtime_error(what), retriable_(retriable), abortable_(abortable), fatal_(fatal) {}
-  [[nodiscard]] bool retriable() const { return retriable_; }
-  [[nodiscard]] bool abortable() const { return abortable_; }
+  TxnError(const std::string& what, bool fatal) : std::runtime_error(what), fatal_(fatal) {}
   [[nodiscard]] bool fatal() const { return fatal_; }
 
  private:
-  bool retriable_;
-  bool abortable_;
   bool fatal_;
 };
 

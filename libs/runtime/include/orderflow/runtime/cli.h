@@ -45,14 +45,18 @@ struct CommonDefaults {
 };
 void add_common_options(CommandLine& cli, const CommonDefaults& defaults);
 
+// The common options; their initial values are the flags' defaults (add_common_options reads them from
+// here). The metrics address and the group id are each binary's own (CommonDefaults); the guarantee is only
+// a consumer's. Every member has an initializer, so that a binary can start from these with only its own
+// default changed (`CommonOptions{.log_level = "warn"}`).
 struct CommonOptions {
-  std::string brokers;
-  std::string metrics_address;
-  std::string group_id;
-  std::vector<std::string> kafka_properties;  // -X key=value
-  std::string guarantee;
-  std::string log_level;
-  std::string log_format;
+  std::string brokers = "localhost:9092";
+  std::string metrics_address{};
+  std::string group_id{};
+  std::vector<std::string> kafka_properties{};  // -X key=value
+  std::string guarantee{};  // consumers only (at-least-once, the flag's default, or exactly-once)
+  std::string log_level = "info";
+  std::string log_format = "text";
   bool check_config = false;  // --check-config
 };
 

@@ -18,6 +18,7 @@ namespace orderflow::dlq {
 enum class Command { List, Count, Replay };
 std::optional<Command> parse_command(std::string_view name);
 
+// The tool's options; their initial values are the flags' defaults (add_tool_options reads them from here).
 struct ToolOptions {
   Command command = Command::List;
   std::string topic;
@@ -29,7 +30,8 @@ struct ToolOptions {
   bool transactions = true;  // replay: one Kafka transaction per round (--no-transactions: off)
   std::string group_id;      // replay's progress; default dlq-tool.<topic>
   std::chrono::seconds timeout{10};
-  runtime::CommonOptions common;  // brokers, -X, log level and format
+  // brokers, -X, log level and format; a tool run by hand logs only warnings unless asked
+  runtime::CommonOptions common{.log_level = "warn"};
   messaging::KafkaProperties kafka;
 };
 

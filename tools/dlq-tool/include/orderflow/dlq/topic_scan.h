@@ -18,6 +18,7 @@
 #include <string>
 #include <vector>
 
+#include "orderflow/messaging/kafka_client.h"
 #include "orderflow/messaging/kafka_config.h"
 
 namespace orderflow::dlq {
@@ -42,7 +43,7 @@ struct PartitionRange {
   std::int64_t end = 0;    // the high watermark at start: read offsets < end
 };
 
-class TopicScan {
+class TopicScan : public messaging::KafkaClient {
  public:
   // Looks the topic up (without creating it), fetches the watermarks (and committed offsets) and
   // assigns the partitions that have something to read. ScanError when the topic does not exist.
@@ -66,7 +67,6 @@ class TopicScan {
   [[nodiscard]] std::string bootstrap() const;
 
  private:
-  class EventBridge;
   class CommitBridge;
   void assign();
   void mark_done(std::int32_t partition);
@@ -75,8 +75,7 @@ class TopicScan {
   bool accept(const RdKafka::Message& msg, std::chrono::steady_clock::time_point& last_progress);
 
   ScanOptions options_;
-  std::unique_ptr<EventBridge> events_;  // the callbacks outlive consumer_
-  std::unique_ptr<CommitBridge> commits_;
+  std::unique_ptr<CommitBridge> commits_;  // outlives consumer_
   std::unique_ptr<RdKafka::KafkaConsumer> consumer_;
   std::vector<PartitionRange> ranges_;
   std::map<std::int32_t, std::int64_t> due_;  // partitions still being read → their end offset
