@@ -230,7 +230,8 @@ namespace {
 void throw_if_error(RdKafka::Error* raw, const char* what) {
   if (raw == nullptr) return;
   std::unique_ptr<RdKafka::Error> e(raw);
-  throw TxnError(std::string(what) + ": " + e->str(), e->is_fatal());
+  throw TxnError(std::string(what) + ": " + e->str(), e->is_retriable(), e->txn_requires_abort(),
+                 e->is_fatal());
 }
 }  // namespace
 
@@ -251,6 +252,13 @@ void Producer::commit_transaction(std::chrono::milliseconds timeout) {
 }
 void Producer::abort_transaction(std::chrono::milliseconds timeout) {
   throw_if_error(producer_->abort_transaction(static_cast<int>(timeout.count())), "abort_transaction");
+}
+
+std::string Producer::fatal_error() {
+  std::string errstr;
+  const auto code = producer_->fatal_error(errstr);
+  if (code == RdKafka::ERR_NO_ERROR) return {};
+  return RdKafka::err2str(code) + ": " + errstr;
 }
 
 }  // namespace orderflow::messaging

@@ -94,6 +94,9 @@ class Producer : public KafkaClient {
   void commit_transaction(std::chrono::milliseconds timeout);
   void abort_transaction(std::chrono::milliseconds timeout);
 
+  // The first fatal error raised by librdkafka (idempotence/transaction state broken), or empty.
+  [[nodiscard]] std::string fatal_error();
+
   RdKafka::Producer& handle() { return *producer_; }
 
  private:
@@ -118,10 +121,17 @@ class Producer : public KafkaClient {
 // otherwise aborting the transaction makes it usable again.
 class TxnError : public std::runtime_error {
  public:
-  TxnError(const std::string& what, bool fatal) : std::runtime_error(what), fatal_(fatal) {}
+  TxnError(const std::string& what, bool retriable, bool abortable, bool fatal)
+      : std::runtime_error(what), retriable_(retriable), abortable_(abortable), fatal_(fatal) {}
+  // librdkafka's classification: the call may be repeated; the transaction must be aborted; the
+  // producer is unusable (fenced). dlq-tool replay acts on all three.
+  [[nodiscard]] bool retriable() const { return retriable_; }
+  [[nodiscard]] bool abortable() const { return abortable_; }
   [[nodiscard]] bool fatal() const { return fatal_; }
 
  private:
+  bool retriable_;
+  bool abortable_;
   bool fatal_;
 };
 
