@@ -3,7 +3,6 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
-#include <limits>
 #include <map>
 #include <set>
 
@@ -15,16 +14,6 @@ namespace orderflow::messaging {
 using Clock = std::chrono::steady_clock;
 
 namespace {
-
-// The input's headers for its retry or dead-letter record: that record is a hop of its own, so it gets a
-// new span of the same trace (W3C traceparent), like a result record; the other headers pass as they are.
-Headers hop_headers(const RdKafka::Message& msg) {
-  Headers h = all_headers(msg);
-  for (auto& [name, value] : h) {
-    if (name == header::kTraceparent) value = child_traceparent(value);
-  }
-  return h;
-}
 
 // Structured log fields naming a record, in the sinks' format (runtime::log_fields(): TAB + a JSON
 // object), written here because messaging sits below runtime. The order id comes from the
@@ -65,7 +54,7 @@ struct StageRunner::InFlight {
   int remaining = 1;  // guard held while the record's outputs are being enqueued
   bool failed = false;
   bool purged = false;  // an output was purged at shutdown: the offset must stay uncommitted
-  std::string_view outcome = "success";
+  Outcome outcome = Outcome::Success;
   Clock::time_point started;
 };
 
@@ -125,7 +114,8 @@ StageRunner::StageRunner(StageOptions options, RecordHandler& handler, StageObse
       handler_(handler),
       observer_(observer),
       retry_topic_(options_.retry_topic()),
-      dlq_topic_(options_.dlq_topic()),
+      router_(RouterConfig{options_.service, options_.retry_topic(), options_.dlq_topic(), options_.retry,
+                           options_.retry_ordering, options_.max_record_bytes}),
       gate_(options_.key_gate_max_keys) {
   producer_ = std::make_unique<Producer>(stage_producer_options(options_),
                                          [this](const DeliveryReport& r) { on_delivery(r); });
@@ -254,8 +244,7 @@ void StageRunner::handle_message(RdKafka::Message& msg) {
     if (not_before && *not_before > now) {
       // The header is input like any other: no retry we write is due later than now + the longest
       // backoff of the policy, so a forged far-future x-not-before parks the partition no longer than that.
-      const auto latest =
-          now + static_cast<std::int64_t>(options_.retry.delay_after(options_.retry.max_attempts).count());
+      const auto latest = router_.latest_not_before(now);
       if (*not_before > latest) {
         spdlog::warn(
             "{}[{}]@{}: x-not-before {} is later than any retry this service schedules; due at {} instead",
@@ -284,19 +273,15 @@ void StageRunner::process(RdKafka::Message& msg, const std::shared_ptr<Partition
                           bool from_retry) {
   progress->begin(msg.offset());
   ++in_flight_;
-  auto* ctx = new InFlight{progress, msg.offset(), 1, false, false, "success", Clock::now()};
+  auto* ctx = new InFlight{progress, msg.offset(), 1, false, false, Outcome::Success, Clock::now()};
 
   const auto key = message_key(msg);
   const std::string* key_ptr = key ? &*key : nullptr;
   std::string_view value(static_cast<const char*>(msg.payload()), msg.len());
-  int attempt = 1;
+  const int attempt = StageRouter::attempt_of(
+      from_retry ? parse_int_header(find_header(msg, header::kAttempt)) : std::nullopt);
   std::string source_topic = msg.topic_name();
-  if (from_retry) {
-    // The header is input like any other: clamp before converting, so a forged x-attempt cannot overflow.
-    const auto failed = parse_int_header(find_header(msg, header::kAttempt)).value_or(0);
-    attempt = static_cast<int>(std::clamp<std::int64_t>(failed, 0, std::numeric_limits<int>::max() - 1)) + 1;
-    source_topic = find_header(msg, header::kOriginalTopic).value_or(source_topic);
-  }
+  if (from_retry) source_topic = find_header(msg, header::kOriginalTopic).value_or(source_topic);
 
   const bool ordered = options_.retry_ordering == RetryOrdering::Key;
   const auto partition = msg.partition();
@@ -317,7 +302,7 @@ void StageRunner::process(RdKafka::Message& msg, const std::shared_ptr<Partition
       // the input (restore_key_order). Consumed without processing and without an outcome.
       spdlog::debug("{}[{}]@{}: stale retry record skipped (its input is read again)", msg.topic_name(),
                     partition, msg.offset());
-      ctx->outcome = {};
+      ctx->outcome = Outcome::Skipped;
       finish_one(ctx);
       return;
     }
@@ -330,12 +315,8 @@ void StageRunner::process(RdKafka::Message& msg, const std::shared_ptr<Partition
       // keep per-key order. Poison can never succeed and its order does not matter: dead-letter it now.
       // A record parked again keeps its place in its key's order wherever it lands in the partition:
       // KeyGate lets only the first pending record of a key through.
-      std::optional<Failure> poison;
-      if (value.size() > options_.max_record_bytes) {
-        poison =
-            Failure::poison("$: record of " + std::to_string(value.size()) +
-                            " bytes exceeds --max-record-bytes " + std::to_string(options_.max_record_bytes));
-      } else {
+      std::optional<Failure> poison = router_.check_size(value.size());
+      if (!poison) {
         try {
           poison = handler_.precheck(InputRecord{msg, source_topic, value, key_ptr, attempt});
         } catch (const std::exception& e) {
@@ -348,11 +329,12 @@ void StageRunner::process(RdKafka::Message& msg, const std::shared_ptr<Partition
         if (poison && poison->error_class != ErrorClass::Poison) poison.reset();
       }
       if (poison) {
-        route_failure(ctx, msg, from_retry, *poison, attempt);
+        route_failure(ctx, msg, from_retry, attempt, *poison);
         if (from_retry) gate_.release(partition, *key_ptr, first_read);
       } else {
         if (!from_retry) gate_.hold(partition, *key_ptr, first_read);
-        park(ctx, msg, from_retry, attempt - 1);
+        auto plan = router_.park(route_input(msg, from_retry, attempt), now_ms());
+        send_failure_record(ctx, msg, plan);
       }
       observer_.key_gate(gate_.size(), gate_.overflowed());
       finish_one(ctx);
@@ -361,10 +343,8 @@ void StageRunner::process(RdKafka::Message& msg, const std::shared_ptr<Partition
   }
 
   HandlerResult result;
-  if (value.size() > options_.max_record_bytes) {
-    result = HandlerResult::fail(Failure::poison("$: record of " + std::to_string(value.size()) +
-                                                 " bytes exceeds --max-record-bytes " +
-                                                 std::to_string(options_.max_record_bytes)));
+  if (auto too_big = router_.check_size(value.size())) {
+    result = HandlerResult::fail(std::move(*too_big));
   } else {
     try {
       result = handler_.handle(InputRecord{msg, source_topic, value, key_ptr, attempt});
@@ -384,20 +364,13 @@ void StageRunner::process(RdKafka::Message& msg, const std::shared_ptr<Partition
   observer_.processing_seconds(std::chrono::duration<double>(Clock::now() - ctx->started).count());
 
   if (result.failure) {
-    route_failure(ctx, msg, from_retry, *result.failure, attempt);
+    route_failure(ctx, msg, from_retry, attempt, *result.failure);
     // A retry record that fails again goes to the back of the retry partition but stays first of its key.
-    if (gated && from_retry && ctx->outcome != "retried") gate_.release(partition, *key_ptr, first_read);
-    if (gated && !from_retry && ctx->outcome == "retried") gate_.hold(partition, *key_ptr, first_read);
+    const bool retried = ctx->outcome == Outcome::Retried;
+    if (gated && from_retry && !retried) gate_.release(partition, *key_ptr, first_read);
+    if (gated && !from_retry && retried) gate_.hold(partition, *key_ptr, first_read);
   } else {
-    ctx->outcome = result.outcome;
-    for (const auto& out : result.outputs) {
-      const std::string* k = out.key ? &*out.key : nullptr;
-      if (!send(ctx, out.topic, k, out.value, out.headers)) {
-        route_failure(ctx, msg, from_retry, Failure::poison("cannot publish the result to " + out.topic),
-                      attempt);
-        break;
-      }
-    }
+    publish(ctx, msg, from_retry, attempt, StageRouter::accept(std::move(result)));
     if (gated && from_retry) gate_.release(partition, *key_ptr, first_read);
   }
   if (gated) observer_.key_gate(gate_.size(), gate_.overflowed());
@@ -415,63 +388,60 @@ Origin StageRunner::origin_of(const RdKafka::Message& msg, bool from_retry) cons
   return origin;
 }
 
-void StageRunner::park(InFlight* ctx, RdKafka::Message& msg, bool from_retry, int failed_attempts) {
-  const auto key = message_key(msg);
-  const std::string* key_ptr = key ? &*key : nullptr;
-  std::string_view value(static_cast<const char*>(msg.payload()), msg.len());
-  const auto now = now_ms();
-  FailureHeaderInput in{origin_of(msg, from_retry),
-                        failed_attempts,
-                        ErrorClass::Transient,
-                        "parked behind an earlier record of the same key on the retry path",
-                        options_.service,
-                        now,
-                        now};
-  ctx->outcome = "retried";
-  if (!send(ctx, retry_topic_, key_ptr, value, failure_headers(in, hop_headers(msg)), retry_partition(msg))) {
-    ctx->failed = true;
+RouteInput StageRunner::route_input(const RdKafka::Message& msg, bool from_retry, int attempt) const {
+  return RouteInput{origin_of(msg, from_retry), msg.partition(), attempt, msg.len(), all_headers(msg)};
+}
+
+void StageRunner::publish(InFlight* ctx, const RdKafka::Message& msg, bool from_retry, int attempt,
+                          const Plan& plan) {
+  ctx->outcome = plan.outcome;
+  for (const auto& out : plan.outputs) {
+    const std::string* k = out.key ? &*out.key : nullptr;
+    if (!send(ctx, out.topic, k, out.value, out.headers)) {
+      route_failure(ctx, msg, from_retry, attempt,
+                    Failure::poison("cannot publish the result to " + out.topic));
+      break;
+    }
   }
 }
 
-std::int32_t StageRunner::retry_partition(const RdKafka::Message& msg) const {
-  // Key ordering: a retry record stays in the partition number of its input, whatever partitioner wrote the
-  // input, so that input partition p and retry partition p hold all of a key's records (docs/design.md).
-  return options_.retry_ordering == RetryOrdering::Key ? msg.partition() : -1;
-}
-
-void StageRunner::route_failure(InFlight* ctx, RdKafka::Message& msg, bool from_retry, const Failure& failure,
-                                int attempt) {
-  const Origin origin = origin_of(msg, from_retry);
-  const Headers passthrough = hop_headers(msg);
-  const auto key = message_key(msg);
-  const std::string* key_ptr = key ? &*key : nullptr;
-  std::string_view value(static_cast<const char*>(msg.payload()), msg.len());
-  const auto now = now_ms();
-  FailureHeaderInput in{origin, attempt, failure.error_class, failure.message, options_.service, now, -1};
-
-  if (failure.error_class == ErrorClass::Transient && !options_.retry.exhausted(attempt)) {
-    in.not_before_ms = now + options_.retry.delay_after(attempt).count();
-    ctx->outcome = "retried";
+void StageRunner::route_failure(InFlight* ctx, const RdKafka::Message& msg, bool from_retry, int attempt,
+                                const Failure& failure) {
+  const RouteInput in = route_input(msg, from_retry, attempt);
+  auto plan = router_.route_failure(in, failure, now_ms());
+  const Origin& origin = in.origin;
+  if (plan.outcome == Outcome::Retried) {
     spdlog::debug("retrying {}[{}]@{} (attempt {}): {}{}", origin.topic, origin.partition, origin.offset,
                   attempt, failure.message,
                   record_fields(origin.topic, origin.partition, origin.offset, msg));
-    if (!send(ctx, retry_topic_, key_ptr, value, failure_headers(in, passthrough), retry_partition(msg))) {
-      ctx->failed = true;
-    }
-    return;
+  } else {
+    spdlog::warn("dead-lettering {}[{}]@{} to {} ({}, attempt {}): {}{}", origin.topic, origin.partition,
+                 origin.offset, plan.failure->topic, to_string(plan.failure->error_class), attempt,
+                 failure.message, record_fields(origin.topic, origin.partition, origin.offset, msg));
   }
-  if (failure.error_class == ErrorClass::Transient) in.error_class = ErrorClass::Exhausted;
-  ctx->outcome = "dead_lettered";
-  spdlog::warn("dead-lettering {}[{}]@{} to {} ({}, attempt {}): {}{}", origin.topic, origin.partition,
-               origin.offset, dlq_topic_, to_string(in.error_class), attempt, failure.message,
-               record_fields(origin.topic, origin.partition, origin.offset, msg));
-  auto headers = failure_headers(in, passthrough);
-  // A record over --max-record-bytes is dead-lettered without its value: a copy could be refused by the
-  // producer or the broker (message.max.bytes), and a dead letter that cannot be written stops the stage on
-  // this record after every restart. Same when the producer refuses the copy for its size.
-  if (value.size() <= options_.max_record_bytes && send(ctx, dlq_topic_, key_ptr, value, headers)) return;
-  headers.emplace_back(header::kValueOmittedBytes, std::to_string(value.size()));
-  if (!send(ctx, dlq_topic_, key_ptr, std::string_view(), headers)) ctx->failed = true;
+  send_failure_record(ctx, msg, plan);
+}
+
+void StageRunner::send_failure_record(InFlight* ctx, const RdKafka::Message& msg, Plan& plan) {
+  ctx->outcome = plan.outcome;
+  auto& record = *plan.failure;
+  const auto key = message_key(msg);
+  const std::string* key_ptr = key ? &*key : nullptr;
+  if (record.with_value) {
+    if (send(ctx, record.topic, key_ptr, std::string_view(static_cast<const char*>(msg.payload()), msg.len()),
+             record.headers, record.partition)) {
+      return;
+    }
+    if (plan.outcome != Outcome::DeadLettered) {
+      ctx->failed = true;
+      return;
+    }
+    // The producer refused the copy (its size): a dead letter that cannot be written would stop the stage
+    // on this record after every restart, so it goes without its value.
+    StageRouter::without_value(record, msg.len());
+  }
+  if (!send(ctx, record.topic, key_ptr, std::string_view(), record.headers, record.partition))
+    ctx->failed = true;
 }
 
 bool StageRunner::send(InFlight* ctx, const std::string& topic, const std::string* key,
@@ -503,7 +473,7 @@ void StageRunner::finish_one(InFlight* ctx) {
     exit_code_ = 1;
   } else {
     ctx->progress->complete(ctx->offset);
-    observer_.outcome(ctx->outcome);
+    if (ctx->outcome != Outcome::Skipped) observer_.outcome(to_string(ctx->outcome));
   }
   --in_flight_;
   delete ctx;

@@ -27,11 +27,11 @@
 #include "orderflow/messaging/producer.h"
 #include "orderflow/messaging/record.h"
 #include "orderflow/messaging/retry_policy.h"
+#include "orderflow/messaging/stage_router.h"
 
 namespace orderflow::messaging {
 
 enum class Guarantee { AtLeastOnce, ExactlyOnce };
-enum class RetryOrdering { None, Key };
 
 struct StageOptions {
   std::string service;  // x-failed-service, logs
@@ -69,18 +69,6 @@ struct InputRecord {
   std::string_view value;
   const std::string* key;  // nullptr when the record has no key
   int attempt;             // 1 on first processing
-};
-
-struct HandlerResult {
-  std::vector<OutRecord> outputs;        // may be empty: consumed, nothing to publish (e.g. a duplicate)
-  std::optional<Failure> failure;        // set: route to retry / dead letter instead of outputs
-  std::string_view outcome = "success";  // metrics label when there is no failure: success | declined
-
-  static HandlerResult fail(Failure f) {
-    HandlerResult r;
-    r.failure = std::move(f);
-    return r;
-  }
 };
 
 class RecordHandler {
@@ -139,10 +127,11 @@ class StageRunner final : public RebalanceListener {
   void handle_message(RdKafka::Message& msg);
   void process(RdKafka::Message& msg, const std::shared_ptr<PartitionProgress>& progress, bool from_retry);
   Origin origin_of(const RdKafka::Message& msg, bool from_retry) const;
-  void park(InFlight* ctx, RdKafka::Message& msg, bool from_retry, int failed_attempts);
-  void route_failure(InFlight* ctx, RdKafka::Message& msg, bool from_retry, const Failure& failure,
-                     int attempt);
-  [[nodiscard]] std::int32_t retry_partition(const RdKafka::Message& msg) const;
+  RouteInput route_input(const RdKafka::Message& msg, bool from_retry, int attempt) const;
+  void publish(InFlight* ctx, const RdKafka::Message& msg, bool from_retry, int attempt, const Plan& plan);
+  void route_failure(InFlight* ctx, const RdKafka::Message& msg, bool from_retry, int attempt,
+                     const Failure& failure);
+  void send_failure_record(InFlight* ctx, const RdKafka::Message& msg, Plan& plan);
   bool send(InFlight* ctx, const std::string& topic, const std::string* key, std::string_view value,
             const Headers& headers, std::int32_t partition = -1);
   void restore_key_order(const std::vector<TopicPartitionKey>& partitions);
@@ -162,7 +151,7 @@ class StageRunner final : public RebalanceListener {
   RecordHandler& handler_;
   StageObserver& observer_;
   std::string retry_topic_;
-  std::string dlq_topic_;
+  StageRouter router_;
   OffsetTracker tracker_;
   KeyGate gate_;
   KafkaProperties backlog_properties_;  // --retry-ordering key: the consumer's, to read retry partitions back
