@@ -51,7 +51,9 @@ std::string record_fields(std::string_view topic, std::int32_t partition, std::i
 struct StageRunner::InFlight {
   std::shared_ptr<PartitionProgress> progress;
   std::int64_t offset = 0;
-  int remaining = 1;  // guard held while the record's outputs are being enqueued
+  // Outputs enqueued and not yet reported, + 1 while they are being enqueued: a produce() waiting for room
+  // serves delivery reports, and one of this record's must not complete it before the last is enqueued.
+  int remaining = 1;
   bool failed = false;
   bool purged = false;  // an output was purged at shutdown: the offset must stay uncommitted
   Outcome outcome = Outcome::Success;
@@ -273,7 +275,8 @@ void StageRunner::process(RdKafka::Message& msg, const std::shared_ptr<Partition
                           bool from_retry) {
   progress->begin(msg.offset());
   ++in_flight_;
-  auto* ctx = new InFlight{progress, msg.offset(), 1, false, false, Outcome::Success, Clock::now()};
+  auto ctx = std::make_unique<InFlight>(
+      InFlight{progress, msg.offset(), 1, false, false, Outcome::Success, Clock::now()});
 
   const auto key = message_key(msg);
   const std::string* key_ptr = key ? &*key : nullptr;
@@ -303,7 +306,7 @@ void StageRunner::process(RdKafka::Message& msg, const std::shared_ptr<Partition
       spdlog::debug("{}[{}]@{}: stale retry record skipped (its input is read again)", msg.topic_name(),
                     partition, msg.offset());
       ctx->outcome = Outcome::Skipped;
-      finish_one(ctx);
+      enqueued(std::move(ctx));
       return;
     }
   }
@@ -329,15 +332,15 @@ void StageRunner::process(RdKafka::Message& msg, const std::shared_ptr<Partition
         if (poison && poison->error_class != ErrorClass::Poison) poison.reset();
       }
       if (poison) {
-        route_failure(ctx, msg, from_retry, attempt, *poison);
+        route_failure(*ctx, msg, from_retry, attempt, *poison);
         if (from_retry) gate_.release(partition, *key_ptr, first_read);
       } else {
         if (!from_retry) gate_.hold(partition, *key_ptr, first_read);
         auto plan = router_.park(route_input(msg, from_retry, attempt), now_ms());
-        send_failure_record(ctx, msg, plan);
+        send_failure_record(*ctx, msg, plan);
       }
       observer_.key_gate(gate_.size(), gate_.overflowed());
-      finish_one(ctx);
+      enqueued(std::move(ctx));
       return;
     }
   }
@@ -364,17 +367,17 @@ void StageRunner::process(RdKafka::Message& msg, const std::shared_ptr<Partition
   observer_.processing_seconds(std::chrono::duration<double>(Clock::now() - ctx->started).count());
 
   if (result.failure) {
-    route_failure(ctx, msg, from_retry, attempt, *result.failure);
+    route_failure(*ctx, msg, from_retry, attempt, *result.failure);
     // A retry record that fails again goes to the back of the retry partition but stays first of its key.
     const bool retried = ctx->outcome == Outcome::Retried;
     if (gated && from_retry && !retried) gate_.release(partition, *key_ptr, first_read);
     if (gated && !from_retry && retried) gate_.hold(partition, *key_ptr, first_read);
   } else {
-    publish(ctx, msg, from_retry, attempt, StageRouter::accept(std::move(result)));
+    publish(*ctx, msg, from_retry, attempt, StageRouter::accept(std::move(result)));
     if (gated && from_retry) gate_.release(partition, *key_ptr, first_read);
   }
   if (gated) observer_.key_gate(gate_.size(), gate_.overflowed());
-  finish_one(ctx);
+  enqueued(std::move(ctx));
 }
 
 Origin StageRunner::origin_of(const RdKafka::Message& msg, bool from_retry) const {
@@ -392,9 +395,9 @@ RouteInput StageRunner::route_input(const RdKafka::Message& msg, bool from_retry
   return RouteInput{origin_of(msg, from_retry), msg.partition(), attempt, msg.len(), all_headers(msg)};
 }
 
-void StageRunner::publish(InFlight* ctx, const RdKafka::Message& msg, bool from_retry, int attempt,
+void StageRunner::publish(InFlight& ctx, const RdKafka::Message& msg, bool from_retry, int attempt,
                           const Plan& plan) {
-  ctx->outcome = plan.outcome;
+  ctx.outcome = plan.outcome;
   for (const auto& out : plan.outputs) {
     const std::string* k = out.key ? &*out.key : nullptr;
     if (!send(ctx, out.topic, k, out.value, out.headers)) {
@@ -405,7 +408,7 @@ void StageRunner::publish(InFlight* ctx, const RdKafka::Message& msg, bool from_
   }
 }
 
-void StageRunner::route_failure(InFlight* ctx, const RdKafka::Message& msg, bool from_retry, int attempt,
+void StageRunner::route_failure(InFlight& ctx, const RdKafka::Message& msg, bool from_retry, int attempt,
                                 const Failure& failure) {
   const RouteInput in = route_input(msg, from_retry, attempt);
   auto plan = router_.route_failure(in, failure, now_ms());
@@ -422,8 +425,8 @@ void StageRunner::route_failure(InFlight* ctx, const RdKafka::Message& msg, bool
   send_failure_record(ctx, msg, plan);
 }
 
-void StageRunner::send_failure_record(InFlight* ctx, const RdKafka::Message& msg, Plan& plan) {
-  ctx->outcome = plan.outcome;
+void StageRunner::send_failure_record(InFlight& ctx, const RdKafka::Message& msg, Plan& plan) {
+  ctx.outcome = plan.outcome;
   auto& record = *plan.failure;
   const auto key = message_key(msg);
   const std::string* key_ptr = key ? &*key : nullptr;
@@ -433,7 +436,7 @@ void StageRunner::send_failure_record(InFlight* ctx, const RdKafka::Message& msg
       return;
     }
     if (plan.outcome != Outcome::DeadLettered) {
-      ctx->failed = true;
+      ctx.failed = true;
       return;
     }
     // The producer refused the copy (its size): a dead letter that cannot be written would stop the stage
@@ -441,42 +444,49 @@ void StageRunner::send_failure_record(InFlight* ctx, const RdKafka::Message& msg
     StageRouter::without_value(record, msg.len());
   }
   if (!send(ctx, record.topic, key_ptr, std::string_view(), record.headers, record.partition))
-    ctx->failed = true;
+    ctx.failed = true;
 }
 
-bool StageRunner::send(InFlight* ctx, const std::string& topic, const std::string* key,
+bool StageRunner::send(InFlight& ctx, const std::string& topic, const std::string* key,
                        std::string_view value, const Headers& headers, std::int32_t partition) {
   std::string error;
-  ++ctx->remaining;
-  if (producer_->produce(topic, key, value.data(), value.size(), headers, ctx, &error, partition))
+  ++ctx.remaining;
+  if (producer_->produce(topic, key, value.data(), value.size(), headers, &ctx, &error, partition))
     return true;
-  --ctx->remaining;
+  --ctx.remaining;
   if (producer_->interrupted_while_full()) {
     // Shutting down while the brokers do not take records: this output was never enqueued, so the record
     // stays uncommitted (like a purged output) and is read again after the restart.
-    ctx->purged = true;
+    ctx.purged = true;
     return true;
   }
   spdlog::error("cannot produce to {}: {}", topic, error);
   return false;
 }
 
-void StageRunner::finish_one(InFlight* ctx) {
-  if (--ctx->remaining > 0) return;
-  if (ctx->purged && !ctx->failed) {
+void StageRunner::enqueued(std::unique_ptr<InFlight> ctx) {
+  if (--ctx->remaining > 0) {
+    // Outputs are on their way: their delivery reports own the context now, the last one completes it.
+    [[maybe_unused]] InFlight* owned_by_reports = ctx.release();
+    return;
+  }
+  complete(*ctx);
+}
+
+void StageRunner::complete(InFlight& ctx) {
+  if (ctx.purged && !ctx.failed) {
     // Some output never reached the broker: leave the offset uncommitted so it is read again.
-  } else if (ctx->failed) {
+  } else if (ctx.failed) {
     // Could not even enqueue a dead letter: never commit past this record; stop so it is re-read.
     spdlog::critical("record {}[{}]@{} could not be published anywhere; stopping without committing it",
-                     ctx->progress->topic(), ctx->progress->partition(), ctx->offset);
+                     ctx.progress->topic(), ctx.progress->partition(), ctx.offset);
     fatal_ = true;
     exit_code_ = 1;
   } else {
-    ctx->progress->complete(ctx->offset);
-    if (ctx->outcome != Outcome::Skipped) observer_.outcome(to_string(ctx->outcome));
+    ctx.progress->complete(ctx.offset);
+    if (ctx.outcome != Outcome::Skipped) observer_.outcome(to_string(ctx.outcome));
   }
   --in_flight_;
-  delete ctx;
 }
 
 void StageRunner::on_delivery(const DeliveryReport& r) {
@@ -490,7 +500,10 @@ void StageRunner::on_delivery(const DeliveryReport& r) {
     ctx->failed = true;
     spdlog::critical("delivery to {} failed permanently: {}", r.topic, r.error_text);
   }
-  finish_one(ctx);
+  if (--ctx->remaining > 0) return;
+  // The record's last report: the context was released to the reports by enqueued().
+  const std::unique_ptr<InFlight> owned(ctx);
+  complete(*owned);
 }
 
 void StageRunner::resume_due() {

@@ -128,14 +128,16 @@ class StageRunner final : public RebalanceListener {
   void process(RdKafka::Message& msg, const std::shared_ptr<PartitionProgress>& progress, bool from_retry);
   Origin origin_of(const RdKafka::Message& msg, bool from_retry) const;
   RouteInput route_input(const RdKafka::Message& msg, bool from_retry, int attempt) const;
-  void publish(InFlight* ctx, const RdKafka::Message& msg, bool from_retry, int attempt, const Plan& plan);
-  void route_failure(InFlight* ctx, const RdKafka::Message& msg, bool from_retry, int attempt,
+  void publish(InFlight& ctx, const RdKafka::Message& msg, bool from_retry, int attempt, const Plan& plan);
+  void route_failure(InFlight& ctx, const RdKafka::Message& msg, bool from_retry, int attempt,
                      const Failure& failure);
-  void send_failure_record(InFlight* ctx, const RdKafka::Message& msg, Plan& plan);
-  bool send(InFlight* ctx, const std::string& topic, const std::string* key, std::string_view value,
+  void send_failure_record(InFlight& ctx, const RdKafka::Message& msg, Plan& plan);
+  bool send(InFlight& ctx, const std::string& topic, const std::string* key, std::string_view value,
             const Headers& headers, std::int32_t partition = -1);
   void restore_key_order(const std::vector<TopicPartitionKey>& partitions);
-  void finish_one(InFlight* ctx);
+  // The record's outputs are enqueued: completes it now, or hands it to its delivery reports.
+  void enqueued(std::unique_ptr<InFlight> ctx);
+  void complete(InFlight& ctx);
   void on_delivery(const DeliveryReport& report);
   void resume_due();
   bool flush_side_effects();
