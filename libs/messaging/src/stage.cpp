@@ -125,13 +125,14 @@ StageRunner::StageRunner(StageOptions options, RecordHandler& handler, StageObse
   if (options_.retry_ordering == RetryOrdering::Key) {
     backlog_properties_ = consumer_properties(stage_consumer_options(options_));
   }
+  CommitPort& port = *this;
+  if (options_.guarantee == Guarantee::ExactlyOnce) {
+    commits_ = std::make_unique<TransactionalCommits>(port, options_.txn_max_records, options_.txn_max_ms);
+  } else {
+    commits_ = std::make_unique<AtLeastOnceCommits>(port, tracker_, options_.commit_interval);
+  }
   consumer_->on_async_commit([this](RdKafka::ErrorCode err, const std::vector<CommitOffset>& offsets) {
-    const bool ok = err == RdKafka::ERR_NO_ERROR;
-    observer_.commit_result(ok);
-    if (!ok && err != RdKafka::ERR__NO_OFFSET) {
-      spdlog::warn("offset commit failed ({}); will retry on the next commit", RdKafka::err2str(err));
-      tracker_.commit_failed(offsets);
-    }
+    commits_->async_commit_done(err, offsets);
   });
 }
 
@@ -139,26 +140,18 @@ StageRunner::~StageRunner() = default;
 
 int StageRunner::run(const std::atomic<bool>& stop) {
   producer_->set_interrupt(&stop);
-  if (options_.guarantee == Guarantee::ExactlyOnce) {
-    try {
-      producer_->init_transactions(std::chrono::seconds(60));
-    } catch (const TxnError& e) {
-      spdlog::critical("cannot initialise transactions: {}", e.what());
-      return 1;
-    }
-  }
+  if (!commits_->start(Clock::now())) return 1;
   if (!options_.output_topics.empty())
     producer_->prepare_topics(options_.output_topics, std::chrono::seconds(5));
   consumer_->subscribe();
   spdlog::info("{} consuming {} (+{}) as group {}", options_.service, fmt::join(options_.input_topics, ","),
                retry_topic_, options_.group_id);
 
-  auto next_commit = Clock::now() + options_.commit_interval;
   auto next_lag = Clock::now() + std::chrono::seconds(1);
   constexpr int kTimerCheckEvery = 32;
   int since_timer_check = 0;
   while (!stop.load(std::memory_order_relaxed) && !fatal_) {
-    auto timeout = std::chrono::milliseconds(in_flight_ > 0 || txn_open_ ? 1 : 100);
+    auto timeout = std::chrono::milliseconds(in_flight_ > 0 || commits_->busy() ? 1 : 100);
     if (!paused_.empty()) {
       const auto now = now_ms();
       for (const auto& [tp, due] : paused_) {
@@ -169,21 +162,14 @@ int StageRunner::run(const std::atomic<bool>& stop) {
     producer_->poll(std::chrono::milliseconds(0));
     if (msg) handle_message(*msg);
     if (!paused_.empty()) resume_due();
-
-    const bool eos = options_.guarantee == Guarantee::ExactlyOnce;
-    if (eos && txn_open_ && txn_records_ >= options_.txn_max_records) txn_commit("batch");
+    commits_->after_poll();
     // The timers below are checked after a poll without a record and every kTimerCheckEvery records: on a
     // backlog a clock read per record costs more than the fraction of a millisecond of lateness it saves.
     const bool record = msg && msg->err() == RdKafka::ERR_NO_ERROR;
     if (record && ++since_timer_check < kTimerCheckEvery) continue;
     since_timer_check = 0;
     const auto now = Clock::now();
-    if (eos) {
-      if (txn_open_ && now - txn_started_ >= options_.txn_max_ms) txn_commit("batch");
-    } else if (now >= next_commit) {
-      commit_async();
-      next_commit = now + options_.commit_interval;
-    }
+    commits_->on_timer(now);
     if (now >= next_lag) {
       report_lag();
       next_lag = now + std::chrono::seconds(1);
@@ -191,15 +177,13 @@ int StageRunner::run(const std::atomic<bool>& stop) {
   }
 
   spdlog::info("{} stopping: draining {} in-flight record(s)", options_.service, in_flight_);
-  if (options_.guarantee == Guarantee::ExactlyOnce) {
-    if (txn_open_ && !fatal_) txn_commit("shutdown");
-  }
+  commits_->before_drain();
   if (!producer_->flush(options_.drain_timeout)) {
     spdlog::error("{} record(s) not acknowledged within {} ms; their input offsets stay uncommitted",
                   producer_->outstanding(), options_.drain_timeout.count());
     producer_->purge_and_report();
   }
-  if (options_.guarantee == Guarantee::AtLeastOnce) commit_sync(nullptr);
+  commits_->after_drain();
   consumer_->close();
   ready_ = false;
   spdlog::info("{} stopped (exit code {})", options_.service, exit_code_);
@@ -216,8 +200,7 @@ void StageRunner::handle_message(RdKafka::Message& msg) {
     default:
       if (msg.err() == RdKafka::ERR__FATAL) {
         spdlog::critical("consumer fatal error: {}", msg.errstr());
-        fatal_ = true;
-        exit_code_ = 1;
+        fail();
       } else {
         spdlog::warn("consumer: {}", msg.errstr());
       }
@@ -263,12 +246,9 @@ void StageRunner::handle_message(RdKafka::Message& msg) {
     }
   }
   observer_.consumed(topic);
-  if (options_.guarantee == Guarantee::ExactlyOnce) txn_maybe_begin();
+  commits_->begin_record();
   process(msg, progress, from_retry);
-  if (options_.guarantee == Guarantee::ExactlyOnce) {
-    txn_offsets_[TopicPartitionKey{topic, partition}] = msg.offset() + 1;
-    ++txn_records_;
-  }
+  commits_->end_record(TopicPartitionKey{topic, partition}, msg.offset() + 1);
 }
 
 void StageRunner::process(RdKafka::Message& msg, const std::shared_ptr<PartitionProgress>& progress,
@@ -480,8 +460,7 @@ void StageRunner::complete(InFlight& ctx) {
     // Could not even enqueue a dead letter: never commit past this record; stop so it is re-read.
     spdlog::critical("record {}[{}]@{} could not be published anywhere; stopping without committing it",
                      ctx.progress->topic(), ctx.progress->partition(), ctx.offset);
-    fatal_ = true;
-    exit_code_ = 1;
+    fail();
   } else {
     ctx.progress->complete(ctx.offset);
     if (ctx.outcome != Outcome::Skipped) observer_.outcome(to_string(ctx.outcome));
@@ -531,32 +510,8 @@ bool StageRunner::flush_side_effects() {
   spdlog::critical(
       "{}: cannot make the handled records' side effects durable ({}); stopping without committing",
       options_.service, *error);
-  fatal_ = true;
-  exit_code_ = 1;
+  fail();
   return false;
-}
-
-void StageRunner::commit_async() {
-  if (!flush_side_effects()) return;
-  auto offsets = tracker_.take_committable();
-  if (offsets.empty()) return;
-  const auto err = consumer_->commit(offsets, false);
-  if (err != RdKafka::ERR_NO_ERROR) {
-    observer_.commit_result(false);
-    tracker_.commit_failed(offsets);
-  }
-}
-
-void StageRunner::commit_sync(const std::vector<TopicPartitionKey>* only) {
-  if (!flush_side_effects()) return;
-  auto offsets = only ? tracker_.take_committable(*only) : tracker_.take_committable();
-  if (offsets.empty()) return;
-  const auto err = consumer_->commit(offsets, true);
-  observer_.commit_result(err == RdKafka::ERR_NO_ERROR);
-  if (err != RdKafka::ERR_NO_ERROR) {
-    spdlog::warn("synchronous commit failed: {} (those records may be re-delivered)", RdKafka::err2str(err));
-    tracker_.commit_failed(offsets);
-  }
 }
 
 void StageRunner::report_lag() {
@@ -633,22 +588,7 @@ void StageRunner::restore_key_order(const std::vector<TopicPartitionKey>& partit
 }
 
 void StageRunner::on_revoking(const std::vector<TopicPartitionKey>& partitions, bool lost) {
-  if (options_.guarantee == Guarantee::ExactlyOnce) {
-    if (txn_open_ && !fatal_) {
-      if (lost) {
-        txn_abort_and_rewind("partitions lost");
-      } else {
-        txn_commit("rebalance");
-      }
-    }
-  } else if (!lost) {
-    // Finish what is in flight so its offsets can be committed before someone else takes over.
-    if (!producer_->flush(options_.drain_timeout)) {
-      spdlog::warn("rebalance: {} record(s) still unacknowledged; they may be processed twice",
-                   producer_->outstanding());
-    }
-    commit_sync(&partitions);
-  }
+  commits_->on_revoking(partitions, lost);
   for (const auto& tp : partitions) {
     tracker_.revoke(tp.topic, tp.partition);
     // Resumed before it goes: under an eager protocol (range, for key ordering) the partition may come
@@ -656,7 +596,7 @@ void StageRunner::on_revoking(const std::vector<TopicPartitionKey>& partitions, 
     if (paused_.erase(tp) > 0) consumer_->resume(tp.topic, tp.partition);
     if (options_.retry_ordering == RetryOrdering::Key && tp.topic == retry_topic_) gate_.drop(tp.partition);
     capped_.erase(tp);
-    txn_offsets_.erase(tp);
+    commits_->revoked(tp);
     assigned_.erase(std::remove(assigned_.begin(), assigned_.end(), tp), assigned_.end());
     observer_.partition_revoked(tp.topic, tp.partition);
   }
@@ -664,67 +604,74 @@ void StageRunner::on_revoking(const std::vector<TopicPartitionKey>& partitions, 
   ready_ = !assigned_.empty();
 }
 
-void StageRunner::txn_maybe_begin() {
-  if (txn_open_) return;
-  try {
-    producer_->begin_transaction();
-  } catch (const TxnError& e) {
-    spdlog::critical("begin_transaction failed: {}", e.what());
-    fatal_ = true;
-    exit_code_ = 1;
-    return;
-  }
-  txn_open_ = true;
-  txn_records_ = 0;
-  txn_started_ = Clock::now();
+void StageRunner::fail() {
+  fatal_ = true;
+  exit_code_ = 1;
 }
 
-void StageRunner::txn_commit(const char* why) {
-  if (!txn_open_) return;
-  if (!flush_side_effects()) {
-    txn_abort_and_rewind("the handled records' side effects could not be made durable");
-    return;
-  }
-  std::vector<RdKafka::TopicPartition*> offsets;
-  for (const auto& [tp, next] : txn_offsets_) {
-    offsets.push_back(RdKafka::TopicPartition::create(tp.topic, tp.partition, next));
-  }
-  std::unique_ptr<RdKafka::ConsumerGroupMetadata> group(consumer_->handle().groupMetadata());
+RdKafka::ErrorCode StageRunner::commit_offsets(const std::vector<CommitOffset>& offsets, bool sync) {
+  return consumer_->commit(offsets, sync);
+}
+
+void StageRunner::commit_result(bool ok) {
+  observer_.commit_result(ok);
+}
+
+std::size_t StageRunner::drain_outputs() {
+  if (producer_->flush(options_.drain_timeout)) return 0;
+  return static_cast<std::size_t>(std::max(0, producer_->outstanding()));
+}
+
+namespace {
+
+// librdkafka partitions for one call, destroyed with it.
+struct PartitionList {
+  std::vector<RdKafka::TopicPartition*> items;
+  PartitionList() = default;
+  PartitionList(const PartitionList&) = delete;
+  PartitionList& operator=(const PartitionList&) = delete;
+  ~PartitionList() { RdKafka::TopicPartition::destroy(items); }
+};
+
+TxnStatus txn_call(const std::function<void()>& call) {
   try {
+    call();
+    return {};
+  } catch (const TxnError& e) {
+    return TxnStatus{e.fatal() ? TxnStatus::Kind::Fatal : TxnStatus::Kind::Failed, e.what()};
+  }
+}
+
+}  // namespace
+
+TxnStatus StageRunner::init_transactions() {
+  return txn_call([this] { producer_->init_transactions(std::chrono::seconds(60)); });
+}
+
+TxnStatus StageRunner::begin_transaction() {
+  return txn_call([this] { producer_->begin_transaction(); });
+}
+
+TxnStatus StageRunner::commit_transaction(const std::vector<CommitOffset>& offsets) {
+  return txn_call([&] {
     if (!offsets.empty()) {
-      producer_->send_offsets_to_transaction(offsets, group.get(), std::chrono::seconds(30));
+      PartitionList list;
+      list.items.reserve(offsets.size());
+      for (const auto& o : offsets) {
+        list.items.push_back(RdKafka::TopicPartition::create(o.topic, o.partition, o.offset));
+      }
+      const std::unique_ptr<RdKafka::ConsumerGroupMetadata> group(consumer_->handle().groupMetadata());
+      producer_->send_offsets_to_transaction(list.items, group.get(), std::chrono::seconds(30));
     }
     producer_->commit_transaction(std::chrono::seconds(60));
-    txn_open_ = false;
-    txn_offsets_.clear();
-    spdlog::debug("transaction committed ({}, {} records)", why, txn_records_);
-  } catch (const TxnError& e) {
-    RdKafka::TopicPartition::destroy(offsets);
-    offsets.clear();
-    if (e.fatal()) {
-      spdlog::critical("transaction failed fatally (fenced by a newer instance?): {}", e.what());
-      fatal_ = true;
-      exit_code_ = 1;
-      txn_open_ = false;
-      return;
-    }
-    txn_abort_and_rewind(e.what());
-    return;
-  }
-  RdKafka::TopicPartition::destroy(offsets);
+  });
 }
 
-void StageRunner::txn_abort_and_rewind(const std::string& why) {
-  spdlog::warn("aborting transaction: {}", why);
-  try {
-    producer_->abort_transaction(std::chrono::seconds(60));
-  } catch (const TxnError& e) {
-    spdlog::critical("abort_transaction failed: {}", e.what());
-    fatal_ = true;
-    exit_code_ = 1;
-  }
-  txn_open_ = false;
-  txn_offsets_.clear();
+TxnStatus StageRunner::abort_transaction() {
+  return txn_call([this] { producer_->abort_transaction(std::chrono::seconds(60)); });
+}
+
+void StageRunner::rewind() {
   producer_->poll(std::chrono::milliseconds(0));
   // Re-read everything after the last committed offsets, with fresh bookkeeping.
   const auto committed = consumer_->committed(std::chrono::seconds(10));

@@ -19,6 +19,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "orderflow/messaging/commit_strategy.h"
 #include "orderflow/messaging/consumer.h"
 #include "orderflow/messaging/failure.h"
 #include "orderflow/messaging/kafka_config.h"
@@ -103,7 +104,7 @@ class StageObserver {
   virtual void key_gate(std::size_t /*keys*/, std::uint64_t /*overflowed*/) {}
 };
 
-class StageRunner final : public RebalanceListener {
+class StageRunner final : public RebalanceListener, private CommitPort {
  public:
   StageRunner(StageOptions options, RecordHandler& handler, StageObserver& observer);
   ~StageRunner() override;
@@ -140,14 +141,19 @@ class StageRunner final : public RebalanceListener {
   void complete(InFlight& ctx);
   void on_delivery(const DeliveryReport& report);
   void resume_due();
-  bool flush_side_effects();
-  void commit_async();
-  void commit_sync(const std::vector<TopicPartitionKey>* only);
   void report_lag();
-  // exactly-once
-  void txn_maybe_begin();
-  void txn_commit(const char* why);
-  void txn_abort_and_rewind(const std::string& why);
+  // CommitPort: what the commit strategy asks of the clients and of the stage.
+  bool flush_side_effects() override;
+  void fail() override;
+  [[nodiscard]] bool failed() const override { return fatal_; }
+  RdKafka::ErrorCode commit_offsets(const std::vector<CommitOffset>& offsets, bool sync) override;
+  void commit_result(bool ok) override;
+  std::size_t drain_outputs() override;
+  TxnStatus init_transactions() override;
+  TxnStatus begin_transaction() override;
+  TxnStatus commit_transaction(const std::vector<CommitOffset>& offsets) override;
+  TxnStatus abort_transaction() override;
+  void rewind() override;
 
   StageOptions options_;
   RecordHandler& handler_;
@@ -159,6 +165,7 @@ class StageRunner final : public RebalanceListener {
   KafkaProperties backlog_properties_;  // --retry-ordering key: the consumer's, to read retry partitions back
   std::unique_ptr<Producer> producer_;
   std::unique_ptr<Consumer> consumer_;
+  std::unique_ptr<CommitStrategy> commits_;
   std::vector<TopicPartitionKey> assigned_;
   std::unordered_map<TopicPartitionKey, std::int64_t, TopicPartitionKeyHash> paused_;  // → due ms
   // → offset of the retry record whose forged far-future x-not-before was capped (due once re-read)
@@ -167,11 +174,6 @@ class StageRunner final : public RebalanceListener {
   std::size_t in_flight_ = 0;
   int exit_code_ = 0;
   bool fatal_ = false;
-  // exactly-once state
-  bool txn_open_ = false;
-  std::size_t txn_records_ = 0;
-  std::chrono::steady_clock::time_point txn_started_;
-  std::unordered_map<TopicPartitionKey, std::int64_t, TopicPartitionKeyHash> txn_offsets_;
 };
 
 }  // namespace orderflow::messaging
