@@ -118,7 +118,7 @@ StageRunner::StageRunner(StageOptions options, RecordHandler& handler, StageObse
       retry_topic_(options_.retry_topic()),
       router_(RouterConfig{options_.service, options_.retry_topic(), options_.dlq_topic(), options_.retry,
                            options_.retry_ordering, options_.max_record_bytes}),
-      gate_(options_.key_gate_max_keys) {
+      order_(options_.retry_ordering == RetryOrdering::Key, options_.key_gate_max_keys) {
   producer_ = std::make_unique<Producer>(stage_producer_options(options_),
                                          [this](const DeliveryReport& r) { on_delivery(r); });
   consumer_ = std::make_unique<Consumer>(stage_consumer_options(options_), *this);
@@ -265,22 +265,19 @@ void StageRunner::process(RdKafka::Message& msg, const std::shared_ptr<Partition
       from_retry ? parse_int_header(find_header(msg, header::kAttempt)) : std::nullopt);
   std::string source_topic = msg.topic_name();
   if (from_retry) source_topic = find_header(msg, header::kOriginalTopic).value_or(source_topic);
+  const InputRecord record{msg, source_topic, value, key_ptr, attempt};
 
-  const bool ordered = options_.retry_ordering == RetryOrdering::Key;
   const auto partition = msg.partition();
-  Origin first_read;  // the record's identity on the retry path (key ordering)
-  auto step = KeyGate::RetryStep::Process;
-  if (ordered) first_read = origin_of(msg, from_retry);
-  if (ordered && from_retry) {
-    const auto abandoned = gate_.abandoned();
-    step = gate_.retry_step(partition, msg.offset(), key_ptr, first_read);
-    if (gate_.abandoned() != abandoned) {
-      spdlog::warn(
-          "{}[{}]@{}: the first pending record of this key never came round in {} (deleted by retention "
-          "before it was read?): key ordering goes on with the next one",
-          msg.topic_name(), partition, msg.offset(), retry_topic_);
-    }
-    if (step == KeyGate::RetryStep::Skip) {
+  const Origin first_read = order_.enabled() ? origin_of(msg, from_retry) : Origin{};  // key ordering
+  const auto admit = order_.admit(partition, msg.offset(), key_ptr, from_retry, first_read);
+  if (admit.abandoned_first) {
+    spdlog::warn(
+        "{}[{}]@{}: the first pending record of this key never came round in {} (deleted by retention "
+        "before it was read?): key ordering goes on with the next one",
+        msg.topic_name(), partition, msg.offset(), retry_topic_);
+  }
+  switch (admit.admission) {
+    case KeyOrder::Admission::Skip:
       // A stale copy: its input record lies past the group's committed offset and is processed again from
       // the input (restore_key_order). Consumed without processing and without an outcome.
       spdlog::debug("{}[{}]@{}: stale retry record skipped (its input is read again)", msg.topic_name(),
@@ -288,49 +285,53 @@ void StageRunner::process(RdKafka::Message& msg, const std::shared_ptr<Partition
       ctx->outcome = Outcome::Skipped;
       enqueued(std::move(ctx));
       return;
-    }
+    case KeyOrder::Admission::Queue:
+      queue_behind_key(*ctx, msg, from_retry, record);
+      break;
+    case KeyOrder::Admission::Process:
+      run_handler(*ctx, msg, from_retry, record);
+      break;
   }
-  const bool gated = ordered && key_ptr != nullptr;
-  if (gated) {
-    const bool follow = step == KeyGate::RetryStep::Follow;
-    if (follow || (!from_retry && gate_.held(partition, *key_ptr))) {
-      // An earlier record of this key is on the retry path (ahead of this one): queue behind it to
-      // keep per-key order. Poison can never succeed and its order does not matter: dead-letter it now.
-      // A record parked again keeps its place in its key's order wherever it lands in the partition:
-      // KeyGate lets only the first pending record of a key through.
-      std::optional<Failure> poison = router_.check_size(value.size());
-      if (!poison) {
-        try {
-          poison = handler_.precheck(InputRecord{msg, source_topic, value, key_ptr, attempt});
-        } catch (const std::exception& e) {
-          spdlog::warn("precheck error on {}[{}]@{}: {}", msg.topic_name(), msg.partition(), msg.offset(),
-                       e.what());
-        } catch (...) {
-          spdlog::warn("precheck error on {}[{}]@{}: an exception not derived from std::exception",
-                       msg.topic_name(), msg.partition(), msg.offset());
-        }
-        if (poison && poison->error_class != ErrorClass::Poison) poison.reset();
-      }
-      if (poison) {
-        route_failure(*ctx, msg, from_retry, attempt, *poison);
-        if (from_retry) gate_.release(partition, *key_ptr, first_read);
-      } else {
-        if (!from_retry) gate_.hold(partition, *key_ptr, first_read);
-        auto plan = router_.park(route_input(msg, from_retry, attempt), now_ms());
-        send_failure_record(*ctx, msg, plan);
-      }
-      observer_.key_gate(gate_.size(), gate_.overflowed());
-      enqueued(std::move(ctx));
-      return;
-    }
+  if (order_.enabled() && key_ptr != nullptr) {
+    order_.settle(partition, key_ptr, from_retry, first_read, ctx->outcome);
+    observer_.key_gate(order_.keys(), order_.overflowed());
   }
+  enqueued(std::move(ctx));
+}
 
+void StageRunner::queue_behind_key(InFlight& ctx, const RdKafka::Message& msg, bool from_retry,
+                                   const InputRecord& record) {
+  // An earlier record of this key is on the retry path (ahead of this one): queue behind it to keep per-key
+  // order. Poison can never succeed and its order does not matter: dead-letter it now.
+  std::optional<Failure> poison = router_.check_size(record.value.size());
+  if (!poison) {
+    try {
+      poison = handler_.precheck(record);
+    } catch (const std::exception& e) {
+      spdlog::warn("precheck error on {}[{}]@{}: {}", msg.topic_name(), msg.partition(), msg.offset(),
+                   e.what());
+    } catch (...) {
+      spdlog::warn("precheck error on {}[{}]@{}: an exception not derived from std::exception",
+                   msg.topic_name(), msg.partition(), msg.offset());
+    }
+    if (poison && poison->error_class != ErrorClass::Poison) poison.reset();
+  }
+  if (poison) {
+    route_failure(ctx, msg, from_retry, record.attempt, *poison);
+    return;
+  }
+  auto plan = router_.park(route_input(msg, from_retry, record.attempt), now_ms());
+  send_failure_record(ctx, msg, plan);
+}
+
+void StageRunner::run_handler(InFlight& ctx, const RdKafka::Message& msg, bool from_retry,
+                              const InputRecord& record) {
   HandlerResult result;
-  if (auto too_big = router_.check_size(value.size())) {
+  if (auto too_big = router_.check_size(record.value.size())) {
     result = HandlerResult::fail(std::move(*too_big));
   } else {
     try {
-      result = handler_.handle(InputRecord{msg, source_topic, value, key_ptr, attempt});
+      result = handler_.handle(record);
     } catch (const std::exception& e) {
       spdlog::warn("handler error on {}[{}]@{}: {}{}", msg.topic_name(), msg.partition(), msg.offset(),
                    e.what(), record_fields(msg.topic_name(), msg.partition(), msg.offset(), msg));
@@ -344,20 +345,12 @@ void StageRunner::process(RdKafka::Message& msg, const std::shared_ptr<Partition
           Failure::transient("unexpected error: an exception not derived from std::exception"));
     }
   }
-  observer_.processing_seconds(std::chrono::duration<double>(Clock::now() - ctx->started).count());
-
+  observer_.processing_seconds(std::chrono::duration<double>(Clock::now() - ctx.started).count());
   if (result.failure) {
-    route_failure(*ctx, msg, from_retry, attempt, *result.failure);
-    // A retry record that fails again goes to the back of the retry partition but stays first of its key.
-    const bool retried = ctx->outcome == Outcome::Retried;
-    if (gated && from_retry && !retried) gate_.release(partition, *key_ptr, first_read);
-    if (gated && !from_retry && retried) gate_.hold(partition, *key_ptr, first_read);
+    route_failure(ctx, msg, from_retry, record.attempt, *result.failure);
   } else {
-    publish(*ctx, msg, from_retry, attempt, StageRouter::accept(std::move(result)));
-    if (gated && from_retry) gate_.release(partition, *key_ptr, first_read);
+    publish(ctx, msg, from_retry, record.attempt, StageRouter::accept(std::move(result)));
   }
-  if (gated) observer_.key_gate(gate_.size(), gate_.overflowed());
-  enqueued(std::move(ctx));
 }
 
 Origin StageRunner::origin_of(const RdKafka::Message& msg, bool from_retry) const {
@@ -524,7 +517,7 @@ void StageRunner::on_assigned(const std::vector<TopicPartitionKey>& partitions) 
     tracker_.assign(tp.topic, tp.partition);
     if (std::find(assigned_.begin(), assigned_.end(), tp) == assigned_.end()) assigned_.push_back(tp);
   }
-  if (options_.retry_ordering == RetryOrdering::Key) restore_key_order(partitions);
+  if (order_.enabled()) restore_key_order(partitions);
   ready_ = !assigned_.empty();
 }
 
@@ -572,18 +565,17 @@ void StageRunner::restore_key_order(const std::vector<TopicPartitionKey>& partit
   std::size_t pending = 0;
   for (const auto p : retry_partitions) {
     const auto& in_p = records[p];
-    const auto backlog = rebuild_backlog(p, in_p, input_committed[p]);
-    gate_.restore(p, backlog);
+    const auto restored = order_.restore(p, in_p, input_committed[p]);
     read += in_p.size();
-    skipped += backlog.skip.size();
-    for (const auto& [key, queue] : backlog.pending) pending += queue.size();
+    skipped += restored.stale;
+    pending += restored.pending;
   }
-  observer_.key_gate(gate_.size(), gate_.overflowed());
+  observer_.key_gate(order_.keys(), order_.overflowed());
   spdlog::info(
       "retry ordering: read {} record(s) of {} partition(s) of {} in {} ms: {} key(s) held by {} pending "
       "record(s), {} stale",
       read, retry_partitions.size(), retry_topic_,
-      std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - started).count(), gate_.size(),
+      std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - started).count(), order_.keys(),
       pending, skipped);
 }
 
@@ -594,13 +586,13 @@ void StageRunner::on_revoking(const std::vector<TopicPartitionKey>& partitions, 
     // Resumed before it goes: under an eager protocol (range, for key ordering) the partition may come
     // straight back, and it must not come back paused with no due time to resume it.
     if (paused_.erase(tp) > 0) consumer_->resume(tp.topic, tp.partition);
-    if (options_.retry_ordering == RetryOrdering::Key && tp.topic == retry_topic_) gate_.drop(tp.partition);
+    if (tp.topic == retry_topic_) order_.drop(tp.partition);
     capped_.erase(tp);
     commits_->revoked(tp);
     assigned_.erase(std::remove(assigned_.begin(), assigned_.end(), tp), assigned_.end());
     observer_.partition_revoked(tp.topic, tp.partition);
   }
-  if (options_.retry_ordering == RetryOrdering::Key) observer_.key_gate(gate_.size(), gate_.overflowed());
+  if (order_.enabled()) observer_.key_gate(order_.keys(), order_.overflowed());
   ready_ = !assigned_.empty();
 }
 
@@ -683,8 +675,8 @@ void StageRunner::rewind() {
   for (const auto& [tp, due] : paused_) consumer_->resume(tp.topic, tp.partition);
   paused_.clear();
   capped_.clear();
-  gate_.clear();
-  if (options_.retry_ordering == RetryOrdering::Key) restore_key_order(assigned_);
+  order_.clear();
+  if (order_.enabled()) restore_key_order(assigned_);
   handler_.on_rewind();
 }
 

@@ -23,7 +23,7 @@
 #include "orderflow/messaging/consumer.h"
 #include "orderflow/messaging/failure.h"
 #include "orderflow/messaging/kafka_config.h"
-#include "orderflow/messaging/key_gate.h"
+#include "orderflow/messaging/key_order.h"
 #include "orderflow/messaging/offset_tracker.h"
 #include "orderflow/messaging/producer.h"
 #include "orderflow/messaging/record.h"
@@ -44,7 +44,7 @@ struct StageOptions {
   KafkaProperties kafka;  // bootstrap.servers and -X overrides (consumer and producer)
   RetryPolicy retry;
   RetryOrdering retry_ordering = RetryOrdering::None;
-  std::size_t key_gate_max_keys = 100000;
+  std::size_t key_gate_max_keys = KeyGate::kDefaultMaxKeys;
   std::chrono::milliseconds commit_interval{1000};
   std::chrono::milliseconds drain_timeout{30000};
   std::chrono::seconds startup_timeout{30};  // brokers must answer within this at start-up
@@ -127,6 +127,9 @@ class StageRunner final : public RebalanceListener, private CommitPort {
   struct InFlight;
   void handle_message(RdKafka::Message& msg);
   void process(RdKafka::Message& msg, const std::shared_ptr<PartitionProgress>& progress, bool from_retry);
+  void queue_behind_key(InFlight& ctx, const RdKafka::Message& msg, bool from_retry,
+                        const InputRecord& record);
+  void run_handler(InFlight& ctx, const RdKafka::Message& msg, bool from_retry, const InputRecord& record);
   Origin origin_of(const RdKafka::Message& msg, bool from_retry) const;
   RouteInput route_input(const RdKafka::Message& msg, bool from_retry, int attempt) const;
   void publish(InFlight& ctx, const RdKafka::Message& msg, bool from_retry, int attempt, const Plan& plan);
@@ -161,7 +164,7 @@ class StageRunner final : public RebalanceListener, private CommitPort {
   std::string retry_topic_;
   StageRouter router_;
   OffsetTracker tracker_;
-  KeyGate gate_;
+  KeyOrder order_;
   KafkaProperties backlog_properties_;  // --retry-ordering key: the consumer's, to read retry partitions back
   std::unique_ptr<Producer> producer_;
   std::unique_ptr<Consumer> consumer_;
