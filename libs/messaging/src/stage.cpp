@@ -7,6 +7,7 @@
 #include <set>
 
 #include "backlog_reader.h"
+#include "orderflow/messaging/log_fields.h"
 #include "orderflow/messaging/trace_context.h"
 
 namespace orderflow::messaging {
@@ -15,35 +16,16 @@ using Clock = std::chrono::steady_clock;
 
 namespace {
 
-// Structured log fields naming a record, in the sinks' format (runtime::log_fields(): TAB + a JSON
-// object), written here because messaging sits below runtime. The order id comes from the
-// record's x-correlation-id header when it has one.
+// Structured log fields naming a record; the order id comes from its x-correlation-id header when it has one.
 std::string record_fields(std::string_view topic, std::int32_t partition, std::int64_t offset,
                           const RdKafka::Message& msg) {
-  const auto quote = [](std::string& out, std::string_view s) {
-    out += '"';
-    for (const char ch : s) {
-      const auto c = static_cast<unsigned char>(ch);
-      if (c == '"' || c == '\\') {
-        out += '\\';
-        out += ch;
-      } else if (c < 0x20) {
-        out += fmt::format("\\u{:04x}", c);
-      } else {
-        out += ch;
-      }
-    }
-    out += '"';
-  };
-  std::string out = "\t{\"topic\":";
-  quote(out, topic);
-  out += fmt::format(",\"partition\":{},\"offset\":{}", partition, offset);
-  if (const auto order_id = find_header(msg, header::kCorrelationId); order_id && !order_id->empty()) {
-    out += ",\"order_id\":";
-    quote(out, *order_id);
+  std::string scratch;
+  if (const auto order_id = header_value(msg, header::kCorrelationId, scratch);
+      order_id && !order_id->empty()) {
+    return log_fields(
+        {{"topic", topic}, {"partition", partition}, {"offset", offset}, {"order_id", *order_id}});
   }
-  out += '}';
-  return out;
+  return log_fields({{"topic", topic}, {"partition", partition}, {"offset", offset}});
 }
 
 }  // namespace
