@@ -166,9 +166,10 @@ class StageRunner final : public RebalanceListener, private CommitPort {
   OffsetTracker tracker_;
   KeyOrder order_;
   KafkaProperties backlog_properties_;  // --retry-ordering key: the consumer's, to read retry partitions back
+  // Declared before the clients so that it outlives them: the consumer reports asynchronous commits to it.
+  std::unique_ptr<CommitStrategy> commits_;
   std::unique_ptr<Producer> producer_;
   std::unique_ptr<Consumer> consumer_;
-  std::unique_ptr<CommitStrategy> commits_;
   std::vector<TopicPartitionKey> assigned_;
   std::unordered_map<TopicPartitionKey, std::int64_t, TopicPartitionKeyHash> paused_;  // → due ms
   // → offset of the retry record whose forged far-future x-not-before was capped (due once re-read)
