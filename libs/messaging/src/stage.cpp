@@ -3,11 +3,11 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
-#include <limits>
 #include <map>
 #include <set>
 
 #include "backlog_reader.h"
+#include "orderflow/messaging/log_fields.h"
 #include "orderflow/messaging/trace_context.h"
 
 namespace orderflow::messaging {
@@ -16,45 +16,16 @@ using Clock = std::chrono::steady_clock;
 
 namespace {
 
-// The input's headers for its retry or dead-letter record: that record is a hop of its own, so it gets a
-// new span of the same trace (W3C traceparent), like a result record; the other headers pass as they are.
-Headers hop_headers(const RdKafka::Message& msg) {
-  Headers h = all_headers(msg);
-  for (auto& [name, value] : h) {
-    if (name == header::kTraceparent) value = child_traceparent(value);
-  }
-  return h;
-}
-
-// Structured log fields naming a record, in the sinks' format (runtime::log_fields(): TAB + a JSON
-// object), written here because messaging sits below runtime. The order id comes from the
-// record's x-correlation-id header when it has one.
+// Structured log fields naming a record; the order id comes from its x-correlation-id header when it has one.
 std::string record_fields(std::string_view topic, std::int32_t partition, std::int64_t offset,
                           const RdKafka::Message& msg) {
-  const auto quote = [](std::string& out, std::string_view s) {
-    out += '"';
-    for (const char ch : s) {
-      const auto c = static_cast<unsigned char>(ch);
-      if (c == '"' || c == '\\') {
-        out += '\\';
-        out += ch;
-      } else if (c < 0x20) {
-        out += fmt::format("\\u{:04x}", c);
-      } else {
-        out += ch;
-      }
-    }
-    out += '"';
-  };
-  std::string out = "\t{\"topic\":";
-  quote(out, topic);
-  out += fmt::format(",\"partition\":{},\"offset\":{}", partition, offset);
-  if (const auto order_id = find_header(msg, header::kCorrelationId); order_id && !order_id->empty()) {
-    out += ",\"order_id\":";
-    quote(out, *order_id);
+  std::string scratch;
+  if (const auto order_id = header_value(msg, header::kCorrelationId, scratch);
+      order_id && !order_id->empty()) {
+    return log_fields(
+        {{"topic", topic}, {"partition", partition}, {"offset", offset}, {"order_id", *order_id}});
   }
-  out += '}';
-  return out;
+  return log_fields({{"topic", topic}, {"partition", partition}, {"offset", offset}});
 }
 
 }  // namespace
@@ -62,10 +33,12 @@ std::string record_fields(std::string_view topic, std::int32_t partition, std::i
 struct StageRunner::InFlight {
   std::shared_ptr<PartitionProgress> progress;
   std::int64_t offset = 0;
-  int remaining = 1;  // guard held while the record's outputs are being enqueued
+  // Outputs enqueued and not yet reported, + 1 while they are being enqueued: a produce() waiting for room
+  // serves delivery reports, and one of this record's must not complete it before the last is enqueued.
+  int remaining = 1;
   bool failed = false;
   bool purged = false;  // an output was purged at shutdown: the offset must stay uncommitted
-  std::string_view outcome = "success";
+  Outcome outcome = Outcome::Success;
   Clock::time_point started;
 };
 
@@ -125,21 +98,23 @@ StageRunner::StageRunner(StageOptions options, RecordHandler& handler, StageObse
       handler_(handler),
       observer_(observer),
       retry_topic_(options_.retry_topic()),
-      dlq_topic_(options_.dlq_topic()),
-      gate_(options_.key_gate_max_keys) {
+      router_(RouterConfig{options_.service, options_.retry_topic(), options_.dlq_topic(), options_.retry,
+                           options_.retry_ordering, options_.max_record_bytes}),
+      order_(options_.retry_ordering == RetryOrdering::Key, options_.key_gate_max_keys) {
   producer_ = std::make_unique<Producer>(stage_producer_options(options_),
                                          [this](const DeliveryReport& r) { on_delivery(r); });
   consumer_ = std::make_unique<Consumer>(stage_consumer_options(options_), *this);
   if (options_.retry_ordering == RetryOrdering::Key) {
     backlog_properties_ = consumer_properties(stage_consumer_options(options_));
   }
+  CommitPort& port = *this;
+  if (options_.guarantee == Guarantee::ExactlyOnce) {
+    commits_ = std::make_unique<TransactionalCommits>(port, options_.txn_max_records, options_.txn_max_ms);
+  } else {
+    commits_ = std::make_unique<AtLeastOnceCommits>(port, tracker_, options_.commit_interval);
+  }
   consumer_->on_async_commit([this](RdKafka::ErrorCode err, const std::vector<CommitOffset>& offsets) {
-    const bool ok = err == RdKafka::ERR_NO_ERROR;
-    observer_.commit_result(ok);
-    if (!ok && err != RdKafka::ERR__NO_OFFSET) {
-      spdlog::warn("offset commit failed ({}); will retry on the next commit", RdKafka::err2str(err));
-      tracker_.commit_failed(offsets);
-    }
+    commits_->async_commit_done(err, offsets);
   });
 }
 
@@ -147,26 +122,18 @@ StageRunner::~StageRunner() = default;
 
 int StageRunner::run(const std::atomic<bool>& stop) {
   producer_->set_interrupt(&stop);
-  if (options_.guarantee == Guarantee::ExactlyOnce) {
-    try {
-      producer_->init_transactions(std::chrono::seconds(60));
-    } catch (const TxnError& e) {
-      spdlog::critical("cannot initialise transactions: {}", e.what());
-      return 1;
-    }
-  }
+  if (!commits_->start(Clock::now())) return 1;
   if (!options_.output_topics.empty())
     producer_->prepare_topics(options_.output_topics, std::chrono::seconds(5));
   consumer_->subscribe();
   spdlog::info("{} consuming {} (+{}) as group {}", options_.service, fmt::join(options_.input_topics, ","),
                retry_topic_, options_.group_id);
 
-  auto next_commit = Clock::now() + options_.commit_interval;
   auto next_lag = Clock::now() + std::chrono::seconds(1);
   constexpr int kTimerCheckEvery = 32;
   int since_timer_check = 0;
   while (!stop.load(std::memory_order_relaxed) && !fatal_) {
-    auto timeout = std::chrono::milliseconds(in_flight_ > 0 || txn_open_ ? 1 : 100);
+    auto timeout = std::chrono::milliseconds(in_flight_ > 0 || commits_->busy() ? 1 : 100);
     if (!paused_.empty()) {
       const auto now = now_ms();
       for (const auto& [tp, due] : paused_) {
@@ -177,21 +144,14 @@ int StageRunner::run(const std::atomic<bool>& stop) {
     producer_->poll(std::chrono::milliseconds(0));
     if (msg) handle_message(*msg);
     if (!paused_.empty()) resume_due();
-
-    const bool eos = options_.guarantee == Guarantee::ExactlyOnce;
-    if (eos && txn_open_ && txn_records_ >= options_.txn_max_records) txn_commit("batch");
+    commits_->after_poll();
     // The timers below are checked after a poll without a record and every kTimerCheckEvery records: on a
     // backlog a clock read per record costs more than the fraction of a millisecond of lateness it saves.
     const bool record = msg && msg->err() == RdKafka::ERR_NO_ERROR;
     if (record && ++since_timer_check < kTimerCheckEvery) continue;
     since_timer_check = 0;
     const auto now = Clock::now();
-    if (eos) {
-      if (txn_open_ && now - txn_started_ >= options_.txn_max_ms) txn_commit("batch");
-    } else if (now >= next_commit) {
-      commit_async();
-      next_commit = now + options_.commit_interval;
-    }
+    commits_->on_timer(now);
     if (now >= next_lag) {
       report_lag();
       next_lag = now + std::chrono::seconds(1);
@@ -199,15 +159,13 @@ int StageRunner::run(const std::atomic<bool>& stop) {
   }
 
   spdlog::info("{} stopping: draining {} in-flight record(s)", options_.service, in_flight_);
-  if (options_.guarantee == Guarantee::ExactlyOnce) {
-    if (txn_open_ && !fatal_) txn_commit("shutdown");
-  }
+  commits_->before_drain();
   if (!producer_->flush(options_.drain_timeout)) {
     spdlog::error("{} record(s) not acknowledged within {} ms; their input offsets stay uncommitted",
                   producer_->outstanding(), options_.drain_timeout.count());
     producer_->purge_and_report();
   }
-  if (options_.guarantee == Guarantee::AtLeastOnce) commit_sync(nullptr);
+  commits_->after_drain();
   consumer_->close();
   ready_ = false;
   spdlog::info("{} stopped (exit code {})", options_.service, exit_code_);
@@ -224,8 +182,7 @@ void StageRunner::handle_message(RdKafka::Message& msg) {
     default:
       if (msg.err() == RdKafka::ERR__FATAL) {
         spdlog::critical("consumer fatal error: {}", msg.errstr());
-        fatal_ = true;
-        exit_code_ = 1;
+        fail();
       } else {
         spdlog::warn("consumer: {}", msg.errstr());
       }
@@ -254,8 +211,7 @@ void StageRunner::handle_message(RdKafka::Message& msg) {
     if (not_before && *not_before > now) {
       // The header is input like any other: no retry we write is due later than now + the longest
       // backoff of the policy, so a forged far-future x-not-before parks the partition no longer than that.
-      const auto latest =
-          now + static_cast<std::int64_t>(options_.retry.delay_after(options_.retry.max_attempts).count());
+      const auto latest = router_.latest_not_before(now);
       if (*not_before > latest) {
         spdlog::warn(
             "{}[{}]@{}: x-not-before {} is later than any retry this service schedules; due at {} instead",
@@ -272,102 +228,92 @@ void StageRunner::handle_message(RdKafka::Message& msg) {
     }
   }
   observer_.consumed(topic);
-  if (options_.guarantee == Guarantee::ExactlyOnce) txn_maybe_begin();
+  commits_->begin_record();
   process(msg, progress, from_retry);
-  if (options_.guarantee == Guarantee::ExactlyOnce) {
-    txn_offsets_[TopicPartitionKey{topic, partition}] = msg.offset() + 1;
-    ++txn_records_;
-  }
+  commits_->end_record(TopicPartitionKey{topic, partition}, msg.offset() + 1);
 }
 
 void StageRunner::process(RdKafka::Message& msg, const std::shared_ptr<PartitionProgress>& progress,
                           bool from_retry) {
   progress->begin(msg.offset());
   ++in_flight_;
-  auto* ctx = new InFlight{progress, msg.offset(), 1, false, false, "success", Clock::now()};
+  auto ctx = std::make_unique<InFlight>(
+      InFlight{progress, msg.offset(), 1, false, false, Outcome::Success, Clock::now()});
 
   const auto key = message_key(msg);
   const std::string* key_ptr = key ? &*key : nullptr;
   std::string_view value(static_cast<const char*>(msg.payload()), msg.len());
-  int attempt = 1;
+  const int attempt = StageRouter::attempt_of(
+      from_retry ? parse_int_header(find_header(msg, header::kAttempt)) : std::nullopt);
   std::string source_topic = msg.topic_name();
-  if (from_retry) {
-    // The header is input like any other: clamp before converting, so a forged x-attempt cannot overflow.
-    const auto failed = parse_int_header(find_header(msg, header::kAttempt)).value_or(0);
-    attempt = static_cast<int>(std::clamp<std::int64_t>(failed, 0, std::numeric_limits<int>::max() - 1)) + 1;
-    source_topic = find_header(msg, header::kOriginalTopic).value_or(source_topic);
-  }
+  if (from_retry) source_topic = find_header(msg, header::kOriginalTopic).value_or(source_topic);
+  const InputRecord record{msg, source_topic, value, key_ptr, attempt};
 
-  const bool ordered = options_.retry_ordering == RetryOrdering::Key;
   const auto partition = msg.partition();
-  Origin first_read;  // the record's identity on the retry path (key ordering)
-  auto step = KeyGate::RetryStep::Process;
-  if (ordered) first_read = origin_of(msg, from_retry);
-  if (ordered && from_retry) {
-    const auto abandoned = gate_.abandoned();
-    step = gate_.retry_step(partition, msg.offset(), key_ptr, first_read);
-    if (gate_.abandoned() != abandoned) {
-      spdlog::warn(
-          "{}[{}]@{}: the first pending record of this key never came round in {} (deleted by retention "
-          "before it was read?): key ordering goes on with the next one",
-          msg.topic_name(), partition, msg.offset(), retry_topic_);
-    }
-    if (step == KeyGate::RetryStep::Skip) {
+  const Origin first_read = order_.enabled() ? origin_of(msg, from_retry) : Origin{};  // key ordering
+  const auto admit = order_.admit(partition, msg.offset(), key_ptr, from_retry, first_read);
+  if (admit.abandoned_first) {
+    spdlog::warn(
+        "{}[{}]@{}: the first pending record of this key never came round in {} (deleted by retention "
+        "before it was read?): key ordering goes on with the next one",
+        msg.topic_name(), partition, msg.offset(), retry_topic_);
+  }
+  switch (admit.admission) {
+    case KeyOrder::Admission::Skip:
       // A stale copy: its input record lies past the group's committed offset and is processed again from
       // the input (restore_key_order). Consumed without processing and without an outcome.
       spdlog::debug("{}[{}]@{}: stale retry record skipped (its input is read again)", msg.topic_name(),
                     partition, msg.offset());
-      ctx->outcome = {};
-      finish_one(ctx);
+      ctx->outcome = Outcome::Skipped;
+      enqueued(std::move(ctx));
       return;
-    }
+    case KeyOrder::Admission::Queue:
+      queue_behind_key(*ctx, msg, from_retry, record);
+      break;
+    case KeyOrder::Admission::Process:
+      run_handler(*ctx, msg, from_retry, record);
+      break;
   }
-  const bool gated = ordered && key_ptr != nullptr;
-  if (gated) {
-    const bool follow = step == KeyGate::RetryStep::Follow;
-    if (follow || (!from_retry && gate_.held(partition, *key_ptr))) {
-      // An earlier record of this key is on the retry path (ahead of this one): queue behind it to
-      // keep per-key order. Poison can never succeed and its order does not matter: dead-letter it now.
-      // A record parked again keeps its place in its key's order wherever it lands in the partition:
-      // KeyGate lets only the first pending record of a key through.
-      std::optional<Failure> poison;
-      if (value.size() > options_.max_record_bytes) {
-        poison =
-            Failure::poison("$: record of " + std::to_string(value.size()) +
-                            " bytes exceeds --max-record-bytes " + std::to_string(options_.max_record_bytes));
-      } else {
-        try {
-          poison = handler_.precheck(InputRecord{msg, source_topic, value, key_ptr, attempt});
-        } catch (const std::exception& e) {
-          spdlog::warn("precheck error on {}[{}]@{}: {}", msg.topic_name(), msg.partition(), msg.offset(),
-                       e.what());
-        } catch (...) {
-          spdlog::warn("precheck error on {}[{}]@{}: an exception not derived from std::exception",
-                       msg.topic_name(), msg.partition(), msg.offset());
-        }
-        if (poison && poison->error_class != ErrorClass::Poison) poison.reset();
-      }
-      if (poison) {
-        route_failure(ctx, msg, from_retry, *poison, attempt);
-        if (from_retry) gate_.release(partition, *key_ptr, first_read);
-      } else {
-        if (!from_retry) gate_.hold(partition, *key_ptr, first_read);
-        park(ctx, msg, from_retry, attempt - 1);
-      }
-      observer_.key_gate(gate_.size(), gate_.overflowed());
-      finish_one(ctx);
-      return;
-    }
+  if (order_.enabled() && key_ptr != nullptr) {
+    order_.settle(partition, key_ptr, from_retry, first_read, ctx->outcome);
+    observer_.key_gate(order_.keys(), order_.overflowed());
   }
+  enqueued(std::move(ctx));
+}
 
+void StageRunner::queue_behind_key(InFlight& ctx, const RdKafka::Message& msg, bool from_retry,
+                                   const InputRecord& record) {
+  // An earlier record of this key is on the retry path (ahead of this one): queue behind it to keep per-key
+  // order. Poison can never succeed and its order does not matter: dead-letter it now.
+  std::optional<Failure> poison = router_.check_size(record.value.size());
+  if (!poison) {
+    try {
+      poison = handler_.precheck(record);
+    } catch (const std::exception& e) {
+      spdlog::warn("precheck error on {}[{}]@{}: {}", msg.topic_name(), msg.partition(), msg.offset(),
+                   e.what());
+    } catch (...) {
+      spdlog::warn("precheck error on {}[{}]@{}: an exception not derived from std::exception",
+                   msg.topic_name(), msg.partition(), msg.offset());
+    }
+    if (poison && poison->error_class != ErrorClass::Poison) poison.reset();
+  }
+  if (poison) {
+    route_failure(ctx, msg, from_retry, record.attempt, *poison);
+    return;
+  }
+  auto plan = router_.park(route_input(msg, from_retry, record.attempt), now_ms());
+  send_failure_record(ctx, msg, plan);
+}
+
+void StageRunner::run_handler(InFlight& ctx, const RdKafka::Message& msg, bool from_retry,
+                              const InputRecord& record) {
   HandlerResult result;
-  if (value.size() > options_.max_record_bytes) {
-    result = HandlerResult::fail(Failure::poison("$: record of " + std::to_string(value.size()) +
-                                                 " bytes exceeds --max-record-bytes " +
-                                                 std::to_string(options_.max_record_bytes)));
+  if (auto too_big = router_.check_size(record.value.size())) {
+    result = HandlerResult::fail(std::move(*too_big));
   } else {
     try {
-      result = handler_.handle(InputRecord{msg, source_topic, value, key_ptr, attempt});
+      result = handler_.handle(record);
     } catch (const std::exception& e) {
       spdlog::warn("handler error on {}[{}]@{}: {}{}", msg.topic_name(), msg.partition(), msg.offset(),
                    e.what(), record_fields(msg.topic_name(), msg.partition(), msg.offset(), msg));
@@ -381,27 +327,12 @@ void StageRunner::process(RdKafka::Message& msg, const std::shared_ptr<Partition
           Failure::transient("unexpected error: an exception not derived from std::exception"));
     }
   }
-  observer_.processing_seconds(std::chrono::duration<double>(Clock::now() - ctx->started).count());
-
+  observer_.processing_seconds(std::chrono::duration<double>(Clock::now() - ctx.started).count());
   if (result.failure) {
-    route_failure(ctx, msg, from_retry, *result.failure, attempt);
-    // A retry record that fails again goes to the back of the retry partition but stays first of its key.
-    if (gated && from_retry && ctx->outcome != "retried") gate_.release(partition, *key_ptr, first_read);
-    if (gated && !from_retry && ctx->outcome == "retried") gate_.hold(partition, *key_ptr, first_read);
+    route_failure(ctx, msg, from_retry, record.attempt, *result.failure);
   } else {
-    ctx->outcome = result.outcome;
-    for (const auto& out : result.outputs) {
-      const std::string* k = out.key ? &*out.key : nullptr;
-      if (!send(ctx, out.topic, k, out.value, out.headers)) {
-        route_failure(ctx, msg, from_retry, Failure::poison("cannot publish the result to " + out.topic),
-                      attempt);
-        break;
-      }
-    }
-    if (gated && from_retry) gate_.release(partition, *key_ptr, first_read);
+    publish(ctx, msg, from_retry, record.attempt, StageRouter::accept(std::move(result)));
   }
-  if (gated) observer_.key_gate(gate_.size(), gate_.overflowed());
-  finish_one(ctx);
 }
 
 Origin StageRunner::origin_of(const RdKafka::Message& msg, bool from_retry) const {
@@ -415,98 +346,101 @@ Origin StageRunner::origin_of(const RdKafka::Message& msg, bool from_retry) cons
   return origin;
 }
 
-void StageRunner::park(InFlight* ctx, RdKafka::Message& msg, bool from_retry, int failed_attempts) {
-  const auto key = message_key(msg);
-  const std::string* key_ptr = key ? &*key : nullptr;
-  std::string_view value(static_cast<const char*>(msg.payload()), msg.len());
-  const auto now = now_ms();
-  FailureHeaderInput in{origin_of(msg, from_retry),
-                        failed_attempts,
-                        ErrorClass::Transient,
-                        "parked behind an earlier record of the same key on the retry path",
-                        options_.service,
-                        now,
-                        now};
-  ctx->outcome = "retried";
-  if (!send(ctx, retry_topic_, key_ptr, value, failure_headers(in, hop_headers(msg)), retry_partition(msg))) {
-    ctx->failed = true;
+RouteInput StageRunner::route_input(const RdKafka::Message& msg, bool from_retry, int attempt) const {
+  return RouteInput{origin_of(msg, from_retry), msg.partition(), attempt, msg.len(), all_headers(msg)};
+}
+
+void StageRunner::publish(InFlight& ctx, const RdKafka::Message& msg, bool from_retry, int attempt,
+                          const Plan& plan) {
+  ctx.outcome = plan.outcome;
+  for (const auto& out : plan.outputs) {
+    const std::string* k = out.key ? &*out.key : nullptr;
+    if (!send(ctx, out.topic, k, out.value, out.headers)) {
+      route_failure(ctx, msg, from_retry, attempt,
+                    Failure::poison("cannot publish the result to " + out.topic));
+      break;
+    }
   }
 }
 
-std::int32_t StageRunner::retry_partition(const RdKafka::Message& msg) const {
-  // Key ordering: a retry record stays in the partition number of its input, whatever partitioner wrote the
-  // input, so that input partition p and retry partition p hold all of a key's records (docs/design.md).
-  return options_.retry_ordering == RetryOrdering::Key ? msg.partition() : -1;
-}
-
-void StageRunner::route_failure(InFlight* ctx, RdKafka::Message& msg, bool from_retry, const Failure& failure,
-                                int attempt) {
-  const Origin origin = origin_of(msg, from_retry);
-  const Headers passthrough = hop_headers(msg);
-  const auto key = message_key(msg);
-  const std::string* key_ptr = key ? &*key : nullptr;
-  std::string_view value(static_cast<const char*>(msg.payload()), msg.len());
-  const auto now = now_ms();
-  FailureHeaderInput in{origin, attempt, failure.error_class, failure.message, options_.service, now, -1};
-
-  if (failure.error_class == ErrorClass::Transient && !options_.retry.exhausted(attempt)) {
-    in.not_before_ms = now + options_.retry.delay_after(attempt).count();
-    ctx->outcome = "retried";
+void StageRunner::route_failure(InFlight& ctx, const RdKafka::Message& msg, bool from_retry, int attempt,
+                                const Failure& failure) {
+  const RouteInput in = route_input(msg, from_retry, attempt);
+  auto plan = router_.route_failure(in, failure, now_ms());
+  const Origin& origin = in.origin;
+  if (plan.outcome == Outcome::Retried) {
     spdlog::debug("retrying {}[{}]@{} (attempt {}): {}{}", origin.topic, origin.partition, origin.offset,
                   attempt, failure.message,
                   record_fields(origin.topic, origin.partition, origin.offset, msg));
-    if (!send(ctx, retry_topic_, key_ptr, value, failure_headers(in, passthrough), retry_partition(msg))) {
-      ctx->failed = true;
-    }
-    return;
+  } else {
+    spdlog::warn("dead-lettering {}[{}]@{} to {} ({}, attempt {}): {}{}", origin.topic, origin.partition,
+                 origin.offset, plan.failure->topic, to_string(plan.failure->error_class), attempt,
+                 failure.message, record_fields(origin.topic, origin.partition, origin.offset, msg));
   }
-  if (failure.error_class == ErrorClass::Transient) in.error_class = ErrorClass::Exhausted;
-  ctx->outcome = "dead_lettered";
-  spdlog::warn("dead-lettering {}[{}]@{} to {} ({}, attempt {}): {}{}", origin.topic, origin.partition,
-               origin.offset, dlq_topic_, to_string(in.error_class), attempt, failure.message,
-               record_fields(origin.topic, origin.partition, origin.offset, msg));
-  auto headers = failure_headers(in, passthrough);
-  // A record over --max-record-bytes is dead-lettered without its value: a copy could be refused by the
-  // producer or the broker (message.max.bytes), and a dead letter that cannot be written stops the stage on
-  // this record after every restart. Same when the producer refuses the copy for its size.
-  if (value.size() <= options_.max_record_bytes && send(ctx, dlq_topic_, key_ptr, value, headers)) return;
-  headers.emplace_back(header::kValueOmittedBytes, std::to_string(value.size()));
-  if (!send(ctx, dlq_topic_, key_ptr, std::string_view(), headers)) ctx->failed = true;
+  send_failure_record(ctx, msg, plan);
 }
 
-bool StageRunner::send(InFlight* ctx, const std::string& topic, const std::string* key,
+void StageRunner::send_failure_record(InFlight& ctx, const RdKafka::Message& msg, Plan& plan) {
+  ctx.outcome = plan.outcome;
+  auto& record = *plan.failure;
+  const auto key = message_key(msg);
+  const std::string* key_ptr = key ? &*key : nullptr;
+  if (record.with_value) {
+    if (send(ctx, record.topic, key_ptr, std::string_view(static_cast<const char*>(msg.payload()), msg.len()),
+             record.headers, record.partition)) {
+      return;
+    }
+    if (plan.outcome != Outcome::DeadLettered) {
+      ctx.failed = true;
+      return;
+    }
+    // The producer refused the copy (its size): a dead letter that cannot be written would stop the stage
+    // on this record after every restart, so it goes without its value.
+    StageRouter::without_value(record, msg.len());
+  }
+  if (!send(ctx, record.topic, key_ptr, std::string_view(), record.headers, record.partition))
+    ctx.failed = true;
+}
+
+bool StageRunner::send(InFlight& ctx, const std::string& topic, const std::string* key,
                        std::string_view value, const Headers& headers, std::int32_t partition) {
   std::string error;
-  ++ctx->remaining;
-  if (producer_->produce(topic, key, value.data(), value.size(), headers, ctx, &error, partition))
+  ++ctx.remaining;
+  if (producer_->produce(topic, key, value.data(), value.size(), headers, &ctx, &error, partition))
     return true;
-  --ctx->remaining;
+  --ctx.remaining;
   if (producer_->interrupted_while_full()) {
     // Shutting down while the brokers do not take records: this output was never enqueued, so the record
     // stays uncommitted (like a purged output) and is read again after the restart.
-    ctx->purged = true;
+    ctx.purged = true;
     return true;
   }
   spdlog::error("cannot produce to {}: {}", topic, error);
   return false;
 }
 
-void StageRunner::finish_one(InFlight* ctx) {
-  if (--ctx->remaining > 0) return;
-  if (ctx->purged && !ctx->failed) {
+void StageRunner::enqueued(std::unique_ptr<InFlight> ctx) {
+  if (--ctx->remaining > 0) {
+    // Outputs are on their way: their delivery reports own the context now, the last one completes it.
+    [[maybe_unused]] InFlight* owned_by_reports = ctx.release();
+    return;
+  }
+  complete(*ctx);
+}
+
+void StageRunner::complete(InFlight& ctx) {
+  if (ctx.purged && !ctx.failed) {
     // Some output never reached the broker: leave the offset uncommitted so it is read again.
-  } else if (ctx->failed) {
+  } else if (ctx.failed) {
     // Could not even enqueue a dead letter: never commit past this record; stop so it is re-read.
     spdlog::critical("record {}[{}]@{} could not be published anywhere; stopping without committing it",
-                     ctx->progress->topic(), ctx->progress->partition(), ctx->offset);
-    fatal_ = true;
-    exit_code_ = 1;
+                     ctx.progress->topic(), ctx.progress->partition(), ctx.offset);
+    fail();
   } else {
-    ctx->progress->complete(ctx->offset);
-    observer_.outcome(ctx->outcome);
+    ctx.progress->complete(ctx.offset);
+    if (ctx.outcome != Outcome::Skipped) observer_.outcome(to_string(ctx.outcome));
   }
   --in_flight_;
-  delete ctx;
 }
 
 void StageRunner::on_delivery(const DeliveryReport& r) {
@@ -520,7 +454,10 @@ void StageRunner::on_delivery(const DeliveryReport& r) {
     ctx->failed = true;
     spdlog::critical("delivery to {} failed permanently: {}", r.topic, r.error_text);
   }
-  finish_one(ctx);
+  if (--ctx->remaining > 0) return;
+  // The record's last report: the context was released to the reports by enqueued().
+  const std::unique_ptr<InFlight> owned(ctx);
+  complete(*owned);
 }
 
 void StageRunner::resume_due() {
@@ -548,32 +485,8 @@ bool StageRunner::flush_side_effects() {
   spdlog::critical(
       "{}: cannot make the handled records' side effects durable ({}); stopping without committing",
       options_.service, *error);
-  fatal_ = true;
-  exit_code_ = 1;
+  fail();
   return false;
-}
-
-void StageRunner::commit_async() {
-  if (!flush_side_effects()) return;
-  auto offsets = tracker_.take_committable();
-  if (offsets.empty()) return;
-  const auto err = consumer_->commit(offsets, false);
-  if (err != RdKafka::ERR_NO_ERROR) {
-    observer_.commit_result(false);
-    tracker_.commit_failed(offsets);
-  }
-}
-
-void StageRunner::commit_sync(const std::vector<TopicPartitionKey>* only) {
-  if (!flush_side_effects()) return;
-  auto offsets = only ? tracker_.take_committable(*only) : tracker_.take_committable();
-  if (offsets.empty()) return;
-  const auto err = consumer_->commit(offsets, true);
-  observer_.commit_result(err == RdKafka::ERR_NO_ERROR);
-  if (err != RdKafka::ERR_NO_ERROR) {
-    spdlog::warn("synchronous commit failed: {} (those records may be re-delivered)", RdKafka::err2str(err));
-    tracker_.commit_failed(offsets);
-  }
 }
 
 void StageRunner::report_lag() {
@@ -586,7 +499,7 @@ void StageRunner::on_assigned(const std::vector<TopicPartitionKey>& partitions) 
     tracker_.assign(tp.topic, tp.partition);
     if (std::find(assigned_.begin(), assigned_.end(), tp) == assigned_.end()) assigned_.push_back(tp);
   }
-  if (options_.retry_ordering == RetryOrdering::Key) restore_key_order(partitions);
+  if (order_.enabled()) restore_key_order(partitions);
   ready_ = !assigned_.empty();
 }
 
@@ -634,114 +547,105 @@ void StageRunner::restore_key_order(const std::vector<TopicPartitionKey>& partit
   std::size_t pending = 0;
   for (const auto p : retry_partitions) {
     const auto& in_p = records[p];
-    const auto backlog = rebuild_backlog(p, in_p, input_committed[p]);
-    gate_.restore(p, backlog);
+    const auto restored = order_.restore(p, in_p, input_committed[p]);
     read += in_p.size();
-    skipped += backlog.skip.size();
-    for (const auto& [key, queue] : backlog.pending) pending += queue.size();
+    skipped += restored.stale;
+    pending += restored.pending;
   }
-  observer_.key_gate(gate_.size(), gate_.overflowed());
+  observer_.key_gate(order_.keys(), order_.overflowed());
   spdlog::info(
       "retry ordering: read {} record(s) of {} partition(s) of {} in {} ms: {} key(s) held by {} pending "
       "record(s), {} stale",
       read, retry_partitions.size(), retry_topic_,
-      std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - started).count(), gate_.size(),
+      std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - started).count(), order_.keys(),
       pending, skipped);
 }
 
 void StageRunner::on_revoking(const std::vector<TopicPartitionKey>& partitions, bool lost) {
-  if (options_.guarantee == Guarantee::ExactlyOnce) {
-    if (txn_open_ && !fatal_) {
-      if (lost) {
-        txn_abort_and_rewind("partitions lost");
-      } else {
-        txn_commit("rebalance");
-      }
-    }
-  } else if (!lost) {
-    // Finish what is in flight so its offsets can be committed before someone else takes over.
-    if (!producer_->flush(options_.drain_timeout)) {
-      spdlog::warn("rebalance: {} record(s) still unacknowledged; they may be processed twice",
-                   producer_->outstanding());
-    }
-    commit_sync(&partitions);
-  }
+  commits_->on_revoking(partitions, lost);
   for (const auto& tp : partitions) {
     tracker_.revoke(tp.topic, tp.partition);
     // Resumed before it goes: under an eager protocol (range, for key ordering) the partition may come
     // straight back, and it must not come back paused with no due time to resume it.
     if (paused_.erase(tp) > 0) consumer_->resume(tp.topic, tp.partition);
-    if (options_.retry_ordering == RetryOrdering::Key && tp.topic == retry_topic_) gate_.drop(tp.partition);
+    if (tp.topic == retry_topic_) order_.drop(tp.partition);
     capped_.erase(tp);
-    txn_offsets_.erase(tp);
+    commits_->revoked(tp);
     assigned_.erase(std::remove(assigned_.begin(), assigned_.end(), tp), assigned_.end());
     observer_.partition_revoked(tp.topic, tp.partition);
   }
-  if (options_.retry_ordering == RetryOrdering::Key) observer_.key_gate(gate_.size(), gate_.overflowed());
+  if (order_.enabled()) observer_.key_gate(order_.keys(), order_.overflowed());
   ready_ = !assigned_.empty();
 }
 
-void StageRunner::txn_maybe_begin() {
-  if (txn_open_) return;
-  try {
-    producer_->begin_transaction();
-  } catch (const TxnError& e) {
-    spdlog::critical("begin_transaction failed: {}", e.what());
-    fatal_ = true;
-    exit_code_ = 1;
-    return;
-  }
-  txn_open_ = true;
-  txn_records_ = 0;
-  txn_started_ = Clock::now();
+void StageRunner::fail() {
+  fatal_ = true;
+  exit_code_ = 1;
 }
 
-void StageRunner::txn_commit(const char* why) {
-  if (!txn_open_) return;
-  if (!flush_side_effects()) {
-    txn_abort_and_rewind("the handled records' side effects could not be made durable");
-    return;
-  }
-  std::vector<RdKafka::TopicPartition*> offsets;
-  for (const auto& [tp, next] : txn_offsets_) {
-    offsets.push_back(RdKafka::TopicPartition::create(tp.topic, tp.partition, next));
-  }
-  std::unique_ptr<RdKafka::ConsumerGroupMetadata> group(consumer_->handle().groupMetadata());
+RdKafka::ErrorCode StageRunner::commit_offsets(const std::vector<CommitOffset>& offsets, bool sync) {
+  return consumer_->commit(offsets, sync);
+}
+
+void StageRunner::commit_result(bool ok) {
+  observer_.commit_result(ok);
+}
+
+std::size_t StageRunner::drain_outputs() {
+  if (producer_->flush(options_.drain_timeout)) return 0;
+  return static_cast<std::size_t>(std::max(0, producer_->outstanding()));
+}
+
+namespace {
+
+// librdkafka partitions for one call, destroyed with it.
+struct PartitionList {
+  std::vector<RdKafka::TopicPartition*> items;
+  PartitionList() = default;
+  PartitionList(const PartitionList&) = delete;
+  PartitionList& operator=(const PartitionList&) = delete;
+  ~PartitionList() { RdKafka::TopicPartition::destroy(items); }
+};
+
+TxnStatus txn_call(const std::function<void()>& call) {
   try {
+    call();
+    return {};
+  } catch (const TxnError& e) {
+    return TxnStatus{e.fatal() ? TxnStatus::Kind::Fatal : TxnStatus::Kind::Failed, e.what()};
+  }
+}
+
+}  // namespace
+
+TxnStatus StageRunner::init_transactions() {
+  return txn_call([this] { producer_->init_transactions(std::chrono::seconds(60)); });
+}
+
+TxnStatus StageRunner::begin_transaction() {
+  return txn_call([this] { producer_->begin_transaction(); });
+}
+
+TxnStatus StageRunner::commit_transaction(const std::vector<CommitOffset>& offsets) {
+  return txn_call([&] {
     if (!offsets.empty()) {
-      producer_->send_offsets_to_transaction(offsets, group.get(), std::chrono::seconds(30));
+      PartitionList list;
+      list.items.reserve(offsets.size());
+      for (const auto& o : offsets) {
+        list.items.push_back(RdKafka::TopicPartition::create(o.topic, o.partition, o.offset));
+      }
+      const std::unique_ptr<RdKafka::ConsumerGroupMetadata> group(consumer_->handle().groupMetadata());
+      producer_->send_offsets_to_transaction(list.items, group.get(), std::chrono::seconds(30));
     }
     producer_->commit_transaction(std::chrono::seconds(60));
-    txn_open_ = false;
-    txn_offsets_.clear();
-    spdlog::debug("transaction committed ({}, {} records)", why, txn_records_);
-  } catch (const TxnError& e) {
-    RdKafka::TopicPartition::destroy(offsets);
-    offsets.clear();
-    if (e.fatal()) {
-      spdlog::critical("transaction failed fatally (fenced by a newer instance?): {}", e.what());
-      fatal_ = true;
-      exit_code_ = 1;
-      txn_open_ = false;
-      return;
-    }
-    txn_abort_and_rewind(e.what());
-    return;
-  }
-  RdKafka::TopicPartition::destroy(offsets);
+  });
 }
 
-void StageRunner::txn_abort_and_rewind(const std::string& why) {
-  spdlog::warn("aborting transaction: {}", why);
-  try {
-    producer_->abort_transaction(std::chrono::seconds(60));
-  } catch (const TxnError& e) {
-    spdlog::critical("abort_transaction failed: {}", e.what());
-    fatal_ = true;
-    exit_code_ = 1;
-  }
-  txn_open_ = false;
-  txn_offsets_.clear();
+TxnStatus StageRunner::abort_transaction() {
+  return txn_call([this] { producer_->abort_transaction(std::chrono::seconds(60)); });
+}
+
+void StageRunner::rewind() {
   producer_->poll(std::chrono::milliseconds(0));
   // Re-read everything after the last committed offsets, with fresh bookkeeping.
   const auto committed = consumer_->committed(std::chrono::seconds(10));
@@ -753,8 +657,8 @@ void StageRunner::txn_abort_and_rewind(const std::string& why) {
   for (const auto& [tp, due] : paused_) consumer_->resume(tp.topic, tp.partition);
   paused_.clear();
   capped_.clear();
-  gate_.clear();
-  if (options_.retry_ordering == RetryOrdering::Key) restore_key_order(assigned_);
+  order_.clear();
+  if (order_.enabled()) restore_key_order(assigned_);
   handler_.on_rewind();
 }
 

@@ -35,7 +35,8 @@ void add_stage_options(CommandLine& cli) {
       ("retry-ordering", po::value<std::string>()->default_value("none")->value_name("MODE"),
        "none|key: with key, later records of a key in retry follow it, keeping per-key order across "
        "instances and rebalances (range assignor; the inputs and <group-id>.retry need one partition count)")
-      ("retry-ordering-max-keys", po::value<int>()->default_value(100000)->value_name("N"),
+      ("retry-ordering-max-keys",
+       po::value<int>()->default_value(static_cast<int>(messaging::KeyGate::kDefaultMaxKeys))->value_name("N"),
        "bound of the retry-ordering key map")
       ("max-record-bytes", po::value<int>()->default_value(max_record_bytes)->value_name("BYTES"),
        "larger records are dead-lettered as poison")

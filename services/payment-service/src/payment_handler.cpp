@@ -24,7 +24,8 @@ messaging::HandlerResult PaymentHandler::handle(const messaging::InputRecord& re
   const auto payment = decide_payment(order, config_.max_amount_cents, std::chrono::system_clock::now());
 
   messaging::HandlerResult result;
-  result.outcome = payment.status == events::PaymentStatus::Declined ? "declined" : "success";
+  result.outcome = payment.status == events::PaymentStatus::Declined ? messaging::Outcome::Declined
+                                                                     : messaging::Outcome::Success;
   messaging::OutRecord out;
   out.topic = config_.payments_topic;
   out.key = order.customer_id;

@@ -128,7 +128,7 @@ TEST(NotificationHandlerTest, OrderGivesOrderReceivedPublishedAndDelivered) {
   const FakeMessage m("orders", ev::to_json(order()), "customer-42", {{"traceparent", kParent}});
   const auto r = f.handle(m);
   ASSERT_FALSE(r.failure.has_value()) << r.failure->message;
-  EXPECT_EQ(r.outcome, "success");
+  EXPECT_EQ(to_string(r.outcome), "success");
   ASSERT_EQ(r.outputs.size(), 1U);
   const auto& out = r.outputs.front();
   EXPECT_EQ(out.topic, "notifications");

@@ -63,7 +63,7 @@ TEST(PaymentHandlerTest, AuthorizedOrderIsPublishedKeyedByCustomerWithHeaders) {
   const FakeMessage m("orders", ev::to_json(order), "customer-42", {{"traceparent", kParent}}, 3, 77);
   const auto r = handle(h, m);
   ASSERT_FALSE(r.failure.has_value()) << r.failure->message;
-  EXPECT_EQ(r.outcome, "success");
+  EXPECT_EQ(to_string(r.outcome), "success");
   ASSERT_EQ(r.outputs.size(), 1U);
   const auto& out = r.outputs.front();
   EXPECT_EQ(out.topic, "payments");
@@ -104,7 +104,7 @@ TEST(PaymentHandlerTest, OverTheLimitIsDeclinedNotFailed) {
   const FakeMessage m("orders", ev::to_json(order_of(5001)), "customer-42");
   const auto r = handle(h, m);
   ASSERT_FALSE(r.failure.has_value());
-  EXPECT_EQ(r.outcome, "declined");
+  EXPECT_EQ(to_string(r.outcome), "declined");
   ASSERT_EQ(r.outputs.size(), 1U);
   const auto payment = ev::parse_payment_processed(r.outputs.front().value);
   ASSERT_TRUE(payment.has_value()) << payment.error().message();
@@ -112,7 +112,7 @@ TEST(PaymentHandlerTest, OverTheLimitIsDeclinedNotFailed) {
   EXPECT_EQ(payment.value().decline_reason, "AMOUNT_LIMIT_EXCEEDED");
 
   const FakeMessage at_limit("orders", ev::to_json(order_of(5000)), "customer-42");
-  EXPECT_EQ(handle(h, at_limit).outcome, "success");
+  EXPECT_EQ(to_string(handle(h, at_limit).outcome), "success");
 }
 
 TEST(PaymentHandlerTest, ConfiguredTopicIsUsed) {

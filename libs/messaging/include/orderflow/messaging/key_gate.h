@@ -59,7 +59,10 @@ RetryBacklog rebuild_backlog(std::int32_t partition, const std::vector<RetryReco
 
 class KeyGate {
  public:
-  explicit KeyGate(std::size_t max_keys = 100000) : max_keys_(max_keys) {}
+  // --retry-ordering-max-keys' default.
+  static constexpr std::size_t kDefaultMaxKeys = 100000;
+
+  explicit KeyGate(std::size_t max_keys = kDefaultMaxKeys) : max_keys_(max_keys) {}
 
   // Whether `key` has records on the retry path (a new input record of it must queue behind them).
   [[nodiscard]] bool held(std::int32_t partition, std::string_view key) const;

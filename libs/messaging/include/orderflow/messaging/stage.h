@@ -19,19 +19,20 @@
 #include <unordered_map>
 #include <vector>
 
+#include "orderflow/messaging/commit_strategy.h"
 #include "orderflow/messaging/consumer.h"
 #include "orderflow/messaging/failure.h"
 #include "orderflow/messaging/kafka_config.h"
-#include "orderflow/messaging/key_gate.h"
+#include "orderflow/messaging/key_order.h"
 #include "orderflow/messaging/offset_tracker.h"
 #include "orderflow/messaging/producer.h"
 #include "orderflow/messaging/record.h"
 #include "orderflow/messaging/retry_policy.h"
+#include "orderflow/messaging/stage_router.h"
 
 namespace orderflow::messaging {
 
 enum class Guarantee { AtLeastOnce, ExactlyOnce };
-enum class RetryOrdering { None, Key };
 
 struct StageOptions {
   std::string service;  // x-failed-service, logs
@@ -43,7 +44,7 @@ struct StageOptions {
   KafkaProperties kafka;  // bootstrap.servers and -X overrides (consumer and producer)
   RetryPolicy retry;
   RetryOrdering retry_ordering = RetryOrdering::None;
-  std::size_t key_gate_max_keys = 100000;
+  std::size_t key_gate_max_keys = KeyGate::kDefaultMaxKeys;
   std::chrono::milliseconds commit_interval{1000};
   std::chrono::milliseconds drain_timeout{30000};
   std::chrono::seconds startup_timeout{30};  // brokers must answer within this at start-up
@@ -69,18 +70,6 @@ struct InputRecord {
   std::string_view value;
   const std::string* key;  // nullptr when the record has no key
   int attempt;             // 1 on first processing
-};
-
-struct HandlerResult {
-  std::vector<OutRecord> outputs;        // may be empty: consumed, nothing to publish (e.g. a duplicate)
-  std::optional<Failure> failure;        // set: route to retry / dead letter instead of outputs
-  std::string_view outcome = "success";  // metrics label when there is no failure: success | declined
-
-  static HandlerResult fail(Failure f) {
-    HandlerResult r;
-    r.failure = std::move(f);
-    return r;
-  }
 };
 
 class RecordHandler {
@@ -115,7 +104,7 @@ class StageObserver {
   virtual void key_gate(std::size_t /*keys*/, std::uint64_t /*overflowed*/) {}
 };
 
-class StageRunner final : public RebalanceListener {
+class StageRunner final : public RebalanceListener, private CommitPort {
  public:
   StageRunner(StageOptions options, RecordHandler& handler, StageObserver& observer);
   ~StageRunner() override;
@@ -138,34 +127,47 @@ class StageRunner final : public RebalanceListener {
   struct InFlight;
   void handle_message(RdKafka::Message& msg);
   void process(RdKafka::Message& msg, const std::shared_ptr<PartitionProgress>& progress, bool from_retry);
+  void queue_behind_key(InFlight& ctx, const RdKafka::Message& msg, bool from_retry,
+                        const InputRecord& record);
+  void run_handler(InFlight& ctx, const RdKafka::Message& msg, bool from_retry, const InputRecord& record);
   Origin origin_of(const RdKafka::Message& msg, bool from_retry) const;
-  void park(InFlight* ctx, RdKafka::Message& msg, bool from_retry, int failed_attempts);
-  void route_failure(InFlight* ctx, RdKafka::Message& msg, bool from_retry, const Failure& failure,
-                     int attempt);
-  [[nodiscard]] std::int32_t retry_partition(const RdKafka::Message& msg) const;
-  bool send(InFlight* ctx, const std::string& topic, const std::string* key, std::string_view value,
+  RouteInput route_input(const RdKafka::Message& msg, bool from_retry, int attempt) const;
+  void publish(InFlight& ctx, const RdKafka::Message& msg, bool from_retry, int attempt, const Plan& plan);
+  void route_failure(InFlight& ctx, const RdKafka::Message& msg, bool from_retry, int attempt,
+                     const Failure& failure);
+  void send_failure_record(InFlight& ctx, const RdKafka::Message& msg, Plan& plan);
+  bool send(InFlight& ctx, const std::string& topic, const std::string* key, std::string_view value,
             const Headers& headers, std::int32_t partition = -1);
   void restore_key_order(const std::vector<TopicPartitionKey>& partitions);
-  void finish_one(InFlight* ctx);
+  // The record's outputs are enqueued: completes it now, or hands it to its delivery reports.
+  void enqueued(std::unique_ptr<InFlight> ctx);
+  void complete(InFlight& ctx);
   void on_delivery(const DeliveryReport& report);
   void resume_due();
-  bool flush_side_effects();
-  void commit_async();
-  void commit_sync(const std::vector<TopicPartitionKey>* only);
   void report_lag();
-  // exactly-once
-  void txn_maybe_begin();
-  void txn_commit(const char* why);
-  void txn_abort_and_rewind(const std::string& why);
+  // CommitPort: what the commit strategy asks of the clients and of the stage.
+  bool flush_side_effects() override;
+  void fail() override;
+  [[nodiscard]] bool failed() const override { return fatal_; }
+  RdKafka::ErrorCode commit_offsets(const std::vector<CommitOffset>& offsets, bool sync) override;
+  void commit_result(bool ok) override;
+  std::size_t drain_outputs() override;
+  TxnStatus init_transactions() override;
+  TxnStatus begin_transaction() override;
+  TxnStatus commit_transaction(const std::vector<CommitOffset>& offsets) override;
+  TxnStatus abort_transaction() override;
+  void rewind() override;
 
   StageOptions options_;
   RecordHandler& handler_;
   StageObserver& observer_;
   std::string retry_topic_;
-  std::string dlq_topic_;
+  StageRouter router_;
   OffsetTracker tracker_;
-  KeyGate gate_;
+  KeyOrder order_;
   KafkaProperties backlog_properties_;  // --retry-ordering key: the consumer's, to read retry partitions back
+  // Declared before the clients so that it outlives them: the consumer reports asynchronous commits to it.
+  std::unique_ptr<CommitStrategy> commits_;
   std::unique_ptr<Producer> producer_;
   std::unique_ptr<Consumer> consumer_;
   std::vector<TopicPartitionKey> assigned_;
@@ -176,11 +178,6 @@ class StageRunner final : public RebalanceListener {
   std::size_t in_flight_ = 0;
   int exit_code_ = 0;
   bool fatal_ = false;
-  // exactly-once state
-  bool txn_open_ = false;
-  std::size_t txn_records_ = 0;
-  std::chrono::steady_clock::time_point txn_started_;
-  std::unordered_map<TopicPartitionKey, std::int64_t, TopicPartitionKeyHash> txn_offsets_;
 };
 
 }  // namespace orderflow::messaging
