@@ -33,7 +33,7 @@ if [[ $do_format == 1 ]]; then
   mapfile -t files < <(git ls-files '*.cpp' '*.h')
   echo "lint: clang-format --dry-run on ${#files[@]} files"
   if ! clang-format --dry-run --Werror "${files[@]}" 2>"$log"; then
-    echo "lint: formatting differs in $(grep -c 'warning:' "$log") places (run 'make format'):"
+    echo "lint: formatting differs in $(grep -cE '(warning|error):' "$log") places (run 'make format'):"
     grep 'warning:' "$log" | cut -d: -f1 | sort | uniq -c | sort -rn | head -20
     rc=1
   else

@@ -106,7 +106,9 @@ TEST(CrashTest, SigkillPaymentServiceRepeatedlyLosesNothingAndNotificationsStayE
   const auto rc = producer.wait(180s);
   ASSERT_TRUE(rc.has_value()) << "order-producer did not finish";
   ASSERT_EQ(*rc, 0) << tail(producer.output());
-  EXPECT_NE(producer.output().find("sent=" + std::to_string(kOrders) + " delivered=" + std::to_string(kOrders) + " failed=0"), std::string::npos)
+  EXPECT_NE(producer.output().find("sent=" + std::to_string(kOrders) +
+                                   " delivered=" + std::to_string(kOrders) + " failed=0"),
+            std::string::npos)
       << tail(producer.output());
 
   const auto order_records = read_all(broker.bootstrap(), pipe.orders, kOrders, 60s);
