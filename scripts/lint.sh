@@ -34,7 +34,7 @@ if [[ $do_format == 1 ]]; then
   echo "lint: clang-format --dry-run on ${#files[@]} files"
   if ! clang-format --dry-run --Werror "${files[@]}" 2>"$log"; then
     echo "lint: formatting differs in $(grep -cE '(warning|error):' "$log") places (run 'make format'):"
-    grep 'warning:' "$log" | cut -d: -f1 | sort | uniq -c | sort -rn | head -20
+    grep -E '(warning|error):' "$log" | cut -d: -f1 | sort | uniq -c | sort -rn | head -20
     rc=1
   else
     echo "lint: clang-format clean"
