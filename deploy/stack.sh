@@ -6,7 +6,7 @@
 # Project name `orderflow` (COMPOSE_PROJECT_NAME overrides). Grafana starts when its image is present
 # locally (GRAFANA_IMAGE, default grafana/grafana:12.1.0; `docker pull` it where Docker Hub is reachable);
 # without it the rest of the stack runs. Published on 127.0.0.1: Kafka 29092-29094, Prometheus 9090,
-# Grafana 3000.
+# ClickHouse 8123 (CLICKHOUSE_HTTP_PORT), Grafana 3000.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cmd="${1:-}"
@@ -20,7 +20,8 @@ docker info >/dev/null 2>&1 ||
 case "$cmd" in
   up)
     eval "export $("$root/deploy/images/build-images.sh" "$build_dir")"
-    services=(kafka-1 kafka-2 kafka-3 kafka-init payment-service notification-service lag-exporter prometheus)
+    services=(kafka-1 kafka-2 kafka-3 kafka-init payment-service notification-service lag-exporter prometheus
+              clickhouse clickhouse-init analytics-service)
     grafana="${GRAFANA_IMAGE:-grafana/grafana:12.1.0}"
     if docker image inspect "$grafana" >/dev/null 2>&1; then
       services+=(grafana)
@@ -35,8 +36,8 @@ case "$cmd" in
         state=$(docker inspect -f '{{.Name}} {{.State.Status}} {{.State.ExitCode}} {{if .State.Health}}{{.State.Health.Status}}{{else}}none{{end}}' "$c")
         read -r name status code health <<<"$state"
         case "$name" in
-          *kafka-init*) [ "$status" = exited ] && [ "$code" = 0 ] && continue
-            [ "$status" = exited ] && die "kafka-init exited $code: ${compose[*]} logs kafka-init" ;;
+          *-init*) [ "$status" = exited ] && [ "$code" = 0 ] && continue
+            [ "$status" = exited ] && die "${name#/} exited $code: docker logs ${name#/}" ;;
           *) [ "$health" = healthy ] && continue ;;
         esac
         pending+=("${name#/}")
@@ -45,9 +46,11 @@ case "$cmd" in
       [ $SECONDS -ge $deadline ] && die "not healthy after 5 minutes: ${pending[*]} (${compose[*]} logs)"
       sleep 2  # polling interval of the bounded wait above
     done
-    echo "stack: up and healthy (project $project): Kafka 127.0.0.1:29092, Prometheus http://127.0.0.1:9090"
+    echo "stack: up and healthy (project $project): Kafka 127.0.0.1:29092, Prometheus http://127.0.0.1:9090," \
+      "ClickHouse http://127.0.0.1:${CLICKHOUSE_HTTP_PORT:-8123}"
     echo "stack: inject orders (ORDER_COUNT, ORDER_RATE, INVALID_RATIO: deploy/compose.yaml):"
-    echo "  KAFKA_IMAGE=$KAFKA_IMAGE PROMETHEUS_IMAGE=$PROMETHEUS_IMAGE ${compose[*]} run --rm order-producer"
+    echo "  KAFKA_IMAGE=$KAFKA_IMAGE PROMETHEUS_IMAGE=$PROMETHEUS_IMAGE CLICKHOUSE_IMAGE=$CLICKHOUSE_IMAGE" \
+      "${compose[*]} run --rm order-producer"
     ;;
   down)
     "${compose[@]}" down -v --remove-orphans -t 40

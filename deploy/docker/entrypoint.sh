@@ -12,7 +12,7 @@ if [ -z "${INSTANCE_ID:-}" ]; then
   export INSTANCE_ID
 fi
 if [ "$#" -eq 0 ]; then
-  echo "orderflow-entrypoint: no command; run one of: order-producer payment-service notification-service dlq-tool lag-exporter kafka-dev-broker" >&2
+  echo "orderflow-entrypoint: no command; run one of: order-producer payment-service notification-service analytics-service dlq-tool lag-exporter kafka-dev-broker" >&2
   exit 2
 fi
 exec "$@"

@@ -2,7 +2,8 @@
 # orderflow-healthcheck: the image's HEALTHCHECK. GET http://127.0.0.1:PORT/healthz of the process
 # running as PID 1 (200 while it runs). PORT is taken from, in the binaries' own order of precedence:
 # a --metrics-address flag on PID 1's command line, METRICS_ADDRESS, the binary's default
-# (order-producer 9101, payment-service 9102, notification-service 9103, lag-exporter 9104). Port 0 (metrics disabled):
+# (order-producer 9101, payment-service 9102, notification-service 9103, lag-exporter 9104,
+# analytics-service 9105). Port 0 (metrics disabled):
 # healthy as long as PID 1 runs. Tools without an HTTP endpoint (dlq-tool, kafka-dev-broker): healthy.
 # ORDERFLOW_HEALTHCHECK_PID (default 1) names another process; the static deploy test uses it.
 set -euf
@@ -29,6 +30,7 @@ if [ -z "$addr" ]; then
     payment-service) addr=:9102 ;;
     notification-service) addr=:9103 ;;
     lag-exporter) addr=:9104 ;;
+    analytics-service) addr=:9105 ;;
     *) exit 0 ;;
   esac
 fi

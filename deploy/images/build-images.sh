@@ -7,9 +7,12 @@
 #   orderflow/kafka:<version>   deploy/images/kafka: Apache Kafka's jars (tools/kafka-local/pom.xml, the same
 #                               version) on Debian's JRE, with the apache/kafka image's conventions
 #   orderflow/prometheus:dev    deploy/images/prometheus: Debian's prometheus package
+#   orderflow/clickhouse:18.16  deploy/images/clickhouse: Debian's clickhouse-server package (18.16 on bookworm)
 # Usage: deploy/images/build-images.sh [BUILD_DIR]   (BUILD_DIR holds the Kafka jars: `make kafka-jars`)
+# BUILD_JOBS=N limits the compile of orderflow:dev to N parallel jobs (default: ninja's, cores + 2).
 # Prints the image names to use, as the compose files take them:
-#   KAFKA_IMAGE=orderflow/kafka:<version> PROMETHEUS_IMAGE=orderflow/prometheus:dev DEBIAN_IMAGE=…
+#   KAFKA_IMAGE=orderflow/kafka:<version> PROMETHEUS_IMAGE=orderflow/prometheus:dev
+#   CLICKHOUSE_IMAGE=orderflow/clickhouse:18.16 DEBIAN_IMAGE=…
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 build_dir="${1:-$root/build}"
@@ -20,6 +23,7 @@ base=orderflow/debian:bookworm
 kafka_version="$(tr -d '[:space:]' <"$root/tools/kafka-local/KAFKA_VERSION")"
 kafka_image="orderflow/kafka:$kafka_version"
 prometheus_image=orderflow/prometheus:dev
+clickhouse_image=orderflow/clickhouse:18.16
 log() { echo "images: $*" >&2; }
 die() { echo "images: $*" >&2; exit 1; }
 
@@ -57,7 +61,7 @@ fi
 t=$SECONDS
 log "orderflow:dev: docker build -f deploy/Dockerfile --build-arg DEBIAN_IMAGE=$base"
 DOCKER_BUILDKIT=0 "$docker" build -q -f "$root/deploy/Dockerfile" --build-arg "DEBIAN_IMAGE=$base" \
-  -t orderflow:dev "$root" >/dev/null
+  ${BUILD_JOBS:+--build-arg "BUILD_JOBS=$BUILD_JOBS"} -t orderflow:dev "$root" >/dev/null
 log "orderflow:dev: $((SECONDS - t)) s"
 
 t=$SECONDS
@@ -80,5 +84,11 @@ log "$prometheus_image: docker build deploy/images/prometheus"
 DOCKER_BUILDKIT=0 "$docker" build -q --build-arg "BASE_IMAGE=$base" -t "$prometheus_image" \
   "$root/deploy/images/prometheus" >/dev/null
 log "$prometheus_image: $((SECONDS - t)) s"
+
+t=$SECONDS
+log "$clickhouse_image: docker build deploy/images/clickhouse"
+DOCKER_BUILDKIT=0 "$docker" build -q --build-arg "BASE_IMAGE=$base" -t "$clickhouse_image" \
+  "$root/deploy/images/clickhouse" >/dev/null
+log "$clickhouse_image: $((SECONDS - t)) s"
 log "all images in $((SECONDS - t0)) s"
-echo "KAFKA_IMAGE=$kafka_image PROMETHEUS_IMAGE=$prometheus_image DEBIAN_IMAGE=$base"
+echo "KAFKA_IMAGE=$kafka_image PROMETHEUS_IMAGE=$prometheus_image CLICKHOUSE_IMAGE=$clickhouse_image DEBIAN_IMAGE=$base"

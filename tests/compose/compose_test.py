@@ -2,12 +2,12 @@
 """compose_test.py SOURCE_DIR BUILD_DIR — the container path end to end: `make compose-test`.
 
 Builds the images with deploy/images/build-images.sh (`make images`: Debian base from the machine's mirror,
-orderflow:dev from deploy/Dockerfile as shipped, Kafka from the Maven jars, Prometheus from Debian), starts a
-Docker daemon when none answers (and stops only the one it started), and runs deploy/compose.yaml (project
-name of its own, the locally built images through KAFKA_IMAGE / PROMETHEUS_IMAGE; Grafana is left out: no
-local image) with docker-compose:
-  - the three brokers and Prometheus healthy, kafka-init exited 0, every service healthy through the image's
-    HEALTHCHECK;
+orderflow:dev from deploy/Dockerfile as shipped, Kafka from the Maven jars, Prometheus and ClickHouse 18.16
+from Debian), starts a Docker daemon when none answers (and stops only the one it started), and runs
+deploy/compose.yaml (project name of its own, the locally built images through KAFKA_IMAGE / PROMETHEUS_IMAGE /
+CLICKHOUSE_IMAGE; Grafana is left out: no local image) with docker-compose:
+  - the three brokers, ClickHouse and Prometheus healthy, kafka-init and clickhouse-init exited 0, every
+    service healthy through the image's HEALTHCHECK, analytics-service ready (/readyz);
   - N orders injected with `docker-compose run order-producer` while one broker is killed (`docker kill`,
     replication 3, min ISR 2) and started again;
   - a reader outside the services (kcat on the published listener, 127.0.0.1:29092) finds every order that
@@ -15,7 +15,11 @@ local image) with docker-compose:
     DLQs; duplicates are counted and printed (at-least-once);
   - Prometheus (the container) reports every scrape target up, and every query of every panel of the Grafana
     dashboard (deploy/grafana/dashboards/orderflow.json; $__rate_interval = 5m, $service = all) returns
-    data from it — the dashboard would show data;
+    data from it — the dashboard would show data (the analytics row included);
+  - analytics-service (5-second windows here) publishes windows of the first injection to order-stats;
+    ClickHouse has the tables of deploy/clickhouse/schema.sql (clickhouse-init) and, when analytics-service's
+    binary has the ClickHouse sink (--clickhouse-url in its --help) and the compose file gives it
+    CLICKHOUSE_URL, holds orders, payments and windows (FINAL);
   - both services stopped (`docker-compose stop`: SIGTERM, drain) while ORDERS2 more orders arrive: the
     OrderflowServiceDown alert (deploy/prometheus/alerts.yml) fires for notification-service; the group's lag
     stays measured (lag-exporter's orderflow_group_lag in Prometheus equals the lag kafka-consumer-groups.sh
@@ -30,11 +34,13 @@ taken. Every wait is bounded; exit 0 only when every check passed.
 """
 import json
 import os
+import re
 import socket
 import subprocess
 import sys
 import time
 from collections import Counter, defaultdict
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 ORDERS = 3000
@@ -47,6 +53,8 @@ RATE3 = 200
 PARTITIONS = 12        # deploy/compose.yaml TOPIC_PARTITIONS default
 INVALID_RATIO = "0.02"
 PORTS = (29092, 29093, 29094, 9090)
+WINDOW_MS = 5000       # analytics-service's windows here: several close during the first injection
+LATENESS_MS = 2000
 BOOTSTRAP = "127.0.0.1:29092"
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
 from checks import check, failures, ok  # noqa: E402
@@ -129,6 +137,12 @@ def main():
     project = f"oftest{os.getpid()}"
     compose = ["docker-compose", "-p", project, "-f", str(src / "deploy/compose.yaml")]
     env = dict(os.environ)
+    # ClickHouse's HTTP port on the host: a free one, a local clickhouse-server may hold 8123.
+    with socket.socket() as s_:
+        s_.bind(("127.0.0.1", 0))
+        ch_port = s_.getsockname()[1]
+    env.update(CLICKHOUSE_HTTP_PORT=str(ch_port), ANALYTICS_WINDOW_MS=str(WINDOW_MS),
+               ANALYTICS_ALLOWED_LATENESS_MS=str(LATENESS_MS))
     try:
         t = time.monotonic()
         p = run([str(src / "deploy/images/build-images.sh"), str(build)], 1800)
@@ -137,9 +151,18 @@ def main():
         ok(f"images built in {time.monotonic() - t:.0f} s: {images}")
         (logs / "images.log").write_text(p.stderr)
 
+        # The ClickHouse sink: in the binary (its --help) and switched on by the compose file (CLICKHOUSE_URL;
+        # a binary without the sink ignores the variable).
+        helptext = run(["docker", "run", "--rm", "orderflow:dev", "analytics-service", "--help"], 60,
+                       env=env).stdout
+        sink = "--clickhouse-url" in helptext
+        wired = re.search(r"^\s+CLICKHOUSE_URL:", (src / "deploy/compose.yaml").read_text(), re.M) is not None
+        ok(f"ClickHouse sink: {'in' if sink else 'not in'} analytics-service's --help, CLICKHOUSE_URL "
+           f"{'set' if wired else 'not set'} by deploy/compose.yaml")
+
         t = time.monotonic()
         services = ["kafka-1", "kafka-2", "kafka-3", "kafka-init", "payment-service", "notification-service",
-                    "lag-exporter", "prometheus"]
+                    "lag-exporter", "prometheus", "clickhouse", "clickhouse-init", "analytics-service"]
         run(compose + ["up", "-d"] + services, 600, env=env)
 
         def inject(count, rate, log_name):
@@ -158,13 +181,24 @@ def main():
             return p.stdout.strip()
 
         healthy = [container(n) for n in ("kafka-1", "kafka-2", "kafka-3", "payment-service",
-                                          "notification-service", "lag-exporter", "prometheus")]
+                                          "notification-service", "lag-exporter", "prometheus", "clickhouse",
+                                          "analytics-service")]
         if run(["docker", "inspect", container("payment-service", 2)], 30, check_rc=False).returncode == 0:
             healthy.append(container("payment-service", 2))
         wait_until("every container healthy", 300, lambda: all(health(c) == "healthy" for c in healthy), 1.0)
-        init_rc = run(["docker", "inspect", "-f", "{{.State.ExitCode}} {{.State.Status}}", container("kafka-init")],
-                      30).stdout.split()
-        check(init_rc == ["0", "exited"], "kafka-init exited 0", repr(init_rc))
+        for job in ("kafka-init", "clickhouse-init"):
+            init_rc = run(["docker", "inspect", "-f", "{{.State.ExitCode}} {{.State.Status}}", container(job)],
+                          30).stdout.split()
+            check(init_rc == ["0", "exited"], f"{job} exited 0", repr(init_rc))
+
+        def readyz(c, port):
+            return run(["docker", "exec", c, "wget", "-q", "-O", "/dev/null", "-T", "2", "--tries=1",
+                        f"http://127.0.0.1:{port}/readyz"], 30, check_rc=False).returncode == 0
+        try:
+            wait_until("analytics-service ready", 60, lambda: readyz(container("analytics-service"), 9105), 1.0)
+            ok("analytics-service ready (/readyz 200: it joined its group)")
+        except RuntimeError as e:
+            check(False, str(e))
         ok(f"stack healthy in {time.monotonic() - t:.0f} s: {', '.join(healthy)}")
 
         # Orders through `docker-compose run`, a broker killed while they flow.
@@ -177,16 +211,15 @@ def main():
         rc = producer.wait(timeout=300)
         check(rc == 0, "order-producer (docker-compose run) exited 0", (logs / "order-producer.log").read_text()[-800:])
         run(["docker", "start", container("kafka-2")], 60)
-        wait_until("kafka-2 healthy again", 180, lambda: health(container("kafka-2")) == "healthy", 1.0)
-        ok(f"kafka-2 back; injection with the kill took {time.monotonic() - t:.0f} s")
+        ok(f"kafka-2 started again; injection with the kill took {time.monotonic() - t:.0f} s")
 
         # The reader outside the services.
         def settled(total):
-            orders = kcat_records("orders")
-            pay_dlq = kcat_records("payment-service.dlq")
-            payments = kcat_records("payments")
-            notes = kcat_records("notifications")
-            note_dlq = kcat_records("notification-service.dlq")
+            # The five topics read at once: each kcat run spends most of its time connecting.
+            with ThreadPoolExecutor(5) as pool:
+                orders, pay_dlq, payments, notes, note_dlq = pool.map(
+                    kcat_records, ("orders", "payment-service.dlq", "payments", "notifications",
+                                   "notification-service.dlq"))
             if None in (orders, pay_dlq, payments, notes, note_dlq):
                 return None
             dead = {(int(h.get("x-original-partition", -1)), int(h.get("x-original-offset", -1)))
@@ -230,6 +263,60 @@ def main():
             check(s["valid"] + s["dead"] == ORDERS, "every order is either valid or dead-lettered")
             ok(f"every one of {s['valid']} valid orders has a payment and two notifications "
                f"({time.monotonic() - t:.0f} s after the injection; duplicate payments: {s['dup_payments']})")
+        # Checked after the orders settle rather than before: kafka-2 restarts meanwhile (replication 3,
+        # min ISR 2: the two others carry on).
+        wait_until("kafka-2 healthy again", 180, lambda: health(container("kafka-2")) == "healthy", 1.0)
+        ok(f"kafka-2 healthy again ({time.monotonic() - t:.0f} s after the injection)")
+
+        # analytics-service: closed windows on order-stats (the stream has stopped, so every window of the
+        # injection closes once the partitions are idle: event time then follows the clock).
+        def stats_windows():
+            recs = kcat_records("order-stats") or []
+            wins = {}
+            for _, _, _, v in recs:
+                try:
+                    w = json.loads(v)
+                    wins[w["window_start_ms"]] = w
+                except (ValueError, KeyError):
+                    pass
+            stats_windows.last = (len(recs), sum(w.get("orders", 0) for w in wins.values()))
+            return wins if wins and stats_windows.last[1] > 0 else None
+        stats_windows.last = None
+        try:
+            wins = wait_until("windows on order-stats", 90, stats_windows, 2.0)
+            orders_in = sum(w["orders"] for w in wins.values())
+            check(all(w["window_ms"] == WINDOW_MS for w in wins.values()),
+                  f"order-stats windows are {WINDOW_MS} ms long")
+            check(0 < orders_in <= ORDERS, f"order-stats: {len(wins)} windows count {orders_in} orders "
+                  f"(at most the {ORDERS} sent)", repr(stats_windows.last))
+        except RuntimeError as e:
+            check(False, str(e), repr(stats_windows.last))
+
+        def clickhouse(sql):
+            p = run(["curl", "-sf", "--noproxy", "*", "--data-binary", sql, f"http://127.0.0.1:{ch_port}/"], 30,
+                    check_rc=False)
+            return p.stdout.strip() if p.returncode == 0 else None
+        tables = clickhouse("SHOW TABLES FROM orderflow")
+        check(tables is not None and {"orders", "payments", "order_stats"} <= set(tables.split()),
+              f"ClickHouse on 127.0.0.1:{ch_port} has the schema of deploy/clickhouse/schema.sql", repr(tables))
+        if sink and wired:
+            # Every valid order of the injection reaches ClickHouse once (FINAL collapses replayed rows).
+            valid = s["valid"] if s else None
+
+            def rows():
+                got = {t_: clickhouse(f"SELECT count() FROM orderflow.{t_} FINAL")
+                       for t_ in ("orders", "payments", "order_stats")}
+                rows.last = got
+                if not all(v and v.isdigit() and int(v) > 0 for v in got.values()):
+                    return None
+                return got if valid is None or int(got["orders"]) >= valid else None
+            rows.last = None
+            try:
+                got = wait_until("rows in ClickHouse", 90, rows, 2.0)
+                check(valid is None or int(got["orders"]) == valid,
+                      f"ClickHouse rows (FINAL): {got}; orders = the {valid} valid orders", repr(got))
+            except RuntimeError as e:
+                check(False, str(e), repr(rows.last))
 
         targets = json.loads(run(["curl", "-sf", "--noproxy", "*", "http://127.0.0.1:9090/api/v1/targets"],
                                  30).stdout)["data"]["activeTargets"]
@@ -256,12 +343,17 @@ def main():
                 return False
 
         queries = list(panel_targets(dash.get("panels", [])))
-        empty = []
-        for title, expr in queries:
-            try:
-                wait_until(f"data for '{title}'", 30, lambda: has_data(expr), 2.0)
-            except RuntimeError:
-                empty.append(f"{title}: {expr}")
+        # Every query asked at once, then the empty ones again until they have data, for 30 s in all.
+        waiting = list(queries)
+        deadline = time.monotonic() + 30
+        with ThreadPoolExecutor(8) as pool:
+            while True:
+                answered = list(pool.map(lambda q: has_data(q[1]), waiting))
+                waiting = [q for q, got in zip(waiting, answered) if not got]
+                if not waiting or time.monotonic() >= deadline:
+                    break
+                time.sleep(2.0)  # polling interval of the bounded wait above
+        empty = [f"{title}: {expr}" for title, expr in waiting]
         check(queries and not empty, f"Grafana dashboard: {len(queries) - len(empty)} of {len(queries)} panel "
               "queries return data from Prometheus", "; ".join(empty))
 
@@ -377,10 +469,14 @@ def main():
     except (RuntimeError, subprocess.TimeoutExpired) as e:
         check(False, "the compose run", str(e)[-3000:])
     finally:
-        for name in ("kafka-1", "kafka-2", "kafka-3", "kafka-init", "payment-service", "notification-service",
-                     "prometheus"):
+        def save_log(name):
             p = run(compose + ["logs", "--no-color", name], 60, env=env, check_rc=False)
             (logs / f"{name}.log").write_text(p.stdout + p.stderr)
+        # In parallel: each docker-compose run takes a second or more to start.
+        with ThreadPoolExecutor(4) as pool:
+            list(pool.map(save_log, ("kafka-1", "kafka-2", "kafka-3", "kafka-init", "payment-service",
+                                     "notification-service", "prometheus", "analytics-service", "clickhouse",
+                                     "clickhouse-init", "lag-exporter")))
         run(compose + ["down", "-v", "--remove-orphans", "-t", "40"], 300, env=env, check_rc=False)
         label = f"label=com.docker.compose.project={project}"
         left = [run(["docker", kind, "ls", "-q", "--filter", label] + (["-a"] if kind == "container" else []),

@@ -3,7 +3,8 @@
 #   (a) docker-compose config -q of deploy/compose.yaml and deploy/compose.dev.yaml
 #   (b) promtool check config deploy/prometheus/prometheus.yml, check rules alerts.yml, test rules alerts_test.yml
 #   (c) the Grafana dashboard is valid JSON and every metric its queries use is exported by the services,
-#       as scraped from payment-service, notification-service and order-producer running against
+#       as scraped from payment-service, notification-service, order-producer, lag-exporter and
+#       analytics-service (short windows, so that windows close) running against
 #       kafka-dev-broker (loopback only) with traffic flowing, so that lazily created series exist
 #   (d) every env var (and flag) compose gives our services is one the binary accepts (its --help), and
 #       the binary, run through the image's entrypoint with exactly the service's compose environment
@@ -117,13 +118,13 @@ fi
 section "(c) Grafana dashboard: JSON + metric names against a live scrape"
 free_port() { python3 "$here/../../support/ports.py"; }  # below the ephemeral range
 scrape() { curl -fsS --noproxy '*' --max-time 3 "http://127.0.0.1:$1/metrics" 2>/dev/null; }
-for b in kafka-dev-broker payment-service notification-service order-producer lag-exporter; do
+for b in kafka-dev-broker payment-service notification-service order-producer lag-exporter analytics-service; do
   [[ -x $bin/$b ]] || fail "(c) $bin/$b is missing (build first: cmake --build build)"
 done
 live=0
 if [[ $failures -eq 0 || -x $bin/kafka-dev-broker ]]; then
   unset ORDERFLOW_CONFIG KAFKA_BROKERS METRICS_ADDRESS KAFKA_GROUP_ID PROCESSING_GUARANTEE INSTANCE_ID
-  "$bin/kafka-dev-broker" --port 0 >"$tmp/broker.out" 2>"$tmp/broker.err" &
+  "$bin/kafka-dev-broker" --port 0 --topic order-stats >"$tmp/broker.out" 2>"$tmp/broker.err" &
   pids+=($!)
   bootstrap=""
   for _ in $(seq 150); do
@@ -137,6 +138,7 @@ if [[ $failures -eq 0 || -x $bin/kafka-dev-broker ]]; then
   else
     ok "kafka-dev-broker ready at $bootstrap"
     pay_port=$(free_port); note_port=$(free_port); prod_port=$(free_port); lag_port=$(free_port)
+    ana_port=$(free_port)
     # Failure rates and short backoffs so that the retry and dead-letter paths (and their lazily
     # created series) run too.
     "$bin/payment-service" --brokers "$bootstrap" --metrics-address "127.0.0.1:$pay_port" --log-level warn \
@@ -153,27 +155,35 @@ if [[ $failures -eq 0 || -x $bin/kafka-dev-broker ]]; then
     "$bin/lag-exporter" --brokers "$bootstrap" --metrics-address "127.0.0.1:$lag_port" --log-level warn \
       --interval-ms 500 >"$tmp/lag-exporter.log" 2>&1 &
     pids+=($!)
+    # One-second windows closed without lateness: the per-currency amount series exist only once a window
+    # has been published.
+    "$bin/analytics-service" --brokers "$bootstrap" --metrics-address "127.0.0.1:$ana_port" --log-level warn \
+      --window-ms 1000 --allowed-lateness-ms 0 --idle-timeout-ms 500 >"$tmp/analytics.log" 2>&1 &
+    pids+=($!)
     deadline=$((SECONDS + 60))
     while ((SECONDS < deadline)); do
       scrape "$pay_port" >"$tmp/payment.prom" || true
       scrape "$note_port" >"$tmp/notification.prom" || true
       scrape "$prod_port" >"$tmp/producer.prom" || true
       scrape "$lag_port" >"$tmp/lag-exporter.prom" || true
+      scrape "$ana_port" >"$tmp/analytics.prom" || true
       if grep -q '^orderflow_end_to_end_latency_seconds_bucket' "$tmp/notification.prom" &&
          grep -q '^orderflow_consumer_lag' "$tmp/payment.prom" &&
          grep -q '^orderflow_messages_produced_total.*\.dlq' "$tmp/payment.prom" &&
          grep -q '^orderflow_messages_produced_total' "$tmp/producer.prom" &&
-         grep -q '^orderflow_group_lag' "$tmp/lag-exporter.prom"; then
+         grep -q '^orderflow_group_lag' "$tmp/lag-exporter.prom" &&
+         grep -q '^orderflow_analytics_amount_cents_aggregated_total' "$tmp/analytics.prom"; then
         live=1
         break
       fi
       sleep 0.5
     done
     if ((live)); then
-      ok "scraped the three services and lag-exporter with traffic flowing (e2e latency, lag and dead-letter series present) [t=${SECONDS}s]"
+      ok "scraped the four services and lag-exporter with traffic flowing (e2e latency, lag, dead-letter and per-currency window series present) [t=${SECONDS}s]"
     else
-      fail "(c) within 60 s the services did not export every lazily created series (e2e latency / lag / dlq);" \
-        "payment log: $(tail -n 2 "$tmp/payment.log" | tr '\n' ' ') notification log: $(tail -n 2 "$tmp/notification.log" | tr '\n' ' ')"
+      fail "(c) within 60 s the services did not export every lazily created series (e2e latency / lag / dlq / window amounts);" \
+        "payment log: $(tail -n 2 "$tmp/payment.log" | tr '\n' ' ') notification log: $(tail -n 2 "$tmp/notification.log" | tr '\n' ' ')" \
+        "analytics log: $(tail -n 2 "$tmp/analytics.log" | tr '\n' ' ')"
     fi
     "${py[@]}" dashboard deploy/grafana/dashboards/orderflow.json "$tmp"/*.prom || failures=$((failures + 1))
     # The image's HEALTHCHECK script (deploy/docker/healthcheck.sh) against the live payment-service: port from its --metrics-address flag,
