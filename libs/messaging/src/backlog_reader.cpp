@@ -5,6 +5,7 @@
 #include <memory>
 #include <set>
 
+#include "orderflow/messaging/kafka_client.h"
 #include "orderflow/messaging/record.h"
 
 namespace orderflow::messaging {
@@ -22,11 +23,6 @@ RetryRecordInfo info_of(const RdKafka::Message& msg) {
   r.origin.offset = parse_int_header(find_header(msg, header::kOriginalOffset)).value_or(msg.offset());
   return r;
 }
-
-struct PartitionList {
-  std::vector<RdKafka::TopicPartition*> items;
-  ~PartitionList() { RdKafka::TopicPartition::destroy(items); }
-};
 
 }  // namespace
 
@@ -50,15 +46,14 @@ bool read_backlog(const KafkaProperties& consumer_props, const std::string& topi
     if (error != nullptr) *error = "cannot create the backlog reader: " + err;
     return false;
   }
-  PartitionList list;
+  TopicPartitionList list;
   std::set<std::int32_t> open;
   for (const auto& [partition, offset] : from) {
-    list.items.push_back(RdKafka::TopicPartition::create(
-        topic, partition, offset >= 0 ? offset : RdKafka::Topic::OFFSET_BEGINNING));
+    list.add(topic, partition, offset >= 0 ? offset : RdKafka::Topic::OFFSET_BEGINNING);
     open.insert(partition);
     out[partition];
   }
-  if (const auto e = consumer->assign(list.items); e != RdKafka::ERR_NO_ERROR) {
+  if (const auto e = consumer->assign(list.items()); e != RdKafka::ERR_NO_ERROR) {
     if (error != nullptr) *error = "assign: " + RdKafka::err2str(e);
     consumer->close();
     return false;

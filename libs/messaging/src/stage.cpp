@@ -7,6 +7,7 @@
 #include <set>
 
 #include "backlog_reader.h"
+#include "orderflow/messaging/kafka_client.h"
 #include "orderflow/messaging/log_fields.h"
 #include "orderflow/messaging/trace_context.h"
 
@@ -124,7 +125,7 @@ int StageRunner::run(const std::atomic<bool>& stop) {
   producer_->set_interrupt(&stop);
   if (!commits_->start(Clock::now())) return 1;
   if (!options_.output_topics.empty())
-    producer_->prepare_topics(options_.output_topics, std::chrono::seconds(5));
+    producer_->prepare_topics(options_.output_topics, Producer::kPrepareTopicsTimeout);
   consumer_->subscribe();
   spdlog::info("{} consuming {} (+{}) as group {}", options_.service, fmt::join(options_.input_topics, ","),
                retry_topic_, options_.group_id);
@@ -598,15 +599,6 @@ std::size_t StageRunner::drain_outputs() {
 
 namespace {
 
-// librdkafka partitions for one call, destroyed with it.
-struct PartitionList {
-  std::vector<RdKafka::TopicPartition*> items;
-  PartitionList() = default;
-  PartitionList(const PartitionList&) = delete;
-  PartitionList& operator=(const PartitionList&) = delete;
-  ~PartitionList() { RdKafka::TopicPartition::destroy(items); }
-};
-
 TxnStatus txn_call(const std::function<void()>& call) {
   try {
     call();
@@ -629,13 +621,11 @@ TxnStatus StageRunner::begin_transaction() {
 TxnStatus StageRunner::commit_transaction(const std::vector<CommitOffset>& offsets) {
   return txn_call([&] {
     if (!offsets.empty()) {
-      PartitionList list;
-      list.items.reserve(offsets.size());
-      for (const auto& o : offsets) {
-        list.items.push_back(RdKafka::TopicPartition::create(o.topic, o.partition, o.offset));
-      }
+      TopicPartitionList list;
+      list.reserve(offsets.size());
+      for (const auto& o : offsets) list.add(o.topic, o.partition, o.offset);
       const std::unique_ptr<RdKafka::ConsumerGroupMetadata> group(consumer_->handle().groupMetadata());
-      producer_->send_offsets_to_transaction(list.items, group.get(), std::chrono::seconds(30));
+      producer_->send_offsets_to_transaction(list.items(), group.get(), std::chrono::seconds(30));
     }
     producer_->commit_transaction(std::chrono::seconds(60));
   });
