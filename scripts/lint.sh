@@ -52,7 +52,7 @@ if [[ $do_tidy == 1 ]]; then
   [[ $fast == 1 ]] && checks+=(--checks=-clang-analyzer-*)
   echo "lint: clang-tidy${checks:+ ${checks[*]}} on ${#sources[@]} sources"
   printf '%s\n' "${sources[@]}" |
-    xargs -P 2 -n 4 clang-tidy -p "$build_dir" --quiet "${checks[@]}" >"$log" 2>/dev/null || true
+    xargs -P 2 -n 1 clang-tidy -p "$build_dir" --quiet "${checks[@]}" >"$log" 2>/dev/null || true
   if grep -E 'warning:|error:' "$log"; then
     echo "lint: clang-tidy found $(grep -cE 'warning:|error:' "$log") problem(s)"
     rc=1
