@@ -10,6 +10,7 @@
 #include <gtest/gtest.h>
 
 #include <csignal>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -115,10 +116,23 @@ class AnalyticsClickHouseTest : public AnalyticsFixture {
     AnalyticsFixture::SetUp();
   }
 
-  // The sink's flags on top of the fixture's.
+  // The sink's flags on top of the fixture's; $ORDERFLOW_ANALYTICS_GUARANTEE (the kafka variant:
+  // exactly-once) as --guarantee.
   Process start_sink(int port) const {
-    return start_analytics(port, {"--clickhouse-url", ch.url(), "--clickhouse-batch-rows", "500",
-                                  "--clickhouse-batch-ms", "200", "--clickhouse-timeout-ms", "3000"});
+    std::vector<std::string> extra{"--clickhouse-url",      ch.url(), "--clickhouse-batch-rows", "500",
+                                   "--clickhouse-batch-ms", "200",    "--clickhouse-timeout-ms", "3000"};
+    if (!guarantee().empty()) extra.insert(extra.end(), {"--guarantee", guarantee()});
+    return start_analytics(port, extra);
+  }
+  static std::string guarantee() {
+    const char* g = std::getenv("ORDERFLOW_ANALYTICS_GUARANTEE");
+    return g != nullptr ? g : "";
+  }
+  // The service runs in the mode asked for (its start line says so).
+  static void expect_mode(const Process& analytics) {
+    if (guarantee() != "exactly-once") return;
+    EXPECT_NE(analytics.output().find("exactly-once: transactional.id"), std::string::npos)
+        << analytics.output();
   }
 
   // Waits until ClickHouse holds every order and payment of the topics (de-duplicated) and the windows
@@ -235,6 +249,7 @@ TEST_F(AnalyticsClickHouseTest, RowsAndWindowsEqualTheTopics) {
   const int port = free_port();
   auto analytics = start_sink(port);
   ASSERT_TRUE(wait_ready(port, 30s)) << analytics.output();
+  expect_mode(analytics);
 
   const auto [rc, out] =
       p.produce_orders({"--count", "600", "--rate", "200", "--customers", "40", "--seed", "7"});
@@ -254,6 +269,7 @@ TEST_F(AnalyticsClickHouseTest, ARowTheTableRefusesGoesToTheDeadLetterTopicWithT
   const int port = free_port();
   auto analytics = start_sink(port);
   ASSERT_TRUE(wait_ready(port, 30s)) << analytics.output();
+  expect_mode(analytics);
 
   std::mt19937_64 rng(5);
   const auto file = std::filesystem::temp_directory_path() / ("analytics-refused-" + random_hex() + ".jsonl");
@@ -306,6 +322,7 @@ TEST_F(AnalyticsClickHouseTest, ClickHouseKilledAndRestartedMidRunLosesNothing) 
   const int port = free_port();
   auto analytics = start_sink(port);
   ASSERT_TRUE(wait_ready(port, 30s)) << analytics.output();
+  expect_mode(analytics);
 
   // About 16 s of orders; ClickHouse is killed once rows are flowing and brought back a few seconds later.
   auto producer = start_order_load(2400, 150, 60, 13);
@@ -352,6 +369,7 @@ TEST_F(AnalyticsClickHouseTest, SigkillOfTheServiceUnderLoadLeavesExactRowsAfter
   int port = free_port();
   auto analytics = start_sink(port);
   ASSERT_TRUE(wait_ready(port, 30s)) << analytics.output();
+  expect_mode(analytics);
 
   auto producer = start_order_load(2400, 150, 60, 17);
   int kills = 0;
@@ -370,11 +388,14 @@ TEST_F(AnalyticsClickHouseTest, SigkillOfTheServiceUnderLoadLeavesExactRowsAfter
     port = free_port();
     analytics = start_sink(port);
     ASSERT_TRUE(wait_ready(port, 60s)) << analytics.output();
+    expect_mode(analytics);
   }
   ASSERT_EQ(producer.wait(90s), std::optional<int>(0)) << producer.output();
   const auto duplicates = expect_clickhouse_matches_topics(2400);
-  std::printf("%d SIGKILLs of analytics-service; %lld raw duplicate rows before de-duplication\n", kills,
-              static_cast<long long>(duplicates));
+  std::printf(
+      "%d SIGKILLs of analytics-service (%s); %lld raw duplicate rows left before de-duplication "
+      "(background merges may already have removed some)\n",
+      kills, guarantee().empty() ? "at-least-once" : guarantee().c_str(), static_cast<long long>(duplicates));
   EXPECT_EQ(analytics.stop(), 0) << analytics.output();
   EXPECT_EQ(payment.stop(), 0);
 }
