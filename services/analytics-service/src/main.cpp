@@ -219,7 +219,9 @@ int main(int argc, char** argv) {
       "committed only up to the oldest record of a window not yet published, so a restart re-reads\n"
       "exactly the unpublished windows and counts nothing twice. With --clickhouse-url it also writes every\n"
       "order, payment and closed window to ClickHouse (deploy/clickhouse/schema.sql) and commits an offset\n"
-      "only once ClickHouse acknowledged its row.";
+      "only once ClickHouse acknowledged its row. --guarantee exactly-once puts the windows, dead letters\n"
+      "and input offsets of each commit period in one Kafka transaction (transactional.id\n"
+      "<group-id>-<instance-id>).";
   cli.example = "analytics-service --brokers localhost:9092 --window-ms 60000";
   runtime::add_common_options(cli, {"0.0.0.0:9105", true, "analytics-service"});
   namespace po = runtime::po;
@@ -769,6 +771,12 @@ int main(int argc, char** argv) {
       }
       for (const auto& [topic, partition] : assigned) agg.assigned({topic, partition}, now_ms());
       const auto committed = consumer->committed(std::chrono::seconds(10));
+      if (committed.empty() && !assigned.empty()) {
+        // Without the committed offsets the input cannot be rewound; a restart rebuilds instead.
+        spdlog::critical("cannot read the group's committed offsets after the abort; stopping");
+        exit_code = 1;
+        break;
+      }
       for (const auto& c : committed) {
         consumer->seek(c.topic, c.partition, c.offset >= 0 ? c.offset : RdKafka::Topic::OFFSET_BEGINNING);
       }
