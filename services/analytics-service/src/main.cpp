@@ -186,6 +186,7 @@ struct SinkMetrics {
   prometheus::Histogram* batch_seconds = nullptr;
   prometheus::Gauge* up = nullptr;
   prometheus::Gauge* buffered = nullptr;
+  prometheus::Gauge* paused = nullptr;
 };
 
 std::string read_password_file(const std::string& path) {
@@ -392,21 +393,24 @@ int main(int argc, char** argv) {
 
   SinkMetrics sm;
   const bool sink_on = !clickhouse_url.empty();
+  // The sink's counters and the pause gauge exist without the sink too (at 0), so that one dashboard serves
+  // both; the gauges and the histogram that only mean something with a ClickHouse are registered with it.
+  sm.paused = &metrics.gauge("orderflow_analytics_input_paused",
+                             "1 while the input is paused because ClickHouse does not accept INSERTs");
+  for (const auto t : {analytics::Table::Orders, analytics::Table::Payments, analytics::Table::OrderStats}) {
+    const std::map<std::string, std::string> label{{"table", std::string(analytics::table_name(t))}};
+    sm.rows[t] = &metrics.counter("orderflow_analytics_clickhouse_rows_written_total",
+                                  "rows ClickHouse acknowledged, by table", label);
+    sm.batches[t] = &metrics.counter("orderflow_analytics_clickhouse_batches_total",
+                                     "INSERTs ClickHouse acknowledged, by table", label);
+    sm.errors[t] =
+        &metrics.counter("orderflow_analytics_clickhouse_errors_total",
+                         "INSERTs that failed (ClickHouse unavailable, or a batch it refused)", label);
+    sm.refused[t] =
+        &metrics.counter("orderflow_analytics_clickhouse_rows_refused_total",
+                         "rows ClickHouse refused on their own (sent to the dead-letter topic)", label);
+  }
   if (sink_on) {
-    for (const auto t :
-         {analytics::Table::Orders, analytics::Table::Payments, analytics::Table::OrderStats}) {
-      const std::map<std::string, std::string> label{{"table", std::string(analytics::table_name(t))}};
-      sm.rows[t] = &metrics.counter("orderflow_analytics_clickhouse_rows_written_total",
-                                    "rows ClickHouse acknowledged, by table", label);
-      sm.batches[t] = &metrics.counter("orderflow_analytics_clickhouse_batches_total",
-                                       "INSERTs ClickHouse acknowledged, by table", label);
-      sm.errors[t] =
-          &metrics.counter("orderflow_analytics_clickhouse_errors_total",
-                           "INSERTs that failed (ClickHouse unavailable, or a batch it refused)", label);
-      sm.refused[t] =
-          &metrics.counter("orderflow_analytics_clickhouse_rows_refused_total",
-                           "rows ClickHouse refused on their own (sent to the dead-letter topic)", label);
-    }
     sm.batch_seconds = &prometheus::BuildHistogram()
                             .Name("orderflow_analytics_clickhouse_batch_seconds")
                             .Help("duration of an acknowledged INSERT")
@@ -910,6 +914,7 @@ int main(int argc, char** argv) {
         sink_problem = up ? std::string() : "ClickHouse sink unavailable (retrying): " + sink->problem();
       }
       sm.up->Set(up ? 1 : 0);
+      sm.paused->Set(paused.empty() ? 0 : 1);
       sm.buffered->Set(static_cast<double>(sink->buffered()));
     }
     if (delivery_failed) {
