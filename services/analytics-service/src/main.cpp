@@ -613,7 +613,7 @@ int main(int argc, char** argv) {
     spdlog::warn("aborting the transaction: {}; rebuilding from the committed offsets", why);
     discarding = true;
     try {
-      producer.abort_transaction(std::chrono::seconds(60));
+      if (txn_open) producer.abort_transaction(std::chrono::seconds(60));
     } catch (const messaging::TxnError& e) {
       spdlog::critical("abort_transaction failed: {}", e.what());
       txn_fatal = true;

@@ -10,11 +10,17 @@
 // between the record becoming readable and the kill. Whether a kill landed inside an open transaction is
 // decided afterwards from the log, not assumed: the record read at the kill is absent for read_committed.
 // At least one of the three kills must have (each misses with a probability of about 1/15).
+//
+// Then the service is stopped (SIGSTOP) in the same way for longer than its session timeout: on SIGCONT
+// its partitions are lost, it aborts the open transaction and rebuilds its state from the committed
+// offsets and windows without a restart (the abort path), which the same readers check.
 #include <gtest/gtest.h>
 
+#include <csignal>
 #include <cstdio>
 #include <random>
 #include <set>
+#include <thread>
 #include <utility>
 
 #include "analytics_fixture.h"
@@ -31,7 +37,7 @@ class AnalyticsExactlyOnceTest : public AnalyticsFixture {};
 TEST_F(AnalyticsExactlyOnceTest, SigkillsUnderLoadLeaveEveryWindowOnceForReadCommittedReaders) {
   ASSERT_TRUE(broker.is_real()) << "needs the real broker (ctest -R analytics_exactly_once_test_kafka)";
   constexpr const char* kTest = "analytics_exactly_once";
-  constexpr int kOrders = 2400;  // 16 s at 150/s
+  constexpr int kOrders = 3600;  // 24 s at 150/s
   std::mt19937_64 rng(fault::test_seed(kTest));
   const auto points = fault::kill_points(kTest, rng, 3, 300, 2100, 400);
   const int order_seed = static_cast<int>(rng() % 100000);
@@ -48,6 +54,7 @@ TEST_F(AnalyticsExactlyOnceTest, SigkillsUnderLoadLeaveEveryWindowOnceForReadCom
   TopicReader orders(broker.bootstrap(), p.orders);
   TopicReader log(broker.bootstrap(), stats_topic);  // read_uncommitted: sees open transactions' records
   std::vector<std::pair<std::int32_t, std::int64_t>> killed_at;  // the window record read at each kill
+  std::pair<std::int32_t, std::int64_t> stopped{-1, -1};         // and at the stop
   for (const auto point : points) {
     ASSERT_TRUE(orders.wait_for_count(point, 60s)) << "orders stopped before kill point " << point;
     log.drain_to_end(5s);
@@ -62,6 +69,20 @@ TEST_F(AnalyticsExactlyOnceTest, SigkillsUnderLoadLeaveEveryWindowOnceForReadCom
     port = free_port();
     analytics = start_analytics(port, eos);
     ASSERT_TRUE(wait_ready(port, 60s)) << fault::tail(analytics.output());
+  }
+  {
+    log.drain_to_end(5s);
+    const auto seen = log.records().size();
+    ASSERT_TRUE(log.poll_until([&](const std::vector<Record>& r) { return r.size() > seen; }, 30s))
+        << "no window published before the stop\n"
+        << fault::tail(analytics.output());
+    analytics.signal(SIGSTOP);
+    const std::pair<std::int32_t, std::int64_t> stopped_at{log.records().back().partition,
+                                                           log.records().back().offset};
+    std::this_thread::sleep_for(9s);  // the stop itself (session.timeout.ms 6 s), not a wait for a condition
+    analytics.signal(SIGCONT);
+    ASSERT_TRUE(analytics.wait_for_output("rebuilt after the abort", 60s)) << fault::tail(analytics.output());
+    stopped = stopped_at;
   }
   ASSERT_EQ(producer.wait(120s), std::optional<int>(0)) << producer.output();
 
@@ -103,8 +124,12 @@ TEST_F(AnalyticsExactlyOnceTest, SigkillsUnderLoadLeaveEveryWindowOnceForReadCom
       "transaction); read_committed %zu records, read_uncommitted %zu (%zu aborted copies)\n",
       final_view.windows.size(), static_cast<long long>(want.orders), static_cast<long long>(want.payments),
       killed_at.size(), kills_inside, committed.records().size(), log.records().size(), aborted);
+  const bool stop_inside = !visible.contains(stopped);
+  std::printf("SIGSTOP for 9 s: partitions lost, %s, state rebuilt without a restart\n",
+              stop_inside ? "its open transaction aborted (the window read at the stop was aborted)"
+                          : "no window in the open transaction (committed just before the stop)");
   EXPECT_GE(kills_inside, 1U) << "no kill landed inside an open transaction";
-  EXPECT_GE(aborted, kills_inside);
+  EXPECT_GE(aborted, kills_inside + (stop_inside ? 1 : 0));
   fault::summary(
       kTest, "sigkill", static_cast<std::size_t>(want.orders), gaps, duplicates,
       "aborted_copies=" + std::to_string(aborted) + " kills_inside_txn=" + std::to_string(kills_inside));
