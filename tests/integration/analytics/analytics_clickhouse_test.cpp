@@ -347,6 +347,7 @@ TEST_F(AnalyticsClickHouseTest, ClickHouseKilledAndRestartedMidRunLosesNothing) 
       << body;
   std::printf("readyz while ClickHouse is down: %s\n", body.c_str());
   EXPECT_EQ(scrape_metric(port, "orderflow_analytics_clickhouse_up"), 0.0);
+  EXPECT_EQ(scrape_metric(port, "orderflow_analytics_input_paused"), 1.0);
   // Down for a few seconds while orders keep coming (the lag grows).
   std::this_thread::sleep_until(down_at + 4s);  // the outage itself, not a wait for a condition
   const double errors = scrape_metric(port, "orderflow_analytics_clickhouse_errors_total").value_or(0);
@@ -355,6 +356,7 @@ TEST_F(AnalyticsClickHouseTest, ClickHouseKilledAndRestartedMidRunLosesNothing) 
   const auto outage = std::chrono::duration<double>(Clock::now() - down_at).count();
   EXPECT_TRUE(wait_until([&] { return http_get(port, "/readyz").first == 200; }, 30s, 100ms))
       << http_get(port, "/readyz").second;
+  EXPECT_EQ(scrape_metric(port, "orderflow_analytics_input_paused"), 0.0);
   std::printf("ClickHouse outage %.1f s, %.0f failed INSERTs, ready again %.1f s after the kill\n", outage,
               errors, std::chrono::duration<double>(Clock::now() - down_at).count());
   ASSERT_EQ(producer.wait(90s), std::optional<int>(0)) << producer.output();
