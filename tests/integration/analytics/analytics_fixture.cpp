@@ -42,34 +42,40 @@ void ensure_topic(TestBroker& broker, const std::string& topic) {
   delete md;
 }
 
+namespace {
+
+void add_order(Expected& e, const events::OrderCreated& o) {
+  auto& w = e.windows[window_of(ms_of(o.occurred_at))];
+  ++e.orders;
+  ++w.orders;
+  w.amount[o.currency] += o.amount_cents;
+  w.customers.insert(o.customer_id);
+  e.order_ids.insert(o.event_id);
+  e.amount_by_currency[o.currency] += o.amount_cents;
+}
+
+void add_payment(Expected& e, const events::PaymentProcessed& p) {
+  auto& w = e.windows[window_of(ms_of(p.occurred_at))];
+  ++e.payments;
+  e.payment_ids.insert(p.event_id);
+  if (p.status == events::PaymentStatus::Authorized) {
+    ++w.authorized;
+    w.authorized_amount[p.currency] += p.amount_cents;
+  } else {
+    ++w.declined;
+    ++w.by_reason[p.decline_reason.value_or("")];
+  }
+}
+
+}  // namespace
+
 Expected aggregate(const std::vector<Record>& orders, const std::vector<Record>& payments) {
   Expected e;
   for (const auto& r : orders) {
-    auto o = events::parse_order_created(r.value);
-    if (!o.has_value()) continue;
-    const auto& v = o.value();
-    auto& w = e.windows[window_of(ms_of(v.occurred_at))];
-    ++e.orders;
-    ++w.orders;
-    w.amount[v.currency] += v.amount_cents;
-    w.customers.insert(v.customer_id);
-    e.order_ids.insert(v.event_id);
-    e.amount_by_currency[v.currency] += v.amount_cents;
+    if (const auto o = events::parse_order_created(r.value); o.has_value()) add_order(e, o.value());
   }
   for (const auto& r : payments) {
-    auto p = events::parse_payment_processed(r.value);
-    if (!p.has_value()) continue;
-    const auto& v = p.value();
-    auto& w = e.windows[window_of(ms_of(v.occurred_at))];
-    ++e.payments;
-    e.payment_ids.insert(v.event_id);
-    if (v.status == events::PaymentStatus::Authorized) {
-      ++w.authorized;
-      w.authorized_amount[v.currency] += v.amount_cents;
-    } else {
-      ++w.declined;
-      ++w.by_reason[v.decline_reason.value_or("")];
-    }
+    if (const auto p = events::parse_payment_processed(r.value); p.has_value()) add_payment(e, p.value());
   }
   return e;
 }
@@ -133,28 +139,14 @@ void expect_windows_equal(const Expected& want, const Published& got) {
 
 std::vector<std::string> AnalyticsFixture::analytics_args(int port,
                                                           const std::vector<std::string>& extra) const {
-  std::vector<std::string> args{"--brokers",
-                                broker.bootstrap(),
-                                "--metrics-address",
-                                "127.0.0.1:" + std::to_string(port),
-                                "--group-id",
-                                group,
-                                "--orders-topic",
-                                p.orders,
-                                "--payments-topic",
-                                p.payments,
-                                "--stats-topic",
-                                stats_topic,
-                                "--window-ms",
-                                std::to_string(kWindowMs),
-                                "--allowed-lateness-ms",
-                                "300",
-                                "--idle-timeout-ms",
-                                "1500",
-                                "-X",
-                                "session.timeout.ms=6000",
-                                "-X",
-                                "heartbeat.interval.ms=1000"};
+  std::vector<std::string> args{
+      "--brokers", broker.bootstrap(), "--metrics-address", "127.0.0.1:" + std::to_string(port), "--group-id",
+      group, "--orders-topic", p.orders, "--payments-topic", p.payments, "--stats-topic", stats_topic,
+      "--window-ms", std::to_string(kWindowMs), "--allowed-lateness-ms", "300",
+      // Long enough that a stall of a busy machine (a loaded CI box) does not make
+      // a partition look idle and its records late; windows still close within
+      // seconds of the stream's end.
+      "--idle-timeout-ms", "4000", "-X", "session.timeout.ms=6000", "-X", "heartbeat.interval.ms=1000"};
   if (std::find(extra.begin(), extra.end(), "--commit-interval-ms") == extra.end()) {
     args.insert(args.end(), {"--commit-interval-ms", "200"});
   }
