@@ -756,6 +756,10 @@ int main(int argc, char** argv) {
   };
 
   auto last_commit = Clock::now();
+  // A loop turn takes about one poll; a turn much longer than that is a stall (WindowAggregator::stalled).
+  constexpr std::int64_t kPollMs = 100;
+  constexpr std::int64_t kStallMs = 1000;
+  std::int64_t last_loop_ms = now_ms();
   int exit_code = 0;
   bool sink_was_up = true;
   while (!shutdown.requested()) {
@@ -789,7 +793,8 @@ int main(int argc, char** argv) {
       spdlog::info("rebuilt after the abort: {} partitions re-read from the committed offsets",
                    committed.size());
     }
-    auto msg = consumer->poll(std::chrono::milliseconds(100));
+    auto msg = consumer->poll(std::chrono::milliseconds(kPollMs));
+    if (const auto gap = now_ms() - last_loop_ms; gap > kStallMs) agg.stalled(gap - kPollMs);
     if (!rewind.empty()) {
       for (const auto& o : rewind) consumer->seek(o.topic, o.partition, o.offset);
       rewind.clear();
@@ -844,6 +849,7 @@ int main(int argc, char** argv) {
     } else if (msg && msg->err() != RdKafka::ERR__TIMED_OUT && msg->err() != RdKafka::ERR__PARTITION_EOF) {
       spdlog::warn("consumer: {}", msg->errstr());
     }
+    last_loop_ms = now_ms();
 
     // While the input is paused for the sink, no window closes: the paused partitions would look idle and
     // their records, read after the pause, late.
