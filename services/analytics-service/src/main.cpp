@@ -7,6 +7,17 @@
 // (orderflow/analytics/clickhouse_sink.h); an input offset is committed only once both rules allow it:
 // its window was published and its row was written (or dead-lettered).
 //
+// --guarantee exactly-once: the closed windows, the dead letters and the input offsets of a commit period
+// form one Kafka transaction (transactional.id = <group-id>-<instance-id>), so a read_committed reader of
+// `order-stats` sees every window once. The offsets sent with a transaction follow the same rule as the
+// commits of at-least-once (never past a record of an unpublished window, nor past a row ClickHouse has
+// not acknowledged), so a transaction never commits input whose ClickHouse rows are missing. An aborted
+// transaction rebuilds the state as a restart does: the windows committed on `order-stats`
+// (read_committed) are learned again and the input is re-read from the group's committed offsets.
+// ClickHouse is outside the transaction: rows of an aborted transaction may be written again after it,
+// and a window row written before an abort is superseded by the committed copy (a higher offset is a
+// higher version); ReplacingMergeTree and the README's queries count each once.
+//
 // One instance per group: a window gathers records of every partition, so two instances would each
 // publish a partial window under the same id. A rebalance therefore drops the open windows and rewinds
 // the partitions still assigned to their committable offsets, rebuilding the windows from the records.
@@ -14,6 +25,7 @@
 #include <prometheus/histogram.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdint>
@@ -33,6 +45,7 @@
 #include "orderflow/events/clock.h"
 #include "orderflow/events/codec.h"
 #include "orderflow/messaging/consumer.h"
+#include "orderflow/messaging/kafka_client.h"
 #include "orderflow/messaging/kafka_config.h"
 #include "orderflow/messaging/producer.h"
 #include "orderflow/messaging/retry_policy.h"
@@ -72,10 +85,13 @@ struct PublishedRecord {
 
 // Reads the tail of the stats topic: the windows (of this --window-ms) published by earlier runs.
 // Returns false when the topic could not be read within `timeout`.
+// Exactly-once reads only committed windows (an aborted copy must not count as published), and so after
+// init_transactions, which has aborted a dead run's open transaction.
 bool read_published(const messaging::KafkaProperties& base, const std::string& topic, std::int64_t window_ms,
-                    std::chrono::milliseconds timeout, const std::atomic<bool>& stop,
+                    std::chrono::milliseconds timeout, const std::atomic<bool>& stop, bool read_committed,
                     std::vector<PublishedRecord>& published) {
   messaging::KafkaProperties props = base;
+  if (read_committed) props.set("isolation.level", "read_committed");
   props.set("group.id", "analytics-service.bootstrap");  // required by KafkaConsumer; never joined
   props.set("enable.auto.commit", "false");
   props.set("enable.auto.offset.store", "false");
@@ -170,6 +186,7 @@ struct SinkMetrics {
   prometheus::Histogram* batch_seconds = nullptr;
   prometheus::Gauge* up = nullptr;
   prometheus::Gauge* buffered = nullptr;
+  prometheus::Gauge* paused = nullptr;
 };
 
 std::string read_password_file(const std::string& path) {
@@ -203,7 +220,9 @@ int main(int argc, char** argv) {
       "committed only up to the oldest record of a window not yet published, so a restart re-reads\n"
       "exactly the unpublished windows and counts nothing twice. With --clickhouse-url it also writes every\n"
       "order, payment and closed window to ClickHouse (deploy/clickhouse/schema.sql) and commits an offset\n"
-      "only once ClickHouse acknowledged its row.";
+      "only once ClickHouse acknowledged its row. --guarantee exactly-once puts the windows, dead letters\n"
+      "and input offsets of each commit period in one Kafka transaction (transactional.id\n"
+      "<group-id>-<instance-id>).";
   cli.example = "analytics-service --brokers localhost:9092 --window-ms 60000";
   runtime::add_common_options(cli, {"0.0.0.0:9105", true, "analytics-service"});
   namespace po = runtime::po;
@@ -240,7 +259,9 @@ int main(int argc, char** argv) {
       "clickhouse-user", po::value<std::string>()->default_value("")->value_name("USER"),
       "ClickHouse user (HTTP basic authentication; empty: none sent, the server's default user)")(
       "clickhouse-password-file", po::value<std::string>()->default_value("")->value_name("FILE"),
-      "file whose first line is the ClickHouse user's password");
+      "file whose first line is the ClickHouse user's password")(
+      "instance-id", po::value<std::string>()->default_value("0")->value_name("ID"),
+      "exactly-once: stable per instance; transactional.id = <group-id>-<instance-id>");
   cli.env["window-ms"] = "WINDOW_MS";
   cli.env["allowed-lateness-ms"] = "ALLOWED_LATENESS_MS";
   cli.env["commit-interval-ms"] = "COMMIT_INTERVAL_MS";
@@ -250,6 +271,7 @@ int main(int argc, char** argv) {
   cli.env["clickhouse-batch-ms"] = "CLICKHOUSE_BATCH_MS";
   cli.env["clickhouse-user"] = "CLICKHOUSE_USER";
   cli.env["clickhouse-password-file"] = "CLICKHOUSE_PASSWORD_FILE";
+  cli.env["instance-id"] = "INSTANCE_ID";
 
   auto parsed = runtime::parse_command_line(cli, argc, argv);
   if (parsed.exit_code) return *parsed.exit_code;
@@ -263,11 +285,13 @@ int main(int argc, char** argv) {
   analytics::SinkConfig sink_cfg;
   int clickhouse_timeout_ms = 10000;
   messaging::KafkaProperties props;
+  bool exactly_once = false;
+  std::string instance_id;
   try {
     common = runtime::read_common_options(vm, true);
-    if (common.guarantee != "at-least-once") {
-      throw runtime::UsageError("--guarantee: analytics-service supports at-least-once only");
-    }
+    exactly_once = common.guarantee == "exactly-once";
+    instance_id = vm["instance-id"].as<std::string>();
+    if (instance_id.empty()) throw runtime::UsageError("--instance-id: must not be empty");
     orders_topic = vm["orders-topic"].as<std::string>();
     payments_topic = vm["payments-topic"].as<std::string>();
     stats_topic = vm["stats-topic"].as<std::string>();
@@ -328,6 +352,7 @@ int main(int argc, char** argv) {
   copts.read_committed = true;
   messaging::ProducerOptions popts;
   popts.properties = props;
+  if (exactly_once) popts.transactional_id = common.group_id + "-" + instance_id;
   if (common.check_config) {
     return runtime::check_config(cli, vm, [&] {
       messaging::Consumer::check_config(copts);
@@ -368,21 +393,24 @@ int main(int argc, char** argv) {
 
   SinkMetrics sm;
   const bool sink_on = !clickhouse_url.empty();
+  // The sink's counters and the pause gauge exist without the sink too (at 0), so that one dashboard serves
+  // both; the gauges and the histogram that only mean something with a ClickHouse are registered with it.
+  sm.paused = &metrics.gauge("orderflow_analytics_input_paused",
+                             "1 while the input is paused because ClickHouse does not accept INSERTs");
+  for (const auto t : {analytics::Table::Orders, analytics::Table::Payments, analytics::Table::OrderStats}) {
+    const std::map<std::string, std::string> label{{"table", std::string(analytics::table_name(t))}};
+    sm.rows[t] = &metrics.counter("orderflow_analytics_clickhouse_rows_written_total",
+                                  "rows ClickHouse acknowledged, by table", label);
+    sm.batches[t] = &metrics.counter("orderflow_analytics_clickhouse_batches_total",
+                                     "INSERTs ClickHouse acknowledged, by table", label);
+    sm.errors[t] =
+        &metrics.counter("orderflow_analytics_clickhouse_errors_total",
+                         "INSERTs that failed (ClickHouse unavailable, or a batch it refused)", label);
+    sm.refused[t] =
+        &metrics.counter("orderflow_analytics_clickhouse_rows_refused_total",
+                         "rows ClickHouse refused on their own (sent to the dead-letter topic)", label);
+  }
   if (sink_on) {
-    for (const auto t :
-         {analytics::Table::Orders, analytics::Table::Payments, analytics::Table::OrderStats}) {
-      const std::map<std::string, std::string> label{{"table", std::string(analytics::table_name(t))}};
-      sm.rows[t] = &metrics.counter("orderflow_analytics_clickhouse_rows_written_total",
-                                    "rows ClickHouse acknowledged, by table", label);
-      sm.batches[t] = &metrics.counter("orderflow_analytics_clickhouse_batches_total",
-                                       "INSERTs ClickHouse acknowledged, by table", label);
-      sm.errors[t] =
-          &metrics.counter("orderflow_analytics_clickhouse_errors_total",
-                           "INSERTs that failed (ClickHouse unavailable, or a batch it refused)", label);
-      sm.refused[t] =
-          &metrics.counter("orderflow_analytics_clickhouse_rows_refused_total",
-                           "rows ClickHouse refused on their own (sent to the dead-letter topic)", label);
-    }
     sm.batch_seconds = &prometheus::BuildHistogram()
                             .Name("orderflow_analytics_clickhouse_batch_seconds")
                             .Help("duration of an acknowledged INSERT")
@@ -424,18 +452,6 @@ int main(int argc, char** argv) {
   }
 
   analytics::WindowAggregator agg(wcfg);
-  std::vector<PublishedRecord> published;
-  {
-    if (!read_published(props, stats_topic, wcfg.window_ms, std::chrono::seconds(startup_timeout_s),
-                        shutdown.flag(), published)) {
-      if (shutdown.requested()) return 0;
-      spdlog::error("could not read {} within {} s", stats_topic, startup_timeout_s);
-      return 1;
-    }
-    for (const auto& w : published) agg.seed_published(w.start_ms);
-    spdlog::info("{} windows published earlier (read from {}); their re-read records are not counted again",
-                 published.size(), stats_topic);
-  }
 
   const std::string dlq_topic = common.group_id + ".dlq";
   // Set by the sink's refused hook, served by the main loop (the producer is created after the sink).
@@ -461,30 +477,17 @@ int main(int argc, char** argv) {
         std::make_unique<analytics::HttpInserter>(endpoint, clickhouse_user, clickhouse_password,
                                                   std::chrono::milliseconds(clickhouse_timeout_ms)),
         std::move(hooks));
-    // Windows an earlier run published may not have reached ClickHouse before it stopped: written again
-    // (the same row, the same version: ReplacingMergeTree keeps one).
-    std::size_t again = 0;
-    for (const auto& w : published) {
-      auto row = analytics::window_row(w.value, w.offset);
-      if (!row) continue;  // written by a release without the sink's fields
-      analytics::SinkRow r;
-      r.json = std::move(*row);
-      r.tp = {stats_topic, w.partition};
-      r.offset = w.offset;
-      r.value = w.value;
-      sink->add(analytics::Table::OrderStats, std::move(r), now_ms());
-      ++again;
-    }
-    if (again > 0) spdlog::info("{} published windows queued for ClickHouse again (idempotent)", again);
   }
-  published.clear();
 
   // Delivery: the context is a heap DeliveryContext owned by the completion (which fires exactly once per
   // produced record, also at shutdown).
   std::map<std::int64_t, analytics::WindowStats> in_flight;
   bool delivery_failed = false;
+  // Set while a transaction is aborted: the completions of its purged records change no state.
+  bool discarding = false;
   messaging::Producer producer(popts, [&](const messaging::DeliveryReport& r) {
     const std::unique_ptr<DeliveryContext> ctx(static_cast<DeliveryContext*>(r.context));
+    if (discarding) return;
     if (ctx->kind == DeliveryContext::Kind::DeadLetter) {
       if (!r.ok()) {
         spdlog::error("dead letter of {} [{}] @{} not delivered to {}: {}", ctx->tp.topic, ctx->tp.partition,
@@ -526,6 +529,67 @@ int main(int argc, char** argv) {
   });
   producer.set_interrupt(&shutdown.flag());
 
+  // Fences an earlier run of this transactional.id: the broker aborts its open transaction, so the
+  // committed windows read next are final.
+  if (exactly_once) {
+    try {
+      producer.init_transactions(std::chrono::seconds(60));
+    } catch (const messaging::TxnError& e) {
+      spdlog::critical("cannot initialise transactions ({}): {}", popts.transactional_id, e.what());
+      return 1;
+    }
+    spdlog::info("exactly-once: transactional.id {}", popts.transactional_id);
+  }
+
+  // What a start (and, in exactly-once mode, an aborted transaction) rebuilds from: the windows published
+  // earlier, whose re-read records are not counted again.
+  auto learn_published = [&]() -> bool {
+    std::vector<PublishedRecord> published;
+    if (!read_published(props, stats_topic, wcfg.window_ms, std::chrono::seconds(startup_timeout_s),
+                        shutdown.flag(), exactly_once, published)) {
+      if (!shutdown.requested())
+        spdlog::error("could not read {} within {} s", stats_topic, startup_timeout_s);
+      return false;
+    }
+    for (const auto& w : published) agg.seed_published(w.start_ms);
+    spdlog::info("{} windows published earlier (read from {}); their re-read records are not counted again",
+                 published.size(), stats_topic);
+    if (!sink) return true;
+    // Windows an earlier run published may not have reached ClickHouse before it stopped: written again
+    // (the same row, the same version: ReplacingMergeTree keeps one).
+    std::size_t again = 0;
+    for (const auto& w : published) {
+      auto row = analytics::window_row(w.value, w.offset);
+      if (!row) continue;  // written by a release without the sink's fields
+      analytics::SinkRow r;
+      r.json = std::move(*row);
+      r.tp = {stats_topic, w.partition};
+      r.offset = w.offset;
+      r.value = w.value;
+      sink->add(analytics::Table::OrderStats, std::move(r), now_ms());
+      ++again;
+    }
+    if (again > 0) spdlog::info("{} published windows queued for ClickHouse again (idempotent)", again);
+    return true;
+  };
+  if (!learn_published()) return shutdown.requested() ? 0 : 1;
+
+  // Exactly-once: the transaction that the next window or dead letter joins, opened on demand; the offsets
+  // committed by the last one (a period without progress commits nothing).
+  bool txn_open = false;
+  std::vector<messaging::CommitOffset> txn_committed;
+  auto begin_txn = [&]() -> bool {
+    if (!exactly_once || txn_open) return true;
+    try {
+      producer.begin_transaction();
+    } catch (const messaging::TxnError& e) {
+      spdlog::critical("begin_transaction failed: {}", e.what());
+      return false;
+    }
+    txn_open = true;
+    return true;
+  };
+
   // committable = min(window rule, the sink's oldest held row) per partition.
   auto committable = [&] {
     auto offsets = agg.committable();
@@ -540,6 +604,71 @@ int main(int argc, char** argv) {
   std::unique_ptr<messaging::Consumer> consumer;
   std::vector<messaging::CommitOffset> rewind;
   std::set<std::pair<std::string, std::int32_t>> assigned, paused;
+
+  // Exactly-once. An abort drops every record of the transaction and asks the loop to rebuild (as a
+  // start does); a fenced or broken producer stops the service (exit 1).
+  bool rebuild_pending = false;
+  bool txn_fatal = false;
+  auto abort_txn = [&](const std::string& why) {
+    spdlog::warn("aborting the transaction: {}; rebuilding from the committed offsets", why);
+    discarding = true;
+    try {
+      if (txn_open) producer.abort_transaction(std::chrono::seconds(60));
+    } catch (const messaging::TxnError& e) {
+      spdlog::critical("abort_transaction failed: {}", e.what());
+      txn_fatal = true;
+    }
+    producer.flush(std::chrono::seconds(5));  // serves the purged records' completions
+    discarding = false;
+    delivery_failed = false;
+    txn_open = false;
+    in_flight.clear();
+    refused_rows.clear();
+    rebuild_pending = true;
+  };
+  // Commits the open transaction (or one with the offsets only, when they moved) with the committable
+  // offsets, once every record of it was acknowledged. False when the service must stop.
+  auto commit_txn = [&](const char* why) -> bool {
+    if (!producer.flush(std::chrono::seconds(30)) || delivery_failed) {
+      abort_txn(delivery_failed ? "a record of the transaction was not delivered"
+                                : "records not acknowledged within 30 s");
+      return !txn_fatal;
+    }
+    const auto offsets = committable();
+    const auto same = [](const std::vector<messaging::CommitOffset>& a,
+                         const std::vector<messaging::CommitOffset>& b) {
+      return std::equal(a.begin(), a.end(), b.begin(), b.end(), [](const auto& x, const auto& y) {
+        return x.topic == y.topic && x.partition == y.partition && x.offset == y.offset;
+      });
+    };
+    if (!txn_open && (offsets.empty() || same(offsets, txn_committed))) return true;
+    if (!begin_txn()) return false;
+    try {
+      if (!offsets.empty()) {
+        messaging::TopicPartitionList list;
+        list.reserve(offsets.size());
+        for (const auto& o : offsets) list.add(o.topic, o.partition, o.offset);
+        const std::unique_ptr<RdKafka::ConsumerGroupMetadata> group(consumer->handle().groupMetadata());
+        producer.send_offsets_to_transaction(list.items(), group.get(), std::chrono::seconds(30));
+      }
+      producer.commit_transaction(std::chrono::seconds(60));
+    } catch (const messaging::TxnError& e) {
+      metrics.commit_result(false);
+      if (e.fatal()) {
+        spdlog::critical("transaction failed fatally (fenced by a newer instance?): {}", e.what());
+        txn_open = false;
+        return false;
+      }
+      abort_txn(std::string(why) + " commit failed: " + e.what());
+      return !txn_fatal;
+    }
+    txn_open = false;
+    txn_committed = offsets;
+    metrics.commit_result(true);
+    spdlog::debug("transaction committed ({})", why);
+    return true;
+  };
+
   Listener listener;
   listener.assigned = [&](const std::vector<messaging::TopicPartitionKey>& parts) {
     for (const auto& tp : parts) {
@@ -554,9 +683,17 @@ int main(int argc, char** argv) {
     producer.flush(std::chrono::seconds(30));
     if (sink && sink->up()) sink->service(now_ms(), true);
     auto offsets = committable();
-    if (!lost && !offsets.empty())
+    if (exactly_once) {
+      if (lost) {
+        abort_txn("partitions lost");
+      } else if (!commit_txn("rebalance")) {
+        txn_fatal = true;
+      }
+    } else if (!lost && !offsets.empty()) {
       metrics.commit_result(consumer->commit(offsets, true) == RdKafka::ERR_NO_ERROR);
+    }
     rewind.clear();
+    if (rebuild_pending) offsets.clear();  // the loop re-reads every partition from the committed offsets
     for (const auto& o : offsets) {
       bool gone = false;
       for (const auto& tp : parts) gone = gone || (tp.topic == o.topic && tp.partition == o.partition);
@@ -582,6 +719,7 @@ int main(int argc, char** argv) {
                          const std::string& reason) -> bool {
     spdlog::warn("ClickHouse refused a row of {} ({} [{}] @{}): {}; sending it to {}",
                  analytics::table_name(t), row.tp.topic, row.tp.partition, row.offset, reason, dlq_topic);
+    if (!begin_txn()) return false;
     const std::string message = "ClickHouse refused the row: " + reason;
     messaging::FailureHeaderInput in;
     in.origin = {row.tp.topic, row.tp.partition, row.offset};
@@ -618,10 +756,45 @@ int main(int argc, char** argv) {
   };
 
   auto last_commit = Clock::now();
+  // A loop turn takes about one poll; a turn much longer than that is a stall (WindowAggregator::stalled).
+  constexpr std::int64_t kPollMs = 100;
+  constexpr std::int64_t kStallMs = 1000;
+  std::int64_t last_loop_ms = now_ms();
   int exit_code = 0;
   bool sink_was_up = true;
   while (!shutdown.requested()) {
-    auto msg = consumer->poll(std::chrono::milliseconds(100));
+    if (txn_fatal) {
+      exit_code = 1;
+      break;
+    }
+    if (rebuild_pending) {
+      // After an aborted transaction, as a start: the committed windows, then every assigned partition
+      // from the group's committed offsets.
+      rebuild_pending = false;
+      agg = analytics::WindowAggregator(wcfg);
+      if (sink) sink->drop_input_rows();
+      if (!learn_published()) {
+        exit_code = shutdown.requested() ? 0 : 1;
+        break;
+      }
+      for (const auto& [topic, partition] : assigned) agg.assigned({topic, partition}, now_ms());
+      const auto committed = consumer->committed(std::chrono::seconds(10));
+      if (committed.empty() && !assigned.empty()) {
+        // Without the committed offsets the input cannot be rewound; a restart rebuilds instead.
+        spdlog::critical("cannot read the group's committed offsets after the abort; stopping");
+        exit_code = 1;
+        break;
+      }
+      for (const auto& c : committed) {
+        consumer->seek(c.topic, c.partition, c.offset >= 0 ? c.offset : RdKafka::Topic::OFFSET_BEGINNING);
+      }
+      rewind.clear();
+      txn_committed.clear();
+      spdlog::info("rebuilt after the abort: {} partitions re-read from the committed offsets",
+                   committed.size());
+    }
+    auto msg = consumer->poll(std::chrono::milliseconds(kPollMs));
+    if (const auto gap = now_ms() - last_loop_ms; gap > kStallMs) agg.stalled(gap - kPollMs);
     if (!rewind.empty()) {
       for (const auto& o : rewind) consumer->seek(o.topic, o.partition, o.offset);
       rewind.clear();
@@ -676,10 +849,15 @@ int main(int argc, char** argv) {
     } else if (msg && msg->err() != RdKafka::ERR__TIMED_OUT && msg->err() != RdKafka::ERR__PARTITION_EOF) {
       spdlog::warn("consumer: {}", msg->errstr());
     }
+    last_loop_ms = now_ms();
 
     // While the input is paused for the sink, no window closes: the paused partitions would look idle and
     // their records, read after the pause, late.
     auto closed = paused.empty() ? agg.close_ready(now) : std::vector<analytics::WindowStats>{};
+    if (!closed.empty() && !begin_txn()) {
+      exit_code = 1;
+      break;
+    }
     for (auto& w : closed) {
       const auto start = w.start_ms;
       messaging::OutRecord rec;
@@ -742,17 +920,28 @@ int main(int argc, char** argv) {
         sink_problem = up ? std::string() : "ClickHouse sink unavailable (retrying): " + sink->problem();
       }
       sm.up->Set(up ? 1 : 0);
+      sm.paused->Set(paused.empty() ? 0 : 1);
       sm.buffered->Set(static_cast<double>(sink->buffered()));
     }
     if (delivery_failed) {
-      exit_code = 1;
-      break;
+      if (!exactly_once) {
+        exit_code = 1;
+        break;
+      }
+      abort_txn("a record of the transaction was not delivered");
+      continue;
     }
     ctr.open_windows->Set(static_cast<double>(agg.open_windows() + agg.pending_windows()));
     if (Clock::now() - last_commit >= std::chrono::milliseconds(commit_interval_ms)) {
       last_commit = Clock::now();
-      const auto offsets = committable();
-      if (!offsets.empty()) consumer->commit(offsets, false);
+      if (exactly_once) {
+        if (!commit_txn("period")) {
+          exit_code = 1;
+          break;
+        }
+      } else if (const auto offsets = committable(); !offsets.empty()) {
+        consumer->commit(offsets, false);
+      }
     }
   }
 
@@ -768,7 +957,14 @@ int main(int argc, char** argv) {
     refused_rows.clear();
     producer.flush(std::chrono::seconds(30));
   }
-  if (exit_code == 0 && !delivery_failed) {
+  if (exactly_once) {
+    // The next run re-reads what an abort here leaves uncommitted.
+    if (exit_code == 0 && !delivery_failed && !txn_fatal && !rebuild_pending) {
+      if (!commit_txn("shutdown")) exit_code = 1;
+    } else if (txn_open && !txn_fatal) {
+      abort_txn("stopping on an error");
+    }
+  } else if (exit_code == 0 && !delivery_failed) {
     const auto offsets = committable();
     if (!offsets.empty()) metrics.commit_result(consumer->commit(offsets, true) == RdKafka::ERR_NO_ERROR);
   }

@@ -182,6 +182,11 @@ void WindowAggregator::skip(const messaging::TopicPartitionKey& tp, std::int64_t
   p.next_offset = std::max(p.next_offset, offset + 1);
 }
 
+void WindowAggregator::stalled(std::int64_t gap_ms) {
+  if (gap_ms <= 0) return;
+  for (auto& [key, p] : partitions_) p.last_activity_ms += gap_ms;
+}
+
 std::vector<WindowStats> WindowAggregator::close_ready(std::int64_t now_ms) {
   std::optional<std::int64_t> low;
   bool waiting_for_active = false;

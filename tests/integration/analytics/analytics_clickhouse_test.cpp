@@ -8,9 +8,9 @@
 // counted, nothing lost), and a row the table refuses goes to the service's DLQ with the reason.
 // Skipped without a ClickHouse server binary (scripts/install-deps.sh installs clickhouse-server).
 #include <gtest/gtest.h>
-#include <librdkafka/rdkafkacpp.h>
 
 #include <csignal>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -21,30 +21,22 @@
 
 #include <nlohmann/json.hpp>
 
+#include "analytics_fixture.h"
 #include "orderflow/events/events.h"
 #include "orderflow/testing/gtest_require.h"
 #include "orderflow/testing/paths.h"
 #include "orderflow/testing/wait.h"
-#include "pipeline_fixture.h"
 
-namespace orderflow::testing {
+namespace orderflow::testing::analytics {
 namespace {
 
 using namespace std::chrono_literals;
 using Clock = std::chrono::steady_clock;
 
-constexpr std::int64_t kWindowMs = 2000;
-
 // 18.16 writes 64-bit integers in JSON output as strings, current releases as numbers.
 std::int64_t as_int(const nlohmann::json& v) {
   if (v.is_string()) return std::stoll(v.get<std::string>());
   return v.get<std::int64_t>();
-}
-
-std::int64_t ms_of(const std::string& ts) {
-  const auto t = events::parse_timestamp(ts);
-  EXPECT_TRUE(t.has_value()) << ts;
-  return std::chrono::duration_cast<std::chrono::milliseconds>(t->time_since_epoch()).count();
 }
 
 // A server of tools/clickhouse-local in a temp dir of its own; stopped and wiped by the destructor.
@@ -112,70 +104,8 @@ class ClickHouse {
   int port_ = 0;
 };
 
-// The mock creates a topic that a metadata request names; a real broker gets it through the Admin API.
-void ensure_topic(TestBroker& broker, const std::string& topic) {
-  if (broker.is_real()) {
-    create_topics(broker.bootstrap(), {topic}, 6);
-    return;
-  }
-  std::unique_ptr<RdKafka::Conf> conf(RdKafka::Conf::create(RdKafka::Conf::CONF_GLOBAL));
-  std::string err;
-  conf->set("bootstrap.servers", broker.bootstrap(), err);
-  std::unique_ptr<RdKafka::Producer> p(RdKafka::Producer::create(conf.get(), err));
-  ASSERT_TRUE(p) << err;
-  std::unique_ptr<RdKafka::Topic> t(RdKafka::Topic::create(p.get(), topic, nullptr, err));
-  RdKafka::Metadata* md = nullptr;
-  ASSERT_EQ(p->metadata(false, t.get(), &md, 10000), RdKafka::ERR_NO_ERROR);
-  delete md;
-}
-
-// The test's own aggregation of the topics, by window.
-struct Expected {
-  struct Window {
-    std::int64_t orders = 0, authorized = 0, declined = 0;
-    std::map<std::string, std::int64_t> amount, by_reason;
-    std::set<std::string> customers;
-  };
-  std::map<std::int64_t, Window> windows;  // by start, in seconds
-  std::map<std::string, std::int64_t> amount_by_currency;
-  std::set<std::string> order_ids, payment_ids;
-};
-
-Expected aggregate(const std::vector<Record>& orders, const std::vector<Record>& payments) {
-  Expected e;
-  for (const auto& r : orders) {
-    auto o = events::parse_order_created(r.value);
-    if (!o.has_value()) continue;
-    const auto t = ms_of(o.value().occurred_at);
-    auto& w = e.windows[(t - t % kWindowMs) / 1000];
-    if (!e.order_ids.insert(o.value().event_id).second) continue;
-    ++w.orders;
-    w.amount[o.value().currency] += o.value().amount_cents;
-    w.customers.insert(o.value().customer_id);
-    e.amount_by_currency[o.value().currency] += o.value().amount_cents;
-  }
-  for (const auto& r : payments) {
-    auto p = events::parse_payment_processed(r.value);
-    if (!p.has_value()) continue;
-    if (!e.payment_ids.insert(p.value().event_id).second) continue;
-    const auto t = ms_of(p.value().occurred_at);
-    auto& w = e.windows[(t - t % kWindowMs) / 1000];
-    if (p.value().status == events::PaymentStatus::Authorized) {
-      ++w.authorized;
-    } else {
-      ++w.declined;
-      ++w.by_reason[*p.value().decline_reason];
-    }
-  }
-  return e;
-}
-
-class AnalyticsClickHouseTest : public ::testing::Test {
+class AnalyticsClickHouseTest : public AnalyticsFixture {
  protected:
-  TestBroker broker;
-  Pipeline p{broker};
-  std::string stats_topic = broker.is_real() ? "order-stats-" + broker.unique_suffix() : "order-stats";
-  std::string group = "analytics-service" + (broker.is_real() ? "-" + broker.unique_suffix() : std::string());
   ClickHouse ch;
 
   void SetUp() override {
@@ -183,60 +113,35 @@ class AnalyticsClickHouseTest : public ::testing::Test {
     ORDERFLOW_REQUIRE_TOOL(curl, "curl", "curl");
     ASSERT_TRUE(ch.start());
     ASSERT_TRUE(ch.load_schema());
-    ensure_topic(broker, stats_topic);
+    AnalyticsFixture::SetUp();
   }
 
-  Process start_analytics(int port, const std::vector<std::string>& extra = {}) const {
-    std::vector<std::string> args{"--brokers",
-                                  broker.bootstrap(),
-                                  "--metrics-address",
-                                  "127.0.0.1:" + std::to_string(port),
-                                  "--group-id",
-                                  group,
-                                  "--orders-topic",
-                                  p.orders,
-                                  "--payments-topic",
-                                  p.payments,
-                                  "--stats-topic",
-                                  stats_topic,
-                                  "--window-ms",
-                                  std::to_string(kWindowMs),
-                                  "--allowed-lateness-ms",
-                                  "300",
-                                  "--idle-timeout-ms",
-                                  "1500",
-                                  "--commit-interval-ms",
-                                  "200",
-                                  "--clickhouse-url",
-                                  ch.url(),
-                                  "--clickhouse-batch-rows",
-                                  "500",
-                                  "--clickhouse-batch-ms",
-                                  "200",
-                                  "--clickhouse-timeout-ms",
-                                  "3000",
-                                  "-X",
-                                  "session.timeout.ms=6000",
-                                  "-X",
-                                  "heartbeat.interval.ms=1000"};
-    args.insert(args.end(), extra.begin(), extra.end());
-    return Process::start(bin_path("analytics-service"), args);
+  // The sink's flags on top of the fixture's; $ORDERFLOW_ANALYTICS_GUARANTEE (the kafka variant:
+  // exactly-once) as --guarantee.
+  Process start_sink(int port) const {
+    std::vector<std::string> extra{"--clickhouse-url",      ch.url(), "--clickhouse-batch-rows", "500",
+                                   "--clickhouse-batch-ms", "200",    "--clickhouse-timeout-ms", "3000"};
+    if (!guarantee().empty()) extra.insert(extra.end(), {"--guarantee", guarantee()});
+    return start_analytics(port, extra);
+  }
+  static std::string guarantee() {
+    const char* g = std::getenv("ORDERFLOW_ANALYTICS_GUARANTEE");
+    return g != nullptr ? g : "";
+  }
+  // The service runs in the mode asked for (its start line says so).
+  static void expect_mode(const Process& analytics) {
+    if (guarantee() != "exactly-once") return;
+    EXPECT_NE(analytics.output().find("exactly-once: transactional.id"), std::string::npos)
+        << analytics.output();
   }
 
   // Waits until ClickHouse holds every order and payment of the topics (de-duplicated) and the windows
   // account for all of them, then compares everything with the topics. Returns the raw duplicates
   // (rows stored beyond one per event) of orders + payments.
   std::int64_t expect_clickhouse_matches_topics(std::size_t expected_orders) {
-    TopicReader orders(broker.bootstrap(), p.orders);
-    EXPECT_TRUE(orders.wait_for_count(expected_orders, 60s));
-    orders.drain_to_end(10s);
-    TopicReader payments(broker.bootstrap(), p.payments);
-    EXPECT_TRUE(payments.wait_for_count(expected_orders, 60s));
-    payments.drain_to_end(10s);
-    const auto e = aggregate(orders.records(), payments.records());
+    const auto e = expected_from_topics(expected_orders);
     const auto n_orders = static_cast<std::int64_t>(e.order_ids.size());
     const auto n_payments = static_cast<std::int64_t>(e.payment_ids.size());
-    EXPECT_EQ(n_orders, static_cast<std::int64_t>(expected_orders));
 
     // The README's de-duplicating counts.
     const std::string q_orders = "SELECT uniqExact(event_id) FROM orderflow.orders";
@@ -276,7 +181,7 @@ class AnalyticsClickHouseTest : public ::testing::Test {
                  "GROUP BY intDiv(occurred_at_ms, 2000) ORDER BY 1"));
     std::size_t raw_windows = 0;
     for (std::int64_t start = 0, n = 0, customers = 0; raw >> start >> n >> customers; ++raw_windows) {
-      const auto it = e.windows.find(start);
+      const auto it = e.windows.find(start * 1000);
       if (it == e.windows.end()) {
         ADD_FAILURE() << "raw orders in window " << start << " that the topics do not have";
         continue;
@@ -288,7 +193,7 @@ class AnalyticsClickHouseTest : public ::testing::Test {
         "SELECT intDiv(occurred_at_ms, 2000) * 2, countIf(status = 'AUTHORIZED'), countIf(status = "
         "'DECLINED') FROM orderflow.payments FINAL GROUP BY intDiv(occurred_at_ms, 2000) ORDER BY 1"));
     for (std::int64_t start = 0, a = 0, d = 0; raw_pay >> start >> a >> d;) {
-      const auto it = e.windows.find(start);
+      const auto it = e.windows.find(start * 1000);
       if (it == e.windows.end()) continue;
       EXPECT_EQ(a, it->second.authorized) << "window " << start;
       EXPECT_EQ(d, it->second.declined) << "window " << start;
@@ -307,7 +212,7 @@ class AnalyticsClickHouseTest : public ::testing::Test {
       ++windows;
       const auto j = nlohmann::json::parse(line);
       const auto start = as_int(j["start"]);
-      const auto it = e.windows.find(start);
+      const auto it = e.windows.find(start * 1000);
       if (it == e.windows.end()) {
         ADD_FAILURE() << "window row " << start << " that the topics do not have";
         continue;
@@ -339,12 +244,12 @@ class AnalyticsClickHouseTest : public ::testing::Test {
 };
 
 TEST_F(AnalyticsClickHouseTest, RowsAndWindowsEqualTheTopics) {
-  const int pay_port = free_port();
-  auto payment = p.start_payment(pay_port);
-  ASSERT_TRUE(wait_ready(pay_port, 30s)) << payment.output();
+  int pay_port = 0;
+  auto payment = start_payment_ready(pay_port);
   const int port = free_port();
-  auto analytics = start_analytics(port);
+  auto analytics = start_sink(port);
   ASSERT_TRUE(wait_ready(port, 30s)) << analytics.output();
+  expect_mode(analytics);
 
   const auto [rc, out] =
       p.produce_orders({"--count", "600", "--rate", "200", "--customers", "40", "--seed", "7"});
@@ -362,8 +267,9 @@ TEST_F(AnalyticsClickHouseTest, ARowTheTableRefusesGoesToTheDeadLetterTopicWithT
   // This table takes two currencies only: a GBP order is a row ClickHouse refuses.
   ch.query("ALTER TABLE orderflow.orders MODIFY COLUMN currency Enum8('EUR' = 1, 'USD' = 2)");
   const int port = free_port();
-  auto analytics = start_analytics(port);
+  auto analytics = start_sink(port);
   ASSERT_TRUE(wait_ready(port, 30s)) << analytics.output();
+  expect_mode(analytics);
 
   std::mt19937_64 rng(5);
   const auto file = std::filesystem::temp_directory_path() / ("analytics-refused-" + random_hex() + ".jsonl");
@@ -411,18 +317,15 @@ TEST_F(AnalyticsClickHouseTest, ARowTheTableRefusesGoesToTheDeadLetterTopicWithT
 }
 
 TEST_F(AnalyticsClickHouseTest, ClickHouseKilledAndRestartedMidRunLosesNothing) {
-  const int pay_port = free_port();
-  auto payment = p.start_payment(pay_port);
-  ASSERT_TRUE(wait_ready(pay_port, 30s)) << payment.output();
+  int pay_port = 0;
+  auto payment = start_payment_ready(pay_port);
   const int port = free_port();
-  auto analytics = start_analytics(port);
+  auto analytics = start_sink(port);
   ASSERT_TRUE(wait_ready(port, 30s)) << analytics.output();
+  expect_mode(analytics);
 
   // About 16 s of orders; ClickHouse is killed once rows are flowing and brought back a few seconds later.
-  auto producer =
-      Process::start(bin_path("order-producer"), {"--brokers", broker.bootstrap(), "--topic", p.orders,
-                                                  "--metrics-address", "127.0.0.1:0", "--count", "2400",
-                                                  "--rate", "150", "--customers", "60", "--seed", "13"});
+  auto producer = start_order_load(2400, 150, 60, 13);
   ASSERT_TRUE(wait_until(
       [&] {
         return scrape_metric(port, "orderflow_analytics_clickhouse_rows_written_total", {{"table", "orders"}})
@@ -444,6 +347,7 @@ TEST_F(AnalyticsClickHouseTest, ClickHouseKilledAndRestartedMidRunLosesNothing) 
       << body;
   std::printf("readyz while ClickHouse is down: %s\n", body.c_str());
   EXPECT_EQ(scrape_metric(port, "orderflow_analytics_clickhouse_up"), 0.0);
+  EXPECT_EQ(scrape_metric(port, "orderflow_analytics_input_paused"), 1.0);
   // Down for a few seconds while orders keep coming (the lag grows).
   std::this_thread::sleep_until(down_at + 4s);  // the outage itself, not a wait for a condition
   const double errors = scrape_metric(port, "orderflow_analytics_clickhouse_errors_total").value_or(0);
@@ -452,6 +356,7 @@ TEST_F(AnalyticsClickHouseTest, ClickHouseKilledAndRestartedMidRunLosesNothing) 
   const auto outage = std::chrono::duration<double>(Clock::now() - down_at).count();
   EXPECT_TRUE(wait_until([&] { return http_get(port, "/readyz").first == 200; }, 30s, 100ms))
       << http_get(port, "/readyz").second;
+  EXPECT_EQ(scrape_metric(port, "orderflow_analytics_input_paused"), 0.0);
   std::printf("ClickHouse outage %.1f s, %.0f failed INSERTs, ready again %.1f s after the kill\n", outage,
               errors, std::chrono::duration<double>(Clock::now() - down_at).count());
   ASSERT_EQ(producer.wait(90s), std::optional<int>(0)) << producer.output();
@@ -461,17 +366,14 @@ TEST_F(AnalyticsClickHouseTest, ClickHouseKilledAndRestartedMidRunLosesNothing) 
 }
 
 TEST_F(AnalyticsClickHouseTest, SigkillOfTheServiceUnderLoadLeavesExactRowsAfterDeDuplication) {
-  const int pay_port = free_port();
-  auto payment = p.start_payment(pay_port);
-  ASSERT_TRUE(wait_ready(pay_port, 30s)) << payment.output();
+  int pay_port = 0;
+  auto payment = start_payment_ready(pay_port);
   int port = free_port();
-  auto analytics = start_analytics(port);
+  auto analytics = start_sink(port);
   ASSERT_TRUE(wait_ready(port, 30s)) << analytics.output();
+  expect_mode(analytics);
 
-  auto producer =
-      Process::start(bin_path("order-producer"), {"--brokers", broker.bootstrap(), "--topic", p.orders,
-                                                  "--metrics-address", "127.0.0.1:0", "--count", "2400",
-                                                  "--rate", "150", "--customers", "60", "--seed", "17"});
+  auto producer = start_order_load(2400, 150, 60, 17);
   int kills = 0;
   for (int kill = 1; kill <= 2; ++kill) {
     const auto written = scrape_metric(port, "orderflow_analytics_clickhouse_rows_written_total").value_or(0);
@@ -486,16 +388,19 @@ TEST_F(AnalyticsClickHouseTest, SigkillOfTheServiceUnderLoadLeavesExactRowsAfter
     analytics.wait(10s);
     ++kills;
     port = free_port();
-    analytics = start_analytics(port);
+    analytics = start_sink(port);
     ASSERT_TRUE(wait_ready(port, 60s)) << analytics.output();
+    expect_mode(analytics);
   }
   ASSERT_EQ(producer.wait(90s), std::optional<int>(0)) << producer.output();
   const auto duplicates = expect_clickhouse_matches_topics(2400);
-  std::printf("%d SIGKILLs of analytics-service; %lld raw duplicate rows before de-duplication\n", kills,
-              static_cast<long long>(duplicates));
+  std::printf(
+      "%d SIGKILLs of analytics-service (%s); %lld raw duplicate rows left before de-duplication "
+      "(background merges may already have removed some)\n",
+      kills, guarantee().empty() ? "at-least-once" : guarantee().c_str(), static_cast<long long>(duplicates));
   EXPECT_EQ(analytics.stop(), 0) << analytics.output();
   EXPECT_EQ(payment.stop(), 0);
 }
 
 }  // namespace
-}  // namespace orderflow::testing
+}  // namespace orderflow::testing::analytics

@@ -122,6 +122,27 @@ TEST(WindowAggregator, TheWatermarkIsTheSlowestActivePartition) {
   EXPECT_EQ(closed[0].start_ms, 1000);
 }
 
+TEST(WindowAggregator, AStallOfTheServiceDoesNotMakeTheOtherPartitionsIdle) {
+  WindowAggregator agg(config(1000, 0, 1000));
+  agg.add_order(kOrders0, 0, 100, 0, "c1", 5, "EUR");
+  agg.add_order(kOrders1, 0, 200, 0, "c2", 5, "EUR");
+  EXPECT_TRUE(agg.close_ready(10).empty());
+  // The service read nothing from 10 to 5010; then partition 0's next record comes first. Partition 1's
+  // records (event time 300 …) are still to be read: window 0 must stay open.
+  agg.stalled(5000);
+  agg.add_order(kOrders0, 1, 1500, 5010, "c1", 5, "EUR");
+  EXPECT_TRUE(agg.close_ready(5010).empty());
+  EXPECT_EQ(agg.add_order(kOrders1, 1, 300, 5020, "c2", 5, "EUR"), Outcome::Counted);
+  // Without the stall, partition 1 would have looked idle for 5 s and that record been late.
+  WindowAggregator unaware(config(1000, 0, 1000));
+  unaware.add_order(kOrders0, 0, 100, 0, "c1", 5, "EUR");
+  unaware.add_order(kOrders1, 0, 200, 0, "c2", 5, "EUR");
+  EXPECT_TRUE(unaware.close_ready(10).empty());
+  unaware.add_order(kOrders0, 1, 1500, 5010, "c1", 5, "EUR");
+  EXPECT_EQ(unaware.close_ready(5010).size(), 1u);
+  EXPECT_EQ(unaware.add_order(kOrders1, 1, 300, 5020, "c2", 5, "EUR"), Outcome::Late);
+}
+
 TEST(WindowAggregator, AStoppedStreamClosesItsWindowsAfterTheIdleTimeout) {
   WindowAggregator agg(config(1000, 0, 100));
   agg.add_order(kOrders0, 0, 100, 0, "c1", 5, "EUR");

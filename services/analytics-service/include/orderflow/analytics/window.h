@@ -104,6 +104,12 @@ class WindowAggregator {
   // A record that contributes to no window (unparseable, wrong type): only its offset advances.
   void skip(const messaging::TopicPartitionKey& tp, std::int64_t offset, std::int64_t now_ms);
 
+  // The service read nothing for `gap_ms` (a stall: a long INSERT, a rebalance callback, a starved
+  // machine). Silence during it says nothing about the partitions, so their idle clocks move on by it:
+  // otherwise the first partition read after the stall would drive the watermark alone and the others'
+  // records, read a moment later, would be late.
+  void stalled(std::int64_t gap_ms);
+
   // Recomputes the watermark at `now_ms` and returns the windows it closed, oldest first. They stay
   // pending (their records hold the commit) until acknowledged().
   std::vector<WindowStats> close_ready(std::int64_t now_ms);
