@@ -1,8 +1,10 @@
 #include "orderflow/messaging/record.h"
 
 #include <librdkafka/rdkafka.h>
+#include <librdkafka/rdkafkacpp.h>
 
 #include <charconv>
+#include <cstring>
 
 namespace orderflow::messaging {
 
@@ -82,6 +84,26 @@ Headers all_headers(const RdKafka::Message& msg) {
   for (const auto& h : headers->get_all())
     out.emplace_back(h.key(), std::string(view_of(h.value(), h.value_size())));
   return out;
+}
+
+void header_views(const RdKafka::Message& msg, std::vector<HeaderView>& out, Headers& storage) {
+  out.clear();
+  storage.clear();
+  bool has_c_message = false;
+  if (const rd_kafka_headers_t* headers = c_headers(msg, has_c_message)) {
+    const char* n = nullptr;
+    const void* v = nullptr;
+    std::size_t size = 0;
+    for (std::size_t i = 0; rd_kafka_header_get_all(headers, i, &n, &v, &size) == RD_KAFKA_RESP_ERR_NO_ERROR;
+         ++i) {
+      out.emplace_back(std::string_view(n, std::strlen(n)), view_of(v, size));
+    }
+    return;
+  }
+  if (has_c_message) return;
+  storage = all_headers(msg);
+  // Views only once `storage` is complete: growing it would move short (inline) strings.
+  for (const auto& [name, value] : storage) out.emplace_back(name, value);
 }
 
 std::optional<std::string> message_key(const RdKafka::Message& msg) {

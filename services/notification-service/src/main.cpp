@@ -4,6 +4,7 @@
 #include <spdlog/spdlog.h>
 
 #include "orderflow/notification/notification_handler.h"
+#include "orderflow/notification/notification_metrics.h"
 #include "orderflow/runtime/cli.h"
 #include "orderflow/runtime/logging.h"
 #include "orderflow/runtime/metrics.h"
@@ -87,7 +88,7 @@ int main(int argc, char** argv) {
   runtime::setup_logging("notification-service", common.log_level, common.log_format);
   if (common.check_config) return runtime::check_stage_config(cli, vm, stage);
   runtime::ServiceMetrics metrics("notification-service");
-  notification::NotificationMetrics notification_metrics(metrics);
-  notification::NotificationHandler handler(config, std::move(sink), &notification_metrics);
+  notification::NotificationHandler handler(config, std::move(sink),
+                                            std::make_unique<notification::NotificationMetrics>(metrics));
   return runtime::run_stage_service(stage, common, handler, metrics);
 }

@@ -1,7 +1,8 @@
 // StageRunner against an in-process mock cluster with a handler that throws: whatever a handler
 // throws — a std::exception or anything else — is a transient failure: the record goes to
 // <group>.retry with its error message, is processed again after its backoff, and the stage keeps
-// running. Poison goes to <group>.dlq at once. Both carry a new span of the input's trace. A handler
+// running. Poison goes to <group>.dlq at once. Both, and the outputs (whose headers the stage adds), carry a
+// new span of the input's trace and its x-correlation-id. A handler
 // whose side effects cannot be made durable before a commit stops the stage with nothing committed.
 #include <gtest/gtest.h>
 
@@ -25,13 +26,13 @@ namespace {
 using namespace std::chrono_literals;
 using messaging::Failure;
 using messaging::HandlerResult;
-using messaging::InputRecord;
+using messaging::RecordView;
 
 // Value "throw-int" throws an int on its first attempt, "throw-std" a std::runtime_error, "poison"
 // fails as poison; everything else (and every second attempt) is echoed to `out`.
 class ThrowingHandler final : public messaging::RecordHandler {
  public:
-  HandlerResult handle(const InputRecord& r) override {
+  HandlerResult process(const RecordView& r) override {
     {
       std::lock_guard lock(mu_);
       ++attempts_[std::string(r.value)];
@@ -42,7 +43,7 @@ class ThrowingHandler final : public messaging::RecordHandler {
     HandlerResult ok;
     ok.outputs.push_back(messaging::OutRecord{
         "out", r.key ? std::optional<std::string>(*r.key) : std::nullopt, std::string(r.value), {}});
-    return ok;
+    return ok;  // no headers: the stage adds traceparent and x-correlation-id
   }
   int attempts(const std::string& value) {
     std::lock_guard lock(mu_);
@@ -145,6 +146,8 @@ TEST(StageRunnerTest, AnyExceptionFromAHandlerIsTransientAndRetried) {
 
   std::multiset<std::string> outputs;
   for (const auto& r : out.records()) outputs.insert(r.value);
+  // The handler sets no headers: the stage adds a new span of the input's trace and the correlation id.
+  for (const auto& r : out.records()) expect_child_span(r);
   EXPECT_EQ(outputs, (std::multiset<std::string>{"plain", "throw-int", "throw-std"}));
   EXPECT_EQ(handler.attempts("throw-int"), 2);
   EXPECT_EQ(handler.attempts("throw-std"), 2);
@@ -157,7 +160,7 @@ TEST(StageRunnerTest, AnyExceptionFromAHandlerIsTransientAndRetried) {
 // Echoes every record; its side effects can never be made durable (a sink whose flush fails).
 class UnflushableHandler final : public messaging::RecordHandler {
  public:
-  HandlerResult handle(const InputRecord& r) override {
+  HandlerResult process(const RecordView& r) override {
     HandlerResult ok;
     ok.outputs.push_back(messaging::OutRecord{"out", std::nullopt, std::string(r.value), {}});
     return ok;
