@@ -410,6 +410,7 @@ int stage_service_main(int argc, const char* const* argv, const StageService& se
   add_common_options(cli, {service.metrics_address, true, service.program});
   add_stage_options(cli);
   service.add_options(cli);
+  cli.env.insert(service.env.begin(), service.env.end());
   auto parsed = parse_command_line(cli, argc, argv);
   if (parsed.exit_code) return *parsed.exit_code;
   const auto& vm = parsed.vm;

@@ -20,6 +20,9 @@ int main(int argc, char** argv) {
       "`notifications`. De-duplicates on (order_id, kind) within a bounded window.";
   service.example = "notification-service --sink file:notifications.jsonl";
   service.metrics_address = "0.0.0.0:9103";
+  service.env = {{"sink", "NOTIFICATION_SINK"},
+                 {"sink-failure-rate", "SINK_FAILURE_RATE"},
+                 {"dedupe-window", "DEDUPE_WINDOW"}};
   service.add_options = [](runtime::CommandLine& cli) {
     const notification::NotificationConfig defaults;
     cli.options.add_options()(
@@ -43,9 +46,6 @@ int main(int argc, char** argv) {
         "(order_id, kind) pairs remembered for de-duplication")(
         "seed", po::value<unsigned long long>()->default_value(42)->value_name("N"),
         "seed of the sink failure simulation");
-    cli.env["sink"] = "NOTIFICATION_SINK";
-    cli.env["sink-failure-rate"] = "SINK_FAILURE_RATE";
-    cli.env["dedupe-window"] = "DEDUPE_WINDOW";
   };
   service.configure = [](const po::variables_map& vm, messaging::StageOptions& stage) {
     notification::NotificationConfig config;

@@ -15,6 +15,9 @@ int main(int argc, char** argv) {
       "result (or its retry / dead-letter record) is acknowledged by the broker.";
   service.example = "payment-service --brokers localhost:9092";
   service.metrics_address = "0.0.0.0:9102";
+  service.env = {{"max-amount-cents", "MAX_AMOUNT_CENTS"},
+                 {"gateway-failure-rate", "GATEWAY_FAILURE_RATE"},
+                 {"gateway-latency-ms", "GATEWAY_LATENCY_MS"}};
   service.add_options = [](runtime::CommandLine& cli) {
     const payment::PaymentConfig defaults;
     cli.options.add_options()("orders-topic",
@@ -33,9 +36,6 @@ int main(int argc, char** argv) {
         "simulated gateway latency per call")(
         "seed", po::value<unsigned long long>()->default_value(defaults.seed)->value_name("N"),
         "seed of the gateway simulation");
-    cli.env["max-amount-cents"] = "MAX_AMOUNT_CENTS";
-    cli.env["gateway-failure-rate"] = "GATEWAY_FAILURE_RATE";
-    cli.env["gateway-latency-ms"] = "GATEWAY_LATENCY_MS";
   };
   service.configure = [](const po::variables_map& vm, messaging::StageOptions& stage) {
     payment::PaymentConfig config;

@@ -6,6 +6,7 @@
 
 #include <chrono>
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -46,7 +47,9 @@ struct StageService {
   std::string description;      // for --help
   std::string example;          // for --help
   std::string metrics_address;  // --metrics-address' default
-  // Adds the service's own flags (and their environment variables) to `cli`.
+  std::map<std::string, std::string>
+      env;  // the service's own flags read from the environment: flag → variable
+  // Adds the service's own flags to `cli`.
   std::function<void(CommandLine& cli)> add_options;
   // Reads the service's own flags into `stage` (at least input_topics and output_topics; the stage flags are
   // already in it) and returns how to build its handler. Throws UsageError naming a flag on a bad value.
