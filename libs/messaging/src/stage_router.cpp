@@ -41,7 +41,7 @@ std::optional<Failure> StageRouter::check_size(std::size_t value_bytes) const {
 }
 
 void add_hop_headers(OutRecord& out, std::optional<std::string_view> input_traceparent,
-                     std::optional<std::string_view> input_correlation_id, std::string_view correlation_id) {
+                     std::optional<std::string_view> input_correlation_id, std::string correlation_id) {
   bool has_traceparent = false;
   bool has_correlation = false;
   for (const auto& [name, value] : out.headers) {
@@ -54,7 +54,7 @@ void add_hop_headers(OutRecord& out, std::optional<std::string_view> input_trace
   // In front of the handler's headers, in the order the services always wrote them.
   Headers headers;
   headers.reserve(out.headers.size() + 2);
-  if (add_correlation) headers.emplace_back(header::kCorrelationId, correlation_id);
+  if (add_correlation) headers.emplace_back(header::kCorrelationId, std::move(correlation_id));
   if (!has_traceparent) {
     headers.emplace_back(header::kTraceparent, child_traceparent(input_traceparent.value_or("")));
   }
@@ -72,7 +72,12 @@ Plan StageRouter::accept(HandlerResult result, std::span<const HeaderView> input
   Plan plan;
   plan.outcome = result.outcome;
   plan.outputs = std::move(result.outputs);
-  for (auto& out : plan.outputs) add_hop_headers(out, traceparent, correlation, result.correlation_id);
+  // The last output takes the handler's correlation id, the others a copy: one output is the rule.
+  const std::size_t n = plan.outputs.size();
+  for (std::size_t i = 0; i < n; ++i) {
+    add_hop_headers(plan.outputs[i], traceparent, correlation,
+                    i + 1 == n ? std::move(result.correlation_id) : result.correlation_id);
+  }
   return plan;
 }
 

@@ -107,7 +107,7 @@ class StageRouter {
 // new trace when the input has none or a malformed one). Handlers do not build them: every hop of every
 // service continues the trace and carries the correlation the same way.
 void add_hop_headers(OutRecord& out, std::optional<std::string_view> input_traceparent,
-                     std::optional<std::string_view> input_correlation_id, std::string_view correlation_id);
+                     std::optional<std::string_view> input_correlation_id, std::string correlation_id);
 
 // The input's headers for its retry or dead-letter record: that record is a hop of its own, so it gets a
 // new span of the same trace (W3C traceparent), like a result record; the other headers pass as they are.
