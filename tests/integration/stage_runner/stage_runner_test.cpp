@@ -157,6 +157,50 @@ TEST(StageRunnerTest, AnyExceptionFromAHandlerIsTransientAndRetried) {
   EXPECT_EQ(rc, 0);
 }
 
+// A typed handler whose events are the values: "poison" does not parse. Counts parses and handles.
+class CountingTypedHandler final : public messaging::TypedHandler<std::string> {
+ public:
+  Parsed parse(const RecordView& r) override {
+    ++parses;
+    if (r.value == "poison") return Failure::poison("$: not an order");
+    return std::string(r.value);
+  }
+  HandlerResult handle(const std::string& event, const RecordView& /*record*/) override {
+    ++handles;
+    HandlerResult ok;
+    ok.outputs.push_back(messaging::OutRecord{"out", std::nullopt, event + "!", {}});
+    return ok;
+  }
+  std::atomic<int> parses{0};
+  std::atomic<int> handles{0};
+};
+
+TEST(StageRunnerTest, ATypedHandlerParsesEachRecordOnce) {
+  MockCluster cluster(1, 1, {"in", "out", "g3.retry", "g3.dlq"});
+  const auto options = stage_options(cluster, "g3");
+  produce(cluster.bootstrap(), "in", {{"k1", "a"}, {"k2", "poison"}, {"k3", "b"}});
+
+  CountingTypedHandler handler;
+  messaging::StageObserver observer;
+  std::atomic<bool> stop{false};
+  int rc = -1;
+  messaging::StageRunner runner(options, handler, observer);
+  std::thread loop([&] { rc = runner.run(stop); });
+  TopicReader out(cluster.bootstrap(), "out");
+  TopicReader dlq(cluster.bootstrap(), "g3.dlq");
+  const bool done = out.wait_for_count(2, 60s) && dlq.wait_for_count(1, 10s);
+  stop = true;
+  loop.join();
+  ASSERT_TRUE(done) << out.records().size() << " outputs, " << dlq.records().size() << " dead letters";
+  EXPECT_EQ(rc, 0);
+  std::multiset<std::string> outputs;
+  for (const auto& r : out.records()) outputs.insert(r.value);
+  EXPECT_EQ(outputs, (std::multiset<std::string>{"a!", "b!"}));
+  EXPECT_EQ(header_of(dlq.records().at(0), "x-error-class"), "poison");
+  EXPECT_EQ(handler.parses.load(), 3) << "one parse per record";
+  EXPECT_EQ(handler.handles.load(), 2);
+}
+
 // Echoes every record; its side effects can never be made durable (a sink whose flush fails).
 class UnflushableHandler final : public messaging::RecordHandler {
  public:
