@@ -29,6 +29,7 @@
 #include "orderflow/messaging/record.h"
 #include "orderflow/messaging/retry_pauses.h"
 #include "orderflow/messaging/retry_policy.h"
+#include "orderflow/messaging/stage_observer.h"
 #include "orderflow/messaging/stage_router.h"
 
 namespace orderflow::messaging {
@@ -62,21 +63,6 @@ struct StageOptions {
 
   [[nodiscard]] std::string retry_topic() const { return group_id + ".retry"; }
   [[nodiscard]] std::string dlq_topic() const { return group_id + ".dlq"; }
-};
-
-// Metrics hooks; all called on the stage thread.
-class StageObserver {
- public:
-  virtual ~StageObserver() = default;
-  virtual void consumed(std::string_view /*topic*/) {}
-  virtual void produced(std::string_view /*topic*/) {}   // broker-acknowledged
-  virtual void outcome(std::string_view /*outcome*/) {}  // success|declined|retried|dead_lettered
-  virtual void processing_seconds(double /*seconds*/) {}
-  virtual void commit_result(bool /*ok*/) {}
-  virtual void lag(std::string_view /*topic*/, std::int32_t /*partition*/, std::int64_t /*lag*/) {}
-  virtual void partition_revoked(std::string_view /*topic*/, std::int32_t /*partition*/) {}
-  virtual void retry_paused(std::size_t /*paused_partitions*/) {}
-  virtual void key_gate(std::size_t /*keys*/, std::uint64_t /*overflowed*/) {}
 };
 
 class StageRunner final : public RebalanceListener, private CommitPort {
