@@ -8,6 +8,7 @@
 
 #include <atomic>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <set>
 #include <stdexcept>
@@ -76,6 +77,42 @@ messaging::StageOptions stage_options(MockCluster& cluster, const std::string& g
   return options;
 }
 
+// A one-partition mock cluster with `in`, `out` and group `group`'s retry and dead-letter topics.
+std::unique_ptr<MockCluster> cluster_for(const std::string& group) {
+  return std::make_unique<MockCluster>(
+      1, 1, std::vector<std::string>{"in", "out", group + ".retry", group + ".dlq"});
+}
+
+// A StageRunner running on a thread of its own; stop() (or the destructor) ends it.
+class RunningStage {
+ public:
+  RunningStage(const messaging::StageOptions& options, messaging::RecordHandler& handler)
+      : runner_(options, handler, observer_), loop_([this] {
+          rc_ = runner_.run(stop_);
+          returned_ = true;
+        }) {}
+  ~RunningStage() { stop(); }
+  RunningStage(const RunningStage&) = delete;
+  RunningStage& operator=(const RunningStage&) = delete;
+
+  // Its exit code, once it has returned.
+  int stop() {
+    stop_ = true;
+    if (loop_.joinable()) loop_.join();
+    return rc_;
+  }
+  // Whether it returned by itself (a fatal error).
+  [[nodiscard]] bool returned() const { return returned_.load(); }
+
+ private:
+  messaging::StageObserver observer_;
+  std::atomic<bool> stop_{false};
+  std::atomic<bool> returned_{false};
+  int rc_ = -1;
+  messaging::StageRunner runner_;
+  std::thread loop_;  // last: starts once everything it uses is built
+};
+
 TEST(StageRunnerTest, AnyExceptionFromAHandlerIsTransientAndRetried) {
   MockCluster cluster(1, 1, {"in", "out", "g.retry", "g.dlq"});
   auto options = stage_options(cluster, "g");
@@ -83,19 +120,7 @@ TEST(StageRunnerTest, AnyExceptionFromAHandlerIsTransientAndRetried) {
   options.retry.max_attempts = 3;
 
   ThrowingHandler handler;
-  messaging::StageObserver observer;
-  std::atomic<bool> stop{false};
-  int rc = -1;
-  messaging::StageRunner runner(options, handler, observer);
-  std::thread loop([&] { rc = runner.run(stop); });
-  struct Joiner {
-    std::atomic<bool>& stop;
-    std::thread& t;
-    ~Joiner() {
-      stop = true;
-      if (t.joinable()) t.join();
-    }
-  } joiner{stop, loop};
+  RunningStage stage(options, handler);
 
   const std::string trace = "0af7651916cd43dd8448eb211c80319c";
   const std::string parent = "00-" + trace + "-b7ad6b7169203331-01";
@@ -152,9 +177,7 @@ TEST(StageRunnerTest, AnyExceptionFromAHandlerIsTransientAndRetried) {
   EXPECT_EQ(handler.attempts("throw-int"), 2);
   EXPECT_EQ(handler.attempts("throw-std"), 2);
 
-  stop = true;
-  loop.join();
-  EXPECT_EQ(rc, 0);
+  EXPECT_EQ(stage.stop(), 0);
 }
 
 // A typed handler whose events are the values: "poison" does not parse. Counts parses and handles.
@@ -176,21 +199,14 @@ class CountingTypedHandler final : public messaging::TypedHandler<std::string> {
 };
 
 TEST(StageRunnerTest, ATypedHandlerParsesEachRecordOnce) {
-  MockCluster cluster(1, 1, {"in", "out", "g3.retry", "g3.dlq"});
-  const auto options = stage_options(cluster, "g3");
-  produce(cluster.bootstrap(), "in", {{"k1", "a"}, {"k2", "poison"}, {"k3", "b"}});
-
   CountingTypedHandler handler;
-  messaging::StageObserver observer;
-  std::atomic<bool> stop{false};
-  int rc = -1;
-  messaging::StageRunner runner(options, handler, observer);
-  std::thread loop([&] { rc = runner.run(stop); });
-  TopicReader out(cluster.bootstrap(), "out");
-  TopicReader dlq(cluster.bootstrap(), "g3.dlq");
+  const auto cluster = cluster_for("g3");
+  produce(cluster->bootstrap(), "in", {{"k1", "a"}, {"k2", "poison"}, {"k3", "b"}});
+  RunningStage stage(stage_options(*cluster, "g3"), handler);
+  TopicReader out(cluster->bootstrap(), "out");
+  TopicReader dlq(cluster->bootstrap(), "g3.dlq");
   const bool done = out.wait_for_count(2, 60s) && dlq.wait_for_count(1, 10s);
-  stop = true;
-  loop.join();
+  const int rc = stage.stop();
   ASSERT_TRUE(done) << out.records().size() << " outputs, " << dlq.records().size() << " dead letters";
   EXPECT_EQ(rc, 0);
   std::multiset<std::string> outputs;
@@ -217,24 +233,13 @@ class UnflushableHandler final : public messaging::RecordHandler {
 };
 
 TEST(StageRunnerTest, SideEffectsThatCannotBeMadeDurableStopTheStageWithoutCommitting) {
-  MockCluster cluster(1, 1, {"in", "out", "g2.retry", "g2.dlq"});
-  const auto options = stage_options(cluster, "g2");
-  produce(cluster.bootstrap(), "in", {{"k1", "a"}, {"k2", "b"}, {"k3", "c"}});
-
+  const auto cluster = cluster_for("g2");
+  produce(cluster->bootstrap(), "in", {{"k1", "a"}, {"k2", "b"}, {"k3", "c"}});
   UnflushableHandler handler;
-  messaging::StageObserver observer;
-  std::atomic<bool> stop{false};
-  std::atomic<bool> returned{false};
-  int rc = -1;
-  messaging::StageRunner runner(options, handler, observer);
-  std::thread loop([&] {
-    rc = runner.run(stop);
-    returned = true;
-  });
+  RunningStage stage(stage_options(*cluster, "g2"), handler);
   // It stops by itself at its first commit.
-  const bool stopped = wait_until([&] { return returned.load(); }, 30s);
-  stop = true;
-  loop.join();
+  const bool stopped = wait_until([&] { return stage.returned(); }, 30s);
+  const int rc = stage.stop();
   ASSERT_TRUE(stopped) << "the stage kept running although it could not make its side effects durable";
   EXPECT_EQ(rc, 1);
   EXPECT_GE(handler.flushes.load(), 1);
@@ -242,7 +247,7 @@ TEST(StageRunnerTest, SideEffectsThatCannotBeMadeDurableStopTheStageWithoutCommi
   // Nothing was committed for the group: the records are read again after a restart.
   std::string err;
   std::unique_ptr<RdKafka::Conf> conf(RdKafka::Conf::create(RdKafka::Conf::CONF_GLOBAL));
-  conf->set("bootstrap.servers", cluster.bootstrap(), err);
+  conf->set("bootstrap.servers", cluster->bootstrap(), err);
   conf->set("group.id", "g2", err);
   std::unique_ptr<RdKafka::KafkaConsumer> probe(RdKafka::KafkaConsumer::create(conf.get(), err));
   ASSERT_TRUE(probe) << err;
