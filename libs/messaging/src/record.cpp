@@ -1,8 +1,10 @@
 #include "orderflow/messaging/record.h"
 
 #include <librdkafka/rdkafka.h>
+#include <librdkafka/rdkafkacpp.h>
 
 #include <charconv>
+#include <cstring>
 
 namespace orderflow::messaging {
 
@@ -31,6 +33,18 @@ RdKafka::Headers* cpp_headers(const RdKafka::Message& msg) {
   return const_cast<RdKafka::Message&>(msg).headers();
 }
 
+// Calls f(name, value) for each header of a C header list, in order; views of the list's own bytes.
+template <class F>
+void for_each_header(const rd_kafka_headers_t* headers, F&& f) {
+  const char* n = nullptr;
+  const void* v = nullptr;
+  std::size_t size = 0;
+  for (std::size_t i = 0; rd_kafka_header_get_all(headers, i, &n, &v, &size) == RD_KAFKA_RESP_ERR_NO_ERROR;
+       ++i) {
+    f(std::string_view(n, std::strlen(n)), view_of(v, size));
+  }
+}
+
 }  // namespace
 
 std::optional<std::string_view> header_value(const RdKafka::Message& msg, std::string_view name,
@@ -38,13 +52,9 @@ std::optional<std::string_view> header_value(const RdKafka::Message& msg, std::s
   bool has_c_message = false;
   if (const rd_kafka_headers_t* headers = c_headers(msg, has_c_message)) {
     std::optional<std::string_view> found;
-    const char* n = nullptr;
-    const void* v = nullptr;
-    std::size_t size = 0;
-    for (std::size_t i = 0; rd_kafka_header_get_all(headers, i, &n, &v, &size) == RD_KAFKA_RESP_ERR_NO_ERROR;
-         ++i) {
-      if (name == n) found = view_of(v, size);
-    }
+    for_each_header(headers, [&](std::string_view n, std::string_view v) {
+      if (n == name) found = v;
+    });
     return found;
   }
   if (has_c_message) return std::nullopt;
@@ -67,13 +77,7 @@ Headers all_headers(const RdKafka::Message& msg) {
   Headers out;
   bool has_c_message = false;
   if (const rd_kafka_headers_t* headers = c_headers(msg, has_c_message)) {
-    const char* n = nullptr;
-    const void* v = nullptr;
-    std::size_t size = 0;
-    for (std::size_t i = 0; rd_kafka_header_get_all(headers, i, &n, &v, &size) == RD_KAFKA_RESP_ERR_NO_ERROR;
-         ++i) {
-      out.emplace_back(n, std::string(view_of(v, size)));
-    }
+    for_each_header(headers, [&](std::string_view n, std::string_view v) { out.emplace_back(n, v); });
     return out;
   }
   if (has_c_message) return out;
@@ -82,6 +86,20 @@ Headers all_headers(const RdKafka::Message& msg) {
   for (const auto& h : headers->get_all())
     out.emplace_back(h.key(), std::string(view_of(h.value(), h.value_size())));
   return out;
+}
+
+void header_views(const RdKafka::Message& msg, std::vector<HeaderView>& out, Headers& storage) {
+  out.clear();
+  storage.clear();
+  bool has_c_message = false;
+  if (const rd_kafka_headers_t* headers = c_headers(msg, has_c_message)) {
+    for_each_header(headers, [&](std::string_view n, std::string_view v) { out.emplace_back(n, v); });
+    return;
+  }
+  if (has_c_message) return;
+  storage = all_headers(msg);
+  // Views only once `storage` is complete: growing it would move short (inline) strings.
+  for (const auto& [name, value] : storage) out.emplace_back(name, value);
 }
 
 std::optional<std::string> message_key(const RdKafka::Message& msg) {

@@ -19,14 +19,29 @@ namespace {
 
 // Structured log fields naming a record; the order id comes from its x-correlation-id header when it has one.
 std::string record_fields(std::string_view topic, std::int32_t partition, std::int64_t offset,
-                          const RdKafka::Message& msg) {
-  std::string scratch;
-  if (const auto order_id = header_value(msg, header::kCorrelationId, scratch);
-      order_id && !order_id->empty()) {
+                          const RecordView& record) {
+  if (const auto order_id = record.header(header::kCorrelationId); order_id && !order_id->empty()) {
     return log_fields(
         {{"topic", topic}, {"partition", partition}, {"offset", offset}, {"order_id", *order_id}});
   }
   return log_fields({{"topic", topic}, {"partition", partition}, {"offset", offset}});
+}
+
+// Runs a handler call. Whatever it throws — a std::exception or anything else (a thrown int, a foreign
+// library's type) — is logged and becomes a transient failure, never a crash.
+template <class Call>
+std::optional<Failure> guarded(std::string_view what, const RecordView& r, Call&& call) {
+  std::string error;
+  try {
+    return std::forward<Call>(call)();
+  } catch (const std::exception& e) {
+    error = e.what();
+  } catch (...) {
+    error = "an exception not derived from std::exception";
+  }
+  spdlog::warn("{} error on {}[{}]@{}: {}{}", what, r.topic, r.partition, r.offset, error,
+               record_fields(r.topic, r.partition, r.offset, r));
+  return Failure::transient("unexpected error: " + error);
 }
 
 }  // namespace
@@ -41,6 +56,15 @@ struct StageRunner::InFlight {
   bool purged = false;  // an output was purged at shutdown: the offset must stay uncommitted
   Outcome outcome = Outcome::Success;
   Clock::time_point started;
+};
+
+// One consumed record on its way through the stage: the handler's view of it, and the key as the producer
+// and KeyOrder take it.
+struct StageRunner::Input {
+  std::optional<std::string> key;
+  RecordView view;
+  bool from_retry = false;
+  [[nodiscard]] const std::string* key_ptr() const { return key ? &*key : nullptr; }
 };
 
 namespace {
@@ -101,7 +125,8 @@ StageRunner::StageRunner(StageOptions options, RecordHandler& handler, StageObse
       retry_topic_(options_.retry_topic()),
       router_(RouterConfig{options_.service, options_.retry_topic(), options_.dlq_topic(), options_.retry,
                            options_.retry_ordering, options_.max_record_bytes}),
-      order_(options_.retry_ordering == RetryOrdering::Key, options_.key_gate_max_keys) {
+      order_(options_.retry_ordering == RetryOrdering::Key, options_.key_gate_max_keys),
+      pauses_(options_.retry.delay_after(options_.retry.max_attempts)) {
   producer_ = std::make_unique<Producer>(stage_producer_options(options_),
                                          [this](const DeliveryReport& r) { on_delivery(r); });
   consumer_ = std::make_unique<Consumer>(stage_consumer_options(options_), *this);
@@ -135,16 +160,11 @@ int StageRunner::run(const std::atomic<bool>& stop) {
   int since_timer_check = 0;
   while (!stop.load(std::memory_order_relaxed) && !fatal_) {
     auto timeout = std::chrono::milliseconds(in_flight_ > 0 || commits_->busy() ? 1 : 100);
-    if (!paused_.empty()) {
-      const auto now = now_ms();
-      for (const auto& [tp, due] : paused_) {
-        timeout = std::min(timeout, std::chrono::milliseconds(std::max<std::int64_t>(0, due - now)));
-      }
-    }
+    if (!pauses_.empty()) timeout = pauses_.poll_timeout(timeout, now_ms());
     auto msg = consumer_->poll(timeout);
     producer_->poll(std::chrono::milliseconds(0));
     if (msg) handle_message(*msg);
-    if (!paused_.empty()) resume_due();
+    if (!pauses_.empty()) resume_due();
     commits_->after_poll();
     // The timers below are checked after a poll without a record and every kTimerCheckEvery records: on a
     // backlog a clock read per record costs more than the fraction of a millisecond of lateness it saves.
@@ -189,10 +209,10 @@ void StageRunner::handle_message(RdKafka::Message& msg) {
       }
       return;
   }
-  const std::string& topic = msg.topic_name();
+  const std::string topic = msg.topic_name();
   const auto partition = msg.partition();
   const bool from_retry = topic == retry_topic_;
-  if (from_retry && !paused_.empty() && paused_.count(TopicPartitionKey{topic, partition}) > 0) {
+  if (from_retry && !pauses_.empty() && pauses_.paused(TopicPartitionKey{topic, partition})) {
     return;  // fetched before the pause took effect; it is read again after resume
   }
   auto progress = tracker_.find(topic, partition);
@@ -200,206 +220,185 @@ void StageRunner::handle_message(RdKafka::Message& msg) {
     spdlog::debug("record from unassigned {}[{}] ignored", topic, partition);
     return;
   }
-  if (from_retry) {
-    auto not_before = parse_int_header(find_header(msg, header::kNotBefore));
-    const auto now = now_ms();
-    const TopicPartitionKey tp{topic, partition};
-    if (auto capped = capped_.find(tp); capped != capped_.end()) {
-      // This record's far-future x-not-before was capped and its capped wait is over: it is due now.
-      if (capped->second == msg.offset()) not_before.reset();
-      capped_.erase(capped);
-    }
-    if (not_before && *not_before > now) {
-      // The header is input like any other: no retry we write is due later than now + the longest
-      // backoff of the policy, so a forged far-future x-not-before parks the partition no longer than that.
-      const auto latest = router_.latest_not_before(now);
-      if (*not_before > latest) {
-        spdlog::warn(
-            "{}[{}]@{}: x-not-before {} is later than any retry this service schedules; due at {} instead",
-            topic, partition, msg.offset(), *not_before, latest);
-        not_before = latest;
-        capped_[tp] = msg.offset();
-      }
-      // Not due: park this partition at this record; other partitions and main topics go on.
-      consumer_->pause(topic, partition);
-      consumer_->seek(topic, partition, msg.offset());
-      paused_[TopicPartitionKey{topic, partition}] = *not_before;
-      observer_.retry_paused(paused_.size());
-      return;
-    }
-  }
+  const Input in = read_input(msg, topic, from_retry);
+  if (from_retry && hold_until_due(in)) return;
   observer_.consumed(topic);
   commits_->begin_record();
-  process(msg, progress, from_retry);
+  process(in, progress);
   commits_->end_record(TopicPartitionKey{topic, partition}, msg.offset() + 1);
 }
 
-void StageRunner::process(RdKafka::Message& msg, const std::shared_ptr<PartitionProgress>& progress,
-                          bool from_retry) {
-  progress->begin(msg.offset());
+StageRunner::Input StageRunner::read_input(const RdKafka::Message& msg, const std::string& topic,
+                                           bool from_retry) {
+  header_views(msg, header_views_, header_copies_);
+  Input in{message_key(msg), RecordView{}, from_retry};
+  auto& v = in.view;
+  if (in.key) v.key = *in.key;
+  v.value = std::string_view(static_cast<const char*>(msg.payload()), msg.len());
+  v.headers = header_views_;
+  v.topic = topic;
+  v.partition = msg.partition();
+  v.offset = msg.offset();
+  v.source_topic = topic;
+  if (from_retry) {
+    v.source_topic = v.header(header::kOriginalTopic).value_or(topic);
+    v.attempt = StageRouter::attempt_of(parse_int_header(v.header(header::kAttempt)));
+  }
+  return in;
+}
+
+bool StageRunner::hold_until_due(const Input& in) {
+  const auto& v = in.view;
+  const auto check = pauses_.check(TopicPartitionKey{std::string(v.topic), v.partition}, v.offset,
+                                   parse_int_header(v.header(header::kNotBefore)), now_ms());
+  if (check.due) return false;
+  if (check.capped) {
+    spdlog::warn(
+        "{}[{}]@{}: x-not-before {} is later than any retry this service schedules; due at {} instead",
+        v.topic, v.partition, v.offset, check.not_before, check.due_ms);
+  }
+  // Not due: park this partition at this record; other partitions and main topics go on.
+  const std::string topic(v.topic);
+  consumer_->pause(topic, v.partition);
+  consumer_->seek(topic, v.partition, v.offset);
+  observer_.retry_paused(pauses_.size());
+  return true;
+}
+
+void StageRunner::process(const Input& in, const std::shared_ptr<PartitionProgress>& progress) {
+  const auto& v = in.view;
+  progress->begin(v.offset);
   ++in_flight_;
   auto ctx = std::make_unique<InFlight>(
-      InFlight{progress, msg.offset(), 1, false, false, Outcome::Success, Clock::now()});
+      InFlight{progress, v.offset, 1, false, false, Outcome::Success, Clock::now()});
 
-  const auto key = message_key(msg);
-  const std::string* key_ptr = key ? &*key : nullptr;
-  std::string_view value(static_cast<const char*>(msg.payload()), msg.len());
-  const int attempt = StageRouter::attempt_of(
-      from_retry ? parse_int_header(find_header(msg, header::kAttempt)) : std::nullopt);
-  std::string source_topic = msg.topic_name();
-  if (from_retry) source_topic = find_header(msg, header::kOriginalTopic).value_or(source_topic);
-  const InputRecord record{msg, source_topic, value, key_ptr, attempt};
-
-  const auto partition = msg.partition();
-  const Origin first_read = order_.enabled() ? origin_of(msg, from_retry) : Origin{};  // key ordering
-  const auto admit = order_.admit(partition, msg.offset(), key_ptr, from_retry, first_read);
+  const Origin first_read = order_.enabled() ? origin_of(in) : Origin{};  // key ordering
+  const auto admit = order_.admit(v.partition, v.offset, in.key_ptr(), in.from_retry, first_read);
   if (admit.abandoned_first) {
     spdlog::warn(
         "{}[{}]@{}: the first pending record of this key never came round in {} (deleted by retention "
         "before it was read?): key ordering goes on with the next one",
-        msg.topic_name(), partition, msg.offset(), retry_topic_);
+        v.topic, v.partition, v.offset, retry_topic_);
   }
   switch (admit.admission) {
     case KeyOrder::Admission::Skip:
       // A stale copy: its input record lies past the group's committed offset and is processed again from
       // the input (restore_key_order). Consumed without processing and without an outcome.
-      spdlog::debug("{}[{}]@{}: stale retry record skipped (its input is read again)", msg.topic_name(),
-                    partition, msg.offset());
+      spdlog::debug("{}[{}]@{}: stale retry record skipped (its input is read again)", v.topic, v.partition,
+                    v.offset);
       ctx->outcome = Outcome::Skipped;
       enqueued(std::move(ctx));
       return;
     case KeyOrder::Admission::Queue:
-      queue_behind_key(*ctx, msg, from_retry, record);
+      queue_behind_key(*ctx, in);
       break;
     case KeyOrder::Admission::Process:
-      run_handler(*ctx, msg, from_retry, record);
+      run_handler(*ctx, in);
       break;
   }
-  if (order_.enabled() && key_ptr != nullptr) {
-    order_.settle(partition, key_ptr, from_retry, first_read, ctx->outcome);
+  if (order_.enabled() && in.key) {
+    order_.settle(v.partition, in.key_ptr(), in.from_retry, first_read, ctx->outcome);
     observer_.key_gate(order_.keys(), order_.overflowed());
   }
   enqueued(std::move(ctx));
 }
 
-void StageRunner::queue_behind_key(InFlight& ctx, const RdKafka::Message& msg, bool from_retry,
-                                   const InputRecord& record) {
+void StageRunner::queue_behind_key(InFlight& ctx, const Input& in) {
   // An earlier record of this key is on the retry path (ahead of this one): queue behind it to keep per-key
-  // order. Poison can never succeed and its order does not matter: dead-letter it now.
-  std::optional<Failure> poison = router_.check_size(record.value.size());
+  // order. Poison can never succeed and its order does not matter: dead-letter it now. The record is only
+  // prepared (parsed), not processed: it is prepared again when read back from the retry topic.
+  std::optional<Failure> poison = router_.check_size(in.view.value.size());
   if (!poison) {
-    try {
-      poison = handler_.precheck(record);
-    } catch (const std::exception& e) {
-      spdlog::warn("precheck error on {}[{}]@{}: {}", msg.topic_name(), msg.partition(), msg.offset(),
-                   e.what());
-    } catch (...) {
-      spdlog::warn("precheck error on {}[{}]@{}: an exception not derived from std::exception",
-                   msg.topic_name(), msg.partition(), msg.offset());
-    }
+    poison = guarded("prepare", in.view, [&] { return handler_.prepare(in.view); });
     if (poison && poison->error_class != ErrorClass::Poison) poison.reset();
   }
   if (poison) {
-    route_failure(ctx, msg, from_retry, record.attempt, *poison);
+    route_failure(ctx, in, *poison);
     return;
   }
-  auto plan = router_.park(route_input(msg, from_retry, record.attempt), now_ms());
-  send_failure_record(ctx, msg, plan);
+  auto plan = router_.park(route_input(in), now_ms());
+  send_failure_record(ctx, in, plan);
 }
 
-void StageRunner::run_handler(InFlight& ctx, const RdKafka::Message& msg, bool from_retry,
-                              const InputRecord& record) {
+void StageRunner::run_handler(InFlight& ctx, const Input& in) {
+  // Size first (the handler never sees an oversized record), then one parse (prepare), then process.
   HandlerResult result;
-  if (auto too_big = router_.check_size(record.value.size())) {
-    result = HandlerResult::fail(std::move(*too_big));
-  } else {
-    try {
-      result = handler_.handle(record);
-    } catch (const std::exception& e) {
-      spdlog::warn("handler error on {}[{}]@{}: {}{}", msg.topic_name(), msg.partition(), msg.offset(),
-                   e.what(), record_fields(msg.topic_name(), msg.partition(), msg.offset(), msg));
-      result = HandlerResult::fail(Failure::transient(std::string("unexpected error: ") + e.what()));
-    } catch (...) {
-      // Not a std::exception (a thrown int, a foreign library's type): still transient, never a crash.
-      spdlog::warn("handler error on {}[{}]@{}: an exception not derived from std::exception{}",
-                   msg.topic_name(), msg.partition(), msg.offset(),
-                   record_fields(msg.topic_name(), msg.partition(), msg.offset(), msg));
-      result = HandlerResult::fail(
-          Failure::transient("unexpected error: an exception not derived from std::exception"));
-    }
+  std::optional<Failure> failure = router_.check_size(in.view.value.size());
+  if (!failure) failure = guarded("prepare", in.view, [&] { return handler_.prepare(in.view); });
+  if (!failure) {
+    failure = guarded("handler", in.view, [&]() -> std::optional<Failure> {
+      result = handler_.process(in.view);
+      return std::move(result.failure);
+    });
   }
   observer_.processing_seconds(std::chrono::duration<double>(Clock::now() - ctx.started).count());
-  if (result.failure) {
-    route_failure(ctx, msg, from_retry, record.attempt, *result.failure);
+  if (failure) {
+    route_failure(ctx, in, *failure);
   } else {
-    publish(ctx, msg, from_retry, record.attempt, StageRouter::accept(std::move(result)));
+    publish(ctx, in, StageRouter::accept(std::move(result), in.view.headers));
   }
 }
 
-Origin StageRunner::origin_of(const RdKafka::Message& msg, bool from_retry) const {
-  Origin origin{msg.topic_name(), msg.partition(), msg.offset()};
-  if (from_retry) {
-    origin.topic = find_header(msg, header::kOriginalTopic).value_or(origin.topic);
+Origin StageRunner::origin_of(const Input& in) {
+  const auto& v = in.view;
+  Origin origin{std::string(v.source_topic), v.partition, v.offset};
+  if (in.from_retry) {
+    // Where the record was first read, from its x-original-* headers (source_topic is x-original-topic).
     origin.partition = static_cast<std::int32_t>(
-        parse_int_header(find_header(msg, header::kOriginalPartition)).value_or(origin.partition));
-    origin.offset = parse_int_header(find_header(msg, header::kOriginalOffset)).value_or(origin.offset);
+        parse_int_header(v.header(header::kOriginalPartition)).value_or(origin.partition));
+    origin.offset = parse_int_header(v.header(header::kOriginalOffset)).value_or(origin.offset);
   }
   return origin;
 }
 
-RouteInput StageRunner::route_input(const RdKafka::Message& msg, bool from_retry, int attempt) const {
-  return RouteInput{origin_of(msg, from_retry), msg.partition(), attempt, msg.len(), all_headers(msg)};
+RouteInput StageRunner::route_input(const Input& in) {
+  const auto& v = in.view;
+  return RouteInput{origin_of(in), v.partition, v.attempt, v.value.size(),
+                    Headers(v.headers.begin(), v.headers.end())};
 }
 
-void StageRunner::publish(InFlight& ctx, const RdKafka::Message& msg, bool from_retry, int attempt,
-                          const Plan& plan) {
+void StageRunner::publish(InFlight& ctx, const Input& in, const Plan& plan) {
   ctx.outcome = plan.outcome;
   for (const auto& out : plan.outputs) {
     const std::string* k = out.key ? &*out.key : nullptr;
     if (!send(ctx, out.topic, k, out.value, out.headers)) {
-      route_failure(ctx, msg, from_retry, attempt,
-                    Failure::poison("cannot publish the result to " + out.topic));
+      route_failure(ctx, in, Failure::poison("cannot publish the result to " + out.topic));
       break;
     }
   }
 }
 
-void StageRunner::route_failure(InFlight& ctx, const RdKafka::Message& msg, bool from_retry, int attempt,
-                                const Failure& failure) {
-  const RouteInput in = route_input(msg, from_retry, attempt);
-  auto plan = router_.route_failure(in, failure, now_ms());
-  const Origin& origin = in.origin;
+void StageRunner::route_failure(InFlight& ctx, const Input& in, const Failure& failure) {
+  const RouteInput route = route_input(in);
+  auto plan = router_.route_failure(route, failure, now_ms());
+  const Origin& origin = route.origin;
+  const int attempt = in.view.attempt;
   if (plan.outcome == Outcome::Retried) {
     spdlog::debug("retrying {}[{}]@{} (attempt {}): {}{}", origin.topic, origin.partition, origin.offset,
                   attempt, failure.message,
-                  record_fields(origin.topic, origin.partition, origin.offset, msg));
+                  record_fields(origin.topic, origin.partition, origin.offset, in.view));
   } else {
     spdlog::warn("dead-lettering {}[{}]@{} to {} ({}, attempt {}): {}{}", origin.topic, origin.partition,
                  origin.offset, plan.failure->topic, to_string(plan.failure->error_class), attempt,
-                 failure.message, record_fields(origin.topic, origin.partition, origin.offset, msg));
+                 failure.message, record_fields(origin.topic, origin.partition, origin.offset, in.view));
   }
-  send_failure_record(ctx, msg, plan);
+  send_failure_record(ctx, in, plan);
 }
 
-void StageRunner::send_failure_record(InFlight& ctx, const RdKafka::Message& msg, Plan& plan) {
+void StageRunner::send_failure_record(InFlight& ctx, const Input& in, Plan& plan) {
   ctx.outcome = plan.outcome;
   auto& record = *plan.failure;
-  const auto key = message_key(msg);
-  const std::string* key_ptr = key ? &*key : nullptr;
   if (record.with_value) {
-    if (send(ctx, record.topic, key_ptr, std::string_view(static_cast<const char*>(msg.payload()), msg.len()),
-             record.headers, record.partition)) {
-      return;
-    }
+    if (send(ctx, record.topic, in.key_ptr(), in.view.value, record.headers, record.partition)) return;
     if (plan.outcome != Outcome::DeadLettered) {
       ctx.failed = true;
       return;
     }
     // The producer refused the copy (its size): a dead letter that cannot be written would stop the stage
     // on this record after every restart, so it goes without its value.
-    StageRouter::without_value(record, msg.len());
+    StageRouter::without_value(record, in.view.value.size());
   }
-  if (!send(ctx, record.topic, key_ptr, std::string_view(), record.headers, record.partition))
+  if (!send(ctx, record.topic, in.key_ptr(), std::string_view(), record.headers, record.partition))
     ctx.failed = true;
 }
 
@@ -462,17 +461,9 @@ void StageRunner::on_delivery(const DeliveryReport& r) {
 }
 
 void StageRunner::resume_due() {
-  const auto now = now_ms();
-  const auto before = paused_.size();
-  for (auto it = paused_.begin(); it != paused_.end();) {
-    if (it->second <= now) {
-      consumer_->resume(it->first.topic, it->first.partition);
-      it = paused_.erase(it);
-    } else {
-      ++it;
-    }
-  }
-  if (paused_.size() != before) observer_.retry_paused(paused_.size());
+  const auto due = pauses_.take_due(now_ms());
+  for (const auto& tp : due) consumer_->resume(tp.topic, tp.partition);
+  if (!due.empty()) observer_.retry_paused(pauses_.size());
 }
 
 bool StageRunner::flush_side_effects() {
@@ -568,9 +559,8 @@ void StageRunner::on_revoking(const std::vector<TopicPartitionKey>& partitions, 
     tracker_.revoke(tp.topic, tp.partition);
     // Resumed before it goes: under an eager protocol (range, for key ordering) the partition may come
     // straight back, and it must not come back paused with no due time to resume it.
-    if (paused_.erase(tp) > 0) consumer_->resume(tp.topic, tp.partition);
+    if (pauses_.revoke(tp)) consumer_->resume(tp.topic, tp.partition);
     if (tp.topic == retry_topic_) order_.drop(tp.partition);
-    capped_.erase(tp);
     commits_->revoked(tp);
     assigned_.erase(std::remove(assigned_.begin(), assigned_.end(), tp), assigned_.end());
     observer_.partition_revoked(tp.topic, tp.partition);
@@ -644,9 +634,7 @@ void StageRunner::rewind() {
     tracker_.assign(c.topic, c.partition);
     consumer_->seek(c.topic, c.partition, c.offset >= 0 ? c.offset : RdKafka::Topic::OFFSET_BEGINNING);
   }
-  for (const auto& [tp, due] : paused_) consumer_->resume(tp.topic, tp.partition);
-  paused_.clear();
-  capped_.clear();
+  for (const auto& tp : pauses_.clear()) consumer_->resume(tp.topic, tp.partition);
   order_.clear();
   if (order_.enabled()) restore_key_order(assigned_);
   handler_.on_rewind();

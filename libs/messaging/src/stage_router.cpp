@@ -1,6 +1,7 @@
 #include "orderflow/messaging/stage_router.h"
 
 #include <algorithm>
+#include <iterator>
 #include <limits>
 #include <utility>
 
@@ -39,10 +40,44 @@ std::optional<Failure> StageRouter::check_size(std::size_t value_bytes) const {
                          " bytes exceeds --max-record-bytes " + std::to_string(config_.max_record_bytes));
 }
 
-Plan StageRouter::accept(HandlerResult result) {
+void add_hop_headers(OutRecord& out, std::optional<std::string_view> input_traceparent,
+                     std::optional<std::string_view> input_correlation_id, std::string correlation_id) {
+  bool has_traceparent = false;
+  bool has_correlation = false;
+  for (const auto& [name, value] : out.headers) {
+    has_traceparent |= name == header::kTraceparent;
+    has_correlation |= name == header::kCorrelationId;
+  }
+  if (correlation_id.empty() && input_correlation_id) correlation_id = *input_correlation_id;
+  const bool add_correlation = !has_correlation && (!correlation_id.empty() || input_correlation_id);
+  if (has_traceparent && !add_correlation) return;
+  // In front of the handler's headers, in the order the services always wrote them.
+  Headers headers;
+  headers.reserve(out.headers.size() + 2);
+  if (add_correlation) headers.emplace_back(header::kCorrelationId, std::move(correlation_id));
+  if (!has_traceparent) {
+    headers.emplace_back(header::kTraceparent, child_traceparent(input_traceparent.value_or("")));
+  }
+  std::move(out.headers.begin(), out.headers.end(), std::back_inserter(headers));
+  out.headers = std::move(headers);
+}
+
+Plan StageRouter::accept(HandlerResult result, std::span<const HeaderView> input_headers) {
+  std::optional<std::string_view> traceparent;
+  std::optional<std::string_view> correlation;
+  for (const auto& [name, value] : input_headers) {
+    if (name == header::kTraceparent) traceparent = value;
+    if (name == header::kCorrelationId) correlation = value;
+  }
   Plan plan;
   plan.outcome = result.outcome;
   plan.outputs = std::move(result.outputs);
+  // The last output takes the handler's correlation id, the others a copy: one output is the rule.
+  const std::size_t n = plan.outputs.size();
+  for (std::size_t i = 0; i < n; ++i) {
+    add_hop_headers(plan.outputs[i], traceparent, correlation,
+                    i + 1 == n ? std::move(result.correlation_id) : result.correlation_id);
+  }
   return plan;
 }
 
@@ -83,7 +118,8 @@ Plan StageRouter::route_failure(const RouteInput& in, const Failure& failure, st
 
 Plan StageRouter::route(const RouteInput& in, HandlerResult result, std::int64_t now_ms) const {
   if (result.failure) return route_failure(in, *result.failure, now_ms);
-  return accept(std::move(result));
+  std::vector<HeaderView> headers(in.headers.begin(), in.headers.end());
+  return accept(std::move(result), headers);
 }
 
 Plan StageRouter::park(const RouteInput& in, std::int64_t now_ms) const {

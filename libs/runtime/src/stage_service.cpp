@@ -10,6 +10,7 @@
 
 #include "orderflow/messaging/topic_admin.h"
 #include "orderflow/runtime/http_server.h"
+#include "orderflow/runtime/logging.h"
 #include "orderflow/runtime/shutdown.h"
 
 namespace orderflow::runtime {
@@ -398,6 +399,36 @@ int run_stage_service(const messaging::StageOptions& options, const CommonOption
   const int rc = runner->run(shutdown.flag());
   current = nullptr;
   return rc;
+}
+
+int stage_service_main(int argc, const char* const* argv, const StageService& service) {
+  CommandLine cli;
+  cli.program = service.program;
+  cli.usage = service.program + " [options]";
+  cli.description = service.description;
+  cli.example = service.example;
+  add_common_options(cli, {service.metrics_address, true, service.program});
+  add_stage_options(cli);
+  service.add_options(cli);
+  cli.env.insert(service.env.begin(), service.env.end());
+  auto parsed = parse_command_line(cli, argc, argv);
+  if (parsed.exit_code) return *parsed.exit_code;
+  const auto& vm = parsed.vm;
+  CommonOptions common;
+  messaging::StageOptions stage;
+  HandlerFactory make_handler;
+  try {
+    common = read_common_options(vm, true);
+    stage = read_stage_options(vm, common, service.program, {});
+    make_handler = service.configure(vm, stage);
+  } catch (const UsageError& e) {
+    return usage_error(cli.program, e.what());
+  }
+  setup_logging(service.program, common.log_level, common.log_format);
+  if (common.check_config) return check_stage_config(cli, vm, stage);
+  ServiceMetrics metrics(service.program);
+  const auto handler = make_handler(metrics);
+  return run_stage_service(stage, common, *handler, metrics);
 }
 
 }  // namespace orderflow::runtime

@@ -1,62 +1,54 @@
 // notification-service: consumes `orders` and `payments`, delivers notifications through a sink and
 // publishes NotificationSent to `notifications` (docs/contract.md §3 Flags and
 // environment to §8 Delivery guarantees).
-#include <spdlog/spdlog.h>
+#include <memory>
+#include <stdexcept>
 
 #include "orderflow/notification/notification_handler.h"
-#include "orderflow/runtime/cli.h"
-#include "orderflow/runtime/logging.h"
-#include "orderflow/runtime/metrics.h"
+#include "orderflow/notification/notification_metrics.h"
 #include "orderflow/runtime/stage_service.h"
 
 using namespace orderflow;
 
 int main(int argc, char** argv) {
-  runtime::CommandLine cli;
-  cli.program = "notification-service";
-  cli.usage = "notification-service [options]";
-  cli.description =
+  namespace po = runtime::po;
+  runtime::StageService service;
+  service.program = "notification-service";
+  service.description =
       "Consumes `orders` and `payments`; for each valid order sends ORDER_RECEIVED and for each payment\n"
       "PAYMENT_AUTHORIZED or PAYMENT_DECLINED through the sink, then publishes NotificationSent to\n"
       "`notifications`. De-duplicates on (order_id, kind) within a bounded window.";
-  cli.example = "notification-service --sink file:notifications.jsonl";
-  runtime::add_common_options(cli, {"0.0.0.0:9103", true, "notification-service"});
-  runtime::add_stage_options(cli);
-  namespace po = runtime::po;
-  const notification::NotificationConfig defaults;
-  cli.options.add_options()(
-      "orders-topic", po::value<std::string>()->default_value(defaults.orders_topic)->value_name("TOPIC"),
-      "input topic of orders")(
-      "payments-topic", po::value<std::string>()->default_value(defaults.payments_topic)->value_name("TOPIC"),
-      "input topic of payments")(
-      "notifications-topic",
-      po::value<std::string>()->default_value(defaults.notifications_topic)->value_name("TOPIC"),
-      "output topic")("sink", po::value<std::string>()->default_value("log")->value_name("SINK"),
-                      "log | file:PATH | webhook:URL")(
-      "sink-failure-rate", po::value<double>()->default_value(0.0)->value_name("RATIO"),
-      "simulated transient sink failures, 0..1")("webhook-timeout-ms",
-                                                 po::value<int>()->default_value(2000)->value_name("MS"),
-                                                 "webhook request timeout")(
-      "channel", po::value<std::string>()->default_value(defaults.channel)->value_name("NAME"),
-      "channel written into notifications")(
-      "dedupe-window",
-      po::value<int>()->default_value(static_cast<int>(defaults.dedupe_window))->value_name("N"),
-      "(order_id, kind) pairs remembered for de-duplication")(
-      "seed", po::value<unsigned long long>()->default_value(42)->value_name("N"),
-      "seed of the sink failure simulation");
-  cli.env["sink"] = "NOTIFICATION_SINK";
-  cli.env["sink-failure-rate"] = "SINK_FAILURE_RATE";
-  cli.env["dedupe-window"] = "DEDUPE_WINDOW";
-
-  auto parsed = runtime::parse_command_line(cli, argc, argv);
-  if (parsed.exit_code) return *parsed.exit_code;
-  const auto& vm = parsed.vm;
-  runtime::CommonOptions common;
-  messaging::StageOptions stage;
-  notification::NotificationConfig config;
-  std::unique_ptr<notification::Sink> sink;
-  try {
-    common = runtime::read_common_options(vm, true);
+  service.example = "notification-service --sink file:notifications.jsonl";
+  service.metrics_address = "0.0.0.0:9103";
+  service.env = {{"sink", "NOTIFICATION_SINK"},
+                 {"sink-failure-rate", "SINK_FAILURE_RATE"},
+                 {"dedupe-window", "DEDUPE_WINDOW"}};
+  service.add_options = [](runtime::CommandLine& cli) {
+    const notification::NotificationConfig defaults;
+    cli.options.add_options()(
+        "orders-topic", po::value<std::string>()->default_value(defaults.orders_topic)->value_name("TOPIC"),
+        "input topic of orders")(
+        "payments-topic",
+        po::value<std::string>()->default_value(defaults.payments_topic)->value_name("TOPIC"),
+        "input topic of payments")(
+        "notifications-topic",
+        po::value<std::string>()->default_value(defaults.notifications_topic)->value_name("TOPIC"),
+        "output topic")("sink", po::value<std::string>()->default_value("log")->value_name("SINK"),
+                        "log | file:PATH | webhook:URL")(
+        "sink-failure-rate", po::value<double>()->default_value(0.0)->value_name("RATIO"),
+        "simulated transient sink failures, 0..1")("webhook-timeout-ms",
+                                                   po::value<int>()->default_value(2000)->value_name("MS"),
+                                                   "webhook request timeout")(
+        "channel", po::value<std::string>()->default_value(defaults.channel)->value_name("NAME"),
+        "channel written into notifications")(
+        "dedupe-window",
+        po::value<int>()->default_value(static_cast<int>(defaults.dedupe_window))->value_name("N"),
+        "(order_id, kind) pairs remembered for de-duplication")(
+        "seed", po::value<unsigned long long>()->default_value(42)->value_name("N"),
+        "seed of the sink failure simulation");
+  };
+  service.configure = [](const po::variables_map& vm, messaging::StageOptions& stage) {
+    notification::NotificationConfig config;
     config.orders_topic = vm["orders-topic"].as<std::string>();
     config.payments_topic = vm["payments-topic"].as<std::string>();
     config.notifications_topic = vm["notifications-topic"].as<std::string>();
@@ -71,23 +63,23 @@ int main(int argc, char** argv) {
       throw runtime::UsageError("--sink-failure-rate: must be between 0 and 1");
     const int timeout = vm["webhook-timeout-ms"].as<int>();
     if (timeout < 1) throw runtime::UsageError("--webhook-timeout-ms: must be at least 1");
-    stage = runtime::read_stage_options(vm, common, "notification-service",
-                                        {config.orders_topic, config.payments_topic});
+    stage.input_topics = {config.orders_topic, config.payments_topic};
     stage.output_topics = {config.notifications_topic};
+    // Made here, not when the handler is: the file sink opens its file, so that --check-config reports a
+    // path that cannot be opened. Held by a shared_ptr because a HandlerFactory is copyable; it is called
+    // once.
+    auto sink = std::make_shared<std::unique_ptr<notification::Sink>>();
     try {
-      sink = notification::with_failure_rate(
+      *sink = notification::with_failure_rate(
           notification::make_sink(vm["sink"].as<std::string>(), std::chrono::milliseconds(timeout)), rate,
           vm["seed"].as<unsigned long long>());
     } catch (const std::invalid_argument& e) {
       throw runtime::UsageError(e.what());
     }
-  } catch (const runtime::UsageError& e) {
-    return runtime::usage_error(cli.program, e.what());
-  }
-  runtime::setup_logging("notification-service", common.log_level, common.log_format);
-  if (common.check_config) return runtime::check_stage_config(cli, vm, stage);
-  runtime::ServiceMetrics metrics("notification-service");
-  notification::NotificationMetrics notification_metrics(metrics);
-  notification::NotificationHandler handler(config, std::move(sink), &notification_metrics);
-  return runtime::run_stage_service(stage, common, handler, metrics);
+    return runtime::HandlerFactory([config, sink](runtime::ServiceMetrics& metrics) {
+      return std::make_unique<notification::NotificationHandler>(
+          config, std::move(*sink), std::make_unique<notification::NotificationMetrics>(metrics));
+    });
+  };
+  return runtime::stage_service_main(argc, argv, service);
 }

@@ -1,23 +1,17 @@
 #include "orderflow/payment/payment_handler.h"
 
-#include "orderflow/messaging/record.h"
-#include "orderflow/messaging/trace_context.h"
 #include "orderflow/payment/payment_decision.h"
 
 namespace orderflow::payment {
 
-namespace hdr = messaging::header;
-
-std::optional<messaging::Failure> PaymentHandler::precheck(const messaging::InputRecord& record) {
+PaymentHandler::Parsed PaymentHandler::parse(const messaging::RecordView& record) {
   auto parsed = events::parse_order_created(record.value);
   if (!parsed) return messaging::Failure::poison(parsed.error().message());
-  return std::nullopt;
+  return std::move(parsed).value();
 }
 
-messaging::HandlerResult PaymentHandler::handle(const messaging::InputRecord& record) {
-  auto parsed = events::parse_order_created(record.value);
-  if (!parsed) return messaging::HandlerResult::fail(messaging::Failure::poison(parsed.error().message()));
-  const auto& order = parsed.value();
+messaging::HandlerResult PaymentHandler::handle(const events::OrderCreated& order,
+                                                const messaging::RecordView& record) {
   if (!gateway_.call(order.event_id, record.attempt)) {
     return messaging::HandlerResult::fail(messaging::Failure::transient("payment gateway timeout"));
   }
@@ -26,18 +20,12 @@ messaging::HandlerResult PaymentHandler::handle(const messaging::InputRecord& re
   messaging::HandlerResult result;
   result.outcome = payment.status == events::PaymentStatus::Declined ? messaging::Outcome::Declined
                                                                      : messaging::Outcome::Success;
+  result.correlation_id = order.order_id;
   messaging::OutRecord out;
   out.topic = config_.payments_topic;
   out.key = order.customer_id;
   out.value = events::to_json(payment);
-  out.headers.reserve(3);
-  out.headers.emplace_back(hdr::kCorrelationId, order.order_id);
-  std::string scratch;
-  out.headers.emplace_back(
-      hdr::kTraceparent,
-      messaging::child_traceparent(
-          messaging::header_value(record.message, hdr::kTraceparent, scratch).value_or("")));
-  out.headers.emplace_back(hdr::kOrderOccurredAt, order.occurred_at);
+  out.headers.emplace_back(messaging::header::kOrderOccurredAt, order.occurred_at);
   result.outputs.push_back(std::move(out));
   return result;
 }

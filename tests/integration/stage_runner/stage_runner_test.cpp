@@ -1,12 +1,14 @@
 // StageRunner against an in-process mock cluster with a handler that throws: whatever a handler
 // throws — a std::exception or anything else — is a transient failure: the record goes to
 // <group>.retry with its error message, is processed again after its backoff, and the stage keeps
-// running. Poison goes to <group>.dlq at once. Both carry a new span of the input's trace. A handler
+// running. Poison goes to <group>.dlq at once. Both, and the outputs (whose headers the stage adds), carry a
+// new span of the input's trace and its x-correlation-id. A handler
 // whose side effects cannot be made durable before a commit stops the stage with nothing committed.
 #include <gtest/gtest.h>
 
 #include <atomic>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <set>
 #include <stdexcept>
@@ -25,13 +27,13 @@ namespace {
 using namespace std::chrono_literals;
 using messaging::Failure;
 using messaging::HandlerResult;
-using messaging::InputRecord;
+using messaging::RecordView;
 
 // Value "throw-int" throws an int on its first attempt, "throw-std" a std::runtime_error, "poison"
 // fails as poison; everything else (and every second attempt) is echoed to `out`.
 class ThrowingHandler final : public messaging::RecordHandler {
  public:
-  HandlerResult handle(const InputRecord& r) override {
+  HandlerResult process(const RecordView& r) override {
     {
       std::lock_guard lock(mu_);
       ++attempts_[std::string(r.value)];
@@ -42,7 +44,7 @@ class ThrowingHandler final : public messaging::RecordHandler {
     HandlerResult ok;
     ok.outputs.push_back(messaging::OutRecord{
         "out", r.key ? std::optional<std::string>(*r.key) : std::nullopt, std::string(r.value), {}});
-    return ok;
+    return ok;  // no headers: the stage adds traceparent and x-correlation-id
   }
   int attempts(const std::string& value) {
     std::lock_guard lock(mu_);
@@ -75,6 +77,42 @@ messaging::StageOptions stage_options(MockCluster& cluster, const std::string& g
   return options;
 }
 
+// A one-partition mock cluster with `in`, `out` and group `group`'s retry and dead-letter topics.
+std::unique_ptr<MockCluster> cluster_for(const std::string& group) {
+  return std::make_unique<MockCluster>(
+      1, 1, std::vector<std::string>{"in", "out", group + ".retry", group + ".dlq"});
+}
+
+// A StageRunner running on a thread of its own; stop() (or the destructor) ends it.
+class RunningStage {
+ public:
+  RunningStage(const messaging::StageOptions& options, messaging::RecordHandler& handler)
+      : runner_(options, handler, observer_), loop_([this] {
+          rc_ = runner_.run(stop_);
+          returned_ = true;
+        }) {}
+  ~RunningStage() { stop(); }
+  RunningStage(const RunningStage&) = delete;
+  RunningStage& operator=(const RunningStage&) = delete;
+
+  // Its exit code, once it has returned.
+  int stop() {
+    stop_ = true;
+    if (loop_.joinable()) loop_.join();
+    return rc_;
+  }
+  // Whether it returned by itself (a fatal error).
+  [[nodiscard]] bool returned() const { return returned_.load(); }
+
+ private:
+  messaging::StageObserver observer_;
+  std::atomic<bool> stop_{false};
+  std::atomic<bool> returned_{false};
+  int rc_ = -1;
+  messaging::StageRunner runner_;
+  std::thread loop_;  // last: starts once everything it uses is built
+};
+
 TEST(StageRunnerTest, AnyExceptionFromAHandlerIsTransientAndRetried) {
   MockCluster cluster(1, 1, {"in", "out", "g.retry", "g.dlq"});
   auto options = stage_options(cluster, "g");
@@ -82,19 +120,7 @@ TEST(StageRunnerTest, AnyExceptionFromAHandlerIsTransientAndRetried) {
   options.retry.max_attempts = 3;
 
   ThrowingHandler handler;
-  messaging::StageObserver observer;
-  std::atomic<bool> stop{false};
-  int rc = -1;
-  messaging::StageRunner runner(options, handler, observer);
-  std::thread loop([&] { rc = runner.run(stop); });
-  struct Joiner {
-    std::atomic<bool>& stop;
-    std::thread& t;
-    ~Joiner() {
-      stop = true;
-      if (t.joinable()) t.join();
-    }
-  } joiner{stop, loop};
+  RunningStage stage(options, handler);
 
   const std::string trace = "0af7651916cd43dd8448eb211c80319c";
   const std::string parent = "00-" + trace + "-b7ad6b7169203331-01";
@@ -145,19 +171,56 @@ TEST(StageRunnerTest, AnyExceptionFromAHandlerIsTransientAndRetried) {
 
   std::multiset<std::string> outputs;
   for (const auto& r : out.records()) outputs.insert(r.value);
+  // The handler sets no headers: the stage adds a new span of the input's trace and the correlation id.
+  for (const auto& r : out.records()) expect_child_span(r);
   EXPECT_EQ(outputs, (std::multiset<std::string>{"plain", "throw-int", "throw-std"}));
   EXPECT_EQ(handler.attempts("throw-int"), 2);
   EXPECT_EQ(handler.attempts("throw-std"), 2);
 
-  stop = true;
-  loop.join();
+  EXPECT_EQ(stage.stop(), 0);
+}
+
+// A typed handler whose events are the values: "poison" does not parse. Counts parses and handles.
+class CountingTypedHandler final : public messaging::TypedHandler<std::string> {
+ public:
+  Parsed parse(const RecordView& r) override {
+    ++parses;
+    if (r.value == "poison") return Failure::poison("$: not an order");
+    return std::string(r.value);
+  }
+  HandlerResult handle(const std::string& event, const RecordView& /*record*/) override {
+    ++handles;
+    HandlerResult ok;
+    ok.outputs.push_back(messaging::OutRecord{"out", std::nullopt, event + "!", {}});
+    return ok;
+  }
+  std::atomic<int> parses{0};
+  std::atomic<int> handles{0};
+};
+
+TEST(StageRunnerTest, ATypedHandlerParsesEachRecordOnce) {
+  CountingTypedHandler handler;
+  const auto cluster = cluster_for("g3");
+  produce(cluster->bootstrap(), "in", {{"k1", "a"}, {"k2", "poison"}, {"k3", "b"}});
+  RunningStage stage(stage_options(*cluster, "g3"), handler);
+  TopicReader out(cluster->bootstrap(), "out");
+  TopicReader dlq(cluster->bootstrap(), "g3.dlq");
+  const bool done = out.wait_for_count(2, 60s) && dlq.wait_for_count(1, 10s);
+  const int rc = stage.stop();
+  ASSERT_TRUE(done) << out.records().size() << " outputs, " << dlq.records().size() << " dead letters";
   EXPECT_EQ(rc, 0);
+  std::multiset<std::string> outputs;
+  for (const auto& r : out.records()) outputs.insert(r.value);
+  EXPECT_EQ(outputs, (std::multiset<std::string>{"a!", "b!"}));
+  EXPECT_EQ(header_of(dlq.records().at(0), "x-error-class"), "poison");
+  EXPECT_EQ(handler.parses.load(), 3) << "one parse per record";
+  EXPECT_EQ(handler.handles.load(), 2);
 }
 
 // Echoes every record; its side effects can never be made durable (a sink whose flush fails).
 class UnflushableHandler final : public messaging::RecordHandler {
  public:
-  HandlerResult handle(const InputRecord& r) override {
+  HandlerResult process(const RecordView& r) override {
     HandlerResult ok;
     ok.outputs.push_back(messaging::OutRecord{"out", std::nullopt, std::string(r.value), {}});
     return ok;
@@ -170,24 +233,13 @@ class UnflushableHandler final : public messaging::RecordHandler {
 };
 
 TEST(StageRunnerTest, SideEffectsThatCannotBeMadeDurableStopTheStageWithoutCommitting) {
-  MockCluster cluster(1, 1, {"in", "out", "g2.retry", "g2.dlq"});
-  const auto options = stage_options(cluster, "g2");
-  produce(cluster.bootstrap(), "in", {{"k1", "a"}, {"k2", "b"}, {"k3", "c"}});
-
+  const auto cluster = cluster_for("g2");
+  produce(cluster->bootstrap(), "in", {{"k1", "a"}, {"k2", "b"}, {"k3", "c"}});
   UnflushableHandler handler;
-  messaging::StageObserver observer;
-  std::atomic<bool> stop{false};
-  std::atomic<bool> returned{false};
-  int rc = -1;
-  messaging::StageRunner runner(options, handler, observer);
-  std::thread loop([&] {
-    rc = runner.run(stop);
-    returned = true;
-  });
+  RunningStage stage(stage_options(*cluster, "g2"), handler);
   // It stops by itself at its first commit.
-  const bool stopped = wait_until([&] { return returned.load(); }, 30s);
-  stop = true;
-  loop.join();
+  const bool stopped = wait_until([&] { return stage.returned(); }, 30s);
+  const int rc = stage.stop();
   ASSERT_TRUE(stopped) << "the stage kept running although it could not make its side effects durable";
   EXPECT_EQ(rc, 1);
   EXPECT_GE(handler.flushes.load(), 1);
@@ -195,7 +247,7 @@ TEST(StageRunnerTest, SideEffectsThatCannotBeMadeDurableStopTheStageWithoutCommi
   // Nothing was committed for the group: the records are read again after a restart.
   std::string err;
   std::unique_ptr<RdKafka::Conf> conf(RdKafka::Conf::create(RdKafka::Conf::CONF_GLOBAL));
-  conf->set("bootstrap.servers", cluster.bootstrap(), err);
+  conf->set("bootstrap.servers", cluster->bootstrap(), err);
   conf->set("group.id", "g2", err);
   std::unique_ptr<RdKafka::KafkaConsumer> probe(RdKafka::KafkaConsumer::create(conf.get(), err));
   ASSERT_TRUE(probe) << err;

@@ -1,7 +1,8 @@
 // StageRouter (docs/contract.md §7 Retries and dead letters): what one consumed record's processing sends —
 // the handler's outputs, one retry record (backoff, x-not-before, x-attempt, partition under key ordering)
 // or one dead letter (poison at once, exhausted after the last attempt, without its value when oversized),
-// the headers carried over from the input, and the Outcome labels.
+// the headers carried over from the input, the trace and correlation headers the stage adds to the handler's
+// outputs, and the Outcome labels.
 #include "orderflow/messaging/stage_router.h"
 
 #include <gtest/gtest.h>
@@ -9,6 +10,8 @@
 #include <chrono>
 #include <optional>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "orderflow/messaging/trace_context.h"
 
@@ -81,11 +84,10 @@ TEST(StageRouterTest, OutcomeLabelsAreTheMetricsLabels) {
   EXPECT_EQ(to_string(Outcome::Skipped), "");
 }
 
-TEST(StageRouterTest, SuccessSendsTheOutputsAsTheyAre) {
+TEST(StageRouterTest, SuccessSendsTheOutputsWithTheHopHeaders) {
   const StageRouter router(config());
   HandlerResult result;
-  result.outputs.push_back(
-      OutRecord{"payments", std::string("cust-1"), "{}", {{"x-correlation-id", "order-1"}}});
+  result.outputs.push_back(OutRecord{"payments", std::string("cust-1"), "{}", {{"x-own", "1"}}});
   result.outputs.push_back(OutRecord{"audit", std::nullopt, "v", {}});
   const Plan plan = router.route(input(), std::move(result), kNow);
   EXPECT_EQ(plan.outcome, Outcome::Success);
@@ -93,9 +95,67 @@ TEST(StageRouterTest, SuccessSendsTheOutputsAsTheyAre) {
   ASSERT_EQ(plan.outputs.size(), 2U);
   EXPECT_EQ(plan.outputs[0].topic, "payments");
   EXPECT_EQ(plan.outputs[0].key, "cust-1");
-  EXPECT_EQ(plan.outputs[0].headers.size(), 1U);
   EXPECT_EQ(plan.outputs[1].topic, "audit");
   EXPECT_FALSE(plan.outputs[1].key);
+  for (const auto& out : plan.outputs) {
+    // x-correlation-id and traceparent first, then the handler's own, in its order.
+    ASSERT_GE(out.headers.size(), 2U) << out.topic;
+    EXPECT_EQ(out.headers[0], (std::pair<std::string, std::string>{"x-correlation-id", "order-1"}));
+    EXPECT_EQ(out.headers[1].first, "traceparent");
+    EXPECT_EQ(trace_id_of(out.headers[1].second), trace_id_of(kTraceparent)) << "the trace continues";
+    EXPECT_NE(out.headers[1].second, kTraceparent) << "with a new span";
+  }
+  EXPECT_EQ(plan.outputs[0].headers.size(), 3U);
+  EXPECT_EQ(plan.outputs[0].headers[2], (std::pair<std::string, std::string>{"x-own", "1"}));
+  EXPECT_NE(plan.outputs[0].headers[1].second, plan.outputs[1].headers[1].second)
+      << "each produced record is a span of its own";
+}
+
+// The stage adds traceparent and x-correlation-id to every output (docs/contract.md §6) unless the handler
+// set them; the correlation is the handler's (from its event) before the input's.
+TEST(StageRouterTest, HopHeadersPreferTheHandlersCorrelationThenTheInputs) {
+  const std::vector<orderflow::messaging::HeaderView> in = {{"x-correlation-id", "from-input"},
+                                                            {"traceparent", kTraceparent}};
+  HandlerResult named;
+  named.correlation_id = "order-7";
+  named.outputs.push_back(OutRecord{"payments", std::nullopt, "{}", {}});
+  auto plan = StageRouter::accept(std::move(named), in);
+  EXPECT_EQ(value_of(plan.outputs[0].headers, header::kCorrelationId), "order-7");
+
+  HandlerResult carried;
+  carried.outputs.push_back(OutRecord{"payments", std::nullopt, "{}", {}});
+  plan = StageRouter::accept(std::move(carried), in);
+  EXPECT_EQ(value_of(plan.outputs[0].headers, header::kCorrelationId), "from-input");
+
+  HandlerResult none;
+  none.outputs.push_back(OutRecord{"payments", std::nullopt, "{}", {}});
+  plan = StageRouter::accept(std::move(none), {});
+  EXPECT_EQ(count_of(plan.outputs[0].headers, header::kCorrelationId), 0U) << "no correlation to carry";
+  EXPECT_EQ(trace_id_of(value_of(plan.outputs[0].headers, header::kTraceparent).value_or("")).size(), 32U)
+      << "no parent: a new trace";
+}
+
+TEST(StageRouterTest, HopHeadersTheHandlerSetItselfAreKept) {
+  const std::vector<orderflow::messaging::HeaderView> in = {{"x-correlation-id", "from-input"},
+                                                            {"traceparent", kTraceparent}};
+  const std::string own = "00-11111111111111111111111111111111-2222222222222222-01";
+  HandlerResult result;
+  result.correlation_id = "order-7";
+  result.outputs.push_back(
+      OutRecord{"payments", std::nullopt, "{}", {{"traceparent", own}, {"x-correlation-id", "mine"}}});
+  const auto plan = StageRouter::accept(std::move(result), in);
+  EXPECT_EQ(plan.outputs[0].headers, (Headers{{"traceparent", own}, {"x-correlation-id", "mine"}}));
+}
+
+TEST(StageRouterTest, HopHeadersMalformedParentStartsANewTrace) {
+  const std::vector<orderflow::messaging::HeaderView> in = {{"traceparent", "00-not-a-trace"}};
+  HandlerResult result;
+  result.outputs.push_back(OutRecord{"payments", std::nullopt, "{}", {}});
+  const auto plan = StageRouter::accept(std::move(result), in);
+  const auto tp = value_of(plan.outputs[0].headers, header::kTraceparent);
+  ASSERT_TRUE(tp.has_value());
+  EXPECT_EQ(trace_id_of(*tp).size(), 32U) << *tp;
+  EXPECT_EQ(count_of(plan.outputs[0].headers, header::kTraceparent), 1U);
 }
 
 TEST(StageRouterTest, NoOutputsIsStillASuccess) {

@@ -1,7 +1,12 @@
 // NotificationHandler: orders → ORDER_RECEIVED, payments → PAYMENT_*; de-duplication on (order_id, kind) with
 // no outputs for a duplicate; a sink failure is transient and not remembered; poison on invalid records;
-// published record topic, key, headers; metrics for dedupe and end-to-end latency.
+// published record topic, key, headers (traceparent and x-correlation-id as the stage adds them); metrics for
+// dedupe and end-to-end latency. No Kafka: records are messaging::RecordView.
 #include "orderflow/notification/notification_handler.h"
+// Handlers see messaging::RecordView, never a Kafka type: their header must not bring librdkafka in.
+#if defined(_RDKAFKACPP_H_) || defined(_RDKAFKA_H_)
+#error "notification_handler.h includes librdkafka"
+#endif
 
 #include <gtest/gtest.h>
 #include <prometheus/text_serializer.h>
@@ -13,8 +18,9 @@
 #include <vector>
 
 #include "orderflow/events/events.h"
-#include "orderflow/messaging/testing/fake_message.h"
+#include "orderflow/messaging/testing/test_record.h"
 #include "orderflow/messaging/trace_context.h"
+#include "orderflow/notification/notification_metrics.h"
 #include "orderflow/testing/prometheus_text.h"
 
 namespace {
@@ -25,7 +31,7 @@ using orderflow::notification::NotificationConfig;
 using orderflow::notification::NotificationHandler;
 using orderflow::notification::Sink;
 using orderflow::runtime::ServiceMetrics;
-using orderflow::testing::FakeMessage;
+using orderflow::testing::TestRecord;
 
 const std::string kParent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
 
@@ -86,13 +92,19 @@ struct Fixture {
     sink = s.get();
     NotificationConfig cfg;
     cfg.dedupe_window = window;
-    handler = std::make_unique<NotificationHandler>(cfg, std::move(s), &note_metrics);
+    handler = std::make_unique<NotificationHandler>(
+        cfg, std::move(s), std::make_unique<orderflow::notification::NotificationMetrics>(metrics));
   }
-  msg::HandlerResult handle(const FakeMessage& m, std::string_view source_topic, int attempt = 1) {
-    const msg::InputRecord record{m, source_topic, m.value(), m.key_ptr(), attempt};
-    return handler->handle(record);
+  // As the stage calls it: one parse, then handle, then the stage's headers on the outputs.
+  msg::HandlerResult handle(const TestRecord& m, std::string_view source_topic, int attempt = 1) {
+    auto record = m.view();
+    record.source_topic = source_topic;
+    record.attempt = attempt;
+    return orderflow::testing::handle_like_stage(*handler, record);
   }
-  msg::HandlerResult handle(const FakeMessage& m) { return handle(m, m.topic_name()); }
+  msg::HandlerResult handle(const TestRecord& m) {
+    return orderflow::testing::handle_like_stage(*handler, m.view());
+  }
   std::string scrape() {
     std::ostringstream out;
     prometheus::TextSerializer().Serialize(out, metrics.registry().Collect());
@@ -105,7 +117,6 @@ struct Fixture {
   }
 
   ServiceMetrics metrics{"notification-service"};
-  orderflow::notification::NotificationMetrics note_metrics{metrics};
   ScriptedSink* sink = nullptr;
   std::unique_ptr<NotificationHandler> handler;
 };
@@ -125,7 +136,7 @@ ev::NotificationSent parsed(const msg::OutRecord& r) {
 
 TEST(NotificationHandlerTest, OrderGivesOrderReceivedPublishedAndDelivered) {
   Fixture f;
-  const FakeMessage m("orders", ev::to_json(order()), "customer-42", {{"traceparent", kParent}});
+  const TestRecord m("orders", ev::to_json(order()), "customer-42", {{"traceparent", kParent}});
   const auto r = f.handle(m);
   ASSERT_FALSE(r.failure.has_value()) << r.failure->message;
   EXPECT_EQ(to_string(r.outcome), "success");
@@ -146,10 +157,27 @@ TEST(NotificationHandlerTest, OrderGivesOrderReceivedPublishedAndDelivered) {
   EXPECT_EQ(msg::trace_id_of(*tp), "4bf92f3577b34da6a3ce929d0e0e4736");
 }
 
+TEST(NotificationHandlerTest, TheHandlerSetsNoTraceHeadersAndNamesTheCorrelation) {
+  Fixture f;
+  const TestRecord m("payments", ev::to_json(payment(ev::PaymentStatus::Authorized, "order-9")),
+                     "customer-42", {{"traceparent", kParent}, {"x-correlation-id", "something-else"}});
+  ASSERT_FALSE(f.handler->prepare(m.view()).has_value());
+  const auto r = f.handler->process(m.view());
+  ASSERT_EQ(r.outputs.size(), 1U);
+  EXPECT_TRUE(r.outputs.front().headers.empty()) << "traceparent and x-correlation-id are the stage's";
+  EXPECT_EQ(r.correlation_id, "order-9") << "the order id, whatever the input's x-correlation-id says";
+  Fixture fresh;
+  const auto published = fresh.handle(m);
+  ASSERT_EQ(published.outputs.size(), 1U);
+  EXPECT_EQ(header_of(published.outputs[0], "x-correlation-id"), "order-9");
+  EXPECT_EQ(msg::trace_id_of(header_of(published.outputs[0], "traceparent").value_or("")),
+            "4bf92f3577b34da6a3ce929d0e0e4736");
+}
+
 TEST(NotificationHandlerTest, TheSinkIsFlushedBeforeACommitNotPerRecord) {
   Fixture f;
   for (int i = 0; i < 3; ++i) {
-    const FakeMessage m("orders", ev::to_json(order("order-" + std::to_string(i))), "customer-42");
+    const TestRecord m("orders", ev::to_json(order("order-" + std::to_string(i))), "customer-42");
     ASSERT_FALSE(f.handle(m).failure.has_value());
   }
   EXPECT_EQ(f.sink->delivered.size(), 3U);
@@ -163,7 +191,7 @@ TEST(NotificationHandlerTest, TheSinkIsFlushedBeforeACommitNotPerRecord) {
 
 TEST(NotificationHandlerTest, NoTraceparentStartsANewTrace) {
   Fixture f;
-  const FakeMessage m("orders", ev::to_json(order()), "customer-42");
+  const TestRecord m("orders", ev::to_json(order()), "customer-42");
   const auto r = f.handle(m);
   ASSERT_EQ(r.outputs.size(), 1U);
   const auto tp = header_of(r.outputs.front(), "traceparent");
@@ -173,10 +201,10 @@ TEST(NotificationHandlerTest, NoTraceparentStartsANewTrace) {
 
 TEST(NotificationHandlerTest, PaymentsTopicGivesThePaymentKind) {
   Fixture f;
-  const FakeMessage ok("payments", ev::to_json(payment(ev::PaymentStatus::Authorized, "order-1")),
-                       "customer-42");
-  const FakeMessage no("payments", ev::to_json(payment(ev::PaymentStatus::Declined, "order-2")),
-                       "customer-42");
+  const TestRecord ok("payments", ev::to_json(payment(ev::PaymentStatus::Authorized, "order-1")),
+                      "customer-42");
+  const TestRecord no("payments", ev::to_json(payment(ev::PaymentStatus::Declined, "order-2")),
+                      "customer-42");
   const auto a = f.handle(ok);
   const auto d = f.handle(no);
   ASSERT_EQ(a.outputs.size(), 1U);
@@ -190,8 +218,8 @@ TEST(NotificationHandlerTest, PaymentsTopicGivesThePaymentKind) {
 
 TEST(NotificationHandlerTest, RetryRecordIsInterpretedByItsSourceTopic) {
   Fixture f;
-  const FakeMessage m("notification-service.retry", ev::to_json(payment(ev::PaymentStatus::Authorized)),
-                      "customer-42");
+  const TestRecord m("notification-service.retry", ev::to_json(payment(ev::PaymentStatus::Authorized)),
+                     "customer-42");
   const auto r = f.handle(m, "payments", 2);
   ASSERT_FALSE(r.failure.has_value()) << r.failure->message;
   ASSERT_EQ(r.outputs.size(), 1U);
@@ -200,8 +228,8 @@ TEST(NotificationHandlerTest, RetryRecordIsInterpretedByItsSourceTopic) {
 
 TEST(NotificationHandlerTest, OneOrderYieldsExactlyTwoNotifications) {
   Fixture f;
-  const FakeMessage o("orders", ev::to_json(order()), "customer-42");
-  const FakeMessage p("payments", ev::to_json(payment(ev::PaymentStatus::Authorized)), "customer-42");
+  const TestRecord o("orders", ev::to_json(order()), "customer-42");
+  const TestRecord p("payments", ev::to_json(payment(ev::PaymentStatus::Authorized)), "customer-42");
   EXPECT_EQ(f.handle(o).outputs.size(), 1U);
   EXPECT_EQ(f.handle(p).outputs.size(), 1U) << "a different kind is not a duplicate";
   EXPECT_EQ(f.handle(o).outputs.size(), 0U);
@@ -211,11 +239,11 @@ TEST(NotificationHandlerTest, OneOrderYieldsExactlyTwoNotifications) {
 
 TEST(NotificationHandlerTest, DuplicateIsConsumedWithoutOutputsOrDelivery) {
   Fixture f;
-  const FakeMessage m("orders", ev::to_json(order()), "customer-42");
+  const TestRecord m("orders", ev::to_json(order()), "customer-42");
   ASSERT_EQ(f.handle(m).outputs.size(), 1U);
   auto replay = order();
   replay.event_id = "1c7e3a52-6d1f-4c1e-9a3e-2f5d8c9b1a02";  // re-sent order: same (order_id, kind)
-  const FakeMessage again("orders", ev::to_json(replay), "customer-42");
+  const TestRecord again("orders", ev::to_json(replay), "customer-42");
   const auto r = f.handle(again);
   EXPECT_FALSE(r.failure.has_value());
   EXPECT_TRUE(r.outputs.empty());
@@ -226,7 +254,7 @@ TEST(NotificationHandlerTest, DuplicateIsConsumedWithoutOutputsOrDelivery) {
 TEST(NotificationHandlerTest, SinkFailureIsTransientAndNotRemembered) {
   Fixture f;
   f.sink->fail_next = 1;
-  const FakeMessage m("orders", ev::to_json(order()), "customer-42");
+  const TestRecord m("orders", ev::to_json(order()), "customer-42");
   const auto failed = f.handle(m);
   ASSERT_TRUE(failed.failure.has_value());
   EXPECT_EQ(failed.failure->error_class, msg::ErrorClass::Transient);
@@ -241,14 +269,14 @@ TEST(NotificationHandlerTest, SinkFailureIsTransientAndNotRemembered) {
 
 TEST(NotificationHandlerTest, InvalidRecordsArePoison) {
   Fixture f;
-  const FakeMessage garbage("orders", "{not json", "customer-42");
+  const TestRecord garbage("orders", "{not json", "customer-42");
   auto r = f.handle(garbage);
   ASSERT_TRUE(r.failure.has_value());
   EXPECT_EQ(r.failure->error_class, msg::ErrorClass::Poison);
   EXPECT_EQ(r.failure->message.rfind("$: ", 0), 0U) << r.failure->message;
 
   // An order on the payments topic is not a PaymentProcessed.
-  const FakeMessage wrong_type("payments", ev::to_json(order()), "customer-42");
+  const TestRecord wrong_type("payments", ev::to_json(order()), "customer-42");
   r = f.handle(wrong_type);
   ASSERT_TRUE(r.failure.has_value());
   EXPECT_EQ(r.failure->error_class, msg::ErrorClass::Poison);
@@ -259,7 +287,7 @@ TEST(NotificationHandlerTest, InvalidRecordsArePoison) {
   const auto pos = json.find("\"DECLINED\"");
   ASSERT_NE(pos, std::string::npos);
   json.replace(pos, 10, "\"MAYBE\"");
-  const FakeMessage bad_status("payments", json, "customer-42");
+  const TestRecord bad_status("payments", json, "customer-42");
   r = f.handle(bad_status);
   ASSERT_TRUE(r.failure.has_value());
   EXPECT_EQ(r.failure->error_class, msg::ErrorClass::Poison);
@@ -269,8 +297,8 @@ TEST(NotificationHandlerTest, InvalidRecordsArePoison) {
 
 TEST(NotificationHandlerTest, EvictedKeysAreDeliveredAgainAndCounted) {
   Fixture f(1);
-  const FakeMessage a("orders", ev::to_json(order("order-a")), "customer-42");
-  const FakeMessage b("orders", ev::to_json(order("order-b")), "customer-42");
+  const TestRecord a("orders", ev::to_json(order("order-a")), "customer-42");
+  const TestRecord b("orders", ev::to_json(order("order-b")), "customer-42");
   EXPECT_EQ(f.handle(a).outputs.size(), 1U);
   EXPECT_EQ(f.handle(b).outputs.size(), 1U);  // evicts order-a
   EXPECT_EQ(f.handle(a).outputs.size(), 1U) << "outside the window: delivered again";
@@ -279,7 +307,7 @@ TEST(NotificationHandlerTest, EvictedKeysAreDeliveredAgainAndCounted) {
 
 TEST(NotificationHandlerTest, RewindForgetsTheWindow) {
   Fixture f;
-  const FakeMessage m("orders", ev::to_json(order()), "customer-42");
+  const TestRecord m("orders", ev::to_json(order()), "customer-42");
   ASSERT_EQ(f.handle(m).outputs.size(), 1U);
   f.handler->on_rewind();  // the transaction that published it was aborted
   EXPECT_EQ(f.handle(m).outputs.size(), 1U) << "must be published again in the new transaction";
@@ -287,9 +315,9 @@ TEST(NotificationHandlerTest, RewindForgetsTheWindow) {
 
 TEST(NotificationHandlerTest, EndToEndLatencyIsObservedPerKind) {
   Fixture f;
-  const FakeMessage o("orders", ev::to_json(order()), "customer-42");
-  const FakeMessage p("payments", ev::to_json(payment(ev::PaymentStatus::Declined)), "customer-42",
-                      {{"x-order-occurred-at", "2026-11-23T12:00:00.123Z"}});
+  const TestRecord o("orders", ev::to_json(order()), "customer-42");
+  const TestRecord p("payments", ev::to_json(payment(ev::PaymentStatus::Declined)), "customer-42",
+                     {{"x-order-occurred-at", "2026-11-23T12:00:00.123Z"}});
   ASSERT_EQ(f.handle(o).outputs.size(), 1U);
   ASSERT_EQ(f.handle(p).outputs.size(), 1U);
   EXPECT_EQ(f.metric("orderflow_end_to_end_latency_seconds_count", {{"kind", "ORDER_RECEIVED"}}), 1.0)
@@ -303,10 +331,9 @@ TEST(NotificationHandlerTest, EndToEndLatencyIsObservedPerKind) {
 TEST(NotificationHandlerTest, WorksWithoutMetrics) {
   auto s = std::make_unique<ScriptedSink>();
   NotificationHandler h(NotificationConfig{}, std::move(s), nullptr);
-  const FakeMessage m("orders", ev::to_json(order()), "customer-42");
-  const msg::InputRecord record{m, "orders", m.value(), m.key_ptr(), 1};
-  EXPECT_EQ(h.handle(record).outputs.size(), 1U);
-  EXPECT_TRUE(h.handle(record).outputs.empty());
+  const TestRecord m("orders", ev::to_json(order()), "customer-42");
+  EXPECT_EQ(orderflow::testing::handle_like_stage(h, m.view()).outputs.size(), 1U);
+  EXPECT_TRUE(orderflow::testing::handle_like_stage(h, m.view()).outputs.empty());
 }
 
 TEST(NotificationHandlerTest, ConfiguredTopicsAndChannel) {
@@ -317,9 +344,8 @@ TEST(NotificationHandlerTest, ConfiguredTopicsAndChannel) {
   cfg.notifications_topic = "notifications-v2";
   cfg.channel = "sms";
   NotificationHandler h(cfg, std::move(s), nullptr);
-  const FakeMessage m("payments-v2", ev::to_json(payment(ev::PaymentStatus::Authorized)), "customer-42");
-  const msg::InputRecord record{m, "payments-v2", m.value(), m.key_ptr(), 1};
-  const auto r = h.handle(record);
+  const TestRecord m("payments-v2", ev::to_json(payment(ev::PaymentStatus::Authorized)), "customer-42");
+  const auto r = orderflow::testing::handle_like_stage(h, m.view());
   ASSERT_EQ(r.outputs.size(), 1U);
   EXPECT_EQ(r.outputs[0].topic, "notifications-v2");
   const auto n = parsed(r.outputs[0]);

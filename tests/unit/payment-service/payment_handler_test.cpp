@@ -1,7 +1,11 @@
 // PaymentHandler: poison on invalid records (message names the field), transient on a gateway failure, and
-// the published PaymentProcessed: topic, key, value and the headers x-correlation-id, traceparent,
-// x-order-occurred-at.
+// the published PaymentProcessed: topic, key, value and the headers x-correlation-id, traceparent (added by
+// the stage), x-order-occurred-at (the handler's own). No Kafka: records are messaging::RecordView.
 #include "orderflow/payment/payment_handler.h"
+// Handlers see messaging::RecordView, never a Kafka type: their header must not bring librdkafka in.
+#if defined(_RDKAFKACPP_H_) || defined(_RDKAFKA_H_)
+#error "payment_handler.h includes librdkafka"
+#endif
 
 #include <gtest/gtest.h>
 
@@ -12,7 +16,7 @@
 
 #include "orderflow/events/events.h"
 #include "orderflow/messaging/record.h"
-#include "orderflow/messaging/testing/fake_message.h"
+#include "orderflow/messaging/testing/test_record.h"
 #include "orderflow/messaging/trace_context.h"
 
 namespace {
@@ -22,7 +26,7 @@ namespace msg = orderflow::messaging;
 using orderflow::payment::GatewaySimulator;
 using orderflow::payment::PaymentConfig;
 using orderflow::payment::PaymentHandler;
-using orderflow::testing::FakeMessage;
+using orderflow::testing::TestRecord;
 
 const std::string kEventId = "0b7e3a52-6d1f-4c1e-9a3e-2f5d8c9b1a01";
 const std::string kParent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
@@ -39,9 +43,11 @@ ev::OrderCreated order_of(std::int64_t amount_cents, std::string event_id = kEve
   return o;
 }
 
-msg::HandlerResult handle(PaymentHandler& h, const FakeMessage& m, int attempt = 1) {
-  const msg::InputRecord record{m, "orders", m.value(), m.key_ptr(), attempt};
-  return h.handle(record);
+// As the stage calls it: one parse, then handle, then the stage's headers on the outputs.
+msg::HandlerResult handle(PaymentHandler& h, const TestRecord& m, int attempt = 1) {
+  auto record = m.view();
+  record.attempt = attempt;
+  return orderflow::testing::handle_like_stage(h, record);
 }
 
 std::optional<std::string> header_of(const msg::OutRecord& r, std::string_view name) {
@@ -60,7 +66,7 @@ std::optional<std::string> header_of(const msg::OutRecord& r, std::string_view n
 TEST(PaymentHandlerTest, AuthorizedOrderIsPublishedKeyedByCustomerWithHeaders) {
   PaymentHandler h(PaymentConfig{});
   const auto order = order_of(1000);
-  const FakeMessage m("orders", ev::to_json(order), "customer-42", {{"traceparent", kParent}}, 3, 77);
+  const TestRecord m("orders", ev::to_json(order), "customer-42", {{"traceparent", kParent}}, 3, 77);
   const auto r = handle(h, m);
   ASSERT_FALSE(r.failure.has_value()) << r.failure->message;
   EXPECT_EQ(to_string(r.outcome), "success");
@@ -87,9 +93,32 @@ TEST(PaymentHandlerTest, AuthorizedOrderIsPublishedKeyedByCustomerWithHeaders) {
   EXPECT_NE(*tp, kParent) << "with a new span";
 }
 
+TEST(PaymentHandlerTest, TheHandlerSetsOnlyItsOwnHeadersAndNamesTheCorrelation) {
+  PaymentHandler h(PaymentConfig{});
+  const TestRecord m("orders", ev::to_json(order_of(1000)), "customer-42", {{"traceparent", kParent}});
+  ASSERT_FALSE(h.prepare(m.view()).has_value());
+  const auto r = h.process(m.view());
+  ASSERT_EQ(r.outputs.size(), 1U);
+  EXPECT_EQ(r.outputs.front().headers, (msg::Headers{{"x-order-occurred-at", "2026-11-23T12:00:00.123Z"}}))
+      << "traceparent and x-correlation-id are the stage's";
+  EXPECT_EQ(r.correlation_id, "order-1") << "the order id, whatever the input's x-correlation-id says";
+}
+
+TEST(PaymentHandlerTest, ParseAloneHasNoSideEffects) {
+  PaymentConfig cfg;
+  cfg.gateway_failure_rate = 1.0;
+  PaymentHandler h(cfg);
+  const TestRecord bad("orders", "not json", "customer-42");
+  const auto poison = h.prepare(bad.view());
+  ASSERT_TRUE(poison.has_value());
+  EXPECT_EQ(poison->error_class, msg::ErrorClass::Poison);
+  const TestRecord good("orders", ev::to_json(order_of(1000)), "customer-42");
+  EXPECT_FALSE(h.prepare(good.view()).has_value()) << "a valid order parses; the gateway is not called yet";
+}
+
 TEST(PaymentHandlerTest, NoTraceparentStartsANewTrace) {
   PaymentHandler h(PaymentConfig{});
-  const FakeMessage m("orders", ev::to_json(order_of(1000)), "customer-42");  // headers() == nullptr
+  const TestRecord m("orders", ev::to_json(order_of(1000)), "customer-42");  // no headers
   const auto r = handle(h, m);
   ASSERT_EQ(r.outputs.size(), 1U);
   const auto tp = header_of(r.outputs.front(), "traceparent");
@@ -101,7 +130,7 @@ TEST(PaymentHandlerTest, OverTheLimitIsDeclinedNotFailed) {
   PaymentConfig cfg;
   cfg.max_amount_cents = 5000;
   PaymentHandler h(cfg);
-  const FakeMessage m("orders", ev::to_json(order_of(5001)), "customer-42");
+  const TestRecord m("orders", ev::to_json(order_of(5001)), "customer-42");
   const auto r = handle(h, m);
   ASSERT_FALSE(r.failure.has_value());
   EXPECT_EQ(to_string(r.outcome), "declined");
@@ -111,7 +140,7 @@ TEST(PaymentHandlerTest, OverTheLimitIsDeclinedNotFailed) {
   EXPECT_EQ(payment.value().status, ev::PaymentStatus::Declined);
   EXPECT_EQ(payment.value().decline_reason, "AMOUNT_LIMIT_EXCEEDED");
 
-  const FakeMessage at_limit("orders", ev::to_json(order_of(5000)), "customer-42");
+  const TestRecord at_limit("orders", ev::to_json(order_of(5000)), "customer-42");
   EXPECT_EQ(to_string(handle(h, at_limit).outcome), "success");
 }
 
@@ -119,7 +148,7 @@ TEST(PaymentHandlerTest, ConfiguredTopicIsUsed) {
   PaymentConfig cfg;
   cfg.payments_topic = "payments-v2";
   PaymentHandler h(cfg);
-  const FakeMessage m("orders", ev::to_json(order_of(1000)), "customer-42");
+  const TestRecord m("orders", ev::to_json(order_of(1000)), "customer-42");
   const auto r = handle(h, m);
   ASSERT_EQ(r.outputs.size(), 1U);
   EXPECT_EQ(r.outputs.front().topic, "payments-v2");
@@ -127,7 +156,7 @@ TEST(PaymentHandlerTest, ConfiguredTopicIsUsed) {
 
 TEST(PaymentHandlerTest, SameOrderTwiceGivesTheSamePaymentIdentity) {
   PaymentHandler h(PaymentConfig{});
-  const FakeMessage m("orders", ev::to_json(order_of(1000)), "customer-42");
+  const TestRecord m("orders", ev::to_json(order_of(1000)), "customer-42");
   const auto a = handle(h, m);
   const auto b = handle(h, m, 2);
   ASSERT_EQ(a.outputs.size(), 1U);
@@ -138,7 +167,7 @@ TEST(PaymentHandlerTest, SameOrderTwiceGivesTheSamePaymentIdentity) {
 
 TEST(PaymentHandlerTest, InvalidJsonIsPoisonNamingTheDocument) {
   PaymentHandler h(PaymentConfig{});
-  const FakeMessage m("orders", "{\"event_id\": ", "customer-42");
+  const TestRecord m("orders", "{\"event_id\": ", "customer-42");
   const auto r = handle(h, m);
   ASSERT_TRUE(r.failure.has_value());
   EXPECT_EQ(r.failure->error_class, msg::ErrorClass::Poison);
@@ -150,7 +179,7 @@ TEST(PaymentHandlerTest, InvalidFieldIsPoisonNamingTheField) {
   PaymentHandler h(PaymentConfig{});
   auto order = order_of(1000);
   order.currency = "eur";
-  const FakeMessage lower("orders", ev::to_json(order), "customer-42");
+  const TestRecord lower("orders", ev::to_json(order), "customer-42");
   auto r = handle(h, lower);
   ASSERT_TRUE(r.failure.has_value());
   EXPECT_EQ(r.failure->error_class, msg::ErrorClass::Poison);
@@ -160,7 +189,7 @@ TEST(PaymentHandlerTest, InvalidFieldIsPoisonNamingTheField) {
   const auto pos = json.find("\"customer_id\":\"customer-42\",");
   ASSERT_NE(pos, std::string::npos) << json;
   json.erase(pos, std::string("\"customer_id\":\"customer-42\",").size());
-  const FakeMessage missing("orders", json, "customer-42");
+  const TestRecord missing("orders", json, "customer-42");
   r = handle(h, missing);
   ASSERT_TRUE(r.failure.has_value());
   EXPECT_EQ(r.failure->error_class, msg::ErrorClass::Poison);
@@ -173,7 +202,7 @@ TEST(PaymentHandlerTest, UnknownSchemaVersionIsPoison) {
   const auto pos = json.find("\"schema_version\":1");
   ASSERT_NE(pos, std::string::npos);
   json.replace(pos, 18, "\"schema_version\":2");
-  const FakeMessage m("orders", json, "customer-42");
+  const TestRecord m("orders", json, "customer-42");
   const auto r = handle(h, m);
   ASSERT_TRUE(r.failure.has_value());
   EXPECT_EQ(r.failure->error_class, msg::ErrorClass::Poison);
@@ -184,7 +213,7 @@ TEST(PaymentHandlerTest, PoisonIsDetectedBeforeTheGatewayIsCalled) {
   PaymentConfig cfg;
   cfg.gateway_failure_rate = 1.0;
   PaymentHandler h(cfg);
-  const FakeMessage m("orders", "not json", "customer-42");
+  const TestRecord m("orders", "not json", "customer-42");
   const auto r = handle(h, m);
   ASSERT_TRUE(r.failure.has_value());
   EXPECT_EQ(r.failure->error_class, msg::ErrorClass::Poison) << "never retry a record that cannot parse";
@@ -194,7 +223,7 @@ TEST(PaymentHandlerTest, GatewayFailureIsTransient) {
   PaymentConfig cfg;
   cfg.gateway_failure_rate = 1.0;
   PaymentHandler h(cfg);
-  const FakeMessage m("orders", ev::to_json(order_of(1000)), "customer-42");
+  const TestRecord m("orders", ev::to_json(order_of(1000)), "customer-42");
   const auto r = handle(h, m);
   ASSERT_TRUE(r.failure.has_value());
   EXPECT_EQ(r.failure->error_class, msg::ErrorClass::Transient);
@@ -216,7 +245,7 @@ TEST(PaymentHandlerTest, GatewayOutcomeFollowsTheAttemptNumber) {
   }
   ASSERT_TRUE(order.has_value());
   PaymentHandler h(cfg);
-  const FakeMessage m("orders", ev::to_json(*order), "customer-42");
+  const TestRecord m("orders", ev::to_json(*order), "customer-42");
   const auto first = handle(h, m, 1);
   ASSERT_TRUE(first.failure.has_value());
   EXPECT_EQ(first.failure->error_class, msg::ErrorClass::Transient);

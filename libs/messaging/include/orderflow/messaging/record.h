@@ -1,8 +1,8 @@
-// Records as the services see them: an outgoing record (topic, key, value, headers) and read-only
-// accessors for headers of a consumed RdKafka::Message. Plain values; no thread-safety concerns.
+// Records as the services see them: an outgoing record (topic, key, value, headers), the header names of
+// the contract, and read-only accessors for headers of a consumed RdKafka::Message. Plain values; no
+// thread-safety concerns. Free of librdkafka's headers (RdKafka::Message is only declared), so that code
+// which builds records without consuming them — handlers, routing — does not depend on the client.
 #pragma once
-
-#include <librdkafka/rdkafkacpp.h>
 
 #include <cstdint>
 #include <optional>
@@ -11,10 +11,16 @@
 #include <utility>
 #include <vector>
 
+namespace RdKafka {
+class Message;
+}  // namespace RdKafka
+
 namespace orderflow::messaging {
 
 using Header = std::pair<std::string, std::string>;
 using Headers = std::vector<Header>;
+// A header of a consumed record: views of bytes the record (or the stage) owns.
+using HeaderView = std::pair<std::string_view, std::string_view>;
 
 struct OutRecord {
   std::string topic;
@@ -51,6 +57,10 @@ std::optional<std::string_view> header_value(const RdKafka::Message& msg, std::s
 std::optional<std::string> find_header(const RdKafka::Message& msg, std::string_view name);
 // All headers of a message, in order.
 Headers all_headers(const RdKafka::Message& msg);
+// All headers of a message, in order, as views (into `out`, cleared first): of the message's own bytes for
+// a message from librdkafka (no copies); other implementations (test fakes) only hand out copies, which are
+// kept in `storage` (cleared first) and viewed there. Valid while the message, `out` and `storage` live.
+void header_views(const RdKafka::Message& msg, std::vector<HeaderView>& out, Headers& storage);
 // The key bytes of a consumed message, if it has one.
 std::optional<std::string> message_key(const RdKafka::Message& msg);
 // Parses a decimal int64 header value; nullopt when absent or malformed.

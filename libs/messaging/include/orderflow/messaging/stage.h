@@ -16,18 +16,20 @@
 #include <optional>
 #include <string>
 #include <string_view>
-#include <unordered_map>
 #include <vector>
 
 #include "orderflow/messaging/commit_strategy.h"
 #include "orderflow/messaging/consumer.h"
 #include "orderflow/messaging/failure.h"
+#include "orderflow/messaging/handler.h"
 #include "orderflow/messaging/kafka_config.h"
 #include "orderflow/messaging/key_order.h"
 #include "orderflow/messaging/offset_tracker.h"
 #include "orderflow/messaging/producer.h"
 #include "orderflow/messaging/record.h"
+#include "orderflow/messaging/retry_pauses.h"
 #include "orderflow/messaging/retry_policy.h"
+#include "orderflow/messaging/stage_observer.h"
 #include "orderflow/messaging/stage_router.h"
 
 namespace orderflow::messaging {
@@ -63,47 +65,6 @@ struct StageOptions {
   [[nodiscard]] std::string dlq_topic() const { return group_id + ".dlq"; }
 };
 
-// What the handler sees of one consumed record.
-struct InputRecord {
-  const RdKafka::Message& message;
-  std::string_view source_topic;  // the main topic it first came from (x-original-topic on retries)
-  std::string_view value;
-  const std::string* key;  // nullptr when the record has no key
-  int attempt;             // 1 on first processing
-};
-
-class RecordHandler {
- public:
-  virtual ~RecordHandler() = default;
-  // Pure decision + side effects of the service (sink delivery). Exceptions count as transient.
-  virtual HandlerResult handle(const InputRecord& record) = 0;
-  // Cheap validation without side effects (parse only). With --retry-ordering key, a record whose
-  // key has records on the retry path is checked with this before it is parked behind them, so
-  // that a poison record goes to the dead-letter topic at once instead of through the retry topic.
-  virtual std::optional<Failure> precheck(const InputRecord& /*record*/) { return std::nullopt; }
-  // Exactly-once: the open transaction was aborted and input rewound; forget state built since.
-  virtual void on_rewind() {}
-  // Called before offsets are committed (and before a transaction commits): make the side effects of
-  // every record handled so far durable (flush buffered sinks). An error stops the stage without
-  // committing, so those records are read again after a restart.
-  virtual std::optional<std::string> before_commit() { return std::nullopt; }
-};
-
-// Metrics hooks; all called on the stage thread.
-class StageObserver {
- public:
-  virtual ~StageObserver() = default;
-  virtual void consumed(std::string_view /*topic*/) {}
-  virtual void produced(std::string_view /*topic*/) {}   // broker-acknowledged
-  virtual void outcome(std::string_view /*outcome*/) {}  // success|declined|retried|dead_lettered
-  virtual void processing_seconds(double /*seconds*/) {}
-  virtual void commit_result(bool /*ok*/) {}
-  virtual void lag(std::string_view /*topic*/, std::int32_t /*partition*/, std::int64_t /*lag*/) {}
-  virtual void partition_revoked(std::string_view /*topic*/, std::int32_t /*partition*/) {}
-  virtual void retry_paused(std::size_t /*paused_partitions*/) {}
-  virtual void key_gate(std::size_t /*keys*/, std::uint64_t /*overflowed*/) {}
-};
-
 class StageRunner final : public RebalanceListener, private CommitPort {
  public:
   StageRunner(StageOptions options, RecordHandler& handler, StageObserver& observer);
@@ -125,17 +86,18 @@ class StageRunner final : public RebalanceListener, private CommitPort {
 
  private:
   struct InFlight;
+  struct Input;
   void handle_message(RdKafka::Message& msg);
-  void process(RdKafka::Message& msg, const std::shared_ptr<PartitionProgress>& progress, bool from_retry);
-  void queue_behind_key(InFlight& ctx, const RdKafka::Message& msg, bool from_retry,
-                        const InputRecord& record);
-  void run_handler(InFlight& ctx, const RdKafka::Message& msg, bool from_retry, const InputRecord& record);
-  Origin origin_of(const RdKafka::Message& msg, bool from_retry) const;
-  RouteInput route_input(const RdKafka::Message& msg, bool from_retry, int attempt) const;
-  void publish(InFlight& ctx, const RdKafka::Message& msg, bool from_retry, int attempt, const Plan& plan);
-  void route_failure(InFlight& ctx, const RdKafka::Message& msg, bool from_retry, int attempt,
-                     const Failure& failure);
-  void send_failure_record(InFlight& ctx, const RdKafka::Message& msg, Plan& plan);
+  Input read_input(const RdKafka::Message& msg, const std::string& topic, bool from_retry);
+  bool hold_until_due(const Input& in);
+  void process(const Input& in, const std::shared_ptr<PartitionProgress>& progress);
+  void queue_behind_key(InFlight& ctx, const Input& in);
+  void run_handler(InFlight& ctx, const Input& in);
+  static Origin origin_of(const Input& in);
+  static RouteInput route_input(const Input& in);
+  void publish(InFlight& ctx, const Input& in, const Plan& plan);
+  void route_failure(InFlight& ctx, const Input& in, const Failure& failure);
+  void send_failure_record(InFlight& ctx, const Input& in, Plan& plan);
   bool send(InFlight& ctx, const std::string& topic, const std::string* key, std::string_view value,
             const Headers& headers, std::int32_t partition = -1);
   void restore_key_order(const std::vector<TopicPartitionKey>& partitions);
@@ -171,9 +133,11 @@ class StageRunner final : public RebalanceListener, private CommitPort {
   std::unique_ptr<Producer> producer_;
   std::unique_ptr<Consumer> consumer_;
   std::vector<TopicPartitionKey> assigned_;
-  std::unordered_map<TopicPartitionKey, std::int64_t, TopicPartitionKeyHash> paused_;  // → due ms
-  // → offset of the retry record whose forged far-future x-not-before was capped (due once re-read)
-  std::unordered_map<TopicPartitionKey, std::int64_t, TopicPartitionKeyHash> capped_;
+  RetryPauses pauses_;
+  // The current record's headers as the handler sees them (RecordView::headers), reused from record to
+  // record so that building the view allocates nothing.
+  std::vector<HeaderView> header_views_;
+  Headers header_copies_;  // messages without librdkafka's C object (test fakes): their copied headers
   std::atomic<bool> ready_{false};
   std::size_t in_flight_ = 0;
   int exit_code_ = 0;

@@ -7,42 +7,19 @@
 #include <cstddef>
 #include <cstdint>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "orderflow/messaging/failure.h"
+#include "orderflow/messaging/handler.h"
 #include "orderflow/messaging/record.h"
 #include "orderflow/messaging/retry_policy.h"
 
 namespace orderflow::messaging {
 
 enum class RetryOrdering { None, Key };
-
-// How the processing of one input record ended. Its to_string is the `outcome` label of
-// orderflow_events_processed_total (docs/contract.md §9 Metrics).
-enum class Outcome {
-  Success,       // the handler's outputs were published (possibly none: a duplicate)
-  Declined,      // the same, for a business decline the handler reports (a declined payment)
-  Retried,       // sent to the retry topic: a transient failure, or parked behind its key
-  DeadLettered,  // sent to the dead-letter topic
-  Skipped,       // a stale retry copy consumed without processing: no outcome is counted
-};
-
-// "success" | "declined" | "retried" | "dead_lettered"; "" for Skipped.
-std::string_view to_string(Outcome outcome);
-
-struct HandlerResult {
-  std::vector<OutRecord> outputs;      // may be empty: consumed, nothing to publish (e.g. a duplicate)
-  std::optional<Failure> failure;      // set: route to retry / dead letter instead of outputs
-  Outcome outcome = Outcome::Success;  // when there is no failure: Success or Declined
-
-  static HandlerResult fail(Failure f) {
-    HandlerResult r;
-    r.failure = std::move(f);
-    return r;
-  }
-};
 
 struct RouterConfig {
   std::string service;  // x-failed-service
@@ -90,8 +67,9 @@ class StageRouter {
   // nullopt when it fits.
   [[nodiscard]] std::optional<Failure> check_size(std::size_t value_bytes) const;
 
-  // A handler result without a failure: its outputs, its outcome.
-  [[nodiscard]] static Plan accept(HandlerResult result);
+  // A handler result without a failure: its outputs, each with the trace and correlation headers of a hop
+  // taken from `input_headers` (the consumed record's, see add_hop_headers), and its outcome.
+  [[nodiscard]] static Plan accept(HandlerResult result, std::span<const HeaderView> input_headers = {});
 
   // A failure: transient with attempts left → one retry record due at now + the backoff of this attempt;
   // transient on the last attempt → dead letter as `exhausted`; poison → dead letter at once. A dead letter
@@ -122,6 +100,14 @@ class StageRouter {
 
   RouterConfig config_;
 };
+
+// The headers the stage adds to a result record (docs/contract.md §6) unless the handler set them itself,
+// ahead of the handler's own: x-correlation-id — `correlation_id` (the handler's, from its event), else the
+// input's `input_correlation_id`, else none — and traceparent, a new span of `input_traceparent`'s trace (a
+// new trace when the input has none or a malformed one). Handlers do not build them: every hop of every
+// service continues the trace and carries the correlation the same way.
+void add_hop_headers(OutRecord& out, std::optional<std::string_view> input_traceparent,
+                     std::optional<std::string_view> input_correlation_id, std::string correlation_id);
 
 // The input's headers for its retry or dead-letter record: that record is a hop of its own, so it gets a
 // new span of the same trace (W3C traceparent), like a result record; the other headers pass as they are.

@@ -1,10 +1,13 @@
 // What the two consuming services share around the StageRunner: their stage flags (retries, commits,
-// transactions, bounds), turning them into StageOptions, and running the stage with signals, the
-// metrics/health endpoint and clean exit codes. Call from main(); not re-entrant.
+// transactions, bounds), turning them into StageOptions, running the stage with signals, the
+// metrics/health endpoint and clean exit codes, and main() itself (stage_service_main: a service gives its
+// name, help text, own flags and handler). Call from main(); not re-entrant.
 #pragma once
 
 #include <chrono>
 #include <functional>
+#include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -34,6 +37,28 @@ int check_stage_config(const CommandLine& cli, const po::variables_map& vm, mess
 // 0 clean stop, 1 runtime failure (broker unreachable, metrics port in use, fatal Kafka error).
 int run_stage_service(const messaging::StageOptions& options, const CommonOptions& common,
                       messaging::RecordHandler& handler, ServiceMetrics& metrics);
+
+// Builds a service's handler once it starts (never for --check-config), with the service's metrics registry.
+using HandlerFactory = std::function<std::unique_ptr<messaging::RecordHandler>(ServiceMetrics&)>;
+
+// What a consuming service's main() is made of besides the common and stage flags.
+struct StageService {
+  std::string program;          // "payment-service": the binary, the group id's and the metrics' name
+  std::string description;      // for --help
+  std::string example;          // for --help
+  std::string metrics_address;  // --metrics-address' default
+  std::map<std::string, std::string>
+      env;  // the service's own flags read from the environment: flag → variable
+  // Adds the service's own flags to `cli`.
+  std::function<void(CommandLine& cli)> add_options;
+  // Reads the service's own flags into `stage` (at least input_topics and output_topics; the stage flags are
+  // already in it) and returns how to build its handler. Throws UsageError naming a flag on a bad value.
+  std::function<HandlerFactory(const po::variables_map& vm, messaging::StageOptions& stage)> configure;
+};
+
+// A consuming service's main(): parses the command line (common, stage and the service's flags), sets up
+// logging, then --check-config or run_stage_service with the service's handler. The exit code.
+int stage_service_main(int argc, const char* const* argv, const StageService& service);
 
 // Waits up to `timeout` for the brokers to answer a metadata request. Meanwhile the client's connection
 // error (authentication, TLS, refused …) is logged once as a warning when it first appears, and passed to

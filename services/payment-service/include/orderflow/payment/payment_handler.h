@@ -1,11 +1,15 @@
 // payment-service's record handler: parse + validate the order (poison on failure), call the
 // simulated gateway (transient on failure), decide, and publish the PaymentProcessed keyed by
-// customer_id with trace headers. Runs on the stage thread only.
+// customer_id with x-order-occurred-at (the stage adds the trace and correlation headers). Runs on the
+// stage thread only. Free of librdkafka.
 #pragma once
 
+#include <chrono>
+#include <cstdint>
 #include <string>
 
-#include "orderflow/messaging/stage.h"
+#include "orderflow/events/events.h"
+#include "orderflow/messaging/handler.h"
 #include "orderflow/payment/gateway_simulator.h"
 #include "orderflow/payment/payment_decision.h"
 
@@ -20,13 +24,14 @@ struct PaymentConfig {
   std::uint64_t seed = 42;
 };
 
-class PaymentHandler final : public messaging::RecordHandler {
+class PaymentHandler final : public messaging::TypedHandler<events::OrderCreated> {
  public:
   explicit PaymentHandler(PaymentConfig config)
       : config_(std::move(config)),
         gateway_(config_.gateway_failure_rate, config_.gateway_latency, config_.seed) {}
-  messaging::HandlerResult handle(const messaging::InputRecord& record) override;
-  std::optional<messaging::Failure> precheck(const messaging::InputRecord& record) override;
+  Parsed parse(const messaging::RecordView& record) override;
+  messaging::HandlerResult handle(const events::OrderCreated& order,
+                                  const messaging::RecordView& record) override;
 
  private:
   PaymentConfig config_;
