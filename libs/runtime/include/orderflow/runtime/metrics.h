@@ -20,7 +20,7 @@
 #include <unordered_map>
 #include <vector>
 
-#include "orderflow/messaging/stage.h"
+#include "orderflow/messaging/stage_observer.h"
 #include "orderflow/runtime/kafka_stats.h"
 
 namespace orderflow::runtime {
