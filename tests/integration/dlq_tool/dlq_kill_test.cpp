@@ -42,28 +42,50 @@ std::int64_t committed_total(const std::string& bootstrap, const std::string& gr
   return total;
 }
 
+// A mock cluster (one broker, six partitions) whose dead-letter topic holds `count` records (values r-0,
+// r-1, …; keys cycling over `keys` customers), an empty target topic, and the `dlq-tool replay` arguments
+// of a fresh group.
+struct ReplaySetup {
+  MockCluster cluster{1, 6};
+  const std::string dlq = "payment-service.dlq";
+  const std::string target = "replay-target";
+  std::string group;
+  std::vector<std::string> args;
+
+  ReplaySetup(int count, int keys, const std::string& group_prefix, bool transactions = true)
+      : group(group_prefix + random_hex(8)) {
+    cluster.create_topic(target, 6);
+    std::vector<std::pair<std::optional<std::string>, std::string>> records;
+    for (int i = 0; i < count; ++i)
+      records.emplace_back("c-" + std::to_string(i % keys), "r-" + std::to_string(i));
+    produce(cluster.bootstrap(), dlq, records,
+            {{"x-original-topic", "orders"}, {"x-error-class", "exhausted"}});
+    args = {"replay",    "--topic",           dlq,           "--to", target, "--replay-group", group,
+            "--brokers", cluster.bootstrap(), "--timeout-s", "30"};
+    if (!transactions) args.emplace_back("--no-transactions");
+  }
+
+  [[nodiscard]] std::int64_t committed() const { return committed_total(cluster.bootstrap(), group, dlq, 6); }
+};
+
+// How many times each value stands in the target.
+std::map<std::string, int> copies_of(const TopicReader& reader) {
+  std::map<std::string, int> copies;
+  for (const auto& r : reader.records()) ++copies[r.value];
+  return copies;
+}
+
 class DlqReplayKillTest : public ::testing::TestWithParam<bool> {};  // transactions on?
 
 TEST_P(DlqReplayKillTest, KilledMidwayAndRunAgainLosesNothingAndCopiesOnlyTheUncommittedTail) {
-  MockCluster cluster(1, 6);
-  const std::string dlq = "payment-service.dlq";
-  const std::string target = "replay-target";
-  cluster.create_topic(target, 6);
   constexpr int kRecords = 30000;
-  std::vector<std::pair<std::optional<std::string>, std::string>> records;
-  for (int i = 0; i < kRecords; ++i)
-    records.emplace_back("c-" + std::to_string(i % 500), "r-" + std::to_string(i));
-  produce(cluster.bootstrap(), dlq, records,
-          {{"x-original-topic", "orders"}, {"x-error-class", "exhausted"}});
+  ReplaySetup setup(kRecords, 500, "dlq-kill-", GetParam());
+  auto& cluster = setup.cluster;
+  const auto& args = setup.args;
   cluster.set_rtt(1, 20);
 
-  const std::string group = "dlq-kill-" + random_hex(8);
-  std::vector<std::string> args = {
-      "replay",    "--topic",           dlq,           "--to", target, "--replay-group", group,
-      "--brokers", cluster.bootstrap(), "--timeout-s", "30"};
-  if (!GetParam()) args.emplace_back("--no-transactions");
   auto first = Process::start(bin_path("dlq-tool"), args);
-  TopicReader reader(cluster.bootstrap(), target);
+  TopicReader reader(cluster.bootstrap(), setup.target);
   // Not a multiple of the round size: the kill lands right after a round reached the target, often
   // before its commit did.
   ASSERT_TRUE(reader.wait_for_count(kRecords / 3 + 500, 60s)) << first.output();
@@ -73,7 +95,7 @@ TEST_P(DlqReplayKillTest, KilledMidwayAndRunAgainLosesNothingAndCopiesOnlyTheUnc
   ASSERT_EQ(first.wait(10s).value_or(-1), 128 + SIGKILL);
 
   cluster.set_rtt(1, 0);
-  const auto committed = committed_total(cluster.bootstrap(), group, dlq, 6);
+  const auto committed = setup.committed();
   ASSERT_TRUE(reader.drain_to_end(30s));
   const auto written = static_cast<std::int64_t>(reader.records().size());
   EXPECT_GT(committed, 0) << "no round was committed before the kill";
@@ -91,8 +113,7 @@ TEST_P(DlqReplayKillTest, KilledMidwayAndRunAgainLosesNothingAndCopiesOnlyTheUnc
 
   ASSERT_TRUE(reader.wait_for_count(static_cast<std::size_t>(written + kRecords - committed), 60s));
   ASSERT_TRUE(reader.drain_to_end(30s));
-  std::map<std::string, int> copies;
-  for (const auto& r : reader.records()) ++copies[r.value];
+  const auto copies = copies_of(reader);
   int lost = 0;
   int twice = 0;
   for (int i = 0; i < kRecords; ++i) {
@@ -125,25 +146,14 @@ TEST_P(DlqReplayKillTest, KilledMidwayAndRunAgainLosesNothingAndCopiesOnlyTheUnc
 // acknowledgements and commit), prints the summary marked interrupted and exits 130. Everything it wrote
 // is committed, so the next run sends exactly the rest and nothing is copied, even on the mock.
 TEST_P(DlqReplayKillTest, InterruptedFinishesTheRoundInFlightAndExits130) {
-  MockCluster cluster(1, 6);
-  const std::string dlq = "payment-service.dlq";
-  const std::string target = "replay-target";
-  cluster.create_topic(target, 6);
   constexpr int kRecords = 20000;
-  std::vector<std::pair<std::optional<std::string>, std::string>> records;
-  for (int i = 0; i < kRecords; ++i)
-    records.emplace_back("c-" + std::to_string(i % 500), "r-" + std::to_string(i));
-  produce(cluster.bootstrap(), dlq, records,
-          {{"x-original-topic", "orders"}, {"x-error-class", "exhausted"}});
+  ReplaySetup setup(kRecords, 500, "dlq-term-", GetParam());
+  auto& cluster = setup.cluster;
+  const auto& args = setup.args;
   cluster.set_rtt(1, 20);
 
-  const std::string group = "dlq-term-" + random_hex(8);
-  std::vector<std::string> args = {
-      "replay",    "--topic",           dlq,           "--to", target, "--replay-group", group,
-      "--brokers", cluster.bootstrap(), "--timeout-s", "30"};
-  if (!GetParam()) args.emplace_back("--no-transactions");
   auto first = Process::start(bin_path("dlq-tool"), args);
-  TopicReader reader(cluster.bootstrap(), target);
+  TopicReader reader(cluster.bootstrap(), setup.target);
   ASSERT_TRUE(reader.wait_for_count(kRecords / 4 + 300, 60s)) << first.output();
   ASSERT_TRUE(first.running()) << "the replay finished before the signal\n" << first.output();
   first.signal(SIGTERM);
@@ -151,7 +161,7 @@ TEST_P(DlqReplayKillTest, InterruptedFinishesTheRoundInFlightAndExits130) {
   EXPECT_NE(first.output().find("interrupted=true"), std::string::npos) << first.output();
 
   cluster.set_rtt(1, 0);
-  const auto committed = committed_total(cluster.bootstrap(), group, dlq, 6);
+  const auto committed = setup.committed();
   ASSERT_TRUE(reader.drain_to_end(30s));
   EXPECT_GT(committed, kRecords / 4);
   EXPECT_LT(committed, kRecords);
@@ -166,9 +176,7 @@ TEST_P(DlqReplayKillTest, InterruptedFinishesTheRoundInFlightAndExits130) {
       << second.output();
   ASSERT_TRUE(reader.wait_for_count(kRecords, 30s));
   ASSERT_TRUE(reader.drain_to_end(30s));
-  std::map<std::string, int> copies;
-  for (const auto& r : reader.records()) ++copies[r.value];
-  EXPECT_EQ(copies.size(), static_cast<std::size_t>(kRecords));
+  EXPECT_EQ(copies_of(reader).size(), static_cast<std::size_t>(kRecords));
   EXPECT_EQ(reader.records().size(), static_cast<std::size_t>(kRecords)) << "copies after a SIGTERM";
 }
 
@@ -177,28 +185,19 @@ TEST_P(DlqReplayKillTest, InterruptedFinishesTheRoundInFlightAndExits130) {
 // next run replays all of them. (That the aborted records are invisible to read_committed readers is for
 // real Kafka to show: the mock writes no markers.)
 TEST(DlqReplayAbortTest, ARecordTheBrokerRefusesAbortsTheRoundAndNothingOfItIsConsumed) {
-  MockCluster cluster(1, 6);
-  const std::string dlq = "payment-service.dlq";
-  const std::string target = "replay-target";
-  cluster.create_topic(target, 6);
   constexpr int kRecords = 60;
-  std::vector<std::pair<std::optional<std::string>, std::string>> records;
-  for (int i = 0; i < kRecords; ++i) records.emplace_back("c-" + std::to_string(i), "r-" + std::to_string(i));
-  produce(cluster.bootstrap(), dlq, records,
-          {{"x-original-topic", "orders"}, {"x-error-class", "exhausted"}});
-
-  const std::string group = "dlq-abort-" + random_hex(8);
-  const std::vector<std::string> args = {
-      "replay",    "--topic",           dlq,           "--to", target, "--replay-group", group,
-      "--brokers", cluster.bootstrap(), "--timeout-s", "30"};
+  ReplaySetup setup(kRecords, kRecords, "dlq-abort-");
+  auto& cluster = setup.cluster;
+  const auto& args = setup.args;
   // Not retriable: librdkafka fails the record at once, which leaves the transaction abortable.
   cluster.push_request_errors(
       0 /* Produce */, std::vector<rd_kafka_resp_err_t>(50, RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED));
   auto first = Process::start(bin_path("dlq-tool"), args);
   ASSERT_EQ(first.wait(60s).value_or(-1), 1) << first.output();
   cluster.clear_request_errors(0);
-  EXPECT_NE(first.output().find("replayed=0 skipped=0 topic=" + dlq + " failed=" + std::to_string(kRecords)),
-            std::string::npos)
+  EXPECT_NE(
+      first.output().find("replayed=0 skipped=0 topic=" + setup.dlq + " failed=" + std::to_string(kRecords)),
+      std::string::npos)
       << first.output();
   std::size_t tool_lines = 0;
   for (std::size_t at = first.output().find("dlq-tool: "); at != std::string::npos;
@@ -207,7 +206,7 @@ TEST(DlqReplayAbortTest, ARecordTheBrokerRefusesAbortsTheRoundAndNothingOfItIsCo
   }
   EXPECT_EQ(tool_lines, 1U) << first.output();
   EXPECT_NE(first.output().find("dlq-tool: transaction aborted"), std::string::npos) << first.output();
-  EXPECT_EQ(committed_total(cluster.bootstrap(), group, dlq, 6), 0) << "the aborted round was consumed";
+  EXPECT_EQ(setup.committed(), 0) << "the aborted round was consumed";
 
   auto second = Process::start(bin_path("dlq-tool"), args);
   ASSERT_EQ(second.wait(60s).value_or(-1), 0) << second.output();
