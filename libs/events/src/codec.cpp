@@ -1,6 +1,7 @@
 #include "orderflow/events/codec.h"
 
 #include <array>
+#include <span>
 
 #include "capture.h"
 #include "rules.h"
@@ -31,6 +32,42 @@ constexpr std::array<std::string_view, 10> kNotificationFields = {
 const Layout kOrderLayout{kOrderFields, 6};
 const Layout kPaymentLayout{kPaymentFields, -1};
 const Layout kNotificationLayout{kNotificationFields, -1};
+
+// PaymentProcessed and NotificationSent are derived events with the same first fields at the same indexes:
+// after the envelope, an id of their own (a UUID), the order's two ids, and the event_id of the event they
+// derive from (a UUID); then a field whose value is one of an enum's names. Parsing, validating and writing
+// those fields is one piece of code for both, told apart by this description.
+enum DerivedAt : std::size_t {
+  kOwnIdAt = 4,
+  kOrderIdAt = 5,
+  kCustomerIdAt = 6,
+  kSourceIdAt = 7,
+  kEnumAt = 8
+};
+
+template <class Event>
+struct Derived {
+  std::string_view type;
+  std::span<const std::string_view> names;  // the layout's field names: the paths of the errors
+  std::string_view own_id_key;              // the serialised keys, as put_string takes them
+  std::string_view source_id_key;
+  std::string Event::*own_id;
+  std::string Event::*source_id;
+  std::string_view enum_names;  // the enum field's allowed values, for its error message
+};
+
+const Derived<PaymentProcessed> kPaymentDerived{
+    kPaymentProcessedType,         kPaymentFields,
+    R"(,"payment_id":)",           R"(,"order_event_id":)",
+    &PaymentProcessed::payment_id, &PaymentProcessed::order_event_id,
+    "AUTHORIZED, DECLINED"};
+const Derived<NotificationSent> kNotificationDerived{kNotificationSentType,
+                                                     kNotificationFields,
+                                                     R"(,"notification_id":)",
+                                                     R"(,"source_event_id":)",
+                                                     &NotificationSent::notification_id,
+                                                     &NotificationSent::source_event_id,
+                                                     "ORDER_RECEIVED, PAYMENT_AUTHORIZED, PAYMENT_DECLINED"};
 
 // Document, event_type, schema_version: what says whether this is the record we expect at all. Members the
 // contract does not name were skipped by capture() and play no part in the verdict.
@@ -77,6 +114,34 @@ Check take_currency(Field& f, std::string_view path, std::string& out) {
   return detail::rule_currency(path, out);
 }
 
+// The envelope and fields 4 to 7 of a derived event.
+template <class Event>
+Check take_derived_head(Captured& c, const Derived<Event>& d, Event& out) {
+  auto& f = c.fields;
+  if (auto e = check_envelope(c, d.type)) return e;
+  if (auto e = take_uuid(f[kEventIdAt], "event_id", out.event_id)) return e;
+  if (auto e = take_timestamp(f[kOccurredAtAt], "occurred_at", out.occurred_at)) return e;
+  if (auto e = take_uuid(f[kOwnIdAt], d.names[kOwnIdAt], out.*d.own_id)) return e;
+  if (auto e = take_id(f[kOrderIdAt], "order_id", out.order_id)) return e;
+  if (auto e = take_id(f[kCustomerIdAt], "customer_id", out.customer_id)) return e;
+  return take_uuid(f[kSourceIdAt], d.names[kSourceIdAt], out.*d.source_id);
+}
+
+// Field 8 of a derived event: a string that `parse` (payment_status_from_string …) turns into the enum.
+template <class Event, class Enum, class Parse>
+Check take_enum(Field& f, const Derived<Event>& d, Parse parse, Enum& out) {
+  const std::string_view path = d.names[kEnumAt];
+  std::string text;
+  if (auto e = detail::take_string(f, path, text)) return e;
+  const auto parsed = parse(text);
+  if (!parsed) {
+    return error(path,
+                 "must be one of " + std::string(d.enum_names) + ", got " + detail::describe_string(text));
+  }
+  out = *parsed;
+  return std::nullopt;
+}
+
 Check parse_order(std::string_view bytes, OrderCreated& out) {
   Captured c;
   detail::capture(bytes, kOrderLayout, c);
@@ -105,20 +170,8 @@ Check parse_payment(std::string_view bytes, PaymentProcessed& out) {
   Captured c;
   detail::capture(bytes, kPaymentLayout, c);
   auto& f = c.fields;
-  if (auto e = check_envelope(c, kPaymentProcessedType)) return e;
-  if (auto e = take_uuid(f[kEventIdAt], "event_id", out.event_id)) return e;
-  if (auto e = take_timestamp(f[kOccurredAtAt], "occurred_at", out.occurred_at)) return e;
-  if (auto e = take_uuid(f[4], "payment_id", out.payment_id)) return e;
-  if (auto e = take_id(f[5], "order_id", out.order_id)) return e;
-  if (auto e = take_id(f[6], "customer_id", out.customer_id)) return e;
-  if (auto e = take_uuid(f[7], "order_event_id", out.order_event_id)) return e;
-  std::string status;
-  if (auto e = detail::take_string(f[8], "status", status)) return e;
-  const auto parsed_status = payment_status_from_string(status);
-  if (!parsed_status) {
-    return error("status", "must be one of AUTHORIZED, DECLINED, got " + detail::describe_string(status));
-  }
-  out.status = *parsed_status;
+  if (auto e = take_derived_head(c, kPaymentDerived, out)) return e;
+  if (auto e = take_enum(f[kEnumAt], kPaymentDerived, payment_status_from_string, out.status)) return e;
   if (auto e = take_amount(f[9], "amount_cents", out.amount_cents)) return e;
   if (auto e = take_currency(f[10], "currency", out.currency)) return e;
   if (f[11].kind != detail::Kind::Missing) {
@@ -132,21 +185,8 @@ Check parse_notification(std::string_view bytes, NotificationSent& out) {
   Captured c;
   detail::capture(bytes, kNotificationLayout, c);
   auto& f = c.fields;
-  if (auto e = check_envelope(c, kNotificationSentType)) return e;
-  if (auto e = take_uuid(f[kEventIdAt], "event_id", out.event_id)) return e;
-  if (auto e = take_timestamp(f[kOccurredAtAt], "occurred_at", out.occurred_at)) return e;
-  if (auto e = take_uuid(f[4], "notification_id", out.notification_id)) return e;
-  if (auto e = take_id(f[5], "order_id", out.order_id)) return e;
-  if (auto e = take_id(f[6], "customer_id", out.customer_id)) return e;
-  if (auto e = take_uuid(f[7], "source_event_id", out.source_event_id)) return e;
-  std::string kind;
-  if (auto e = detail::take_string(f[8], "kind", kind)) return e;
-  const auto parsed_kind = notification_kind_from_string(kind);
-  if (!parsed_kind) {
-    return error("kind", "must be one of ORDER_RECEIVED, PAYMENT_AUTHORIZED, PAYMENT_DECLINED, got " +
-                             detail::describe_string(kind));
-  }
-  out.kind = *parsed_kind;
+  if (auto e = take_derived_head(c, kNotificationDerived, out)) return e;
+  if (auto e = take_enum(f[kEnumAt], kNotificationDerived, notification_kind_from_string, out.kind)) return e;
   return take_id(f[9], "channel", out.channel, detail::kChannelMaxChars);
 }
 
@@ -177,12 +217,33 @@ void put_int(std::string& out, std::string_view key, std::int64_t value) {
   detail::append_int(out, value);
 }
 
+// The rules of fields 4 to 7 of a built derived event (the envelope's event_id and occurred_at first).
+template <class Event>
+Check check_derived_head(const Event& e, const Derived<Event>& d) {
+  if (auto r = detail::rule_uuid("event_id", e.event_id)) return r;
+  if (auto r = detail::rule_timestamp("occurred_at", e.occurred_at)) return r;
+  if (auto r = detail::rule_uuid(d.names[kOwnIdAt], e.*d.own_id)) return r;
+  if (auto r = detail::rule_length("order_id", e.order_id, 1, detail::kIdMaxChars)) return r;
+  if (auto r = detail::rule_length("customer_id", e.customer_id, 1, detail::kIdMaxChars)) return r;
+  return detail::rule_uuid(d.names[kSourceIdAt], e.*d.source_id);
+}
+
 void put_envelope(std::string& out, std::string_view event_id, std::string_view type,
                   std::string_view occurred_at) {
   put_string(out, R"({"event_id":)", event_id);
   put_string(out, R"(,"event_type":)", type);
   put_key(out, R"(,"schema_version":1)");
   put_string(out, R"(,"occurred_at":)", occurred_at);
+}
+
+// The envelope and fields 4 to 7 of a derived event.
+template <class Event>
+void put_derived_head(std::string& out, const Event& e, const Derived<Event>& d) {
+  put_envelope(out, e.event_id, d.type, e.occurred_at);
+  put_string(out, d.own_id_key, e.*d.own_id);
+  put_string(out, R"(,"order_id":)", e.order_id);
+  put_string(out, R"(,"customer_id":)", e.customer_id);
+  put_string(out, d.source_id_key, e.*d.source_id);
 }
 
 }  // namespace
@@ -223,14 +284,9 @@ Result<void> validate_order_created(const OrderCreated& e) {
 
 Result<void> validate_payment_processed(const PaymentProcessed& e) {
   return to_result([&]() -> Check {
-    if (auto r = detail::rule_uuid("event_id", e.event_id)) return r;
-    if (auto r = detail::rule_timestamp("occurred_at", e.occurred_at)) return r;
-    if (auto r = detail::rule_uuid("payment_id", e.payment_id)) return r;
-    if (auto r = detail::rule_length("order_id", e.order_id, 1, detail::kIdMaxChars)) return r;
-    if (auto r = detail::rule_length("customer_id", e.customer_id, 1, detail::kIdMaxChars)) return r;
-    if (auto r = detail::rule_uuid("order_event_id", e.order_event_id)) return r;
+    if (auto r = check_derived_head(e, kPaymentDerived)) return r;
     if (e.status != PaymentStatus::Authorized && e.status != PaymentStatus::Declined) {
-      return error("status", "must be one of AUTHORIZED, DECLINED");
+      return error("status", "must be one of " + std::string(kPaymentDerived.enum_names));
     }
     if (auto r = detail::rule_positive("amount_cents", e.amount_cents)) return r;
     if (auto r = detail::rule_currency("currency", e.currency)) return r;
@@ -240,15 +296,10 @@ Result<void> validate_payment_processed(const PaymentProcessed& e) {
 
 Result<void> validate_notification_sent(const NotificationSent& e) {
   return to_result([&]() -> Check {
-    if (auto r = detail::rule_uuid("event_id", e.event_id)) return r;
-    if (auto r = detail::rule_timestamp("occurred_at", e.occurred_at)) return r;
-    if (auto r = detail::rule_uuid("notification_id", e.notification_id)) return r;
-    if (auto r = detail::rule_length("order_id", e.order_id, 1, detail::kIdMaxChars)) return r;
-    if (auto r = detail::rule_length("customer_id", e.customer_id, 1, detail::kIdMaxChars)) return r;
-    if (auto r = detail::rule_uuid("source_event_id", e.source_event_id)) return r;
+    if (auto r = check_derived_head(e, kNotificationDerived)) return r;
     if (e.kind != NotificationKind::OrderReceived && e.kind != NotificationKind::PaymentAuthorized &&
         e.kind != NotificationKind::PaymentDeclined) {
-      return error("kind", "must be one of ORDER_RECEIVED, PAYMENT_AUTHORIZED, PAYMENT_DECLINED");
+      return error("kind", "must be one of " + std::string(kNotificationDerived.enum_names));
     }
     return detail::rule_length("channel", e.channel, 1, detail::kChannelMaxChars);
   }());
@@ -278,11 +329,7 @@ std::string to_json(const OrderCreated& e) {
 std::string to_json(const PaymentProcessed& e) {
   std::string out;
   out.reserve(384 + e.order_id.size() + e.customer_id.size());
-  put_envelope(out, e.event_id, kPaymentProcessedType, e.occurred_at);
-  put_string(out, R"(,"payment_id":)", e.payment_id);
-  put_string(out, R"(,"order_id":)", e.order_id);
-  put_string(out, R"(,"customer_id":)", e.customer_id);
-  put_string(out, R"(,"order_event_id":)", e.order_event_id);
+  put_derived_head(out, e, kPaymentDerived);
   put_string(out, R"(,"status":)", to_string(e.status));
   put_int(out, R"(,"amount_cents":)", e.amount_cents);
   put_string(out, R"(,"currency":)", e.currency);
@@ -294,11 +341,7 @@ std::string to_json(const PaymentProcessed& e) {
 std::string to_json(const NotificationSent& e) {
   std::string out;
   out.reserve(384 + e.order_id.size() + e.customer_id.size() + e.channel.size());
-  put_envelope(out, e.event_id, kNotificationSentType, e.occurred_at);
-  put_string(out, R"(,"notification_id":)", e.notification_id);
-  put_string(out, R"(,"order_id":)", e.order_id);
-  put_string(out, R"(,"customer_id":)", e.customer_id);
-  put_string(out, R"(,"source_event_id":)", e.source_event_id);
+  put_derived_head(out, e, kNotificationDerived);
   put_string(out, R"(,"kind":)", to_string(e.kind));
   put_string(out, R"(,"channel":)", e.channel);
   out.push_back('}');
