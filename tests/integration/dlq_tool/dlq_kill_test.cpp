@@ -65,6 +65,10 @@ struct ReplaySetup {
     if (!transactions) args.emplace_back("--no-transactions");
   }
 
+  // One `dlq-tool replay` run with these arguments.
+  [[nodiscard]] Process replay() const { return Process::start(bin_path("dlq-tool"), args); }
+  // Slows every round by a 20 ms round trip (so that a signal lands between rounds or inside one), or not.
+  void slow_rounds(bool slow) { cluster.set_rtt(1, slow ? 20 : 0); }
   [[nodiscard]] std::int64_t committed() const { return committed_total(cluster.bootstrap(), group, dlq, 6); }
 };
 
@@ -80,12 +84,9 @@ class DlqReplayKillTest : public ::testing::TestWithParam<bool> {};  // transact
 TEST_P(DlqReplayKillTest, KilledMidwayAndRunAgainLosesNothingAndCopiesOnlyTheUncommittedTail) {
   constexpr int kRecords = 30000;
   ReplaySetup setup(kRecords, 500, "dlq-kill-", GetParam());
-  auto& cluster = setup.cluster;
-  const auto& args = setup.args;
-  cluster.set_rtt(1, 20);
-
-  auto first = Process::start(bin_path("dlq-tool"), args);
-  TopicReader reader(cluster.bootstrap(), setup.target);
+  setup.slow_rounds(true);
+  auto first = setup.replay();
+  TopicReader reader(setup.cluster.bootstrap(), setup.target);
   // Not a multiple of the round size: the kill lands right after a round reached the target, often
   // before its commit did.
   ASSERT_TRUE(reader.wait_for_count(kRecords / 3 + 500, 60s)) << first.output();
@@ -94,7 +95,7 @@ TEST_P(DlqReplayKillTest, KilledMidwayAndRunAgainLosesNothingAndCopiesOnlyTheUnc
   first.signal(SIGKILL);
   ASSERT_EQ(first.wait(10s).value_or(-1), 128 + SIGKILL);
 
-  cluster.set_rtt(1, 0);
+  setup.slow_rounds(false);
   const auto committed = setup.committed();
   ASSERT_TRUE(reader.drain_to_end(30s));
   const auto written = static_cast<std::int64_t>(reader.records().size());
@@ -102,7 +103,7 @@ TEST_P(DlqReplayKillTest, KilledMidwayAndRunAgainLosesNothingAndCopiesOnlyTheUnc
   EXPECT_LT(committed, kRecords);
   EXPECT_GE(written, committed) << "committed records that are not in the target";
 
-  auto second = Process::start(bin_path("dlq-tool"), args);
+  auto second = setup.replay();
   const auto rc = second.wait(120s);
   ASSERT_TRUE(rc.has_value()) << second.output();
   EXPECT_EQ(*rc, 0) << second.output();
@@ -137,7 +138,7 @@ TEST_P(DlqReplayKillTest, KilledMidwayAndRunAgainLosesNothingAndCopiesOnlyTheUnc
             << " committed_at_kill=" << committed << " written_at_kill=" << written << " copies=" << twice
             << " lost=" << lost << "\n";
   // A third run has nothing left to send.
-  auto third = Process::start(bin_path("dlq-tool"), args);
+  auto third = setup.replay();
   ASSERT_EQ(third.wait(60s).value_or(-1), 0) << third.output();
   EXPECT_NE(third.output().find("replayed=0"), std::string::npos) << third.output();
 }
@@ -148,19 +149,16 @@ TEST_P(DlqReplayKillTest, KilledMidwayAndRunAgainLosesNothingAndCopiesOnlyTheUnc
 TEST_P(DlqReplayKillTest, InterruptedFinishesTheRoundInFlightAndExits130) {
   constexpr int kRecords = 20000;
   ReplaySetup setup(kRecords, 500, "dlq-term-", GetParam());
-  auto& cluster = setup.cluster;
-  const auto& args = setup.args;
-  cluster.set_rtt(1, 20);
-
-  auto first = Process::start(bin_path("dlq-tool"), args);
-  TopicReader reader(cluster.bootstrap(), setup.target);
+  setup.slow_rounds(true);
+  auto first = setup.replay();
+  TopicReader reader(setup.cluster.bootstrap(), setup.target);
   ASSERT_TRUE(reader.wait_for_count(kRecords / 4 + 300, 60s)) << first.output();
   ASSERT_TRUE(first.running()) << "the replay finished before the signal\n" << first.output();
   first.signal(SIGTERM);
   ASSERT_EQ(first.wait(60s).value_or(-1), 130) << first.output();
   EXPECT_NE(first.output().find("interrupted=true"), std::string::npos) << first.output();
 
-  cluster.set_rtt(1, 0);
+  setup.slow_rounds(false);
   const auto committed = setup.committed();
   ASSERT_TRUE(reader.drain_to_end(30s));
   EXPECT_GT(committed, kRecords / 4);
@@ -170,7 +168,7 @@ TEST_P(DlqReplayKillTest, InterruptedFinishesTheRoundInFlightAndExits130) {
   EXPECT_NE(first.output().find("replayed=" + std::to_string(committed) + " "), std::string::npos)
       << first.output();
 
-  auto second = Process::start(bin_path("dlq-tool"), args);
+  auto second = setup.replay();
   ASSERT_EQ(second.wait(60s).value_or(-1), 0) << second.output();
   EXPECT_NE(second.output().find("replayed=" + std::to_string(kRecords - committed) + " "), std::string::npos)
       << second.output();
@@ -187,14 +185,12 @@ TEST_P(DlqReplayKillTest, InterruptedFinishesTheRoundInFlightAndExits130) {
 TEST(DlqReplayAbortTest, ARecordTheBrokerRefusesAbortsTheRoundAndNothingOfItIsConsumed) {
   constexpr int kRecords = 60;
   ReplaySetup setup(kRecords, kRecords, "dlq-abort-");
-  auto& cluster = setup.cluster;
-  const auto& args = setup.args;
   // Not retriable: librdkafka fails the record at once, which leaves the transaction abortable.
-  cluster.push_request_errors(
+  setup.cluster.push_request_errors(
       0 /* Produce */, std::vector<rd_kafka_resp_err_t>(50, RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED));
-  auto first = Process::start(bin_path("dlq-tool"), args);
+  auto first = setup.replay();
   ASSERT_EQ(first.wait(60s).value_or(-1), 1) << first.output();
-  cluster.clear_request_errors(0);
+  setup.cluster.clear_request_errors(0);
   EXPECT_NE(
       first.output().find("replayed=0 skipped=0 topic=" + setup.dlq + " failed=" + std::to_string(kRecords)),
       std::string::npos)
@@ -208,7 +204,7 @@ TEST(DlqReplayAbortTest, ARecordTheBrokerRefusesAbortsTheRoundAndNothingOfItIsCo
   EXPECT_NE(first.output().find("dlq-tool: transaction aborted"), std::string::npos) << first.output();
   EXPECT_EQ(setup.committed(), 0) << "the aborted round was consumed";
 
-  auto second = Process::start(bin_path("dlq-tool"), args);
+  auto second = setup.replay();
   ASSERT_EQ(second.wait(60s).value_or(-1), 0) << second.output();
   EXPECT_NE(second.output().find("replayed=" + std::to_string(kRecords) + " "), std::string::npos)
       << second.output();
