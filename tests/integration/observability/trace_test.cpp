@@ -7,6 +7,7 @@
 #include "orderflow/messaging/trace_context.h"
 #include "orderflow/testing/wait.h"
 #include "pipeline_fixture.h"
+#include "pipeline_test_base.h"
 
 namespace orderflow::testing {
 namespace {
@@ -17,11 +18,7 @@ std::string span_of(const std::string& traceparent) {
   return traceparent.substr(36, 16);
 }
 
-class TraceTest : public ::testing::Test {
- protected:
-  TestBroker broker{6};
-  Pipeline pipe{broker};
-};
+using TraceTest = PipelineTestBase;
 
 TEST_F(TraceTest, NotificationsAndPaymentsCarryTheTraceIdOfTheirOrder) {
   auto svc = pipe.start_services();

@@ -17,6 +17,7 @@
 #include "orderflow/testing/paths.h"
 #include "orderflow/testing/wait.h"
 #include "pipeline_fixture.h"
+#include "pipeline_test_base.h"
 
 namespace orderflow::testing {
 namespace {
@@ -150,11 +151,7 @@ void expect_per_customer_order(const Landed& l) {
   }
 }
 
-class PipelineTest : public ::testing::Test {
- protected:
-  TestBroker broker{6};
-  Pipeline pipe{broker};
-};
+using PipelineTest = PipelineTestBase;
 
 TEST_F(PipelineTest, FiveThousandOrdersEndToEnd) {
   auto svc = pipe.start_services();
