@@ -33,15 +33,9 @@ set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 root=$(cd "$here/../.." && pwd)
 
-die() { echo "clickhouse-local: error: $*" >&2; exit 1; }
-note() { echo "clickhouse-local: $*" >&2; }
-usage() { # the header comment; on stdout for --help, on stderr for a usage error
-  local text
-  text=$(awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "${BASH_SOURCE[0]}")
-  if [[ ${1:-2} == 0 ]]; then echo "$text"; else echo "$text" >&2; fi
-  exit "${1:-2}"
-}
-bad_usage() { echo "clickhouse-local: $*" >&2; exit 2; }
+lsrv_name=clickhouse-local lsrv_noun=server
+# shellcheck source=../lib/local-server.sh
+source "$here/../lib/local-server.sh"
 
 cmd=${1:-}
 [[ -z $cmd ]] && usage 2
@@ -51,7 +45,6 @@ case $cmd in start | stop | kill | status | query) ;; *) bad_usage "unknown comm
 
 port=8123 port_given=0 tcp_port=0 dir=$root/run/clickhouse timeout_s=60 http_file="" max_lifetime=0 fresh=0
 wipe=0 sql="" sql_file="" data_file=""
-need_arg() { [[ $# -ge 2 && -n $2 && $2 != --* ]] || bad_usage "$1 needs a value"; }
 while [[ $# -gt 0 ]]; do
   case $1 in
     --port) need_arg "$@"; port=$2; port_given=1; shift 2 ;;
@@ -71,12 +64,9 @@ while [[ $# -gt 0 ]]; do
       sql=$1; shift ;;
   esac
 done
-for n in port tcp_port timeout_s max_lifetime; do
-  flag=${n%_s} flag=--${flag//_/-}
-  [[ ${!n} =~ ^[0-9]+$ ]] || bad_usage "$flag must be a number, got '${!n}'"
-done
-((port <= 65535)) || bad_usage "--port must be 0..65535, got $port"
-((tcp_port <= 65535)) || bad_usage "--tcp-port must be 0..65535, got $tcp_port"
+need_numbers port tcp_port timeout_s max_lifetime
+need_port_number --port "$port"
+need_port_number --tcp-port "$tcp_port"
 ((timeout_s >= 1)) || bad_usage "--timeout must be >= 1"
 if [[ $cmd == query ]]; then
   [[ -n $sql_file && (-n $sql || -n $data_file) ]] && bad_usage "query: --file runs the statements of a file; no SQL or --data with it"
@@ -108,43 +98,11 @@ find_server() { # fills server_cmd; Debian ships /usr/sbin/clickhouse-server, of
 need_curl() { command -v curl >/dev/null 2>&1 || die "curl not found (scripts/install-deps.sh installs it)"; }
 
 # --- processes -------------------------------------------------------------------------------------------
-alive() { # alive PID: exists and is not a zombie
-  local state
-  state=$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null) || return 1
-  [[ -n $state && $state != Z ]]
-}
-is_our_server() { # the PID is a ClickHouse server started with this dir's config.xml
+is_ours() { # the PID is a ClickHouse server started with this dir's config.xml
   alive "$1" && tr '\0' ' ' <"/proc/$1/cmdline" 2>/dev/null | grep -qF -- "--config-file=$conf "
-}
-running_pid() {
-  local pid
-  [[ -f $pid_file ]] || return 1
-  pid=$(<"$pid_file")
-  [[ $pid =~ ^[0-9]+$ ]] && is_our_server "$pid" && echo "$pid"
 }
 configured_port() { sed -n 's#^ *<http_port>\([0-9]*\)</http_port>.*#\1#p' "$conf" 2>/dev/null; }
 configured_tcp_port() { sed -n 's#^ *<tcp_port>\([0-9]*\)</tcp_port>.*#\1#p' "$conf" 2>/dev/null; }
-
-# --- ports -----------------------------------------------------------------------------------------------
-port_in_use() {
-  if command -v ss >/dev/null 2>&1; then
-    [[ -n $(ss -Hltn "sport = :$1" 2>/dev/null) ]]
-  else
-    (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
-  fi
-}
-port_owner() {
-  command -v ss >/dev/null 2>&1 || return 0
-  ss -Hltnp "sport = :$1" 2>/dev/null | grep -o 'users:(([^)]*' | head -n1 | sed 's/users:((/ by /'
-}
-pick_free_port() { # below the ephemeral range (32768+) so no outgoing connection holds it
-  local p i
-  for ((i = 0; i < 100; i++)); do
-    p=$((20000 + RANDOM % 12000))
-    [[ $p != "${1:-}" ]] && ! port_in_use "$p" && { echo "$p"; return 0; }
-  done
-  die "could not find a free TCP port on 127.0.0.1"
-}
 
 # --- HTTP ------------------------------------------------------------------------------------------------
 # Every request goes to 127.0.0.1: --noproxy so that an http_proxy / all_proxy of the caller never sees it.
@@ -191,15 +149,7 @@ split_statements() { # the statements of file $1, NUL-terminated, without their 
 }
 
 # --- server ----------------------------------------------------------------------------------------------
-log_tail() {
-  local f
-  for f in "$logs/stderr.log" "$logs/server.err.log"; do
-    [[ -s $f ]] || continue
-    echo "--- last lines of $f:"
-    grep -E '<Error>|<Fatal>|Exception|Cannot' "$f" | tail -n 10 | cut -c1-400 | grep . || tail -n 10 "$f"
-  done >&2
-  return 0
-}
+server_log_tail() { log_tail '<Error>|<Fatal>|Exception|Cannot' 10 400 "$logs/stderr.log" "$logs/server.err.log"; }
 address_in_use() { grep -qsE 'Address already in use|Net Exception: Address' "$logs/stderr.log" "$logs/server.err.log"; }
 explain_failure() {
   if address_in_use; then
@@ -277,51 +227,6 @@ EOF
 EOF
 }
 
-start_watchdog() { # start_watchdog SERVER_PID STARTER_PID
-  # Stops the server when: the starting script died before the server was ready (killed by a ctest timeout,
-  # Ctrl-C), --max-lifetime passed, or the data dir disappeared (rm -rf of a test's temp dir). Checks every 1 s.
-  setsid bash -c '
-    pid=$1 starter=$2 lifetime=$3 dir=$4 conf=$4/config.xml
-    ours() { [[ -e /proc/$pid ]] && tr "\0" " " </proc/$pid/cmdline 2>/dev/null | grep -qF -- "--config-file=$conf "; }
-    while ours; do
-      if [[ ! -f $dir/http ]] && ! kill -0 "$starter" 2>/dev/null ||
-        ((lifetime > 0 && SECONDS >= lifetime)) || [[ ! -d $dir ]]; then
-        kill -TERM "$pid" 2>/dev/null
-        for ((i = 0; i < 60; i++)); do ours || exit 0; sleep 0.5; done
-        kill -KILL "$pid" 2>/dev/null
-        exit 0
-      fi
-      sleep 1
-    done' clickhouse-local-watchdog "$1" "$2" "$max_lifetime" "$dir" </dev/null >/dev/null 2>&1 &
-  echo $! >"$watchdog_pid_file"
-}
-
-reaped() { # give init a moment to reap the zombie, so a process check right after stop is clean
-  local i
-  for ((i = 0; i < 20; i++)); do [[ -e /proc/$1 ]] || return 0; sleep 0.1; done
-}
-stop_server() { # stop_server PID: SIGTERM, up to 30 s, then SIGKILL
-  local pid=$1 i
-  kill -TERM "$pid" 2>/dev/null || true
-  for ((i = 0; i < 150; i++)); do alive "$pid" || { reaped "$pid"; return 0; }; sleep 0.2; done
-  note "server pid $pid did not stop within 30 s after SIGTERM; sending SIGKILL"
-  kill -KILL "$pid" 2>/dev/null || true
-  for ((i = 0; i < 50; i++)); do alive "$pid" || { reaped "$pid"; return 0; }; sleep 0.2; done
-  die "server pid $pid survived SIGKILL"
-}
-stop_watchdog() {
-  local w
-  [[ -f $watchdog_pid_file ]] || return 0
-  w=$(<"$watchdog_pid_file")
-  if [[ $w =~ ^[0-9]+$ ]] && alive "$w" && tr '\0' ' ' <"/proc/$w/cmdline" | grep -q clickhouse-local-watchdog; then
-    kill -TERM "$w" 2>/dev/null || true
-  fi
-  rm -f "$watchdog_pid_file"
-}
-
-now_ms() { echo $(($(date +%s%N) / 1000000)); }
-fmt_s() { printf '%d.%01d s' $(($1 / 1000)) $(($1 % 1000 / 100)); }
-
 cmd_start() {
   local pid t0 version
   find_server
@@ -339,18 +244,11 @@ cmd_start() {
     fi
     die "a server from $dir is already running on port $running_port (pid $pid); stop it first: $0 stop --dir $dir"
   fi
-  if [[ -f $pid_file ]]; then
-    note "removing stale PID file $pid_file (process $(<"$pid_file") is gone)"
-    rm -f "$pid_file"
-  fi
-  stop_watchdog
+  clear_stale_start
 
   local auto_port=0
   if [[ $port == 0 ]]; then auto_port=1; port=$(pick_free_port); fi
-  if port_in_use "$port"; then
-    die "port $port on 127.0.0.1 is already in use$(port_owner "$port"); choose another with --port" \
-      "(or stop what holds it: $0 stop --dir D)"
-  fi
+  need_free_port "$port" --port "(or stop what holds it: $0 stop --dir D)"
   if [[ $tcp_port == 0 ]]; then # the native port: kept across restarts so a clickhouse-client line stays valid
     tcp_port=$(cat "$dir/tcp.port" 2>/dev/null || true)
     if [[ ! $tcp_port =~ ^[0-9]+$ || $tcp_port == "$port" ]] || port_in_use "$tcp_port"; then
@@ -358,8 +256,8 @@ cmd_start() {
     fi
   elif [[ $tcp_port == "$port" ]]; then
     die "--tcp-port must differ from --port ($port)"
-  elif port_in_use "$tcp_port"; then
-    die "port $tcp_port on 127.0.0.1 is already in use$(port_owner "$tcp_port"); choose another with --tcp-port"
+  else
+    need_free_port "$tcp_port" --tcp-port
   fi
   [[ $fresh == 1 ]] && rm -rf "$data" "$logs" "$dir/tmp" "$dir/tcp.port" "$dir/http"
   mkdir -p "$dir" "$logs" "$data" "$dir/tmp" "$dir/user_files" "$dir/format_schemas"
@@ -373,36 +271,27 @@ cmd_start() {
   setsid "${server_cmd[@]}" --config-file="$conf" </dev/null >"$logs/stderr.log" 2>&1 &
   pid=$!
   echo "$pid" >"$pid_file"
-  start_watchdog "$pid" $$
+  start_watchdog "$pid" $$ "--config-file=$conf " http 1
 
-  local deadline=$((SECONDS + timeout_s))
-  while :; do
-    if ! alive "$pid"; then
-      stop_watchdog
-      rm -f "$pid_file"
-      note "the server exited during start-up (logs in $logs)"
-      log_tail
-      explain_failure
-      # Another process can take a port between the pick and the server's bind: pick again, a few times.
-      if [[ $auto_port == 1 ]] && address_in_use && ((${CLICKHOUSE_LOCAL_PORT_TRIES:-0} < 3)); then
-        note "retrying with other ports"
-        rm -f "$dir/tcp.port"
-        CLICKHOUSE_LOCAL_PORT_TRIES=$((${CLICKHOUSE_LOCAL_PORT_TRIES:-0} + 1)) exec "$0" start --port 0 --dir "$dir" --timeout "$timeout_s" --max-lifetime "$max_lifetime" \
-          ${http_file:+--http-file "$http_file"}
-      fi
-      exit 1
+  local rc=0
+  wait_ready "$pid" $((SECONDS + timeout_s)) 0.2 ping_ok "$port" || rc=$?
+  if ((rc == 1)); then
+    start_died "$logs"
+    server_log_tail
+    explain_failure
+    # Another process can take a port between the pick and the server's bind: pick again, a few times.
+    if [[ $auto_port == 1 ]] && address_in_use && ((${CLICKHOUSE_LOCAL_PORT_TRIES:-0} < 3)); then
+      note "retrying with other ports"
+      rm -f "$dir/tcp.port"
+      CLICKHOUSE_LOCAL_PORT_TRIES=$((${CLICKHOUSE_LOCAL_PORT_TRIES:-0} + 1)) exec "$0" start --port 0 --dir "$dir" --timeout "$timeout_s" --max-lifetime "$max_lifetime" \
+        ${http_file:+--http-file "$http_file"}
     fi
-    ping_ok "$port" && break
-    if ((SECONDS >= deadline)); then
-      note "the server did not answer GET /ping on 127.0.0.1:$port within $timeout_s s; stopping it"
-      log_tail
-      stop_watchdog
-      stop_server "$pid"
-      rm -f "$pid_file"
-      exit 1
-    fi
-    sleep 0.2
-  done
+    exit 1
+  elif ((rc == 2)); then
+    note "the server did not answer GET /ping on 127.0.0.1:$port within $timeout_s s; stopping it"
+    server_log_tail
+    abort_start "$pid"
+  fi
 
   local addr=127.0.0.1:$port
   echo "$addr" >"$dir/http"
@@ -413,21 +302,7 @@ cmd_start() {
   echo "ready http=$addr"
 }
 
-cmd_stop() {
-  local pid
-  stop_watchdog
-  if pid=$(running_pid); then
-    stop_server "$pid"
-    note "stopped (pid $pid)"
-  else
-    [[ $wipe == 1 ]] || note "not running ($dir)"
-  fi
-  rm -f "$pid_file" "$dir/http"
-  if [[ $wipe == 1 ]]; then
-    rm -rf "$dir"
-    note "wiped $dir"
-  fi
-}
+cmd_stop() { stop_command "$dir/http"; }
 
 cmd_kill() {
   local pid i

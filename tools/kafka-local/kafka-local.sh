@@ -46,14 +46,9 @@ root=$(cd "$here/../.." && pwd)
 contract_topics=(orders payments notifications payment-service.retry payment-service.dlq
   notification-service.retry notification-service.dlq)
 
-die() { echo "kafka-local: error: $*" >&2; exit 1; }
-note() { echo "kafka-local: $*" >&2; }
-usage() { # the header comment; on stdout for --help, on stderr for a usage error
-  local text
-  text=$(awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "${BASH_SOURCE[0]}")
-  if [[ ${1:-2} == 0 ]]; then echo "$text"; else echo "$text" >&2; fi
-  exit "${1:-2}"
-}
+lsrv_name=kafka-local lsrv_noun=broker
+# shellcheck source=../lib/local-server.sh
+source "$here/../lib/local-server.sh"
 
 cmd=${1:-}
 [[ -z $cmd ]] && usage 2
@@ -61,13 +56,13 @@ shift
 [[ $cmd == -h || $cmd == --help || $cmd == help ]] && usage 0
 tool_jars=""
 if [[ $cmd == tool && ${1:-} == --jars ]]; then
-  [[ -n ${2:-} ]] || { echo "kafka-local: --jars needs a value" >&2; exit 2; }
+  [[ -n ${2:-} ]] || bad_usage "--jars needs a value"
   tool_jars=$(realpath -m "$2")
   shift 2
 fi
 tool_args=()
 if [[ $cmd == tool ]]; then
-  [[ $# -ge 1 ]] || { echo "kafka-local: tool needs a class name (see --help)" >&2; exit 2; }
+  [[ $# -ge 1 ]] || bad_usage "tool needs a class name (see --help)"
   tool_args=("$@")
   set --
 fi
@@ -75,7 +70,6 @@ fi
 port=9092 port_given=0 dir=$root/run/kafka jars=$root/build/kafka/lib partitions=6 timeout_s=90
 create_topics=1 fresh=0 bootstrap_file="" max_lifetime=0 bootstrap="" wipe=0 topics=() advertised_port=0
 sasl_port="" sasl_user=orderflow
-need_arg() { [[ $# -ge 2 && -n $2 && $2 != --* ]] || { echo "kafka-local: $1 needs a value" >&2; exit 2; }; }
 while [[ $# -gt 0 ]]; do
   case $1 in
     --port) need_arg "$@"; port=$2; port_given=1; shift 2 ;;
@@ -93,27 +87,22 @@ while [[ $# -gt 0 ]]; do
     --fresh) fresh=1; shift ;;
     --wipe) wipe=1; shift ;;
     -h | --help) usage 0 ;;
-    --*) echo "kafka-local: unknown option $1 (see --help)" >&2; exit 2 ;;
-    *) [[ $cmd == create-topics ]] || { echo "kafka-local: unexpected argument $1" >&2; exit 2; }
+    --*) bad_usage "unknown option $1 (see --help)" ;;
+    *) [[ $cmd == create-topics ]] || bad_usage "unexpected argument $1"
        topics+=("$1"); shift ;;
   esac
 done
 [[ -n $tool_jars ]] && jars=$tool_jars
-for n in port partitions timeout_s max_lifetime advertised_port; do
-  flag=${n%_s} flag=--${flag//_/-}
-  [[ ${!n} =~ ^[0-9]+$ ]] || { echo "kafka-local: $flag must be a number, got '${!n}'" >&2; exit 2; }
-done
-((port <= 65535)) || { echo "kafka-local: --port must be 0..65535, got $port" >&2; exit 2; }
-((advertised_port <= 65535)) ||
-  { echo "kafka-local: --advertised-port must be 0..65535, got $advertised_port" >&2; exit 2; }
-((partitions >= 1)) || { echo "kafka-local: --partitions must be >= 1" >&2; exit 2; }
+need_numbers port partitions timeout_s max_lifetime advertised_port
+need_port_number --port "$port"
+need_port_number --advertised-port "$advertised_port"
+((partitions >= 1)) || bad_usage "--partitions must be >= 1"
 if [[ -n $sasl_port ]]; then
-  [[ $sasl_port =~ ^[0-9]+$ ]] && ((sasl_port <= 65535)) ||
-    { echo "kafka-local: --sasl-ssl-port must be 0..65535, got '$sasl_port'" >&2; exit 2; }
+  [[ $sasl_port =~ ^[0-9]+$ ]] && ((sasl_port <= 65535)) || bad_usage "--sasl-ssl-port must be 0..65535, got '$sasl_port'"
 fi
 # The name goes into a SCRAM credential spec ('[name=U,password=…]') and a JAAS line: keep it plain.
 [[ $sasl_user =~ ^[A-Za-z0-9._-]+$ ]] ||
-  { echo "kafka-local: --sasl-user must be letters, digits, '.', '_' or '-', got '$sasl_user'" >&2; exit 2; }
+  bad_usage "--sasl-user must be letters, digits, '.', '_' or '-', got '$sasl_user'"
 
 pid_file=$dir/kafka.pid
 watchdog_pid_file=$dir/watchdog.pid
@@ -123,19 +112,8 @@ data=$dir/data
 sec=$dir/security
 
 # --- processes -------------------------------------------------------------------------------------------
-alive() { # alive PID: exists and is not a zombie
-  local state
-  state=$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null) || return 1
-  [[ -n $state && $state != Z ]]
-}
-is_our_broker() { # the PID is a JVM running kafka.Kafka with this data dir's server.properties
+is_ours() { # the PID is a JVM running kafka.Kafka with this data dir's server.properties
   alive "$1" && tr '\0' ' ' <"/proc/$1/cmdline" 2>/dev/null | grep -qF "kafka.Kafka $props"
-}
-running_pid() {
-  local pid
-  [[ -f $pid_file ]] || return 1
-  pid=$(<"$pid_file")
-  [[ $pid =~ ^[0-9]+$ ]] && is_our_broker "$pid" && echo "$pid"
 }
 configured_port() { sed -n 's#^listeners=PLAINTEXT://127.0.0.1:\([0-9]*\),.*#\1#p' "$props" 2>/dev/null; }
 configured_advertised_port() {
@@ -166,28 +144,6 @@ tool_java() { # short-lived tool JVMs: small heap, C1 only, quiet logging; bound
     -Dlog4j2.configurationFile="$here/tools-log4j2.properties" -cp "$jars/*" "$@"
 }
 
-# --- ports -----------------------------------------------------------------------------------------------
-port_in_use() {
-  if command -v ss >/dev/null 2>&1; then
-    [[ -n $(ss -Hltn "sport = :$1" 2>/dev/null) ]]
-  else
-    (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
-  fi
-}
-port_owner() {
-  command -v ss >/dev/null 2>&1 || return 0
-  ss -Hltnp "sport = :$1" 2>/dev/null | grep -o 'users:(([^)]*' | head -n1 | sed 's/users:((/ by /'
-}
-pick_free_port() { # pick_free_port [TAKEN...]: below the ephemeral range (32768+), so no outgoing connection holds it
-  local p i t taken
-  for ((i = 0; i < 100; i++)); do
-    p=$((20000 + RANDOM % 12000)) taken=0
-    for t in "$@"; do [[ $p == "$t" ]] && taken=1; done
-    ((taken == 0)) && ! port_in_use "$p" && { echo "$p"; return 0; }
-  done
-  die "could not find a free TCP port on 127.0.0.1"
-}
-
 # --- broker checks ---------------------------------------------------------------------------------------
 metadata_ok() { # a metadata request to 127.0.0.1:$1 succeeds and lists the broker
   if command -v kcat >/dev/null 2>&1; then
@@ -197,15 +153,7 @@ metadata_ok() { # a metadata request to 127.0.0.1:$1 succeeds and lists the brok
       >/dev/null 2>&1
   fi
 }
-log_tail() {
-  local f
-  for f in "$logs/kafkaServer.out" "$logs/server.log"; do
-    [[ -s $f ]] || continue
-    echo "--- last lines of $f:"
-    grep -E 'ERROR|FATAL|Exception|Caused by' "$f" | tail -n 15 | grep . || tail -n 10 "$f"
-  done >&2
-  return 0
-}
+broker_log_tail() { log_tail 'ERROR|FATAL|Exception|Caused by' 15 0 "$logs/kafkaServer.out" "$logs/server.log"; }
 explain_failure() {
   local all
   all=$(cat "$logs/kafkaServer.out" "$logs/server.log" 2>/dev/null || true)
@@ -388,53 +336,6 @@ listener.name.sasl_ssl.ssl.key.password=$ks
 EOF
 }
 
-start_watchdog() { # start_watchdog BROKER_PID STARTER_PID
-  # Stops the broker when: the starting script died before the broker was ready (killed by a ctest timeout,
-  # Ctrl-C), --max-lifetime passed, or the data dir disappeared (rm -rf build). Checks every 2 s.
-  setsid bash -c '
-    pid=$1 starter=$2 lifetime=$3 dir=$4 props=$4/server.properties
-    ours() { [[ -e /proc/$pid ]] && tr "\0" " " </proc/$pid/cmdline 2>/dev/null | grep -qF "kafka.Kafka $props"; }
-    while ours; do
-      if [[ ! -f $dir/bootstrap ]] && ! kill -0 "$starter" 2>/dev/null ||
-        ((lifetime > 0 && SECONDS >= lifetime)) || [[ ! -d $dir ]]; then
-        kill -TERM "$pid" 2>/dev/null
-        for ((i = 0; i < 60; i++)); do ours || exit 0; sleep 0.5; done
-        kill -KILL "$pid" 2>/dev/null
-        exit 0
-      fi
-      sleep 2
-    done' kafka-local-watchdog "$1" "$2" "$max_lifetime" "$dir" </dev/null >/dev/null 2>&1 &
-  echo $! >"$watchdog_pid_file"
-}
-
-stop_broker() { # stop_broker PID: SIGTERM, up to 30 s, then SIGKILL
-  local pid=$1 i
-  kill -TERM "$pid" 2>/dev/null || true
-  for ((i = 0; i < 150; i++)); do alive "$pid" || { reaped "$pid"; return 0; }; sleep 0.2; done
-  note "broker pid $pid did not stop within 30 s after SIGTERM; sending SIGKILL"
-  kill -KILL "$pid" 2>/dev/null || true
-  for ((i = 0; i < 50; i++)); do alive "$pid" || { reaped "$pid"; return 0; }; sleep 0.2; done
-  die "broker pid $pid survived SIGKILL"
-}
-
-reaped() { # give init a moment to reap the zombie, so `pgrep java` right after stop is clean
-  local i
-  for ((i = 0; i < 20; i++)); do [[ -e /proc/$1 ]] || return 0; sleep 0.1; done
-}
-
-stop_watchdog() {
-  local w
-  [[ -f $watchdog_pid_file ]] || return 0
-  w=$(<"$watchdog_pid_file")
-  if [[ $w =~ ^[0-9]+$ ]] && alive "$w" && tr '\0' ' ' <"/proc/$w/cmdline" | grep -q kafka-local-watchdog; then
-    kill -TERM "$w" 2>/dev/null || true
-  fi
-  rm -f "$watchdog_pid_file"
-}
-
-now_ms() { echo $(($(date +%s%N) / 1000000)); }
-fmt_s() { printf '%d.%01d s' $(($1 / 1000)) $(($1 % 1000 / 100)); }
-
 cmd_start() {
   local pid cid formatted=0 out t0 t_format=0 t_broker t_topics=0 t scram_at_format=0
   need_java
@@ -469,11 +370,7 @@ cmd_start() {
     fi
     die "a broker from $dir is already running on port $running_port (pid $pid); stop it first: $0 stop --dir $dir"
   fi
-  if [[ -f $pid_file ]]; then
-    note "removing stale PID file $pid_file (process $(<"$pid_file") is gone)"
-    rm -f "$pid_file"
-  fi
-  stop_watchdog
+  clear_stale_start
   [[ $fresh == 1 ]] && rm -rf "$data" "$logs" "$dir/kafka.version" "$dir/controller.port" "$dir/bootstrap"
   rm -rf "$sec" # a broker that died without `stop` left it; a SASL_SSL start makes it anew
   mkdir -p "$dir" "$logs"
@@ -492,10 +389,7 @@ cmd_start() {
 
   local auto_port=0
   if [[ $port == 0 ]]; then auto_port=1; port=$(pick_free_port); fi
-  if port_in_use "$port"; then
-    die "port $port on 127.0.0.1 is already in use$(port_owner "$port"); choose another with --port" \
-      "(or stop what holds it: $0 stop, make down)"
-  fi
+  need_free_port "$port" --port "(or stop what holds it: $0 stop, make down)"
   cport=$(cat "$dir/controller.port" 2>/dev/null || true)
   if [[ ! $cport =~ ^[0-9]+$ || $cport == "$port" || $cport == "$sasl_port" ]] || port_in_use "$cport"; then
     cport=$(pick_free_port "$port" "$sasl_port")
@@ -507,8 +401,7 @@ cmd_start() {
   elif [[ -n $sasl_port ]]; then
     [[ $sasl_port != "$port" && $sasl_port != "$cport" ]] ||
       die "--sasl-ssl-port $sasl_port is the PLAINTEXT or the controller port; choose another"
-    port_in_use "$sasl_port" &&
-      die "port $sasl_port on 127.0.0.1 is already in use$(port_owner "$sasl_port"); choose another with --sasl-ssl-port"
+    need_free_port "$sasl_port" --sasl-ssl-port
   fi
   [[ -n $sasl_port ]] && make_security_material
   write_properties
@@ -542,50 +435,40 @@ cmd_start() {
   pid=$!
   echo "$pid" >"$pid_file"
   rm -f "$dir/bootstrap"
-  start_watchdog "$pid" $$
+  start_watchdog "$pid" $$ "kafka.Kafka $props" bootstrap 2
 
-  local deadline=$((SECONDS + timeout_s))
-  while :; do
-    if ! alive "$pid"; then
-      stop_watchdog
-      rm -f "$pid_file"
-      note "the broker exited during start-up (logs in $logs)"
-      log_tail
-      explain_failure
-      if [[ $auto_port == 1 ]] && grep -q 'Address already in use' "$logs/kafkaServer.out" "$logs/server.log" 2>/dev/null; then
-        note "retrying with other ports"
-        exec "$0" start --port 0 --dir "$dir" --jars "$jars" --partitions "$partitions" --timeout "$timeout_s" \
-          --max-lifetime "$max_lifetime" ${bootstrap_file:+--bootstrap-file "$bootstrap_file"} \
-          ${sasl_port_asked:+--sasl-ssl-port "$sasl_port_asked" --sasl-user "$sasl_user"} \
-          $( ((advertised_port > 0)) && echo --advertised-port "$advertised_port") \
-          $([[ $create_topics == 0 ]] && echo --no-topics)
-      fi
-      exit 1
+  local deadline=$((SECONDS + timeout_s)) rc=0
+  wait_ready "$pid" "$deadline" 0.5 metadata_ok "$port" || rc=$?
+  if ((rc == 1)); then
+    start_died "$logs"
+    broker_log_tail
+    explain_failure
+    if [[ $auto_port == 1 ]] && grep -q 'Address already in use' "$logs/kafkaServer.out" "$logs/server.log" 2>/dev/null; then
+      note "retrying with other ports"
+      exec "$0" start --port 0 --dir "$dir" --jars "$jars" --partitions "$partitions" --timeout "$timeout_s" \
+        --max-lifetime "$max_lifetime" ${bootstrap_file:+--bootstrap-file "$bootstrap_file"} \
+        ${sasl_port_asked:+--sasl-ssl-port "$sasl_port_asked" --sasl-user "$sasl_user"} \
+        $( ((advertised_port > 0)) && echo --advertised-port "$advertised_port") \
+        $([[ $create_topics == 0 ]] && echo --no-topics)
     fi
-    metadata_ok "$port" && break
-    if ((SECONDS >= deadline)); then
-      note "the broker did not answer a metadata request on 127.0.0.1:$port within $timeout_s s; stopping it"
-      log_tail
-      stop_watchdog
-      stop_broker "$pid"
-      rm -f "$pid_file"
-      exit 1
-    fi
-    sleep 0.5
-  done
+    exit 1
+  elif ((rc == 2)); then
+    note "the broker did not answer a metadata request on 127.0.0.1:$port within $timeout_s s; stopping it"
+    broker_log_tail
+    abort_start "$pid"
+  fi
   local bs=127.0.0.1:$port
   if [[ -n $sasl_port ]]; then
     if [[ $scram_at_format == 0 ]] && ! add_scram_user "$bs"; then
       note "could not add the SCRAM-SHA-512 user $sasl_user; stopping the broker"
-      stop_watchdog; stop_broker "$pid"; rm -f "$pid_file"; exit 1
+      abort_start "$pid"
     fi
     until sasl_metadata_ok; do
       if ((SECONDS >= deadline)); then
         note "the SASL_SSL listener 127.0.0.1:$sasl_port did not answer a metadata request as $sasl_user" \
           "within $timeout_s s; stopping the broker"
-        log_tail
-        stop_watchdog; stop_broker "$pid"; rm -f "$pid_file"
-        exit 1
+        broker_log_tail
+        abort_start "$pid"
       fi
       sleep 0.5
     done
@@ -594,7 +477,7 @@ cmd_start() {
 
   if [[ $create_topics == 1 ]]; then
     t=$(now_ms)
-    do_create_topics "$bs" "${contract_topics[@]}" || { stop_watchdog; stop_broker "$pid"; rm -f "$pid_file"; exit 1; }
+    do_create_topics "$bs" "${contract_topics[@]}" || abort_start "$pid"
     t_topics=$(($(now_ms) - t))
   fi
   echo "$bs" >"$dir/bootstrap"
@@ -606,22 +489,8 @@ cmd_start() {
   return 0
 }
 
-cmd_stop() {
-  local pid
-  stop_watchdog
-  if pid=$(running_pid); then
-    stop_broker "$pid"
-    note "stopped (pid $pid)"
-  else
-    [[ $wipe == 1 ]] || note "not running ($dir)"
-  fi
-  rm -f "$pid_file" "$dir/bootstrap"
-  rm -rf "$sec" # the SASL_SSL listener's throwaway CA, keystore and password: made anew by each start
-  if [[ $wipe == 1 ]]; then
-    rm -rf "$dir"
-    note "wiped $dir"
-  fi
-}
+# $sec: the SASL_SSL listener's throwaway CA, keystore and password, made anew by each start.
+cmd_stop() { stop_command "$dir/bootstrap" "$sec"; }
 
 cmd_status() {
   local pid p

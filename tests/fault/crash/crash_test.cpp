@@ -8,6 +8,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <iomanip>
 #include <map>
 #include <random>
 #include <set>
@@ -23,6 +24,24 @@ using namespace std::chrono_literals;
 constexpr int kOrders = 12000;
 constexpr int kKills = 5;
 
+// The group timing of the service that is killed. On the dev broker a re-join after a SIGKILL waits for the
+// dead member's session to expire and then for the rebalance delay the mock derives from session.timeout.ms
+// (that less 1 s): about 11 s a kill at the fixture's 6 s, most of the test's time. 3 s, with heartbeats
+// every 500 ms (the fixture's ratio), halves that. Real Kafka refuses less than its
+// group.min.session.timeout.ms (6 s) and keeps the fixture's.
+std::vector<std::string> killed_group_timing(const TestBroker& broker) {
+  if (broker.is_real()) return {};
+  return {"-X", "session.timeout.ms=3000", "-X", "heartbeat.interval.ms=500"};
+}
+
+// "PHASE test=T at_s=S WHAT": where a run's time goes (the paced stream, each kill's re-join, the final
+// reads), for whoever wants to make it shorter without weakening it.
+void phase(std::string_view test, std::chrono::steady_clock::time_point started, std::string_view what) {
+  const std::chrono::duration<double> at = std::chrono::steady_clock::now() - started;
+  std::cout << "PHASE test=" << test << " at_s=" << std::fixed << std::setprecision(1) << at.count() << " "
+            << what << std::endl;
+}
+
 TEST(CrashTest, SigkillPaymentServiceRepeatedlyLosesNothingAndNotificationsStayExact) {
   const auto started = std::chrono::steady_clock::now();
   TestBroker broker{6};
@@ -35,11 +54,12 @@ TEST(CrashTest, SigkillPaymentServiceRepeatedlyLosesNothingAndNotificationsStayE
   const int pay_port = free_port();
   const int note_port = free_port();
   auto note = svc.start_notification(note_port);
-  auto pay = svc.start_payment(pay_port);
+  auto pay = svc.start_payment(pay_port, killed_group_timing(broker));
   ASSERT_TRUE(wait_ready(pay_port, 60s)) << tail(pay.output());
   ASSERT_TRUE(wait_ready(note_port, 60s)) << tail(note.output());
+  phase("crash_sigkill_payment", started, "services ready");
 
-  // Paced so that the kills (and the ~5-6 s re-joins after them) land while orders still arrive.
+  // Paced so that the kills (and the re-joins after them) land while orders still arrive.
   std::uniform_int_distribution<int> order_seed(1, 1000000);
   auto producer = svc.start_producer({"--count", std::to_string(kOrders), "--rate", "300", "--seed",
                                       std::to_string(order_seed(rng)), "--invalid-ratio", "0.005"});
@@ -65,6 +85,7 @@ TEST(CrashTest, SigkillPaymentServiceRepeatedlyLosesNothingAndNotificationsStayE
                               {{"result", "ok"}}) >= 1;
         },
         150s);
+    phase("crash_sigkill_payment", started, "kill point " + std::to_string(point) + " reached");
     ASSERT_TRUE(reached) << "payments stalled at " << payments.records().size() << " waiting for " << point
                          << "\n"
                          << tail(pay.output());
@@ -82,7 +103,7 @@ TEST(CrashTest, SigkillPaymentServiceRepeatedlyLosesNothingAndNotificationsStayE
     k.committed = committed_offsets(svc.bootstrap, svc.payment_group, svc.orders, 10s);
     ASSERT_FALSE(k.committed.empty()) << "cannot read the group's committed offsets after the kill";
     // The killed instance's last requests land within moments, and the restarted one cannot produce before
-    // the group has noticed the death (session.timeout.ms 6 s): reading to the end now sees exactly what
+    // the group has noticed the death (session.timeout.ms): reading to the end now sees exactly what
     // was paid when it died.
     ASSERT_TRUE(payments.drain_to_end(30s));
     for (const auto& r : payments.records()) {
@@ -99,13 +120,16 @@ TEST(CrashTest, SigkillPaymentServiceRepeatedlyLosesNothingAndNotificationsStayE
                 << " log=" << pay.log_file() << std::endl;
     }
     kills.push_back(std::move(k));
-    pay = svc.start_payment(pay_port);  // at once: the group re-join is what takes time
+    pay = svc.start_payment(pay_port,
+                            killed_group_timing(broker));  // at once: the group re-join is what takes time
+    phase("crash_sigkill_payment", started, "killed, state read, restarted");
   }
   std::cout << "kills at payment counts: " << kills_at << std::endl;
 
   const auto rc = producer.wait(180s);
   ASSERT_TRUE(rc.has_value()) << "order-producer did not finish";
   ASSERT_EQ(*rc, 0) << tail(producer.output());
+  phase("crash_sigkill_payment", started, "order-producer done");
   EXPECT_NE(producer.output().find("sent=" + std::to_string(kOrders) +
                                    " delivered=" + std::to_string(kOrders) + " failed=0"),
             std::string::npos)
@@ -121,7 +145,9 @@ TEST(CrashTest, SigkillPaymentServiceRepeatedlyLosesNothingAndNotificationsStayE
                       180s);
   payments.drain_to_end(30s);
   const auto pt = tally_payments(orders, payments.records());
+  phase("crash_sigkill_payment", started, "every order paid");
   const auto notes = read_all(broker.bootstrap(), pipe.notifications, 2 * valid, 120s);
+  phase("crash_sigkill_payment", started, "every notification read");
   const auto nt = tally_notifications(orders, notes);
   // The payment DLQ: every invalid order at least once (a crash may dead-letter one again).
   const auto dlq = read_all(broker.bootstrap(), pipe.payment_dlq(), orders.invalid.size(), 60s);
@@ -206,9 +232,10 @@ TEST(CrashTest, SigkillNotificationServiceLosesNothingAndDuplicatesStayWithinThe
   const int pay_port = free_port();
   const int note_port = free_port();
   auto pay = svc.start_payment(pay_port);
-  auto note = svc.start_notification(note_port);
+  auto note = svc.start_notification(note_port, killed_group_timing(broker));
   ASSERT_TRUE(wait_ready(pay_port, 60s)) << tail(pay.output());
   ASSERT_TRUE(wait_ready(note_port, 60s)) << tail(note.output());
+  phase("crash_sigkill_notification", started, "services ready");
   std::uniform_int_distribution<int> order_seed(1, 1000000);
   auto producer = svc.start_producer({"--count", std::to_string(kNoteOrders), "--rate", "300", "--seed",
                                       std::to_string(order_seed(rng)), "--invalid-ratio", "0"});
@@ -230,6 +257,7 @@ TEST(CrashTest, SigkillNotificationServiceLosesNothingAndDuplicatesStayWithinThe
                      1;
         },
         150s);
+    phase("crash_sigkill_notification", started, "kill point " + std::to_string(point) + " reached");
     ASSERT_TRUE(reached) << "notifications stalled at " << notes.records().size() << " waiting for " << point
                          << "\n"
                          << tail(note.output());
@@ -238,7 +266,7 @@ TEST(CrashTest, SigkillNotificationServiceLosesNothingAndDuplicatesStayWithinThe
     k.orders_committed = committed_offsets(svc.bootstrap, svc.notification_group, svc.orders, 10s);
     k.payments_committed = committed_offsets(svc.bootstrap, svc.notification_group, svc.payments, 10s);
     // Whatever the killed instance had on the wire lands within moments; the restarted one cannot produce
-    // before the group has noticed the death (session.timeout.ms 6 s), so reading to the end now sees
+    // before the group has noticed the death (session.timeout.ms), so reading to the end now sees
     // exactly the killed instance's notifications.
     ASSERT_TRUE(notes.drain_to_end(30s));
     for (const auto& r : notes.records()) {
@@ -249,13 +277,15 @@ TEST(CrashTest, SigkillNotificationServiceLosesNothingAndDuplicatesStayWithinThe
     last_kill_at = notes.records().size();
     kills_at += (kills_at.empty() ? "" : ",") + std::to_string(last_kill_at);
     kills.push_back(std::move(k));
-    note = svc.start_notification(note_port);
+    note = svc.start_notification(note_port, killed_group_timing(broker));
+    phase("crash_sigkill_notification", started, "killed, state read, restarted");
   }
   std::cout << "kills at notification counts: " << kills_at << std::endl;
 
   const auto rc = producer.wait(180s);
   ASSERT_TRUE(rc.has_value()) << "order-producer did not finish";
   ASSERT_EQ(*rc, 0) << tail(producer.output());
+  phase("crash_sigkill_notification", started, "order-producer done");
   const auto order_records = read_all(broker.bootstrap(), pipe.orders, kNoteOrders, 60s);
   ASSERT_EQ(order_records.size(), static_cast<std::size_t>(kNoteOrders));
   const auto orders = index_orders(order_records);
@@ -265,6 +295,7 @@ TEST(CrashTest, SigkillNotificationServiceLosesNothingAndDuplicatesStayWithinThe
                    180s);
   notes.drain_to_end(30s);
   const auto nt = tally_notifications(orders, notes.records());
+  phase("crash_sigkill_notification", started, "every notification read");
 
   // Where each notification's source record lies: (topic, partition, offset) by (order_id, kind).
   std::map<std::string, std::pair<int32_t, int64_t>> order_at;    // order_id → orders record

@@ -169,6 +169,20 @@ bool wait_ready(int port, std::chrono::milliseconds timeout) {
                     std::chrono::milliseconds(100));
 }
 
+Services Pipeline::start_services() const {
+  const int pay_port = free_port();
+  const int note_port = free_port();
+  auto pay = start_payment(pay_port);
+  auto note = start_notification(note_port);
+  return Services{pay_port, note_port, std::move(pay), std::move(note)};
+}
+
+std::string Services::wait_ready(std::chrono::milliseconds timeout) const {
+  if (!testing::wait_ready(pay_port, timeout)) return "payment-service is not ready:\n" + pay.output();
+  if (!testing::wait_ready(note_port, timeout)) return "notification-service is not ready:\n" + note.output();
+  return "";
+}
+
 OrderIndex index_orders(const std::vector<Record>& records) {
   OrderIndex idx;
   for (const auto& r : records) {

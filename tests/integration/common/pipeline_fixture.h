@@ -34,6 +34,17 @@ std::vector<std::string> notification_service_args(const std::string& bootstrap,
                                                    const std::string& notifications, int metrics_port,
                                                    const std::vector<std::string>& extra);
 
+// payment-service and notification-service of one pipeline, each with a free metrics port of its own.
+struct Services {
+  int pay_port;
+  int note_port;
+  Process pay;
+  Process note;
+  // Waits for payment-service's, then notification-service's /readyz (each up to `timeout`): "" when both
+  // answered, else which did not and its output.
+  [[nodiscard]] std::string wait_ready(std::chrono::milliseconds timeout) const;
+};
+
 struct Pipeline {
   explicit Pipeline(TestBroker& broker, int partitions = 6);
 
@@ -56,6 +67,8 @@ struct Pipeline {
                         const std::string& log = "") const;
   Process start_notification(int metrics_port, const std::vector<std::string>& extra = {},
                              const std::string& log = "") const;
+  // Both consuming services with only the common flags (see wait_ready).
+  [[nodiscard]] Services start_services() const;
   // Runs order-producer to completion (bounded); returns its exit code and output.
   std::pair<int, std::string> produce_orders(const std::vector<std::string>& args,
                                              std::chrono::seconds timeout = std::chrono::seconds(120)) const;

@@ -42,28 +42,51 @@ std::int64_t committed_total(const std::string& bootstrap, const std::string& gr
   return total;
 }
 
+// A mock cluster (one broker, six partitions) whose dead-letter topic holds `count` records (values r-0,
+// r-1, …; keys cycling over `keys` customers), an empty target topic, and the `dlq-tool replay` arguments
+// of a fresh group.
+struct ReplaySetup {
+  MockCluster cluster{1, 6};
+  const std::string dlq = "payment-service.dlq";
+  const std::string target = "replay-target";
+  std::string group;
+  std::vector<std::string> args;
+
+  ReplaySetup(int count, int keys, const std::string& group_prefix, bool transactions = true)
+      : group(group_prefix + random_hex(8)) {
+    cluster.create_topic(target, 6);
+    std::vector<std::pair<std::optional<std::string>, std::string>> records;
+    for (int i = 0; i < count; ++i)
+      records.emplace_back("c-" + std::to_string(i % keys), "r-" + std::to_string(i));
+    produce(cluster.bootstrap(), dlq, records,
+            {{"x-original-topic", "orders"}, {"x-error-class", "exhausted"}});
+    args = {"replay",    "--topic",           dlq,           "--to", target, "--replay-group", group,
+            "--brokers", cluster.bootstrap(), "--timeout-s", "30"};
+    if (!transactions) args.emplace_back("--no-transactions");
+  }
+
+  // One `dlq-tool replay` run with these arguments.
+  [[nodiscard]] Process replay() const { return Process::start(bin_path("dlq-tool"), args); }
+  // Slows every round by a 20 ms round trip (so that a signal lands between rounds or inside one), or not.
+  void slow_rounds(bool slow) { cluster.set_rtt(1, slow ? 20 : 0); }
+  [[nodiscard]] std::int64_t committed() const { return committed_total(cluster.bootstrap(), group, dlq, 6); }
+};
+
+// How many times each value stands in the target.
+std::map<std::string, int> copies_of(const TopicReader& reader) {
+  std::map<std::string, int> copies;
+  for (const auto& r : reader.records()) ++copies[r.value];
+  return copies;
+}
+
 class DlqReplayKillTest : public ::testing::TestWithParam<bool> {};  // transactions on?
 
 TEST_P(DlqReplayKillTest, KilledMidwayAndRunAgainLosesNothingAndCopiesOnlyTheUncommittedTail) {
-  MockCluster cluster(1, 6);
-  const std::string dlq = "payment-service.dlq";
-  const std::string target = "replay-target";
-  cluster.create_topic(target, 6);
   constexpr int kRecords = 30000;
-  std::vector<std::pair<std::optional<std::string>, std::string>> records;
-  for (int i = 0; i < kRecords; ++i)
-    records.emplace_back("c-" + std::to_string(i % 500), "r-" + std::to_string(i));
-  produce(cluster.bootstrap(), dlq, records,
-          {{"x-original-topic", "orders"}, {"x-error-class", "exhausted"}});
-  cluster.set_rtt(1, 20);
-
-  const std::string group = "dlq-kill-" + random_hex(8);
-  std::vector<std::string> args = {
-      "replay",    "--topic",           dlq,           "--to", target, "--replay-group", group,
-      "--brokers", cluster.bootstrap(), "--timeout-s", "30"};
-  if (!GetParam()) args.emplace_back("--no-transactions");
-  auto first = Process::start(bin_path("dlq-tool"), args);
-  TopicReader reader(cluster.bootstrap(), target);
+  ReplaySetup setup(kRecords, 500, "dlq-kill-", GetParam());
+  setup.slow_rounds(true);
+  auto first = setup.replay();
+  TopicReader reader(setup.cluster.bootstrap(), setup.target);
   // Not a multiple of the round size: the kill lands right after a round reached the target, often
   // before its commit did.
   ASSERT_TRUE(reader.wait_for_count(kRecords / 3 + 500, 60s)) << first.output();
@@ -72,15 +95,15 @@ TEST_P(DlqReplayKillTest, KilledMidwayAndRunAgainLosesNothingAndCopiesOnlyTheUnc
   first.signal(SIGKILL);
   ASSERT_EQ(first.wait(10s).value_or(-1), 128 + SIGKILL);
 
-  cluster.set_rtt(1, 0);
-  const auto committed = committed_total(cluster.bootstrap(), group, dlq, 6);
+  setup.slow_rounds(false);
+  const auto committed = setup.committed();
   ASSERT_TRUE(reader.drain_to_end(30s));
   const auto written = static_cast<std::int64_t>(reader.records().size());
   EXPECT_GT(committed, 0) << "no round was committed before the kill";
   EXPECT_LT(committed, kRecords);
   EXPECT_GE(written, committed) << "committed records that are not in the target";
 
-  auto second = Process::start(bin_path("dlq-tool"), args);
+  auto second = setup.replay();
   const auto rc = second.wait(120s);
   ASSERT_TRUE(rc.has_value()) << second.output();
   EXPECT_EQ(*rc, 0) << second.output();
@@ -91,8 +114,7 @@ TEST_P(DlqReplayKillTest, KilledMidwayAndRunAgainLosesNothingAndCopiesOnlyTheUnc
 
   ASSERT_TRUE(reader.wait_for_count(static_cast<std::size_t>(written + kRecords - committed), 60s));
   ASSERT_TRUE(reader.drain_to_end(30s));
-  std::map<std::string, int> copies;
-  for (const auto& r : reader.records()) ++copies[r.value];
+  const auto copies = copies_of(reader);
   int lost = 0;
   int twice = 0;
   for (int i = 0; i < kRecords; ++i) {
@@ -116,7 +138,7 @@ TEST_P(DlqReplayKillTest, KilledMidwayAndRunAgainLosesNothingAndCopiesOnlyTheUnc
             << " committed_at_kill=" << committed << " written_at_kill=" << written << " copies=" << twice
             << " lost=" << lost << "\n";
   // A third run has nothing left to send.
-  auto third = Process::start(bin_path("dlq-tool"), args);
+  auto third = setup.replay();
   ASSERT_EQ(third.wait(60s).value_or(-1), 0) << third.output();
   EXPECT_NE(third.output().find("replayed=0"), std::string::npos) << third.output();
 }
@@ -125,33 +147,19 @@ TEST_P(DlqReplayKillTest, KilledMidwayAndRunAgainLosesNothingAndCopiesOnlyTheUnc
 // acknowledgements and commit), prints the summary marked interrupted and exits 130. Everything it wrote
 // is committed, so the next run sends exactly the rest and nothing is copied, even on the mock.
 TEST_P(DlqReplayKillTest, InterruptedFinishesTheRoundInFlightAndExits130) {
-  MockCluster cluster(1, 6);
-  const std::string dlq = "payment-service.dlq";
-  const std::string target = "replay-target";
-  cluster.create_topic(target, 6);
   constexpr int kRecords = 20000;
-  std::vector<std::pair<std::optional<std::string>, std::string>> records;
-  for (int i = 0; i < kRecords; ++i)
-    records.emplace_back("c-" + std::to_string(i % 500), "r-" + std::to_string(i));
-  produce(cluster.bootstrap(), dlq, records,
-          {{"x-original-topic", "orders"}, {"x-error-class", "exhausted"}});
-  cluster.set_rtt(1, 20);
-
-  const std::string group = "dlq-term-" + random_hex(8);
-  std::vector<std::string> args = {
-      "replay",    "--topic",           dlq,           "--to", target, "--replay-group", group,
-      "--brokers", cluster.bootstrap(), "--timeout-s", "30"};
-  if (!GetParam()) args.emplace_back("--no-transactions");
-  auto first = Process::start(bin_path("dlq-tool"), args);
-  TopicReader reader(cluster.bootstrap(), target);
+  ReplaySetup setup(kRecords, 500, "dlq-term-", GetParam());
+  setup.slow_rounds(true);
+  auto first = setup.replay();
+  TopicReader reader(setup.cluster.bootstrap(), setup.target);
   ASSERT_TRUE(reader.wait_for_count(kRecords / 4 + 300, 60s)) << first.output();
   ASSERT_TRUE(first.running()) << "the replay finished before the signal\n" << first.output();
   first.signal(SIGTERM);
   ASSERT_EQ(first.wait(60s).value_or(-1), 130) << first.output();
   EXPECT_NE(first.output().find("interrupted=true"), std::string::npos) << first.output();
 
-  cluster.set_rtt(1, 0);
-  const auto committed = committed_total(cluster.bootstrap(), group, dlq, 6);
+  setup.slow_rounds(false);
+  const auto committed = setup.committed();
   ASSERT_TRUE(reader.drain_to_end(30s));
   EXPECT_GT(committed, kRecords / 4);
   EXPECT_LT(committed, kRecords);
@@ -160,15 +168,13 @@ TEST_P(DlqReplayKillTest, InterruptedFinishesTheRoundInFlightAndExits130) {
   EXPECT_NE(first.output().find("replayed=" + std::to_string(committed) + " "), std::string::npos)
       << first.output();
 
-  auto second = Process::start(bin_path("dlq-tool"), args);
+  auto second = setup.replay();
   ASSERT_EQ(second.wait(60s).value_or(-1), 0) << second.output();
   EXPECT_NE(second.output().find("replayed=" + std::to_string(kRecords - committed) + " "), std::string::npos)
       << second.output();
   ASSERT_TRUE(reader.wait_for_count(kRecords, 30s));
   ASSERT_TRUE(reader.drain_to_end(30s));
-  std::map<std::string, int> copies;
-  for (const auto& r : reader.records()) ++copies[r.value];
-  EXPECT_EQ(copies.size(), static_cast<std::size_t>(kRecords));
+  EXPECT_EQ(copies_of(reader).size(), static_cast<std::size_t>(kRecords));
   EXPECT_EQ(reader.records().size(), static_cast<std::size_t>(kRecords)) << "copies after a SIGTERM";
 }
 
@@ -177,28 +183,17 @@ TEST_P(DlqReplayKillTest, InterruptedFinishesTheRoundInFlightAndExits130) {
 // next run replays all of them. (That the aborted records are invisible to read_committed readers is for
 // real Kafka to show: the mock writes no markers.)
 TEST(DlqReplayAbortTest, ARecordTheBrokerRefusesAbortsTheRoundAndNothingOfItIsConsumed) {
-  MockCluster cluster(1, 6);
-  const std::string dlq = "payment-service.dlq";
-  const std::string target = "replay-target";
-  cluster.create_topic(target, 6);
   constexpr int kRecords = 60;
-  std::vector<std::pair<std::optional<std::string>, std::string>> records;
-  for (int i = 0; i < kRecords; ++i) records.emplace_back("c-" + std::to_string(i), "r-" + std::to_string(i));
-  produce(cluster.bootstrap(), dlq, records,
-          {{"x-original-topic", "orders"}, {"x-error-class", "exhausted"}});
-
-  const std::string group = "dlq-abort-" + random_hex(8);
-  const std::vector<std::string> args = {
-      "replay",    "--topic",           dlq,           "--to", target, "--replay-group", group,
-      "--brokers", cluster.bootstrap(), "--timeout-s", "30"};
+  ReplaySetup setup(kRecords, kRecords, "dlq-abort-");
   // Not retriable: librdkafka fails the record at once, which leaves the transaction abortable.
-  cluster.push_request_errors(
+  setup.cluster.push_request_errors(
       0 /* Produce */, std::vector<rd_kafka_resp_err_t>(50, RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED));
-  auto first = Process::start(bin_path("dlq-tool"), args);
+  auto first = setup.replay();
   ASSERT_EQ(first.wait(60s).value_or(-1), 1) << first.output();
-  cluster.clear_request_errors(0);
-  EXPECT_NE(first.output().find("replayed=0 skipped=0 topic=" + dlq + " failed=" + std::to_string(kRecords)),
-            std::string::npos)
+  setup.cluster.clear_request_errors(0);
+  EXPECT_NE(
+      first.output().find("replayed=0 skipped=0 topic=" + setup.dlq + " failed=" + std::to_string(kRecords)),
+      std::string::npos)
       << first.output();
   std::size_t tool_lines = 0;
   for (std::size_t at = first.output().find("dlq-tool: "); at != std::string::npos;
@@ -207,9 +202,9 @@ TEST(DlqReplayAbortTest, ARecordTheBrokerRefusesAbortsTheRoundAndNothingOfItIsCo
   }
   EXPECT_EQ(tool_lines, 1U) << first.output();
   EXPECT_NE(first.output().find("dlq-tool: transaction aborted"), std::string::npos) << first.output();
-  EXPECT_EQ(committed_total(cluster.bootstrap(), group, dlq, 6), 0) << "the aborted round was consumed";
+  EXPECT_EQ(setup.committed(), 0) << "the aborted round was consumed";
 
-  auto second = Process::start(bin_path("dlq-tool"), args);
+  auto second = setup.replay();
   ASSERT_EQ(second.wait(60s).value_or(-1), 0) << second.output();
   EXPECT_NE(second.output().find("replayed=" + std::to_string(kRecords) + " "), std::string::npos)
       << second.output();

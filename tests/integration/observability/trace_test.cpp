@@ -7,6 +7,7 @@
 #include "orderflow/messaging/trace_context.h"
 #include "orderflow/testing/wait.h"
 #include "pipeline_fixture.h"
+#include "pipeline_test_base.h"
 
 namespace orderflow::testing {
 namespace {
@@ -17,19 +18,11 @@ std::string span_of(const std::string& traceparent) {
   return traceparent.substr(36, 16);
 }
 
-class TraceTest : public ::testing::Test {
- protected:
-  TestBroker broker{6};
-  Pipeline pipe{broker};
-};
+using TraceTest = PipelineTestBase;
 
 TEST_F(TraceTest, NotificationsAndPaymentsCarryTheTraceIdOfTheirOrder) {
-  const int pay_port = free_port();
-  const int note_port = free_port();
-  auto pay = pipe.start_payment(pay_port);
-  auto note = pipe.start_notification(note_port);
-  ASSERT_TRUE(wait_ready(pay_port, 60s)) << pay.output();
-  ASSERT_TRUE(wait_ready(note_port, 60s)) << note.output();
+  auto svc = pipe.start_services();
+  ASSERT_EQ(svc.wait_ready(60s), "");
   auto [rc, out] = pipe.produce_orders({"--count", "200", "--seed", "33"});
   ASSERT_EQ(rc, 0) << out;
 
@@ -83,8 +76,8 @@ TEST_F(TraceTest, NotificationsAndPaymentsCarryTheTraceIdOfTheirOrder) {
     EXPECT_EQ(std::set<std::string>(s.begin(), s.end()).size(), 4U)
         << id << ": every hop needs its own span id";
   }
-  EXPECT_EQ(pay.stop(30s), 0) << pay.output();
-  EXPECT_EQ(note.stop(30s), 0) << note.output();
+  EXPECT_EQ(svc.pay.stop(30s), 0) << svc.pay.output();
+  EXPECT_EQ(svc.note.stop(30s), 0) << svc.note.output();
 }
 
 }  // namespace

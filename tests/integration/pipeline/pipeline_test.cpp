@@ -17,6 +17,7 @@
 #include "orderflow/testing/paths.h"
 #include "orderflow/testing/wait.h"
 #include "pipeline_fixture.h"
+#include "pipeline_test_base.h"
 
 namespace orderflow::testing {
 namespace {
@@ -150,19 +151,11 @@ void expect_per_customer_order(const Landed& l) {
   }
 }
 
-class PipelineTest : public ::testing::Test {
- protected:
-  TestBroker broker{6};
-  Pipeline pipe{broker};
-};
+using PipelineTest = PipelineTestBase;
 
 TEST_F(PipelineTest, FiveThousandOrdersEndToEnd) {
-  const int pay_port = free_port();
-  const int note_port = free_port();
-  auto pay = pipe.start_payment(pay_port);
-  auto note = pipe.start_notification(note_port);
-  ASSERT_TRUE(wait_ready(pay_port, 60s)) << pay.output();
-  ASSERT_TRUE(wait_ready(note_port, 60s)) << note.output();
+  auto svc = pipe.start_services();
+  ASSERT_EQ(svc.wait_ready(60s), "");
 
   auto [rc, out] = pipe.produce_orders({"--count", "5000", "--seed", "11", "--invalid-ratio", "0.01"});
   ASSERT_EQ(rc, 0) << out;
@@ -174,8 +167,8 @@ TEST_F(PipelineTest, FiveThousandOrdersEndToEnd) {
   expect_exact_outcome(landed);
   expect_per_customer_order(landed);
 
-  EXPECT_EQ(pay.stop(20s), 0) << pay.output();
-  EXPECT_EQ(note.stop(20s), 0) << note.output();
+  EXPECT_EQ(svc.pay.stop(20s), 0) << svc.pay.output();
+  EXPECT_EQ(svc.note.stop(20s), 0) << svc.note.output();
 }
 
 // order-producer --from-file: every non-empty line is sent as it is, in file order, keyed by its
@@ -263,12 +256,8 @@ TEST_F(PipelineTest, SlowRateKeepsDeliveryReportsCurrentAndStopsAtOnce) {
 }
 
 TEST_F(PipelineTest, CleanStopAndRestartMidStreamLosesAndDuplicatesNothing) {
-  const int pay_port = free_port();
-  const int note_port = free_port();
-  auto pay = pipe.start_payment(pay_port);
-  auto note = pipe.start_notification(note_port);
-  ASSERT_TRUE(wait_ready(pay_port, 60s)) << pay.output();
-  ASSERT_TRUE(wait_ready(note_port, 60s)) << note.output();
+  auto svc = pipe.start_services();
+  ASSERT_EQ(svc.wait_ready(60s), "");
 
   // Paced so that the stops land mid-stream.
   auto producer =
@@ -277,13 +266,13 @@ TEST_F(PipelineTest, CleanStopAndRestartMidStreamLosesAndDuplicatesNothing) {
                       "1000", "--seed", "12", "--invalid-ratio", "0.01", "--metrics-address", "127.0.0.1:0"});
   TopicReader payments(broker.bootstrap(), pipe.payments);
   ASSERT_TRUE(payments.wait_for_count(1000, 60s));
-  EXPECT_EQ(pay.stop(30s), 0) << pay.output();
-  pay = pipe.start_payment(pay_port);
+  EXPECT_EQ(svc.pay.stop(30s), 0) << svc.pay.output();
+  svc.pay = pipe.start_payment(svc.pay_port);
 
   TopicReader notes(broker.bootstrap(), pipe.notifications);
   ASSERT_TRUE(notes.wait_for_count(4000, 90s));
-  EXPECT_EQ(note.stop(30s), 0) << note.output();
-  note = pipe.start_notification(note_port);
+  EXPECT_EQ(svc.note.stop(30s), 0) << svc.note.output();
+  svc.note = pipe.start_notification(svc.note_port);
 
   auto rc = producer.wait(60s);
   ASSERT_TRUE(rc.has_value());
@@ -293,8 +282,8 @@ TEST_F(PipelineTest, CleanStopAndRestartMidStreamLosesAndDuplicatesNothing) {
   EXPECT_EQ(landed.order_records.size(), 5000U) << "order-producer said:\n" << producer.output();
   expect_exact_outcome(landed);
   expect_per_customer_order(landed);
-  EXPECT_EQ(pay.stop(20s), 0) << pay.output();
-  EXPECT_EQ(note.stop(20s), 0) << note.output();
+  EXPECT_EQ(svc.pay.stop(20s), 0) << svc.pay.output();
+  EXPECT_EQ(svc.note.stop(20s), 0) << svc.note.output();
 }
 
 }  // namespace
