@@ -3,6 +3,7 @@
 #include <fstream>
 #include <stdexcept>
 #include <string>
+#include <utility>
 
 namespace orderflow::analytics {
 
@@ -59,16 +60,20 @@ void add_analytics_options(runtime::CommandLine& cli) {
       "file whose first line is the ClickHouse user's password");
   add("instance-id", text(d.instance_id, "ID"),
       "exactly-once: stable per instance; transactional.id = <group-id>-<instance-id>");
-  cli.env["window-ms"] = "WINDOW_MS";
-  cli.env["allowed-lateness-ms"] = "ALLOWED_LATENESS_MS";
-  cli.env["commit-interval-ms"] = "COMMIT_INTERVAL_MS";
-  cli.env["clickhouse-url"] = "CLICKHOUSE_URL";
-  cli.env["clickhouse-database"] = "CLICKHOUSE_DATABASE";
-  cli.env["clickhouse-batch-rows"] = "CLICKHOUSE_BATCH_ROWS";
-  cli.env["clickhouse-batch-ms"] = "CLICKHOUSE_BATCH_MS";
-  cli.env["clickhouse-user"] = "CLICKHOUSE_USER";
-  cli.env["clickhouse-password-file"] = "CLICKHOUSE_PASSWORD_FILE";
-  cli.env["instance-id"] = "INSTANCE_ID";
+  // The environment variable of each flag that has one.
+  static constexpr std::pair<const char*, const char*> kEnv[] = {
+      {"window-ms", "WINDOW_MS"},
+      {"allowed-lateness-ms", "ALLOWED_LATENESS_MS"},
+      {"commit-interval-ms", "COMMIT_INTERVAL_MS"},
+      {"clickhouse-url", "CLICKHOUSE_URL"},
+      {"clickhouse-database", "CLICKHOUSE_DATABASE"},
+      {"clickhouse-batch-rows", "CLICKHOUSE_BATCH_ROWS"},
+      {"clickhouse-batch-ms", "CLICKHOUSE_BATCH_MS"},
+      {"clickhouse-user", "CLICKHOUSE_USER"},
+      {"clickhouse-password-file", "CLICKHOUSE_PASSWORD_FILE"},
+      {"instance-id", "INSTANCE_ID"},
+  };
+  for (const auto& [flag, variable] : kEnv) cli.env[flag] = variable;
 }
 
 AnalyticsOptions read_analytics_options(const runtime::po::variables_map& vm) {

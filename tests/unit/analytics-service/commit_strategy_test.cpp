@@ -9,20 +9,11 @@
 #include <string>
 #include <vector>
 
-using orderflow::analytics::AtLeastOnceCommits;
-using orderflow::analytics::ClickHouseSink;
-using orderflow::analytics::CommitPort;
-using orderflow::analytics::ExactlyOnceCommits;
-using orderflow::analytics::Inserter;
-using orderflow::analytics::InsertResult;
-using orderflow::analytics::SinkConfig;
-using orderflow::analytics::SinkRow;
-using orderflow::analytics::Table;
-using orderflow::analytics::WindowAggregator;
-using orderflow::analytics::WindowConfig;
-using orderflow::messaging::CommitOffset;
-using orderflow::messaging::TopicPartitionKey;
-using orderflow::messaging::TxnStatus;
+namespace orderflow::analytics {
+
+using messaging::CommitOffset;
+using messaging::TopicPartitionKey;
+using messaging::TxnStatus;
 
 namespace {
 
@@ -256,3 +247,5 @@ TEST(ExactlyOnceCommits, StopCommitsWhenCleanAndAbortsOtherwise) {
 }
 
 }  // namespace
+
+}  // namespace orderflow::analytics
