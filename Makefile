@@ -80,9 +80,12 @@ kafka-down:
 	@tools/kafka-local/kafka-local.sh stop
 
 # The images of deploy/compose*.yaml from Debian's mirror and the Maven jars (no registry needed; see
-# deploy/README.md). Needs a Docker daemon (compose_test starts one when none answers).
-images: deps kafka-jars
-	@deploy/images/build-images.sh $(BUILD_DIR)
+# deploy/README.md). Needs a Docker daemon (compose_test starts one when none answers). orderflow:dev gets
+# the binaries of BUILD_DIR (IMAGE_BINARIES=auto: when this machine runs the image's Debian release) or
+# compiles them in Docker (IMAGE_BINARIES=source, deploy/Dockerfile as shipped).
+IMAGE_BINARIES ?= auto
+images: deps kafka-jars $(if $(filter source,$(IMAGE_BINARIES)),,build-run)
+	@deploy/images/build-images.sh --binaries $(IMAGE_BINARIES) $(BUILD_DIR)
 
 # deploy/compose.yaml on the images above; returns once every container is healthy. compose-down removes it.
 compose-up: images
